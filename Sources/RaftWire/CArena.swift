@@ -1,0 +1,69 @@
+import CProtobufC
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Owns the C memory a message needs while protobuf-c packs it, and frees it all at once.
+///
+/// Encoding builds the protoc-c struct graph of a message (strings, bytes, sub-messages,
+/// arrays of pointers) out of these allocations; nothing outlives the arena.
+final class CArena {
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    deinit {
+        for pointer in allocations { free(pointer) }
+    }
+
+    /// Zeroed memory for `count` values of a C type.
+    func allocate<T>(_: T.Type, count: Int = 1) -> UnsafeMutablePointer<T> {
+        guard let raw = calloc(Swift.max(count, 1), MemoryLayout<T>.stride) else {
+            fatalError("out of memory allocating \(count) x \(T.self)")
+        }
+        allocations.append(raw)
+        return raw.bindMemory(to: T.self, capacity: Swift.max(count, 1))
+    }
+
+    /// A NUL-terminated copy of `string`; nil (protobuf-c's empty string) when it is empty.
+    func cString(_ string: String, field: String) throws -> UnsafeMutablePointer<CChar>? {
+        if string.isEmpty { return nil }
+        let utf8 = string.utf8
+        guard !utf8.contains(0) else { throw WireError.nulInString(field: field) }
+        let pointer = allocate(CChar.self, count: utf8.count + 1)
+        var offset = 0
+        for byte in utf8 {
+            pointer[offset] = CChar(bitPattern: byte)
+            offset += 1
+        }
+        pointer[offset] = 0
+        return pointer
+    }
+
+    func binary(_ bytes: [UInt8]) -> ProtobufCBinaryData {
+        if bytes.isEmpty { return ProtobufCBinaryData(len: 0, data: nil) }
+        let pointer = allocate(UInt8.self, count: bytes.count)
+        bytes.withUnsafeBufferPointer { pointer.initialize(from: $0.baseAddress!, count: $0.count) }
+        return ProtobufCBinaryData(len: bytes.count, data: pointer)
+    }
+
+    /// A sub-message: its C struct, stored in the arena.
+    func message<M: ProtobufCBacked>(_ message: M) throws -> UnsafeMutablePointer<M.CMessage> {
+        let pointer = allocate(M.CMessage.self)
+        pointer.pointee = try message.cMessage(in: self)
+        return pointer
+    }
+
+    /// A repeated sub-message field: its count and array of pointers.
+    func repeated<M: ProtobufCBacked>(
+        _ messages: [M]
+    ) throws -> (count: Int, pointers: UnsafeMutablePointer<UnsafeMutablePointer<M.CMessage>?>?) {
+        if messages.isEmpty { return (0, nil) }
+        let pointers = allocate(UnsafeMutablePointer<M.CMessage>?.self, count: messages.count)
+        for (i, message) in messages.enumerated() {
+            pointers[i] = try self.message(message)
+        }
+        return (messages.count, pointers)
+    }
+}

@@ -1,0 +1,161 @@
+import RaftProtoC
+
+// Each message of kv.proto mapped to and from its protoc-c struct.
+
+extension GetRequest: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__GetRequest>) { raftcache__get_request__init(message) }
+
+    init(c: Raftcache__GetRequest) throws {
+        self.init(key: decodeBytes(c.key), consistency: try decodeEnum(c.consistency.rawValue))
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__GetRequest {
+        var c = Self.emptyCMessage()
+        c.key = arena.binary(key)
+        c.consistency = Raftcache__Consistency(rawValue: consistency.rawValue)
+        return c
+    }
+}
+
+extension GetResponse: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__GetResponse>) { raftcache__get_response__init(message) }
+
+    init(c: Raftcache__GetResponse) throws {
+        self.init(
+            value: decodeBytes(c.value), appliedIndex: c.applied_index, leaderContactAgeMs: c.leader_contact_age_ms)
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__GetResponse {
+        var c = Self.emptyCMessage()
+        c.value = arena.binary(value)
+        c.applied_index = appliedIndex
+        c.leader_contact_age_ms = leaderContactAgeMs
+        return c
+    }
+}
+
+extension SetRequest: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__SetRequest>) { raftcache__set_request__init(message) }
+
+    init(c: Raftcache__SetRequest) throws {
+        self.init(key: decodeBytes(c.key), value: decodeBytes(c.value))
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__SetRequest {
+        var c = Self.emptyCMessage()
+        c.key = arena.binary(key)
+        c.value = arena.binary(value)
+        return c
+    }
+}
+
+extension SetResponse: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__SetResponse>) { raftcache__set_response__init(message) }
+
+    init(c: Raftcache__SetResponse) throws {
+        self.init(index: c.index)
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__SetResponse {
+        var c = Self.emptyCMessage()
+        c.index = index
+        return c
+    }
+}
+
+extension DeleteRequest: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__DeleteRequest>) {
+        raftcache__delete_request__init(message)
+    }
+
+    init(c: Raftcache__DeleteRequest) throws {
+        self.init(key: decodeBytes(c.key))
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__DeleteRequest {
+        var c = Self.emptyCMessage()
+        c.key = arena.binary(key)
+        return c
+    }
+}
+
+extension DeleteResponse: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__DeleteResponse>) {
+        raftcache__delete_response__init(message)
+    }
+
+    init(c: Raftcache__DeleteResponse) throws {
+        self.init(index: c.index)
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__DeleteResponse {
+        var c = Self.emptyCMessage()
+        c.index = index
+        return c
+    }
+}
+
+extension StatusRequest: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__StatusRequest>) {
+        raftcache__status_request__init(message)
+    }
+
+    init(c: Raftcache__StatusRequest) throws {
+        self.init()
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__StatusRequest {
+        Self.emptyCMessage()
+    }
+}
+
+extension StatusResponse: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__StatusResponse>) {
+        raftcache__status_response__init(message)
+    }
+
+    init(c: Raftcache__StatusResponse) throws {
+        self.init(
+            nodeID: try decodeString(c.node_id, field: "StatusResponse.node_id"),
+            role: try decodeEnum(c.role.rawValue),
+            term: c.term,
+            leaderID: try decodeString(c.leader_id, field: "StatusResponse.leader_id"),
+            leaderAddress: try decodeString(c.leader_address, field: "StatusResponse.leader_address"),
+            members: try decodeRepeated(c.n_members, c.members),
+            commitIndex: c.commit_index,
+            appliedIndex: c.applied_index,
+            lastLogIndex: c.last_log_index,
+            snapshotIndex: c.snapshot_index)
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__StatusResponse {
+        var c = Self.emptyCMessage()
+        c.node_id = try arena.cString(nodeID, field: "StatusResponse.node_id")
+        c.role = Raftcache__Role(rawValue: role.rawValue)
+        c.term = term
+        c.leader_id = try arena.cString(leaderID, field: "StatusResponse.leader_id")
+        c.leader_address = try arena.cString(leaderAddress, field: "StatusResponse.leader_address")
+        (c.n_members, c.members) = try arena.repeated(members)
+        c.commit_index = commitIndex
+        c.applied_index = appliedIndex
+        c.last_log_index = lastLogIndex
+        c.snapshot_index = snapshotIndex
+        return c
+    }
+}
+
+extension Command: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__Command>) { raftcache__command__init(message) }
+
+    init(c: Raftcache__Command) throws {
+        self.init(op: try decodeEnum(c.op.rawValue), key: decodeBytes(c.key), value: decodeBytes(c.value))
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__Command {
+        var c = Self.emptyCMessage()
+        c.op = Raftcache__CommandOp(rawValue: op.rawValue)
+        c.key = arena.binary(key)
+        c.value = arena.binary(value)
+        return c
+    }
+}

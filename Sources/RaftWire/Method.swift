@@ -1,0 +1,51 @@
+/// Every method of the binary protocol, named as in the `Envelope.method` field:
+/// `/<package>.<Service>/<Method>` of Protos/raft.proto and Protos/kv.proto.
+public enum Method: String, Sendable, CaseIterable {
+    case requestVote = "/raftcache.Raft/RequestVote"
+    case appendEntries = "/raftcache.Raft/AppendEntries"
+    case installSnapshot = "/raftcache.Raft/InstallSnapshot"
+    case timeoutNow = "/raftcache.Raft/TimeoutNow"
+    case readIndex = "/raftcache.Raft/ReadIndex"
+    case addVoter = "/raftcache.Raft/AddVoter"
+    case removeServer = "/raftcache.Raft/RemoveServer"
+    case transferLeadership = "/raftcache.Raft/TransferLeadership"
+    case get = "/raftcache.KV/Get"
+    case set = "/raftcache.KV/Set"
+    case delete = "/raftcache.KV/Delete"
+    case status = "/raftcache.KV/Status"
+
+    /// The message a request of this method carries.
+    public var requestType: any WireMessage.Type {
+        switch self {
+        case .requestVote: RequestVoteRequest.self
+        case .appendEntries: AppendEntriesRequest.self
+        case .installSnapshot: InstallSnapshotRequest.self
+        case .timeoutNow: TimeoutNowRequest.self
+        case .readIndex: ReadIndexRequest.self
+        case .addVoter: AddVoterRequest.self
+        case .removeServer: RemoveServerRequest.self
+        case .transferLeadership: TransferLeadershipRequest.self
+        case .get: GetRequest.self
+        case .set: SetRequest.self
+        case .delete: DeleteRequest.self
+        case .status: StatusRequest.self
+        }
+    }
+
+    /// The message a successful response of this method carries.
+    public var responseType: any WireMessage.Type {
+        switch self {
+        case .requestVote: RequestVoteResponse.self
+        case .appendEntries: AppendEntriesResponse.self
+        case .installSnapshot: InstallSnapshotResponse.self
+        case .timeoutNow: TimeoutNowResponse.self
+        case .readIndex: ReadIndexResponse.self
+        case .addVoter, .removeServer: MembershipResponse.self
+        case .transferLeadership: TransferLeadershipResponse.self
+        case .get: GetResponse.self
+        case .set: SetResponse.self
+        case .delete: DeleteResponse.self
+        case .status: StatusResponse.self
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import CProtobufC
+
+/// A Swift message whose encoding is done by its protoc-c counterpart `CMessage`.
+///
+/// Every protoc-c struct starts with a `ProtobufCMessage` header that points to its
+/// descriptor, so one generic pack and one generic unpack serve every message.
+protocol ProtobufCBacked: WireMessage {
+    associatedtype CMessage
+    /// The generated `foo__init`: sets the descriptor and the defaults.
+    static func cInit(_ message: UnsafeMutablePointer<CMessage>)
+    /// The Swift value of an unpacked C message.
+    init(c: CMessage) throws
+    /// The C struct of this value; pointers in it belong to `arena`.
+    func cMessage(in arena: CArena) throws -> CMessage
+}
+
+extension ProtobufCBacked {
+    /// A C struct of this type, initialized by its generated `foo__init`.
+    static func emptyCMessage() -> CMessage {
+        let pointer = UnsafeMutablePointer<CMessage>.allocate(capacity: 1)
+        defer { pointer.deallocate() }
+        cInit(pointer)
+        return pointer.move()
+    }
+
+    static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> {
+        var message = emptyCMessage()
+        return withUnsafeMutablePointer(to: &message) {
+            UnsafeMutableRawPointer($0).assumingMemoryBound(to: ProtobufCMessage.self).pointee.descriptor
+        }
+    }
+
+    static var messageName: String {
+        String(cString: descriptor.pointee.name)
+    }
+
+    static func decodeWithProtobufC(_ bytes: UnsafeRawBufferPointer) throws -> Self {
+        // protobuf-c reads nothing when the length is 0, but wants a pointer all the same.
+        var empty: UInt8 = 0
+        let unpacked = withUnsafePointer(to: &empty) { emptyPointer in
+            protobuf_c_message_unpack(
+                descriptor, nil, bytes.count,
+                bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? emptyPointer)
+        }
+        guard let unpacked else { throw WireError.malformed(message: messageName) }
+        defer { protobuf_c_message_free_unpacked(unpacked, nil) }
+        return try Self(c: UnsafeRawPointer(unpacked).assumingMemoryBound(to: CMessage.self).pointee)
+    }
+
+    func encodeWithProtobufC() throws -> [UInt8] {
+        let arena = CArena()
+        var message = try cMessage(in: arena)
+        return withUnsafeMutablePointer(to: &message) { pointer in
+            let base = UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: ProtobufCMessage.self)
+            let size = protobuf_c_message_get_packed_size(base)
+            if size == 0 { return [] }
+            return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+                count = protobuf_c_message_pack(base, buffer.baseAddress)
+            }
+        }
+    }
+}
+
+// MARK: Reading fields of unpacked C messages
+
+/// A string field; protobuf-c gives NULL or "" for an absent one.
+func decodeString(_ pointer: UnsafeMutablePointer<CChar>?, field: String) throws -> String {
+    guard let pointer else { return "" }
+    guard let string = String(validatingCString: pointer) else {
+        throw WireError.invalidUTF8(field: field)
+    }
+    return string
+}
+
+func decodeBytes(_ data: ProtobufCBinaryData) -> [UInt8] {
+    guard data.len > 0, let pointer = data.data else { return [] }
+    return Array(UnsafeBufferPointer(start: pointer, count: data.len))
+}
+
+func decodeRepeated<M: ProtobufCBacked>(
+    _ count: Int, _ pointers: UnsafeMutablePointer<UnsafeMutablePointer<M.CMessage>?>?
+) throws -> [M] {
+    guard count > 0, let pointers else { return [] }
+    var messages: [M] = []
+    messages.reserveCapacity(count)
+    for i in 0..<count {
+        guard let element = pointers[i] else { throw WireError.malformed(message: M.messageName) }
+        messages.append(try M(c: element.pointee))
+    }
+    return messages
+}
+
+/// An optional sub-message field: absent decodes as the empty message.
+func decodeMessage<M: ProtobufCBacked>(_ pointer: UnsafeMutablePointer<M.CMessage>?) throws -> M {
+    guard let pointer else { return try M(c: M.emptyCMessage()) }
+    return try M(c: pointer.pointee)
+}
+
+/// A Swift enum from the raw value of a protoc-c enum.
+func decodeEnum<E: RawRepresentable<UInt32>>(_ raw: UInt32, _: E.Type = E.self) throws -> E {
+    guard let value = E(rawValue: raw) else {
+        throw WireError.unknownEnumValue(type: String(describing: E.self), value: raw)
+    }
+    return value
+}
+
+extension Bool {
+    /// protobuf-c's `protobuf_c_boolean`.
+    var cBoolean: Int32 { self ? 1 : 0 }
+}
+
+extension ProtobufCBacked {
+    public init(wireBytes bytes: UnsafeRawBufferPointer) throws {
+        self = try Self.decodeWithProtobufC(bytes)
+    }
+
+    public func wireBytes() throws -> [UInt8] {
+        try encodeWithProtobufC()
+    }
+}

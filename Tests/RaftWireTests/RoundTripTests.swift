@@ -1,0 +1,108 @@
+import RaftWire
+import Testing
+
+private func roundTrips<M: WireMessage>(_ message: M) throws -> Bool {
+    try M(wireBytes: message.wireBytes()) == message
+}
+
+private let longText = String(repeating: "ñ-節點-🚀", count: 2_000)
+private let big = UInt64.max
+private let maximalConfiguration = Configuration(
+    servers: (0..<100).map { Server(id: "node-\($0)-\(longText.prefix(50))", address: "[::1]:\(1000 + $0)", suffrage: $0 % 3 == 0 ? .learner : .voter) })
+
+/// Every message with every field at its largest, longest or non-default value.
+let maximalMessages: [any WireMessage] = [
+    Envelope(callID: big, kind: .response, method: longText, timeoutMs: .max, status: StatusCode(rawValue: 999), message: longText, payload: Array(repeating: 0xFF, count: 70_000)),
+    ErrorDetail(leaderID: longText, leaderAddress: longText, retryAfterMs: .max),
+    Entry(term: big, index: big, type: .configuration, data: Array(repeating: 0, count: 65_536)),
+    Server(id: longText, address: longText, suffrage: .learner),
+    maximalConfiguration,
+    RequestVoteRequest(term: big, candidateID: longText, lastLogIndex: big, lastLogTerm: big, preVote: true, leadershipTransfer: true, targetID: longText),
+    RequestVoteResponse(term: big, voteGranted: true, preVote: true),
+    AppendEntriesRequest(term: big, leaderID: longText, prevLogIndex: big, prevLogTerm: big, entries: [Entry(term: big, index: big, type: .noop, data: [1, 2, 3])], leaderCommit: big, seq: big, targetID: longText),
+    AppendEntriesResponse(term: big, success: true, matchIndex: big, rejectIndex: big, conflictTerm: big, conflictIndex: big, lastLogIndex: big, seq: big),
+    SnapshotMetadata(lastIncludedIndex: big, lastIncludedTerm: big, configuration: maximalConfiguration, size: big),
+    InstallSnapshotRequest(term: big, leaderID: longText, metadata: SnapshotMetadata(lastIncludedIndex: big, lastIncludedTerm: big, configuration: maximalConfiguration, size: big), offset: big, data: Array(repeating: 7, count: 1 << 20), done: true, seq: big, targetID: longText),
+    InstallSnapshotResponse(term: big, nextOffset: big, installed: true, seq: big),
+    TimeoutNowRequest(term: big, leaderID: longText, targetID: longText),
+    TimeoutNowResponse(term: big),
+    ReadIndexRequest(requesterID: longText),
+    ReadIndexResponse(term: big, readIndex: big),
+    AddVoterRequest(id: longText, address: longText, learner: true),
+    RemoveServerRequest(id: longText),
+    MembershipResponse(index: big, configuration: maximalConfiguration),
+    TransferLeadershipRequest(targetID: longText),
+    TransferLeadershipResponse(leaderID: longText, term: big),
+    GetRequest(key: Array(longText.utf8), consistency: .lease),
+    GetResponse(value: Array(repeating: 0, count: 100_000), appliedIndex: big, leaderContactAgeMs: big),
+    SetRequest(key: [0, 0xFF, 0], value: Array(repeating: 0xAB, count: 1 << 20)),
+    SetResponse(index: big),
+    DeleteRequest(key: Array(longText.utf8)),
+    DeleteResponse(index: big),
+    StatusRequest(),
+    StatusResponse(nodeID: longText, role: .learner, term: big, leaderID: longText, leaderAddress: longText, members: maximalConfiguration.servers, commitIndex: big, appliedIndex: big, lastLogIndex: big, snapshotIndex: big),
+    Command(op: .delete, key: Array(longText.utf8), value: [0]),
+]
+
+/// Every message type with all fields at their defaults.
+let emptyMessages: [any WireMessage] = [
+    Envelope(), ErrorDetail(), Entry(), Server(), Configuration(), RequestVoteRequest(), RequestVoteResponse(),
+    AppendEntriesRequest(), AppendEntriesResponse(), SnapshotMetadata(), InstallSnapshotRequest(),
+    InstallSnapshotResponse(), TimeoutNowRequest(), TimeoutNowResponse(), ReadIndexRequest(), ReadIndexResponse(),
+    AddVoterRequest(), RemoveServerRequest(), MembershipResponse(), TransferLeadershipRequest(),
+    TransferLeadershipResponse(), GetRequest(), GetResponse(), SetRequest(), SetResponse(), DeleteRequest(),
+    DeleteResponse(), StatusRequest(), StatusResponse(), Command(),
+]
+
+@Suite("Round trips")
+struct RoundTripTests {
+    @Test("every message type is covered")
+    func coverage() {
+        let names = Set(maximalMessages.map { String(describing: type(of: $0)) })
+        #expect(names.count == maximalMessages.count)
+        #expect(Set(emptyMessages.map { String(describing: type(of: $0)) }) == names)
+        // Every request and response type of every method is among them.
+        for method in Method.allCases {
+            #expect(names.contains(String(describing: method.requestType)))
+            #expect(names.contains(String(describing: method.responseType)))
+        }
+    }
+
+    @Test("empty messages", arguments: emptyMessages.indices)
+    func empty(_ i: Int) throws {
+        #expect(try roundTrips(emptyMessages[i]))
+    }
+
+    @Test("maximal messages", arguments: maximalMessages.indices)
+    func maximal(_ i: Int) throws {
+        #expect(try roundTrips(maximalMessages[i]))
+    }
+
+    @Test("ten thousand entries in one AppendEntries")
+    func manyEntries() throws {
+        let entries = (1...10_000).map { (i: Int) -> Entry in
+            let type: EntryType = i % 50 == 0 ? .noop : .command
+            return Entry(term: UInt64(i / 100 + 1), index: UInt64(i), type: type, data: Array("value-\(i)".utf8))
+        }
+        let request = AppendEntriesRequest(term: 101, leaderID: "node-1", prevLogIndex: 0, entries: entries, leaderCommit: 9_000)
+        let decoded = try AppendEntriesRequest(wireBytes: request.wireBytes())
+        #expect(decoded.entries.count == 10_000)
+        #expect(decoded == request)
+    }
+
+    @Test("a frame near the size limit")
+    func largeFrame() throws {
+        let payload = try SetRequest(key: .init("k"), value: Array(repeating: 0x5A, count: Frame.defaultMaxLength - 64)).wireBytes()
+        let envelope = Envelope(callID: 1, kind: .request, method: Method.set.rawValue, payload: payload)
+        var decoder = FrameDecoder()
+        decoder.append(try Frame.encode(envelope))
+        #expect(try decoder.next() == envelope)
+    }
+
+    @Test("a command decodes from an entry's data")
+    func commandInEntry() throws {
+        let command = Command(op: .set, key: .init("k"), value: .init("v"))
+        let entry = try Entry(wireBytes: Entry(term: 1, index: 1, data: command.wireBytes()).wireBytes())
+        #expect(try Command(wireBytes: entry.data) == command)
+    }
+}
