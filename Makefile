@@ -1,0 +1,53 @@
+# raft-cache: the two commands of the README are `make run` and `make test`.
+SWIFT ?= swift
+FUZZ_SECONDS ?= 60
+ARGS ?=
+
+.PHONY: help setup protos check-protos vectors build release run test test-swift test-python leakcheck fuzz clean
+
+help:
+	@echo "make run        install what is missing, build the release binary, start node 1 (ARGS=... for flags)"
+	@echo "make test       everything CI runs: drift check, warning-free build, Swift and Python tests, leak check"
+	@echo "make fuzz       fuzz every wire decoder for FUZZ_SECONDS (default 60) under ASan/LSan"
+	@echo "make protos     regenerate Modules/RaftProtoC and the Python modules from Protos/"
+	@echo "make vectors    regenerate Tests/Vectors/*.hex from their .json"
+
+setup:
+	@tools/setup
+
+protos: setup
+	tools/gen-protos
+
+check-protos: setup
+	tools/gen-protos --check
+
+vectors: setup
+	tools/gen-vectors
+
+build: setup
+	tools/build-checked
+
+release: setup
+	$(SWIFT) build -c release --product raft-cache
+
+run: release
+	.build/release/raft-cache $(ARGS)
+
+test-swift: build
+	$(SWIFT) test --skip-build
+
+test-python: setup
+	python3 -m pytest -q tools/clients/python/tests
+
+# The codecs under LeakSanitizer: the fuzzer over the vectors and mutations of them.
+leakcheck: setup
+	tools/fuzz/run 15
+
+fuzz: setup
+	tools/fuzz/run $(FUZZ_SECONDS)
+
+test: check-protos test-swift test-python leakcheck
+	@echo "make test: all passed"
+
+clean:
+	rm -rf .build .fuzz
