@@ -28,6 +28,10 @@ let package = Package(
         ),
         // Swift value types for every message, their codecs and the frame format.
         .target(name: "RaftWire", dependencies: ["RaftProtoC", "CProtobufC"]),
+        // The Raft algorithm as a pure state machine: no I/O, clock or threads.
+        .target(name: "RaftCore", dependencies: ["RaftWire"]),
+        // A deterministic cluster of RaftCores under a faulty simulated network.
+        .target(name: "RaftSimulation", dependencies: ["RaftCore", "RaftWire"]),
         .executableTarget(
             name: "raft-cache",
             dependencies: [
@@ -35,7 +39,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "raft-sim",
+            dependencies: ["RaftSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(name: "RaftWireTests", dependencies: ["RaftWire", "RaftProtoC"]),
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation", "RaftWire"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2225,17 +2225,19 @@ const ProtobufCEnumDescriptor raftcache__entry_type__descriptor =
   raftcache__entry_type__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue raftcache__suffrage__enum_values_by_number[2] =
+static const ProtobufCEnumValue raftcache__suffrage__enum_values_by_number[3] =
 {
   { "SUFFRAGE_VOTER", "RAFTCACHE__SUFFRAGE__SUFFRAGE_VOTER", 0 },
   { "SUFFRAGE_LEARNER", "RAFTCACHE__SUFFRAGE__SUFFRAGE_LEARNER", 1 },
+  { "SUFFRAGE_STAGING", "RAFTCACHE__SUFFRAGE__SUFFRAGE_STAGING", 2 },
 };
 static const ProtobufCIntRange raftcache__suffrage__value_ranges[] = {
-{0, 0},{0, 2}
+{0, 0},{0, 3}
 };
-static const ProtobufCEnumValueIndex raftcache__suffrage__enum_values_by_name[2] =
+static const ProtobufCEnumValueIndex raftcache__suffrage__enum_values_by_name[3] =
 {
   { "SUFFRAGE_LEARNER", 1 },
+  { "SUFFRAGE_STAGING", 2 },
   { "SUFFRAGE_VOTER", 0 },
 };
 const ProtobufCEnumDescriptor raftcache__suffrage__descriptor =
@@ -2245,9 +2247,9 @@ const ProtobufCEnumDescriptor raftcache__suffrage__descriptor =
   "Suffrage",
   "Raftcache__Suffrage",
   "raftcache",
-  2,
+  3,
   raftcache__suffrage__enum_values_by_number,
-  2,
+  3,
   raftcache__suffrage__enum_values_by_name,
   1,
   raftcache__suffrage__value_ranges,

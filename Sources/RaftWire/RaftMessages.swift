@@ -23,6 +23,8 @@ public struct Entry: Sendable, Equatable {
 public enum Suffrage: UInt32, Sendable, CaseIterable {
     case voter = 0
     case learner = 1
+    /// A learner to be promoted to voter once caught up.
+    case staging = 2
 }
 
 public struct Server: Sendable, Equatable, Hashable {

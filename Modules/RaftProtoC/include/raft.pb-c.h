@@ -58,7 +58,11 @@ typedef enum _Raftcache__Suffrage {
   /*
    * Receives the log, never votes and never counts toward a quorum.
    */
-  RAFTCACHE__SUFFRAGE__SUFFRAGE_LEARNER = 1
+  RAFTCACHE__SUFFRAGE__SUFFRAGE_LEARNER = 1,
+  /*
+   * A learner the leader promotes to voter once it has caught up (how AddVoter adds).
+   */
+  RAFTCACHE__SUFFRAGE__SUFFRAGE_STAGING = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFTCACHE__SUFFRAGE)
 } Raftcache__Suffrage;
 

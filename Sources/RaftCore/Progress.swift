@@ -1,0 +1,86 @@
+/// What a leader knows of one follower's log.
+struct Progress {
+    enum State: Equatable {
+        /// Unsure where the logs diverge: one AppendEntries at a time.
+        case probe
+        /// Logs agree up to `match`: AppendEntries are pipelined, up to a window.
+        case replicate
+        /// The follower is behind the compacted log: a snapshot through this index is on its way.
+        case snapshot(UInt64)
+    }
+
+    /// The highest index known to be replicated on the follower.
+    var match: UInt64 = 0
+    /// The next index to send.
+    var next: UInt64
+    var state: State = .probe
+    /// In probe state: an AppendEntries is out and unanswered.
+    var probeSent = false
+    /// In replicate state: the last index of each AppendEntries in flight, ascending.
+    var inflight: [UInt64] = []
+    /// Heard from in the current CheckQuorum period.
+    var recentActive = false
+    /// The highest AppendEntries sequence number the follower has answered this term.
+    var ackedSeq: UInt64 = 0
+    /// Ticks spent waiting for a snapshot to be installed.
+    var snapshotTicks = 0
+    /// Heartbeat intervals in replicate state with entries outstanding and no progress.
+    var stalledTicks = 0
+    /// TimeoutNow already sent for the current transfer.
+    var timeoutNowSent = false
+
+    init(next: UInt64) {
+        self.next = next
+    }
+
+    mutating func becomeProbe() {
+        state = .probe
+        probeSent = false
+        inflight = []
+        next = max(next, match + 1)
+    }
+
+    mutating func becomeReplicate() {
+        state = .replicate
+        inflight = []
+        stalledTicks = 0
+        next = match + 1
+    }
+
+    /// Sent entries were lost (or are very late): go back to probing from the match index.
+    mutating func retransmit() {
+        next = match + 1
+        becomeProbe()
+    }
+
+    mutating func becomeSnapshot(_ index: UInt64) {
+        state = .snapshot(index)
+        inflight = []
+        snapshotTicks = 0
+    }
+
+    /// Records that the follower holds everything through `index`; false if that is old news.
+    mutating func update(match index: UInt64) -> Bool {
+        inflight.removeAll { $0 <= index }
+        guard index > match else { return false }
+        match = index
+        stalledTicks = 0
+        next = max(next, index + 1)
+        return true
+    }
+
+    /// Retries what looks lost: a probe every heartbeat, pipelined entries that made no
+    /// progress for a few heartbeats, a snapshot unanswered for `snapshotTimeout` heartbeats.
+    mutating func heartbeatTick(lastIndex: UInt64, snapshotTimeout: Int) {
+        switch state {
+        case .probe:
+            probeSent = false
+        case .replicate:
+            stalledTicks = match < lastIndex && !inflight.isEmpty ? stalledTicks + 1 : 0
+            if stalledTicks >= 3 { retransmit() }
+        case .snapshot:
+            snapshotTicks += 1
+            if snapshotTicks >= snapshotTimeout { becomeProbe() }
+        }
+    }
+}

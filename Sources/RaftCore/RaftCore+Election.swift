@@ -1,0 +1,174 @@
+import RaftWire
+
+extension RaftCore {
+    /// Handles one message from a peer.
+    public func step(_ message: Message) {
+        guard message.to == id, message.from != id else { return }
+        guard admitTerm(of: message) else { return }
+
+        switch message.body {
+        case .requestVote(let request):
+            handleVoteRequest(request, from: message)
+        case .requestVoteResponse(let response):
+            handleVoteResponse(response, from: message.from)
+        case .appendEntries(let request):
+            if role != .follower { becomeFollower(term: term, leader: request.leaderID) }
+            handleAppendEntries(request, from: message)
+        case .appendEntriesResponse(let response):
+            if isLeader { handleAppendEntriesResponse(response, from: message.from) }
+        case .installSnapshot(let request):
+            if role != .follower { becomeFollower(term: term, leader: request.leaderID) }
+            handleInstallSnapshot(request, from: message)
+        case .installSnapshotResponse(let response):
+            if isLeader { handleInstallSnapshotResponse(response, from: message.from) }
+        case .timeoutNow:
+            send(.timeoutNowResponse(TimeoutNowResponse(term: term)), to: message.from, context: message.context)
+            if isVoter && !isLeader { startElection(transfer: true) }
+        case .timeoutNowResponse:
+            break
+        case .readIndex:
+            handleReadIndexRequest(from: message)
+        case .readIndexResponse(let response):
+            readStates.append(ReadState(context: message.context, index: response.readIndex))
+        }
+    }
+
+    /// Raft's term rules, before a message is handled. Returns false when it must go no further.
+    private func admitTerm(of message: Message) -> Bool {
+        let messageTerm = message.term
+        if case .readIndex = message.body { return true }
+        if messageTerm > term {
+            switch message.body {
+            case .requestVote(let request):
+                // Leader stickiness: while a leader is heard from, nobody unseats it
+                // (unless the leader itself handed over with TimeoutNow).
+                let heardFromLeader = leaderID != nil && electionElapsed < options.electionTicks
+                if options.checkQuorum && heardFromLeader && !request.leadershipTransfer {
+                    send(.requestVoteResponse(RequestVoteResponse(term: term, voteGranted: false, preVote: request.preVote)),
+                         to: message.from, context: message.context)
+                    return false
+                }
+                if request.preVote { return true }
+                becomeFollower(term: messageTerm, leader: nil)
+            case .requestVoteResponse(let response) where response.preVote && response.voteGranted:
+                // A granted pre-vote carries the term asked for, not the voter's.
+                return true
+            case .readIndexResponse:
+                return true
+            case .appendEntries(let request):
+                becomeFollower(term: messageTerm, leader: request.leaderID)
+            case .installSnapshot(let request):
+                becomeFollower(term: messageTerm, leader: request.leaderID)
+            case .timeoutNow(let request):
+                becomeFollower(term: messageTerm, leader: request.leaderID)
+            default:
+                becomeFollower(term: messageTerm, leader: nil)
+            }
+        } else if messageTerm < term {
+            // Answer stale requests with our term, so a deposed leader or a stale
+            // candidate learns it; drop stale answers.
+            switch message.body {
+            case .appendEntries(let request):
+                send(.appendEntriesResponse(AppendEntriesResponse(
+                    term: term, success: false, rejectIndex: request.prevLogIndex, lastLogIndex: log.lastIndex,
+                    seq: request.seq)), to: message.from, context: message.context)
+            case .installSnapshot(let request):
+                send(.installSnapshotResponse(InstallSnapshotResponse(term: term, seq: request.seq)),
+                     to: message.from, context: message.context)
+            case .requestVote(let request):
+                send(.requestVoteResponse(RequestVoteResponse(term: term, voteGranted: false, preVote: request.preVote)),
+                     to: message.from, context: message.context)
+            case .timeoutNow:
+                send(.timeoutNowResponse(TimeoutNowResponse(term: term)), to: message.from, context: message.context)
+            default:
+                break
+            }
+            return false
+        }
+        return true
+    }
+
+    // MARK: Elections
+
+    /// Starts a pre-vote, or an election right away when pre-vote is off or the leader
+    /// handed over leadership.
+    func startElection(transfer: Bool) {
+        if options.preVote && !transfer {
+            role = .preCandidate
+            leaderID = nil
+            votes = [:]
+            resetElectionTimer()
+            requestVotes(preVote: true, transfer: false)
+        } else {
+            campaign(transfer: transfer)
+        }
+    }
+
+    private func campaign(transfer: Bool) {
+        role = .candidate
+        term += 1
+        vote = id
+        leaderID = nil
+        votes = [:]
+        resetElectionTimer()
+        requestVotes(preVote: false, transfer: transfer)
+    }
+
+    private func requestVotes(preVote: Bool, transfer: Bool) {
+        votes[id] = true
+        if tallyVotes(preVote: preVote) { return }
+        let request = RequestVoteRequest(
+            term: preVote ? term + 1 : term, candidateID: id, lastLogIndex: log.lastIndex, lastLogTerm: log.lastTerm,
+            preVote: preVote, leadershipTransfer: transfer)
+        for voter in voters where voter != id {
+            var addressed = request
+            addressed.targetID = voter
+            send(.requestVote(addressed), to: voter)
+        }
+    }
+
+    /// Acts on the votes so far; true when the (pre-)election is decided.
+    private func tallyVotes(preVote: Bool) -> Bool {
+        let granted = voters.filter { votes[$0] == true }.count
+        let rejected = voters.filter { votes[$0] == false }.count
+        if granted >= quorum {
+            if preVote {
+                campaign(transfer: false)
+            } else {
+                becomeLeader()
+            }
+            return true
+        }
+        if rejected >= quorum {
+            becomeFollower(term: term, leader: nil)
+            return true
+        }
+        return false
+    }
+
+    private func handleVoteRequest(_ request: RequestVoteRequest, from message: Message) {
+        let canVote =
+            vote == message.from || (vote.isEmpty && leaderID == nil) || (request.preVote && request.term > term)
+        let grant = canVote && log.isUpToDate(lastIndex: request.lastLogIndex, lastTerm: request.lastLogTerm)
+        if grant && !request.preVote {
+            vote = message.from
+            resetElectionTimer()
+        }
+        let responseTerm = grant && request.preVote ? request.term : term
+        send(.requestVoteResponse(RequestVoteResponse(term: responseTerm, voteGranted: grant, preVote: request.preVote)),
+             to: message.from, context: message.context)
+    }
+
+    private func handleVoteResponse(_ response: RequestVoteResponse, from voter: NodeID) {
+        switch role {
+        case .preCandidate where response.preVote:
+            guard response.term == term + 1 || (!response.voteGranted && response.term == term) else { return }
+        case .candidate where !response.preVote:
+            guard response.term == term else { return }
+        default:
+            return
+        }
+        votes[voter] = response.voteGranted
+        _ = tallyVotes(preVote: response.preVote)
+    }
+}

@@ -1,0 +1,88 @@
+import RaftWire
+
+/// A read waiting for a quorum to confirm the leader still leads.
+struct PendingRead {
+    var context: UInt64
+    /// Who asked: this node, or a follower that sent ReadIndex.
+    var requester: NodeID
+    var index: UInt64
+    /// Confirmed once a quorum has answered an AppendEntries with at least this sequence number.
+    var seq: UInt64
+    /// Asked before this leader committed an entry of its term: index and seq not set yet.
+    var waitingForTermCommit: Bool
+}
+
+extension RaftCore {
+    /// Asks for a linearizable read. A `ReadState` with this context follows once it is safe
+    /// to read at its index (or with index 0 when it is not possible now). A follower asks
+    /// its leader.
+    public func readIndex(context: UInt64) {
+        if isLeader {
+            registerRead(context: context, requester: id)
+        } else if let leaderID {
+            send(.readIndex(ReadIndexRequest(requesterID: id)), to: leaderID, context: context)
+        } else {
+            readStates.append(ReadState(context: context, index: 0))
+        }
+    }
+
+    func handleReadIndexRequest(from message: Message) {
+        guard isLeader else {
+            send(.readIndexResponse(ReadIndexResponse(term: term, readIndex: 0)), to: message.from, context: message.context)
+            return
+        }
+        registerRead(context: message.context, requester: message.from)
+    }
+
+    private func registerRead(context: UInt64, requester: NodeID) {
+        // The commit index is only known to be current once an entry of this term commits.
+        let termCommitted = log.term(at: commitIndex) == term
+        pendingReads.append(PendingRead(
+            context: context, requester: requester, index: commitIndex, seq: seq + 1,
+            waitingForTermCommit: !termCommitted))
+        heartbeatDue = true
+        releaseConfirmedReads()
+    }
+
+    /// Answers every read whose leadership check a quorum has confirmed.
+    func releaseConfirmedReads() {
+        guard isLeader, !pendingReads.isEmpty else { return }
+        let termCommitted = log.term(at: commitIndex) == term
+        var confirmedSeq: UInt64 = 0
+        let acked = voters.map { $0 == id ? UInt64.max : (progress[$0]?.ackedSeq ?? 0) }.sorted(by: >)
+        if acked.count >= quorum { confirmedSeq = acked[quorum - 1] }
+        var remaining: [PendingRead] = []
+        for var read in pendingReads {
+            if read.waitingForTermCommit {
+                guard termCommitted else {
+                    remaining.append(read)
+                    continue
+                }
+                read.waitingForTermCommit = false
+                read.index = commitIndex
+                read.seq = seq + 1
+                heartbeatDue = true
+            }
+            if read.seq <= confirmedSeq {
+                answer(read, index: read.index)
+            } else {
+                remaining.append(read)
+            }
+        }
+        pendingReads = remaining
+    }
+
+    func failPendingReads() {
+        for read in pendingReads { answer(read, index: 0) }
+        pendingReads = []
+    }
+
+    private func answer(_ read: PendingRead, index: UInt64) {
+        if read.requester == id {
+            readStates.append(ReadState(context: read.context, index: index))
+        } else {
+            send(.readIndexResponse(ReadIndexResponse(term: term, readIndex: index)), to: read.requester,
+                 context: read.context)
+        }
+    }
+}

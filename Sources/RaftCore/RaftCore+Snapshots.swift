@@ -1,0 +1,63 @@
+import RaftWire
+
+extension RaftCore {
+    /// The metadata a snapshot of the state machine at `index` must carry: the term of
+    /// that entry and the configuration in force there. nil unless the index has been
+    /// applied and is still in the log.
+    public func snapshotMetadata(at index: UInt64) -> SnapshotMetadata? {
+        guard index <= appliedIndex, index >= log.snapshotIndex, let entryTerm = log.term(at: index) else { return nil }
+        if index == log.snapshotIndex { return log.snapshot }
+        return SnapshotMetadata(
+            lastIncludedIndex: index, lastIncludedTerm: entryTerm,
+            configuration: log.configuration(atOrBefore: index).configuration)
+    }
+
+    /// Tells the core the state machine is saved in a snapshot through
+    /// `metadata.lastIncludedIndex`: the entries it covers are dropped from memory, and a
+    /// follower that needs them gets this snapshot instead.
+    public func compact(to metadata: SnapshotMetadata) {
+        guard metadata.lastIncludedIndex > log.snapshotIndex else { return }
+        precondition(metadata.lastIncludedIndex <= appliedIndex, "cannot compact entries not yet applied")
+        log.compact(to: metadata)
+    }
+
+    // MARK: Follower
+
+    /// A whole snapshot from the leader (the driver has assembled its chunks).
+    func handleInstallSnapshot(_ request: InstallSnapshotRequest, from message: Message) {
+        leaderID = request.leaderID
+        resetElectionTimer()
+        let metadata = request.metadata
+        let index = metadata.lastIncludedIndex
+        if request.done && index > commitIndex {
+            if log.matches(index: index, term: metadata.lastIncludedTerm) {
+                // The log already holds it: the snapshot only tells us it is committed.
+                commitIndex = index
+            } else {
+                log.restore(metadata)
+                commitIndex = index
+                appliedIndex = index
+                snapshotToInstall = metadata
+                refreshConfiguration()
+            }
+        }
+        send(.installSnapshotResponse(InstallSnapshotResponse(
+            term: term, nextOffset: request.offset + UInt64(request.data.count), installed: request.done,
+            seq: request.seq)), to: message.from, context: message.context)
+    }
+
+    // MARK: Leader
+
+    func handleInstallSnapshotResponse(_ response: InstallSnapshotResponse, from peer: NodeID) {
+        guard var state = progress[peer] else { return }
+        state.recentActive = true
+        state.ackedSeq = max(state.ackedSeq, response.seq)
+        if case .snapshot(let index) = state.state, response.installed {
+            _ = state.update(match: index)
+            state.becomeProbe()
+        }
+        progress[peer] = state
+        releaseConfirmedReads()
+        maybeCommit()
+    }
+}

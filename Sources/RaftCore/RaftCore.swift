@@ -1,0 +1,267 @@
+import RaftWire
+
+/// The Raft algorithm as a deterministic state machine. It does no I/O, reads no clock and
+/// starts no thread: the driver feeds it ticks, messages and requests, then takes a `Ready`
+/// and carries it out (persist, send, apply) before the next input.
+public final class RaftCore {
+    public enum Role: Sendable, Equatable {
+        case follower, preCandidate, candidate, leader
+    }
+
+    public let options: RaftOptions
+    public var id: NodeID { options.id }
+
+    public internal(set) var role: Role = .follower
+    public internal(set) var term: UInt64 = 0
+    public internal(set) var vote: NodeID = ""
+    public internal(set) var leaderID: NodeID?
+    public internal(set) var commitIndex: UInt64 = 0
+    /// The index up to which committed entries have been handed to the driver to apply.
+    public internal(set) var appliedIndex: UInt64 = 0
+    /// The configuration in force: the latest one in the log, committed or not.
+    public internal(set) var configuration = Configuration()
+    var configurationIndex: UInt64 = 0
+
+    var log: RaftLog
+    var rng: SplitMix64
+
+    var electionElapsed = 0
+    var heartbeatElapsed = 0
+    var randomizedElectionTimeout = 0
+    /// Voters' answers in the current (pre-)election.
+    var votes: [NodeID: Bool] = [:]
+
+    // Leader state.
+    var progress: [NodeID: Progress] = [:]
+    /// The index of the newest configuration (or the first entry of this term); no other
+    /// change is accepted until it commits.
+    var pendingConfigurationIndex: UInt64 = 0
+    var transferTarget: NodeID?
+    var seq: UInt64 = 0
+    var pendingReads: [PendingRead] = []
+    var heartbeatDue = false
+    var commitChanged = false
+
+    // Output not yet taken by `ready()`.
+    var messages: [Message] = []
+    var readStates: [ReadState] = []
+    var snapshotToInstall: SnapshotMetadata?
+    var lastHardState: HardState
+
+    public init(options: RaftOptions, state: PersistentState) {
+        self.options = options
+        rng = SplitMix64(seed: options.randomSeed)
+        log = RaftLog(snapshot: state.snapshot, entries: state.entries)
+        term = state.hardState.term
+        vote = state.hardState.vote
+        commitIndex = max(state.hardState.commit, state.snapshot.lastIncludedIndex)
+        precondition(commitIndex <= log.lastIndex, "commit index \(commitIndex) is past the log's end \(log.lastIndex)")
+        appliedIndex = state.snapshot.lastIncludedIndex
+        lastHardState = state.hardState
+        refreshConfiguration()
+        resetElectionTimer()
+    }
+
+    /// The persistent state of a node that founds a cluster of `servers`: their
+    /// configuration as the committed entry 1 of term 1. Every founding member starts from
+    /// the same state; a joining node starts from an empty one.
+    public static func bootstrapState(servers: [Server]) -> PersistentState {
+        let configuration = Configuration(servers: servers)
+        let data = (try? configuration.wireBytes()) ?? []
+        return PersistentState(
+            hardState: HardState(term: 1, vote: "", commit: 1),
+            entries: [Entry(term: 1, index: 1, type: .configuration, data: data)])
+    }
+
+    // MARK: Reading the state
+
+    public var lastIndex: UInt64 { log.lastIndex }
+    public var lastTerm: UInt64 { log.lastTerm }
+    public var snapshotIndex: UInt64 { log.snapshotIndex }
+    public var hardState: HardState { HardState(term: term, vote: vote, commit: commitIndex) }
+    public var isLeader: Bool { role == .leader }
+
+    /// This server's place in the configuration (nil: not a member).
+    public var suffrage: Suffrage? {
+        configuration.servers.first { $0.id == id }?.suffrage
+    }
+
+    var isVoter: Bool { suffrage == .voter }
+
+    var voters: [NodeID] {
+        configuration.servers.filter { $0.suffrage == .voter }.map(\.id)
+    }
+
+    var quorum: Int { voters.count / 2 + 1 }
+
+    /// The leader's view of a follower: its match index (nil when not leading or unknown).
+    public func matchIndex(of peer: NodeID) -> UInt64? {
+        progress[peer]?.match
+    }
+
+    public func termOfEntry(at index: UInt64) -> UInt64? {
+        log.term(at: index)
+    }
+
+    /// The entries the core holds from `start` through `end` (within the log).
+    public func entries(from start: UInt64, through end: UInt64) -> [Entry] {
+        log.entries(from: start, through: end)
+    }
+
+    // MARK: Output
+
+    public var hasReady: Bool {
+        !messages.isEmpty || !readStates.isEmpty || snapshotToInstall != nil || log.unstableFrom != nil
+            || hardState != lastHardState || commitIndex > appliedIndex || (isLeader && (heartbeatDue || commitChanged))
+    }
+
+    /// Takes everything the driver must now do (see `Ready`).
+    public func ready() -> Ready {
+        if isLeader { flushReplication() }
+        var ready = Ready()
+        ready.snapshot = snapshotToInstall
+        snapshotToInstall = nil
+        ready.entries = log.takeUnstable()
+        if hardState != lastHardState {
+            ready.hardState = hardState
+            lastHardState = hardState
+        }
+        ready.messages = messages
+        messages = []
+        if commitIndex > appliedIndex {
+            ready.committedEntries = log.entries(from: max(appliedIndex + 1, log.firstIndex), through: commitIndex)
+            appliedIndex = commitIndex
+        }
+        ready.readStates = readStates
+        readStates = []
+        return ready
+    }
+
+    // MARK: Time
+
+    /// One tick of the clock (the driver's heartbeat interval / heartbeatTicks).
+    public func tick() {
+        electionElapsed += 1
+        if isLeader {
+            tickLeader()
+        } else if electionElapsed >= randomizedElectionTimeout && isVoter {
+            startElection(transfer: false)
+        }
+    }
+
+    private func tickLeader() {
+        heartbeatElapsed += 1
+        if heartbeatElapsed >= options.heartbeatTicks {
+            heartbeatElapsed = 0
+            heartbeatDue = true
+            for peer in progress.keys where peer != id {
+                progress[peer]!.heartbeatTick(lastIndex: log.lastIndex, snapshotTimeout: 2 * options.electionTicks)
+            }
+        }
+        if electionElapsed >= options.electionTicks {
+            electionElapsed = 0
+            if options.checkQuorum && !quorumRecentlyActive() {
+                becomeFollower(term: term, leader: nil)
+                return
+            }
+            for peer in progress.keys where peer != id { progress[peer]!.recentActive = false }
+            // A transfer that has not finished within an election timeout is abandoned.
+            transferTarget = nil
+        }
+    }
+
+    private func quorumRecentlyActive() -> Bool {
+        voters.filter { $0 == id || progress[$0]?.recentActive == true }.count >= quorum
+    }
+
+    // MARK: Role changes
+
+    func resetElectionTimer() {
+        electionElapsed = 0
+        randomizedElectionTimeout = options.electionTicks + Int.random(in: 0..<options.electionTicks, using: &rng)
+    }
+
+    func becomeFollower(term newTerm: UInt64, leader: NodeID?) {
+        let wasLeader = isLeader
+        if newTerm > term {
+            term = newTerm
+            vote = ""
+        }
+        role = .follower
+        leaderID = leader
+        resetElectionTimer()
+        if wasLeader { stepDownCleanup() }
+    }
+
+    private func stepDownCleanup() {
+        progress = [:]
+        transferTarget = nil
+        heartbeatDue = false
+        commitChanged = false
+        failPendingReads()
+    }
+
+    func becomeLeader() {
+        precondition(role == .candidate, "only a candidate becomes leader")
+        role = .leader
+        leaderID = id
+        heartbeatElapsed = 0
+        electionElapsed = 0
+        transferTarget = nil
+        progress = [:]
+        for server in configuration.servers where server.id != id {
+            var peer = Progress(next: log.lastIndex + 1)
+            peer.recentActive = true
+            progress[server.id] = peer
+        }
+        // Commits of earlier terms' entries, and fences off membership changes until it commits.
+        log.append(Entry(term: term, index: log.lastIndex + 1, type: .noop))
+        pendingConfigurationIndex = log.lastIndex
+        heartbeatDue = true
+        maybeCommit()
+    }
+
+    /// Keeps `configuration` equal to the newest one in the log, and the leader's followers
+    /// equal to its servers.
+    func refreshConfiguration() {
+        (configuration, configurationIndex) = log.configuration(atOrBefore: log.lastIndex)
+        guard isLeader else { return }
+        for server in configuration.servers where server.id != id && progress[server.id] == nil {
+            var peer = Progress(next: log.lastIndex + 1)
+            peer.recentActive = true
+            progress[server.id] = peer
+        }
+        for peer in progress.keys where !configuration.servers.contains(where: { $0.id == peer }) {
+            progress[peer] = nil
+        }
+    }
+
+    func send(_ body: MessageBody, to peer: NodeID, context: UInt64 = 0) {
+        messages.append(Message(from: id, to: peer, context: context, body: body))
+    }
+}
+
+/// A leader's view of one follower, for status reports.
+public struct FollowerStatus: Sendable, Equatable {
+    public var id: NodeID
+    public var match: UInt64
+    public var next: UInt64
+    /// "probe", "replicate" or "snapshot".
+    public var state: String
+    public var inflight: Int
+}
+
+extension RaftCore {
+    /// On a leader: each follower's replication state, by id.
+    public var followers: [FollowerStatus] {
+        progress.keys.sorted().map { id in
+            let p = progress[id]!
+            let state = switch p.state {
+            case .probe: "probe"
+            case .replicate: "replicate"
+            case .snapshot(let index): "snapshot(\(index))"
+            }
+            return FollowerStatus(id: id, match: p.match, next: p.next, state: state, inflight: p.inflight.count)
+        }
+    }
+}

@@ -1,0 +1,24 @@
+import RaftWire
+
+/// What the driver must do after giving the core input, in this order:
+/// 1. persist `snapshot` (discarding the whole stored log), then `entries` (first
+///    truncating the stored log from `entries.first.index`), then `hardState`; fsync;
+/// 2. send `messages`;
+/// 3. restore the state machine from `snapshot`, apply `committedEntries` in order;
+/// 4. serve each of `readStates` once the state machine has applied its index.
+public struct Ready: Sendable {
+    public var hardState: HardState?
+    public var snapshot: SnapshotMetadata?
+    public var entries: [Entry] = []
+    public var messages: [Message] = []
+    public var committedEntries: [Entry] = []
+    public var readStates: [ReadState] = []
+
+    public var isEmpty: Bool {
+        hardState == nil && snapshot == nil && entries.isEmpty && messages.isEmpty && committedEntries.isEmpty
+            && readStates.isEmpty
+    }
+
+    /// Whether anything must reach disk before the messages may be sent.
+    public var mustPersist: Bool { hardState != nil || snapshot != nil || !entries.isEmpty }
+}

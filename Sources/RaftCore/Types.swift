@@ -1,0 +1,185 @@
+import RaftWire
+
+/// A server's id in the cluster configuration.
+public typealias NodeID = String
+
+/// What Raft must persist before it answers anyone: the current term, the vote cast in
+/// it ("" for none) and the commit index.
+public struct HardState: Sendable, Equatable {
+    public var term: UInt64
+    public var vote: NodeID
+    public var commit: UInt64
+
+    public init(term: UInt64 = 0, vote: NodeID = "", commit: UInt64 = 0) {
+        self.term = term
+        self.vote = vote
+        self.commit = commit
+    }
+}
+
+/// Everything a node persisted: where a restarted core starts from.
+public struct PersistentState: Sendable, Equatable {
+    public var hardState: HardState
+    /// The newest snapshot (index 0: none).
+    public var snapshot: SnapshotMetadata
+    /// The log after the snapshot, in index order.
+    public var entries: [Entry]
+
+    public init(hardState: HardState = HardState(), snapshot: SnapshotMetadata = SnapshotMetadata(), entries: [Entry] = []) {
+        self.hardState = hardState
+        self.snapshot = snapshot
+        self.entries = entries
+    }
+}
+
+/// The Raft messages nodes exchange; the requests and responses of raft.proto.
+public enum MessageBody: Sendable, Equatable {
+    case requestVote(RequestVoteRequest)
+    case requestVoteResponse(RequestVoteResponse)
+    case appendEntries(AppendEntriesRequest)
+    case appendEntriesResponse(AppendEntriesResponse)
+    /// Sent by the core with `done` set and no data: the driver streams the snapshot named
+    /// by the metadata in chunks and hands the receiving core one message with `done` set.
+    case installSnapshot(InstallSnapshotRequest)
+    case installSnapshotResponse(InstallSnapshotResponse)
+    case timeoutNow(TimeoutNowRequest)
+    case timeoutNowResponse(TimeoutNowResponse)
+    case readIndex(ReadIndexRequest)
+    case readIndexResponse(ReadIndexResponse)
+}
+
+public struct Message: Sendable, Equatable {
+    public var from: NodeID
+    public var to: NodeID
+    /// Not on the wire: a core copies it from a request into the response it causes, so a
+    /// driver can pair them (the call id of an inbound call, say).
+    public var context: UInt64
+    public var body: MessageBody
+
+    public init(from: NodeID, to: NodeID, context: UInt64 = 0, body: MessageBody) {
+        self.from = from
+        self.to = to
+        self.context = context
+        self.body = body
+    }
+
+    /// The sender's term (0 for ReadIndex requests, which carry none).
+    var term: UInt64 {
+        switch body {
+        case .requestVote(let m): m.term
+        case .requestVoteResponse(let m): m.term
+        case .appendEntries(let m): m.term
+        case .appendEntriesResponse(let m): m.term
+        case .installSnapshot(let m): m.term
+        case .installSnapshotResponse(let m): m.term
+        case .timeoutNow(let m): m.term
+        case .timeoutNowResponse(let m): m.term
+        case .readIndex: 0
+        case .readIndexResponse(let m): m.term
+        }
+    }
+
+    var isRequest: Bool {
+        switch body {
+        case .requestVote, .appendEntries, .installSnapshot, .timeoutNow, .readIndex: true
+        default: false
+        }
+    }
+}
+
+/// A linearizable read the driver asked for with `readIndex(context:)`: once the state
+/// machine has applied `index`, reading it is linearizable. `index` 0: the read failed
+/// (no leader, or leadership lost); ask again.
+public struct ReadState: Sendable, Equatable {
+    public var context: UInt64
+    public var index: UInt64
+
+    public init(context: UInt64, index: UInt64) {
+        self.context = context
+        self.index = index
+    }
+
+    public var succeeded: Bool { index > 0 }
+}
+
+/// A single-server membership change.
+public enum MembershipChange: Sendable, Equatable {
+    /// Adds a server as staging: a learner the leader promotes to voter once it has caught up.
+    /// The same id at another address replaces the old entry (again as staging).
+    case addVoter(id: NodeID, address: String)
+    /// Adds a non-voting learner that stays one.
+    case addLearner(id: NodeID, address: String)
+    case promote(id: NodeID)
+    case remove(id: NodeID)
+}
+
+public enum RaftError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Only a leader can do this; `leader` is the one this node knows of, if any.
+    case notLeader(leader: NodeID?)
+    /// A leadership transfer is under way; proposals wait until it ends.
+    case transferInProgress
+    /// A membership change is pending until its entry commits.
+    case membershipChangeInProgress
+    case unknownServer(NodeID)
+    case invalidTransferTarget(NodeID)
+
+    public var description: String {
+        switch self {
+        case .notLeader(let leader): "not the leader" + (leader.map { " (the leader is \($0))" } ?? " (no leader known)")
+        case .transferInProgress: "a leadership transfer is in progress"
+        case .membershipChangeInProgress: "another membership change is in progress"
+        case .unknownServer(let id): "no server \(id) in the configuration"
+        case .invalidTransferTarget(let id): "cannot transfer leadership to \(id)"
+        }
+    }
+}
+
+public struct RaftOptions: Sendable {
+    public var id: NodeID
+    /// An election starts after a random number of ticks in [electionTicks, 2 * electionTicks)
+    /// without hearing from a leader.
+    public var electionTicks: Int
+    public var heartbeatTicks: Int
+    /// AppendEntries in flight to one follower before the leader waits for answers.
+    public var maxInflightMessages: Int
+    /// The most entry bytes in one AppendEntries (at least one entry is always sent).
+    public var maxMessageBytes: Int
+    /// A leader that has not heard from a quorum for an election timeout steps down, and
+    /// followers that hear from a leader ignore vote requests for that long.
+    public var checkQuorum: Bool
+    /// A candidate first asks whether it would win, so a node that cannot win never bumps terms.
+    public var preVote: Bool
+    public var randomSeed: UInt64
+
+    public init(
+        id: NodeID, electionTicks: Int = 10, heartbeatTicks: Int = 1, maxInflightMessages: Int = 64,
+        maxMessageBytes: Int = 1 << 20, checkQuorum: Bool = true, preVote: Bool = true, randomSeed: UInt64 = 0
+    ) {
+        precondition(heartbeatTicks >= 1 && electionTicks > heartbeatTicks, "need electionTicks > heartbeatTicks >= 1")
+        self.id = id
+        self.electionTicks = electionTicks
+        self.heartbeatTicks = heartbeatTicks
+        self.maxInflightMessages = maxInflightMessages
+        self.maxMessageBytes = maxMessageBytes
+        self.checkQuorum = checkQuorum
+        self.preVote = preVote
+        self.randomSeed = randomSeed
+    }
+}
+
+/// A small, fast, seeded generator: the only source of randomness in the core.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) {
+        state = seed
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
