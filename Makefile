@@ -1,14 +1,17 @@
 # raft-cache: the two commands of the README are `make run` and `make test`.
 SWIFT ?= swift
 FUZZ_SECONDS ?= 60
+SEEDS ?= 10000
+SEED ?=
 ARGS ?=
 
-.PHONY: help setup protos check-protos vectors build release run test test-swift test-python leakcheck fuzz clean
+.PHONY: help setup protos check-protos vectors build release run test test-swift test-python leakcheck fuzz sim clean
 
 help:
 	@echo "make run        install what is missing, build the release binary, start node 1 (ARGS=... for flags)"
 	@echo "make test       everything CI runs: drift check, warning-free build, Swift and Python tests, leak check"
 	@echo "make fuzz       fuzz every wire decoder for FUZZ_SECONDS (default 60) under ASan/LSan"
+	@echo "make sim        run the cluster simulation over SEEDS seeds (default 10000); SEED=N replays one, verbosely"
 	@echo "make protos     regenerate Modules/RaftProtoC and the Python modules from Protos/"
 	@echo "make vectors    regenerate Tests/Vectors/*.hex from their .json"
 
@@ -48,6 +51,10 @@ fuzz: setup
 
 test: check-protos test-swift test-python leakcheck
 	@echo "make test: all passed"
+
+sim: setup
+	$(SWIFT) build -c release --product raft-sim
+	@if [ -n "$(SEED)" ]; then .build/release/raft-sim --seed $(SEED) --verbose; else .build/release/raft-sim --seeds $(SEEDS); fi
 
 clean:
 	rm -rf .build .fuzz

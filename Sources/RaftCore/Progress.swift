@@ -70,14 +70,16 @@ struct Progress {
     }
 
     /// Retries what looks lost: a probe every heartbeat, pipelined entries that made no
-    /// progress for a few heartbeats, a snapshot unanswered for `snapshotTimeout` heartbeats.
-    mutating func heartbeatTick(lastIndex: UInt64, snapshotTimeout: Int) {
+    /// progress for a few heartbeats (at once when they are compacted away), a snapshot
+    /// unanswered for `snapshotTimeout` heartbeats.
+    mutating func heartbeatTick(lastIndex: UInt64, snapshotIndex: UInt64, snapshotTimeout: Int) {
         switch state {
         case .probe:
             probeSent = false
         case .replicate:
             stalledTicks = match < lastIndex && !inflight.isEmpty ? stalledTicks + 1 : 0
-            if stalledTicks >= 3 { retransmit() }
+            // Entries it still needs were compacted away: no use waiting, it needs the snapshot.
+            if stalledTicks >= 3 || (match < snapshotIndex && !inflight.isEmpty) { retransmit() }
         case .snapshot:
             snapshotTicks += 1
             if snapshotTicks >= snapshotTimeout { becomeProbe() }

@@ -35,6 +35,17 @@ extension RaftCore {
         commitChanged = false
     }
 
+    /// Whether some follower can be sent entries (or a probe) now.
+    var replicationPending: Bool {
+        progress.values.contains { state in
+            switch state.state {
+            case .probe: !state.probeSent
+            case .replicate: state.next <= log.lastIndex && state.inflight.count < options.maxInflightMessages
+            case .snapshot: false
+            }
+        }
+    }
+
     /// Sends AppendEntries (or a snapshot) as the follower's state allows; true if anything went.
     private func sendAppends(to peer: NodeID) -> Bool {
         guard var state = progress[peer] else { return false }

@@ -112,7 +112,8 @@ public final class RaftCore {
 
     public var hasReady: Bool {
         !messages.isEmpty || !readStates.isEmpty || snapshotToInstall != nil || log.unstableFrom != nil
-            || hardState != lastHardState || commitIndex > appliedIndex || (isLeader && (heartbeatDue || commitChanged))
+            || hardState != lastHardState || commitIndex > appliedIndex
+            || (isLeader && (heartbeatDue || commitChanged || replicationPending))
     }
 
     /// Takes everything the driver must now do (see `Ready`).
@@ -155,7 +156,8 @@ public final class RaftCore {
             heartbeatElapsed = 0
             heartbeatDue = true
             for peer in progress.keys where peer != id {
-                progress[peer]!.heartbeatTick(lastIndex: log.lastIndex, snapshotTimeout: 2 * options.electionTicks)
+                progress[peer]!.heartbeatTick(
+                    lastIndex: log.lastIndex, snapshotIndex: log.snapshotIndex, snapshotTimeout: 2 * options.electionTicks)
             }
         }
         if electionElapsed >= options.electionTicks {
