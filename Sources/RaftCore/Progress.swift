@@ -5,8 +5,9 @@ struct Progress {
         case probe
         /// Logs agree up to `match`: AppendEntries are pipelined, up to a window.
         case replicate
-        /// The follower is behind the compacted log: a snapshot through this index is on its way.
-        case snapshot(UInt64)
+        /// The follower is behind the compacted log: a snapshot through `index` is on its way,
+        /// sent with sequence number `seq` (only its answer counts).
+        case snapshot(index: UInt64, seq: UInt64)
     }
 
     /// The highest index known to be replicated on the follower.
@@ -29,8 +30,12 @@ struct Progress {
     /// TimeoutNow already sent for the current transfer.
     var timeoutNowSent = false
 
-    init(next: UInt64) {
+    /// The address the follower had when this progress began.
+    let address: String
+
+    init(next: UInt64, address: String) {
         self.next = next
+        self.address = address
     }
 
     mutating func becomeProbe() {
@@ -53,8 +58,8 @@ struct Progress {
         becomeProbe()
     }
 
-    mutating func becomeSnapshot(_ index: UInt64) {
-        state = .snapshot(index)
+    mutating func becomeSnapshot(index: UInt64, seq: UInt64) {
+        state = .snapshot(index: index, seq: seq)
         inflight = []
         snapshotTicks = 0
     }

@@ -3,7 +3,7 @@ import RaftWire
 extension RaftCore {
     /// Handles one message from a peer.
     public func step(_ message: Message) {
-        guard message.to == id, message.from != id else { return }
+        guard message.to == id, message.from != id, isWellFormed(message) else { return }
         guard admitTerm(of: message) else { return }
 
         switch message.body {
@@ -29,14 +29,50 @@ extension RaftCore {
         case .readIndex:
             handleReadIndexRequest(from: message)
         case .readIndexResponse(let response):
-            readStates.append(ReadState(context: message.context, index: response.readIndex))
+            if forwardedReads.removeValue(forKey: message.context) != nil {
+                readStates.append(ReadState(context: message.context, index: response.readIndex))
+            }
+        }
+    }
+
+    /// Refuses requests meant for another server (an address now used by someone else), that
+    /// claim a sender other than the one they came from, or whose entries do not follow on
+    /// from their previous index with sensible terms.
+    private func isWellFormed(_ message: Message) -> Bool {
+        switch message.body {
+        case .requestVote(let m):
+            return (m.targetID.isEmpty || m.targetID == id) && m.candidateID == message.from
+        case .appendEntries(let m):
+            guard (m.targetID.isEmpty || m.targetID == id) && m.leaderID == message.from else { return false }
+            var previousTerm = m.prevLogTerm
+            for (offset, entry) in m.entries.enumerated() {
+                guard entry.index == m.prevLogIndex + 1 + UInt64(offset), entry.term >= previousTerm, entry.term <= m.term
+                else { return false }
+                previousTerm = entry.term
+            }
+            return true
+        case .installSnapshot(let m):
+            return (m.targetID.isEmpty || m.targetID == id) && m.leaderID == message.from
+                && m.metadata.lastIncludedTerm <= m.term
+        case .timeoutNow(let m):
+            return (m.targetID.isEmpty || m.targetID == id) && m.leaderID == message.from
+        case .readIndex(let m):
+            return m.requesterID == message.from
+        default:
+            return true
         }
     }
 
     /// Raft's term rules, before a message is handled. Returns false when it must go no further.
     private func admitTerm(of message: Message) -> Bool {
         let messageTerm = message.term
-        if case .readIndex = message.body { return true }
+        switch message.body {
+        case .readIndex, .readIndexResponse:
+            // A read the leader confirmed after it got the request is good whatever our term now.
+            return true
+        default:
+            break
+        }
         if messageTerm > term {
             switch message.body {
             case .requestVote(let request):
@@ -53,8 +89,6 @@ extension RaftCore {
             case .requestVoteResponse(let response) where response.preVote && response.voteGranted:
                 // A granted pre-vote carries the term asked for, not the voter's.
                 return true
-            case .readIndexResponse:
-                return true
             case .appendEntries(let request):
                 becomeFollower(term: messageTerm, leader: request.leaderID)
             case .installSnapshot(let request):
@@ -69,12 +103,12 @@ extension RaftCore {
             // candidate learns it; drop stale answers.
             switch message.body {
             case .appendEntries(let request):
+                // seq 0: an answer to an old term's request must confirm nothing.
                 send(.appendEntriesResponse(AppendEntriesResponse(
-                    term: term, success: false, rejectIndex: request.prevLogIndex, lastLogIndex: log.lastIndex,
-                    seq: request.seq)), to: message.from, context: message.context)
-            case .installSnapshot(let request):
-                send(.installSnapshotResponse(InstallSnapshotResponse(term: term, seq: request.seq)),
+                    term: term, success: false, rejectIndex: request.prevLogIndex, lastLogIndex: log.lastIndex)),
                      to: message.from, context: message.context)
+            case .installSnapshot:
+                send(.installSnapshotResponse(InstallSnapshotResponse(term: term)), to: message.from, context: message.context)
             case .requestVote(let request):
                 send(.requestVoteResponse(RequestVoteResponse(term: term, voteGranted: false, preVote: request.preVote)),
                      to: message.from, context: message.context)

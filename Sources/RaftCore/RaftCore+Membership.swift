@@ -9,6 +9,7 @@ extension RaftCore {
         guard isLeader else { throw RaftError.notLeader(leader: leaderID) }
         guard pendingConfigurationIndex <= commitIndex else { throw RaftError.membershipChangeInProgress }
         guard let servers = try changedServers(change) else { return configurationIndex }
+        guard servers.contains(where: { $0.suffrage == .voter }) else { throw RaftError.noVotersLeft }
         let data = try Configuration(servers: servers).wireBytes()
         let (index, _) = try appendAsLeader(type: .configuration, data: data)
         pendingConfigurationIndex = index

@@ -19,11 +19,31 @@ extension RaftCore {
     public func readIndex(context: UInt64) {
         if isLeader {
             registerRead(context: context, requester: id)
-        } else if let leaderID {
+        } else if let leaderID, suffrage != nil {
+            forwardedReads[context] = 0
             send(.readIndex(ReadIndexRequest(requesterID: id)), to: leaderID, context: context)
         } else {
+            // No leader known, or this server is not a member and will hear from none.
             readStates.append(ReadState(context: context, index: 0))
         }
+    }
+
+    /// Reads asked of the leader that it has not answered within an election timeout fail.
+    func tickForwardedReads() {
+        guard !forwardedReads.isEmpty else { return }
+        for context in forwardedReads.keys.sorted() {
+            forwardedReads[context]! += 1
+            if forwardedReads[context]! >= options.electionTicks {
+                forwardedReads[context] = nil
+                readStates.append(ReadState(context: context, index: 0))
+            }
+        }
+    }
+
+    /// A new term or leader: answers to reads asked of the old one may never come.
+    func failForwardedReads() {
+        for context in forwardedReads.keys.sorted() { readStates.append(ReadState(context: context, index: 0)) }
+        forwardedReads = [:]
     }
 
     func handleReadIndexRequest(from message: Message) {

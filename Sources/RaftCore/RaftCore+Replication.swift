@@ -90,8 +90,8 @@ extension RaftCore {
     }
 
     private func sendSnapshot(to peer: NodeID, progress state: inout Progress) {
-        state.becomeSnapshot(log.snapshotIndex)
         seq += 1
+        state.becomeSnapshot(index: log.snapshotIndex, seq: seq)
         send(.installSnapshot(InstallSnapshotRequest(
             term: term, leaderID: id, metadata: log.snapshot, offset: 0, data: [], done: true, seq: seq,
             targetID: peer)), to: peer)
@@ -130,7 +130,22 @@ extension RaftCore {
                 progress[peer] = state
             }
         } else {
-            // Ignore rejections of AppendEntries sent before what we now know.
+            if response.lastLogIndex < state.match {
+                // Its log is shorter than it once acknowledged: a new process (or a lost disk).
+                state.match = response.lastLogIndex
+                state.next = response.lastLogIndex + 1
+                state.becomeProbe()
+                progress[peer] = state
+                releaseConfirmedReads()
+                return
+            }
+            // Ignore rejections of AppendEntries sent before what we now know, and any while a
+            // snapshot is on its way.
+            if case .snapshot = state.state {
+                progress[peer] = state
+                releaseConfirmedReads()
+                return
+            }
             if response.rejectIndex <= state.match || (state.state == .probe && response.rejectIndex != state.next - 1) {
                 progress[peer] = state
                 releaseConfirmedReads()

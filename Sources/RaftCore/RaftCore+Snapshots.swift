@@ -48,11 +48,19 @@ extension RaftCore {
 
     // MARK: Leader
 
+    /// The driver reports that a snapshot stream to `peer` is making progress (a chunk was
+    /// acknowledged), so the leader does not give up on it and start over.
+    public func snapshotProgressed(to peer: NodeID) {
+        guard case .snapshot = progress[peer]?.state else { return }
+        progress[peer]!.snapshotTicks = 0
+        progress[peer]!.recentActive = true
+    }
+
     func handleInstallSnapshotResponse(_ response: InstallSnapshotResponse, from peer: NodeID) {
         guard var state = progress[peer] else { return }
         state.recentActive = true
         state.ackedSeq = max(state.ackedSeq, response.seq)
-        if case .snapshot(let index) = state.state, response.installed {
+        if case .snapshot(let index, let seq) = state.state, response.installed, response.seq == seq {
             _ = state.update(match: index)
             state.becomeProbe()
         }

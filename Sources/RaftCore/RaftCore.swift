@@ -37,8 +37,13 @@ public final class RaftCore {
     /// change is accepted until it commits.
     var pendingConfigurationIndex: UInt64 = 0
     var transferTarget: NodeID?
+    /// Numbers every AppendEntries and snapshot a leader sends. It starts at term << 32 in each
+    /// term, so an answer to a request of an earlier term (or an earlier run) can never
+    /// pass for one to a request sent after a read was registered.
     var seq: UInt64 = 0
     var pendingReads: [PendingRead] = []
+    /// Reads a follower asked of its leader: context -> ticks waited.
+    var forwardedReads: [UInt64: Int] = [:]
     var heartbeatDue = false
     var commitChanged = false
 
@@ -143,6 +148,7 @@ public final class RaftCore {
     /// One tick of the clock (the driver's heartbeat interval / heartbeatTicks).
     public func tick() {
         electionElapsed += 1
+        tickForwardedReads()
         if isLeader {
             tickLeader()
         } else if electionElapsed >= randomizedElectionTimeout && isVoter {
@@ -185,6 +191,7 @@ public final class RaftCore {
 
     func becomeFollower(term newTerm: UInt64, leader: NodeID?) {
         let wasLeader = isLeader
+        if newTerm != term || leader != leaderID { failForwardedReads() }
         if newTerm > term {
             term = newTerm
             vote = ""
@@ -210,12 +217,9 @@ public final class RaftCore {
         heartbeatElapsed = 0
         electionElapsed = 0
         transferTarget = nil
+        seq = term << 32
         progress = [:]
-        for server in configuration.servers where server.id != id {
-            var peer = Progress(next: log.lastIndex + 1)
-            peer.recentActive = true
-            progress[server.id] = peer
-        }
+        refreshConfiguration()
         // Commits of earlier terms' entries, and fences off membership changes until it commits.
         log.append(Entry(term: term, index: log.lastIndex + 1, type: .noop))
         pendingConfigurationIndex = log.lastIndex
@@ -228,8 +232,9 @@ public final class RaftCore {
     func refreshConfiguration() {
         (configuration, configurationIndex) = log.configuration(atOrBefore: log.lastIndex)
         guard isLeader else { return }
-        for server in configuration.servers where server.id != id && progress[server.id] == nil {
-            var peer = Progress(next: log.lastIndex + 1)
+        // A server at a new address is a new process whose log we know nothing of.
+        for server in configuration.servers where server.id != id && progress[server.id]?.address != server.address {
+            var peer = Progress(next: log.lastIndex + 1, address: server.address)
             peer.recentActive = true
             progress[server.id] = peer
         }
@@ -261,7 +266,7 @@ extension RaftCore {
             let state = switch p.state {
             case .probe: "probe"
             case .replicate: "replicate"
-            case .snapshot(let index): "snapshot(\(index))"
+            case .snapshot(let index, _): "snapshot(\(index))"
             }
             return FollowerStatus(id: id, match: p.match, next: p.next, state: state, inflight: p.inflight.count)
         }

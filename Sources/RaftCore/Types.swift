@@ -121,6 +121,8 @@ public enum RaftError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A membership change is pending until its entry commits.
     case membershipChangeInProgress
     case unknownServer(NodeID)
+    /// The change would leave no voter, and no leader could ever be elected again.
+    case noVotersLeft
     case invalidTransferTarget(NodeID)
 
     public var description: String {
@@ -129,6 +131,7 @@ public enum RaftError: Error, Sendable, Equatable, CustomStringConvertible {
         case .transferInProgress: "a leadership transfer is in progress"
         case .membershipChangeInProgress: "another membership change is in progress"
         case .unknownServer(let id): "no server \(id) in the configuration"
+        case .noVotersLeft: "the change would leave no voter"
         case .invalidTransferTarget(let id): "cannot transfer leadership to \(id)"
         }
     }

@@ -56,9 +56,6 @@ struct SafetyChecker {
                 return
             }
         }
-        if core.snapshotIndex > highestCommitted {
-            fail("leader completeness: \(core.id) has a snapshot past anything committed")
-        }
     }
 
     /// Log Matching: two logs with an entry of the same index and term are identical up to it.

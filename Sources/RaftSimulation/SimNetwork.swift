@@ -28,9 +28,14 @@ struct SimNetwork {
         let copies = Double.random(in: 0..<1, using: &rng) < duplicateRate ? 2 : 1
         for _ in 0..<copies {
             sent += 1
-            // Random delays reorder messages; now and then one is very late.
+            // Random delays reorder messages; now and then one is late by an election timeout
+            // or several, so it arrives after terms, leaders or restarts have changed.
             var delay = UInt64.random(in: 1...maxDelay, using: &rng)
-            if Int.random(in: 0..<100, using: &rng) == 0 { delay += maxDelay * 10 }
+            switch Int.random(in: 0..<1_000, using: &rng) {
+            case 0..<10: delay += maxDelay * 10
+            case 10..<13: delay += UInt64.random(in: maxDelay * 30...maxDelay * 200, using: &rng)
+            default: break
+            }
             inFlight.append(InFlight(deliverAt: now + delay, order: sent, message: message))
         }
     }
@@ -40,10 +45,6 @@ struct SimNetwork {
         let due = inFlight.filter { $0.deliverAt <= now }.sorted { ($0.deliverAt, $0.order) < ($1.deliverAt, $1.order) }
         inFlight.removeAll { $0.deliverAt <= now }
         return due.filter { !cut.contains(Link(from: $0.message.from, to: $0.message.to)) }.map(\.message)
-    }
-
-    mutating func dropAll(to node: NodeID) {
-        inFlight.removeAll { $0.message.to == node }
     }
 
     mutating func heal() {

@@ -5,6 +5,7 @@ import RaftWire
 /// A crash throws away everything but the disk.
 final class SimNode {
     let id: NodeID
+    private(set) var address: String
     private(set) var core: RaftCore?
     var disk: PersistentState
     var snapshotData: [UInt8] = SimStateMachine().serialized()
@@ -18,8 +19,9 @@ final class SimNode {
 
     var isUp: Bool { core != nil }
 
-    init(id: NodeID, state: PersistentState, options: RaftOptions) {
+    init(id: NodeID, address: String, state: PersistentState, options: RaftOptions) {
         self.id = id
+        self.address = address
         self.disk = state
         self.options = options
         start()
@@ -33,6 +35,15 @@ final class SimNode {
         core = RaftCore(options: options, state: disk)
         readsToServe = []
         receivedSnapshots = [:]
+    }
+
+    /// The server comes back as a new process with an empty disk.
+    func wipe(newAddress: String) {
+        crash()
+        address = newAddress
+        disk = PersistentState()
+        snapshotData = SimStateMachine().serialized()
+        start()
     }
 
     func crash() {

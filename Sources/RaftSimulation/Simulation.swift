@@ -67,15 +67,29 @@ public final class Simulation {
     /// For each read asked for: the highest index applied anywhere when it was asked.
     private var readFloors: [UInt64: UInt64] = [:]
     private var faultsOn = true
+    /// Servers removed from the configuration (at the index of the change), which may rejoin.
+    private var removed: [NodeID: UInt64] = [:]
+    private var livenessReads: Set<UInt64> = []
+    private var livenessReadsFailed: Set<UInt64> = []
+    private let preVote: Bool
+    private let checkQuorum: Bool
+    /// Per seed: one entry per AppendEntries and one in flight leave the most room for
+    /// partial replication; larger values test batching and pipelining.
+    private let maxMessageBytes: Int
+    private let maxInflight: Int
 
     public init(options: SimulationOptions) {
         self.options = options
         rng = SplitMix64(seed: options.seed)
         report = SimulationReport(seed: options.seed)
+        maxMessageBytes = [1, 256, 4_096].randomElement(using: &rng)!
+        maxInflight = [1, 8].randomElement(using: &rng)!
+        preVote = Int.random(in: 0..<10, using: &rng) < 8
+        checkQuorum = Int.random(in: 0..<10, using: &rng) < 8
         let count = options.nodeCount > 0 ? options.nodeCount : (Bool.random(using: &rng) ? 3 : 5)
         let servers = (0..<count).map { _ in newServer() }
         for server in servers {
-            addNode(server.id, state: RaftCore.bootstrapState(servers: servers))
+            addNode(server.id, address: server.address, state: RaftCore.bootstrapState(servers: servers))
         }
         report.nodes = count
     }
@@ -120,8 +134,10 @@ public final class Simulation {
     /// Carries out everything a node's core has ready, checking safety as it goes.
     private func drive(_ node: SimNode) {
         guard let core = node.core else { return }
+        var committedSome = false
         while core.hasReady {
             let ready = core.ready()
+            committedSome = committedSome || !ready.committedEntries.isEmpty
             node.process(
                 ready,
                 send: { network.send($0, now: now, rng: &rng) },
@@ -131,16 +147,29 @@ public final class Simulation {
                     checker.observeState(index: state.appliedIndex, hash: state.hash, by: node.id)
                 },
                 readServed: { read in
-                    guard read.succeeded else { return }
+                    guard read.succeeded else {
+                        livenessReadsFailed.insert(read.context)
+                        return
+                    }
                     report.readsServed += 1
-                    if let floor = readFloors.removeValue(forKey: read.context), read.index < floor {
+                    livenessReads.remove(read.context)
+                    if let floor = readFloors[read.context], read.index < floor {
                         checker.fail("linearizable read: \(node.id) read at index \(read.index), but \(floor) was applied before the read was asked")
                     }
                 })
         }
+        var newLeader = false
         if core.isLeader && checker.observeLeader(node.id, term: core.term) {
+            newLeader = true
             trace("\(node.id) leads term \(core.term) (last index \(core.lastIndex))")
             checker.checkLeaderCompleteness(core)
+        }
+        // Crashes at the worst moments: a leader just elected (its no-op not yet replicated),
+        // or one that has just committed (its followers not yet told).
+        if faultsOn && core.isLeader && ((newLeader && chance(100)) || (committedSome && chance(20))) {
+            trace("crash \(node.id) (just \(newLeader ? "elected" : "committed"))")
+            node.crash()
+            report.crashes += 1
         }
     }
 
@@ -158,10 +187,10 @@ public final class Simulation {
 
     private func injectFaults() {
         guard faultsOn else { return }
-        if chance(2), let node = upNodes.randomElement(using: &rng), downNodes.count < (nodes.count - 1) / 2 {
+        // Any server may crash, the leader most often; safety must hold even with all down.
+        if chance(3), let node = (chance(500) ? leader : nil) ?? upNodes.randomElement(using: &rng) {
             trace("crash \(node.id)")
             node.crash()
-            network.dropAll(to: node.id)
             report.crashes += 1
         }
         if chance(4), let node = downNodes.randomElement(using: &rng) {
@@ -177,7 +206,9 @@ public final class Simulation {
         if chance(2) { changeMembership() }
         if chance(1), let leader {
             let target = leader.core!.configuration.servers.filter { $0.suffrage == .voter }.randomElement(using: &rng)?.id
-            if (try? leader.core!.transferLeadership(to: Bool.random(using: &rng) ? target : nil)) != nil {
+            if (try? leader.core!.transferLeadership(to: Bool.random(using: &rng) ? target : nil)) != nil,
+                leader.core!.transferInProgress
+            {
                 trace("transfer leadership from \(leader.id) to \(target ?? "the most up-to-date voter")")
                 report.transfers += 1
                 drive(leader)
@@ -227,13 +258,30 @@ public final class Simulation {
             change = .remove(id: members.randomElement(using: &rng)!.id)
         case 8 where members.contains { $0.suffrage == .learner }:
             change = .promote(id: members.first { $0.suffrage == .learner }!.id)
+        case 9:
+            // A removed server rejoins: once its removal has committed it may even come back
+            // as a new process with an empty disk at a new address.
+            guard let id = removed.keys.sorted().randomElement(using: &rng), let node = nodes[id],
+                !members.contains(where: { $0.id == id }), core.commitIndex >= removed[id]!
+            else { return }
+            if Bool.random(using: &rng) {
+                node.wipe(newAddress: node.address + "'")
+                trace("\(id) comes back empty at \(node.address)")
+                drive(node)
+            }
+            change = .addVoter(id: id, address: node.address)
         default:
             return
         }
-        guard (try? core.proposeMembership(change)) != nil else { return }
+        guard let index = try? core.proposeMembership(change) else { return }
         trace("\(leader.id) proposes \(change)")
         report.membershipChanges += 1
-        if let joining { addNode(joining.id, state: PersistentState()) }
+        switch change {
+        case .remove(let id): removed[id] = index
+        case .addVoter(let id, _), .addLearner(let id, _): removed[id] = nil
+        default: break
+        }
+        if let joining { addNode(joining.id, address: joining.address, state: PersistentState()) }
         drive(leader)
     }
 
@@ -256,8 +304,9 @@ public final class Simulation {
 
     // MARK: Liveness
 
-    /// With every fault healed and every server up, a leader must be elected and a new
-    /// write must commit and be applied by every member within the bound.
+    /// With every fault healed and every server up, within the bound: a leader is elected,
+    /// a new write commits and every member applies it, staging servers are promoted, no
+    /// transfer hangs, and a linearizable read succeeds on every member.
     private func checkLiveness() {
         faultsOn = false
         network.heal()
@@ -269,9 +318,13 @@ public final class Simulation {
         }
         let deadline = now + options.livenessBound
         var proposal: (index: UInt64, term: UInt64)?
+        var unmet = "no leader"
         while now < deadline && checker.violation == nil {
             step()
-            guard let leader, let core = leader.core else { continue }
+            guard let leader, let core = leader.core else {
+                unmet = "no leader"
+                continue
+            }
             // A proposal whose entry the leader does not hold was lost: propose again.
             if let p = proposal, core.termOfEntry(at: p.index) != p.term,
                 core.appliedIndex >= p.index || core.term != p.term
@@ -282,11 +335,46 @@ public final class Simulation {
                 proposal = try? core.propose(Array("liveness=\(now)".utf8))
                 drive(leader)
             }
-            if let p = proposal, converged(on: core, through: p.index) { return }
+            guard let p = proposal, converged(on: core, through: p.index) else {
+                unmet = "the members did not all apply a new write"
+                continue
+            }
+            if core.configuration.servers.contains(where: { $0.suffrage == .staging }) {
+                unmet = "a staging server was never promoted"
+                continue
+            }
+            if core.transferInProgress {
+                unmet = "a leadership transfer never ended"
+                continue
+            }
+            if livenessReads.isEmpty && livenessReadsFailed.isEmpty && readsAsked {
+                return
+            }
+            unmet = "a linearizable read did not succeed on every member"
+            if !readsAsked || !livenessReadsFailed.isEmpty {
+                askReadOnEveryMember(core)
+            }
         }
         if checker.violation == nil {
-            checker.fail("liveness: no leader committed a write to all members within \(options.livenessBound) time units after healing")
+            checker.fail("liveness: \(unmet) within \(options.livenessBound) time units after healing")
             for id in nodes.keys.sorted() { trace(describe(nodes[id]!)) }
+        }
+    }
+
+    private var readsAsked = false
+
+    private func askReadOnEveryMember(_ leaderCore: RaftCore) {
+        readsAsked = true
+        livenessReads = []
+        livenessReadsFailed = []
+        for id in leaderCore.configuration.servers.map(\.id) {
+            guard let node = nodes[id], let core = node.core else { continue }
+            let context = nextContext
+            nextContext += 1
+            readFloors[context] = checker.highestCommitted
+            livenessReads.insert(context)
+            core.readIndex(context: context)
+            drive(node)
         }
     }
 
@@ -311,10 +399,11 @@ public final class Simulation {
         return Server(id: "n\(nextNodeNumber)", address: "sim-n\(nextNodeNumber):8081")
     }
 
-    private func addNode(_ id: NodeID, state: PersistentState) {
-        let options = RaftOptions(id: id, electionTicks: 10, heartbeatTicks: 1, maxInflightMessages: 8,
-                                  maxMessageBytes: 256, randomSeed: rng.next())
-        nodes[id] = SimNode(id: id, state: state, options: options)
+    private func addNode(_ id: NodeID, address: String, state: PersistentState) {
+        let options = RaftOptions(id: id, electionTicks: 10, heartbeatTicks: 1, maxInflightMessages: maxInflight,
+                                  maxMessageBytes: maxMessageBytes, checkQuorum: checkQuorum, preVote: preVote,
+                                  randomSeed: rng.next())
+        nodes[id] = SimNode(id: id, address: address, state: state, options: options)
         phases[id] = UInt64.random(in: 0..<self.options.tickInterval, using: &rng)
         trace("start \(id)")
     }
