@@ -135,9 +135,11 @@ public final class Simulation {
     private func drive(_ node: SimNode) {
         guard let core = node.core else { return }
         var committedSome = false
+        var committedEarlierTerm = false
         while core.hasReady {
             let ready = core.ready()
             committedSome = committedSome || !ready.committedEntries.isEmpty
+            committedEarlierTerm = committedEarlierTerm || ready.committedEntries.contains { $0.term < core.term }
             node.process(
                 ready,
                 send: { network.send($0, now: now, rng: &rng) },
@@ -165,8 +167,10 @@ public final class Simulation {
             checker.checkLeaderCompleteness(core)
         }
         // Crashes at the worst moments: a leader just elected (its no-op not yet replicated),
-        // or one that has just committed (its followers not yet told).
-        if faultsOn && core.isLeader && ((newLeader && chance(100)) || (committedSome && chance(20))) {
+        // one that has just committed (its followers not yet told), above all entries of
+        // earlier terms (where Raft's commit rule matters most).
+        let worstMoment = (newLeader && chance(100)) || (committedEarlierTerm && chance(300)) || (committedSome && chance(20))
+        if faultsOn && core.isLeader && worstMoment {
             trace("crash \(node.id) (just \(newLeader ? "elected" : "committed"))")
             node.crash()
             report.crashes += 1
