@@ -5,13 +5,14 @@ SEEDS ?= 10000
 SEED ?=
 ARGS ?=
 
-.PHONY: help setup protos check-protos vectors build release run test test-swift test-python leakcheck fuzz sim clean
+.PHONY: help setup protos check-protos vectors build release run test test-swift test-python leakcheck fuzz sim bench-storage clean
 
 help:
 	@echo "make run        install what is missing, build the release binary, start node 1 (ARGS=... for flags)"
 	@echo "make test       everything CI runs: drift check, warning-free build, Swift and Python tests, leak check"
 	@echo "make fuzz       fuzz every wire decoder for FUZZ_SECONDS (default 60) under ASan/LSan"
 	@echo "make sim        run the cluster simulation over SEEDS seeds (default 10000); SEED=N replays one, verbosely"
+	@echo "make bench-storage  the durable log beside the disk's raw fsync rate, and recovery of a 1 GB log"
 	@echo "make protos     regenerate Modules/RaftProtoC and the Python modules from Protos/"
 	@echo "make vectors    regenerate Tests/Vectors/*.hex from their .json"
 
@@ -56,5 +57,8 @@ sim: setup
 	$(SWIFT) build -c release --product raft-sim
 	@if [ -n "$(SEED)" ]; then .build/release/raft-sim --seed $(SEED) --verbose; else .build/release/raft-sim --seeds $(SEEDS); fi
 
+bench-storage: setup
+	tools/bench/storage
+
 clean:
-	rm -rf .build .fuzz
+	rm -rf .build .fuzz .bench

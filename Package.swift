@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // The protobuf-c runtime, from the system (Debian: libprotobuf-c-dev).
@@ -26,12 +27,19 @@ let package = Package(
             path: "Modules/RaftProtoC",
             cSettings: [.headerSearchPath("include")]
         ),
+        // CRC-32C for log records and snapshots (SSE4.2 when the processor has it).
+        .target(name: "CRC32C", path: "Modules/CRC32C"),
         // Swift value types for every message, their codecs and the frame format.
         .target(name: "RaftWire", dependencies: ["RaftProtoC", "CProtobufC"]),
         // The Raft algorithm as a pure state machine: no I/O, clock or threads.
         .target(name: "RaftCore", dependencies: ["RaftWire"]),
+        // The durable log, hard state and snapshots in --raft-dir; and an in-memory twin.
+        .target(
+            name: "RaftStorage",
+            dependencies: ["RaftCore", "RaftWire", "CRC32C", .product(name: "Logging", package: "swift-log")]
+        ),
         // A deterministic cluster of RaftCores under a faulty simulated network.
-        .target(name: "RaftSimulation", dependencies: ["RaftCore", "RaftWire"]),
+        .target(name: "RaftSimulation", dependencies: ["RaftCore", "RaftStorage", "RaftWire"]),
         .executableTarget(
             name: "raft-cache",
             dependencies: [
@@ -43,8 +51,19 @@ let package = Package(
             name: "raft-sim",
             dependencies: ["RaftSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // A child process for the storage crash tests.
+        .executableTarget(
+            name: "raft-storage-torture",
+            dependencies: ["RaftStorage", "RaftCore", "RaftWire", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "raft-storage-bench",
+            dependencies: ["RaftStorage", "RaftCore", "RaftWire", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "tools/bench/raft-storage-bench"
+        ),
         .testTarget(name: "RaftWireTests", dependencies: ["RaftWire", "RaftProtoC"]),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation", "RaftWire"]),
+        .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore", "RaftWire", "CRC32C"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,14 +1,14 @@
 import RaftCore
+import RaftStorage
 import RaftWire
 
-/// One simulated server: a RaftCore, what it has persisted ("disk"), and its state machine.
-/// A crash throws away everything but the disk.
+/// One simulated server: a RaftCore, its storage (a MemoryStorage, the "disk"), and its
+/// state machine. A crash throws away everything but what the storage made durable.
 final class SimNode {
     let id: NodeID
     private(set) var address: String
     private(set) var core: RaftCore?
-    var disk: PersistentState
-    var snapshotData: [UInt8] = SimStateMachine().serialized()
+    private(set) var storage: MemoryStorage
     var stateMachine = SimStateMachine()
     /// Snapshot data that arrived with an InstallSnapshot, until the core says to install it.
     var receivedSnapshots: [UInt64: [UInt8]] = [:]
@@ -22,17 +22,26 @@ final class SimNode {
     init(id: NodeID, address: String, state: PersistentState, options: RaftOptions) {
         self.id = id
         self.address = address
-        self.disk = state
+        storage = MemoryStorage(state)
         self.options = options
         start()
+    }
+
+    var disk: PersistentState { storage.persisted }
+    var snapshotIndex: UInt64 { storage.persisted.snapshot.lastIncludedIndex }
+
+    private var snapshotData: [UInt8] {
+        guard let snapshot = try? storage.latestSnapshot() else { return SimStateMachine().serialized() }
+        return (try? snapshot.read(offset: 0, count: Int(snapshot.size))) ?? []
     }
 
     func start() {
         incarnation += 1
         var options = options
         options.randomSeed = options.randomSeed &+ incarnation &* 0x9E37_79B9
+        storage = storage.crashed()
         stateMachine = SimStateMachine(snapshot: snapshotData)
-        core = RaftCore(options: options, state: disk)
+        core = RaftCore(options: options, state: storage.recovered)
         readsToServe = []
         receivedSnapshots = [:]
     }
@@ -41,8 +50,7 @@ final class SimNode {
     func wipe(newAddress: String) {
         crash()
         address = newAddress
-        disk = PersistentState()
-        snapshotData = SimStateMachine().serialized()
+        storage = MemoryStorage()
         start()
     }
 
@@ -54,41 +62,43 @@ final class SimNode {
 
     /// Snapshots the state machine at its applied index and compacts the log.
     func takeSnapshot() {
-        guard let core, stateMachine.appliedIndex > disk.snapshot.lastIncludedIndex,
+        guard let core, stateMachine.appliedIndex > snapshotIndex,
             let metadata = core.snapshotMetadata(at: stateMachine.appliedIndex)
         else { return }
-        snapshotData = stateMachine.serialized()
-        disk.snapshot = metadata
-        disk.entries.removeAll { $0.index <= metadata.lastIncludedIndex }
+        do {
+            let sink = try storage.beginSnapshot(metadata)
+            try sink.write(stateMachine.serialized())
+            _ = try storage.commitSnapshot(sink, replacingLog: false)
+            try storage.compact(through: metadata.lastIncludedIndex)
+        } catch {
+            fatalError("\(id): memory storage failed: \(error)")
+        }
         core.compact(to: metadata)
     }
 
     /// Carries out one Ready in the order Raft requires: persist, send, apply.
     func process(_ ready: Ready, send: (Message) -> Void, applied: (Entry) -> Void, installed: (SimStateMachine) -> Void,
                  readServed: (ReadState) -> Void) {
-        if let snapshot = ready.snapshot {
-            guard let data = receivedSnapshots[snapshot.lastIncludedIndex] else {
-                fatalError("\(id): asked to install snapshot \(snapshot.lastIncludedIndex) that never arrived")
+        do {
+            if let snapshot = ready.snapshot {
+                guard let data = receivedSnapshots[snapshot.lastIncludedIndex] else {
+                    fatalError("\(id): asked to install snapshot \(snapshot.lastIncludedIndex) that never arrived")
+                }
+                let sink = try storage.beginSnapshot(snapshot)
+                try sink.write(data)
+                _ = try storage.commitSnapshot(sink, replacingLog: true)
+                stateMachine = SimStateMachine(snapshot: data)
+                installed(stateMachine)
             }
-            disk.snapshot = snapshot
-            disk.entries = []
-            snapshotData = data
-            stateMachine = SimStateMachine(snapshot: data)
-            installed(stateMachine)
+            receivedSnapshots = [:]
+            try storage.persist(StorageUpdate(hardState: ready.hardState, entries: ready.entries))
+        } catch {
+            fatalError("\(id): memory storage failed: \(error)")
         }
-        receivedSnapshots = [:]
-        if let first = ready.entries.first {
-            disk.entries.removeAll { $0.index >= first.index }
-            precondition(
-                first.index == disk.snapshot.lastIncludedIndex + UInt64(disk.entries.count) + 1,
-                "\(id): entries to persist from \(first.index) leave a gap on disk")
-            disk.entries.append(contentsOf: ready.entries)
-        }
-        if let hardState = ready.hardState { disk.hardState = hardState }
 
         for var message in ready.messages {
             if case .installSnapshot(var request) = message.body {
-                precondition(request.metadata.lastIncludedIndex == disk.snapshot.lastIncludedIndex)
+                precondition(request.metadata.lastIncludedIndex == snapshotIndex)
                 request.data = snapshotData
                 message.body = .installSnapshot(request)
             }

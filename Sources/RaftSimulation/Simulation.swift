@@ -219,11 +219,11 @@ public final class Simulation {
             }
         }
         if chance(5), let node = upNodes.randomElement(using: &rng),
-            node.stateMachine.appliedIndex >= node.disk.snapshot.lastIncludedIndex + 20
+            node.stateMachine.appliedIndex >= node.snapshotIndex + 20
         {
             node.takeSnapshot()
             report.snapshotsTaken += 1
-            trace("\(node.id) snapshots through \(node.disk.snapshot.lastIncludedIndex)")
+            trace("\(node.id) snapshots through \(node.snapshotIndex)")
         }
     }
 

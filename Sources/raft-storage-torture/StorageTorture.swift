@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import RaftCore
+import RaftStorage
+import RaftWire
+import Synchronization
+
+/// A child process for the crash-safety tests: appends batches of entries to a FileStorage
+/// as fast as it can, several in flight at once (so they share syncs), and prints
+/// "ack <index>" once each batch is durable - until it is killed. Now and then it saves a
+/// snapshot a little behind what is durable and compacts the log, as a node does.
+@main
+struct StorageTorture: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "raft-storage-torture",
+        abstract: "Appends to a raft-cache log until killed, printing what is durable (for crash tests).")
+
+    @Option(help: "The data directory.")
+    var dir: String
+
+    @Option(help: "Seed for batch sizes.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Segment size in bytes (small, to cross segments often).")
+    var segmentSize = 256 * 1024
+
+    /// The bytes entry `index` always holds, so a reader can check every entry it finds.
+    static func data(for index: UInt64) -> [UInt8] {
+        (0..<128).map { UInt8(truncatingIfNeeded: index &* 31 &+ UInt64($0)) }
+    }
+
+    static func term(for index: UInt64) -> UInt64 { index / 1_000 + 1 }
+
+    func run() throws {
+        let storage = try FileStorage(directory: dir, options: .init(segmentSize: segmentSize))
+        var next = (storage.recovered.entries.last?.index ?? storage.recovered.snapshot.lastIncludedIndex) + 1
+        var rng = SplitMix64(seed: seed)
+        let inFlight = DispatchSemaphore(value: 8)
+        let durable = Mutex<UInt64>(0)
+        var batches = 0
+        while true {
+            batches += 1
+            let snapshotIndex = durable.withLock { $0 } / 100 * 100
+            if batches % 25 == 0, snapshotIndex > storage.recovered.snapshot.lastIncludedIndex,
+                try storage.latestSnapshot().map({ $0.metadata.lastIncludedIndex < snapshotIndex }) ?? true
+            {
+                let sink = try storage.beginSnapshot(
+                    SnapshotMetadata(lastIncludedIndex: snapshotIndex, lastIncludedTerm: Self.term(for: snapshotIndex)))
+                try sink.write(Self.data(for: snapshotIndex))
+                _ = try storage.commitSnapshot(sink, replacingLog: false)
+                try storage.compact(through: snapshotIndex)
+            }
+            let count = UInt64.random(in: 1...64, using: &rng)
+            let entries = (next..<(next + count)).map {
+                Entry(term: Self.term(for: $0), index: $0, type: .command, data: Self.data(for: $0))
+            }
+            let last = next + count - 1
+            next += count
+            inFlight.wait()
+            let update = StorageUpdate(hardState: HardState(term: Self.term(for: last), vote: "n1", commit: last), entries: entries)
+            storage.persist(update) { error in
+                if let error {
+                    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                    Foundation.exit(1)
+                }
+                // Completions come in submission order; unbuffered, so a kill loses no ack line.
+                durable.withLock { $0 = last }
+                FileHandle.standardOutput.write(Data("ack \(last)\n".utf8))
+                inFlight.signal()
+            }
+        }
+    }
+}
