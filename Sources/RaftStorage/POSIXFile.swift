@@ -87,9 +87,14 @@ final class POSIXFile {
 
 /// Directory operations: creating, listing, renaming and removing files durably.
 enum Directory {
+    /// Creates the directory and any missing parents.
     static func create(_ path: String) throws {
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
-            throw StorageError.io(operation: "mkdir", path: path, errno: errno)
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component + "/"
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw StorageError.io(operation: "mkdir", path: prefix, errno: errno)
+            }
         }
     }
 
