@@ -38,6 +38,8 @@ let package = Package(
             name: "RaftStorage",
             dependencies: ["RaftCore", "RaftWire", "CRC32C", .product(name: "Logging", package: "swift-log")]
         ),
+        // The replicated state machine: the in-memory map, its commands and snapshots.
+        .target(name: "CacheStore", dependencies: ["RaftWire"]),
         // A deterministic cluster of RaftCores under a faulty simulated network.
         .target(name: "RaftSimulation", dependencies: ["RaftCore", "RaftStorage", "RaftWire"]),
         .executableTarget(
@@ -63,6 +65,7 @@ let package = Package(
         ),
         .testTarget(name: "RaftWireTests", dependencies: ["RaftWire", "RaftProtoC"]),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation", "RaftWire"]),
+        .testTarget(name: "CacheStoreTests", dependencies: ["CacheStore", "RaftWire"]),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore", "RaftWire", "CRC32C"]),
     ],
     swiftLanguageModes: [.v6]

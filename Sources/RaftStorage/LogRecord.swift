@@ -55,8 +55,8 @@ enum LogRecord: Equatable {
     static func parse(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Parsed {
         let remaining = bytes.count - offset
         guard remaining >= headerLength else { return .incomplete }
-        let length = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
-        let crc = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
+        let length = Int(bytes.loadLittleEndian(at: offset, as: UInt32.self))
+        let crc = bytes.loadLittleEndian(at: offset + 4, as: UInt32.self)
         guard length > 0, length <= maxPayloadLength else { return .damaged("record length \(length) is impossible") }
         guard remaining >= headerLength + length else { return .incomplete }
         let payload = UnsafeRawBufferPointer(rebasing: bytes[(offset + headerLength)..<(offset + headerLength + length)])
@@ -81,21 +81,5 @@ enum LogRecord: Equatable {
         default:
             return .damaged("unknown record kind \(payload[0]) of length \(length)")
         }
-    }
-}
-
-extension Array where Element == UInt8 {
-    mutating func appendLittleEndian(_ value: UInt64) {
-        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
-    }
-
-    mutating func appendLittleEndian(_ value: UInt32) {
-        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
-    }
-}
-
-extension UnsafeRawBufferPointer {
-    func loadLittleEndian(at offset: Int) -> UInt64 {
-        UInt64(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 }

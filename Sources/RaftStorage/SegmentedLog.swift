@@ -149,7 +149,7 @@ final class SegmentedLog {
     /// itself is damaged.
     static func isTail(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
         let length = bytes.count - offset >= 4
-            ? Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) : 0
+            ? Int(bytes.loadLittleEndian(at: offset, as: UInt32.self)) : 0
         let end = length > 0 && length <= LogRecord.maxPayloadLength
             ? offset + LogRecord.headerLength + length : offset + LogRecord.headerLength
         return end >= bytes.count || onlyZeros(bytes, from: end)

@@ -143,9 +143,7 @@ public final class FileSnapshot: SnapshotSource, @unchecked Sendable {
         guard head.count >= 12, Array(head.prefix(8)) == SnapshotStore.magic else {
             throw StorageError.corrupt(path: path, offset: 0, reason: "not a snapshot (bad header)")
         }
-        let metadataLength = head.withUnsafeBytes {
-            Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
-        }
+        let metadataLength = head.withUnsafeBytes { Int($0.loadLittleEndian(at: 8, as: UInt32.self)) }
         var metadataBytes = Array(head.dropFirst(12).prefix(metadataLength))
         if metadataBytes.count < metadataLength {
             metadataBytes = try file.read(count: metadataLength, at: 12)
@@ -156,7 +154,7 @@ public final class FileSnapshot: SnapshotSource, @unchecked Sendable {
         }
         let trailer = try file.read(count: SnapshotStore.trailerLength, at: total - SnapshotStore.trailerLength)
         let (length, expected) = trailer.withUnsafeBytes {
-            ($0.loadLittleEndian(at: 0), UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
+            ($0.loadLittleEndian(at: 0) as UInt64, $0.loadLittleEndian(at: 8, as: UInt32.self))
         }
         guard Int(length) == total - dataOffset - SnapshotStore.trailerLength else {
             throw StorageError.corrupt(path: path, offset: total - SnapshotStore.trailerLength, reason: "snapshot length does not match its trailer")

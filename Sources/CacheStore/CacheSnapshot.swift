@@ -1,0 +1,98 @@
+import RaftWire
+
+/// A snapshot of the map, written and read in chunks:
+///
+///     "RCKV0001", u64 applied index, u64 number of pairs,
+///     then for each pair: u32 key length, key, u32 value length, value (little-endian).
+///
+/// The map is frozen by copy-on-write for the write, so applying goes on meanwhile.
+extension CacheStore {
+    static let snapshotMagic = Array("RCKV0001".utf8)
+
+    /// Writes the map as it is now, in chunks of about `chunkSize` bytes.
+    public func writeSnapshot(chunkSize: Int = 1 << 20, _ write: ([UInt8]) throws -> Void) throws -> UInt64 {
+        let (values, index) = state.withLock { ($0.values, $0.appliedIndex) }
+        var chunk = Self.snapshotMagic
+        chunk.reserveCapacity(chunkSize + 1024)
+        chunk.appendLittleEndian(index)
+        chunk.appendLittleEndian(UInt64(values.count))
+        for (key, value) in values {
+            chunk.appendLittleEndian(UInt32(key.count))
+            chunk += key
+            chunk.appendLittleEndian(UInt32(value.count))
+            chunk += value
+            if chunk.count >= chunkSize {
+                try write(chunk)
+                chunk.removeAll(keepingCapacity: true)
+            }
+        }
+        if !chunk.isEmpty { try write(chunk) }
+        return index
+    }
+
+    /// Replaces the map with a snapshot's, read chunk by chunk from `read(offset, count)`.
+    public func restoreSnapshot(size: UInt64, read: (UInt64, Int) throws -> [UInt8]) throws {
+        try withoutActuallyEscaping(read) { read in try restore(from: ChunkReader(size: size, read: read)) }
+    }
+
+    private func restore(from reader: ChunkReader) throws {
+        var reader = reader
+        guard try reader.bytes(8) == Self.snapshotMagic else { throw CacheSnapshotError.malformed("bad header") }
+        let index = try reader.uint64()
+        let count = try reader.uint64()
+        var values: [[UInt8]: [UInt8]] = [:]
+        values.reserveCapacity(Int(min(count, 1 << 24)))
+        var bytes = 0
+        for _ in 0..<count {
+            let key = try reader.bytes(Int(try reader.uint32()))
+            let value = try reader.bytes(Int(try reader.uint32()))
+            bytes += key.count + value.count
+            values[key] = value
+        }
+        guard reader.atEnd else { throw CacheSnapshotError.malformed("bytes after the last pair") }
+        state.withLock { $0 = State(values: values, appliedIndex: index, bytes: bytes) }
+    }
+}
+
+public enum CacheSnapshotError: Error, Equatable, Sendable {
+    case malformed(String)
+}
+
+/// Reads a snapshot in pieces without holding it whole.
+private struct ChunkReader {
+    let size: UInt64
+    let read: (UInt64, Int) throws -> [UInt8]
+    var buffer: [UInt8] = []
+    var position = 0
+    var offset: UInt64 = 0
+
+    init(size: UInt64, read: @escaping (UInt64, Int) throws -> [UInt8]) {
+        self.size = size
+        self.read = read
+    }
+
+    var atEnd: Bool { position == buffer.count && offset == size }
+
+    mutating func bytes(_ count: Int) throws -> [UInt8] {
+        guard UInt64(count) <= size else { throw CacheSnapshotError.malformed("length \(count) past the end") }
+        while buffer.count - position < count {
+            guard offset < size else { throw CacheSnapshotError.malformed("cut short") }
+            let chunk = try read(offset, max(1 << 20, count))
+            guard !chunk.isEmpty else { throw CacheSnapshotError.malformed("cut short") }
+            offset += UInt64(chunk.count)
+            buffer.removeSubrange(0..<position)
+            position = 0
+            buffer += chunk
+        }
+        defer { position += count }
+        return Array(buffer[position..<(position + count)])
+    }
+
+    mutating func uint32() throws -> UInt32 {
+        try bytes(4).withUnsafeBytes { $0.loadLittleEndian(at: 0, as: UInt32.self) }
+    }
+
+    mutating func uint64() throws -> UInt64 {
+        try bytes(8).withUnsafeBytes { $0.loadLittleEndian(at: 0) }
+    }
+}

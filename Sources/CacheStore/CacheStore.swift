@@ -1,0 +1,68 @@
+import RaftWire
+import Synchronization
+
+/// The replicated state machine: an in-memory map of keys to values, changed only by
+/// applying committed log entries in order. Reads may come from any thread.
+public final class CacheStore: Sendable {
+    struct State {
+        var values: [[UInt8]: [UInt8]] = [:]
+        var appliedIndex: UInt64 = 0
+        var bytes = 0
+    }
+
+    let state = Mutex(State())
+
+    public init() {}
+
+    /// What applying one entry did.
+    public enum Outcome: Equatable, Sendable {
+        case set
+        /// `existed`: the key was there before.
+        case deleted(existed: Bool)
+        /// A no-op or configuration entry: nothing in the map changes.
+        case none
+        /// The command's bytes do not decode; every replica skips it the same way.
+        case malformed
+    }
+
+    /// Applies the next committed entry. Entries must come in index order, each once.
+    @discardableResult
+    public func apply(_ entry: Entry) -> Outcome {
+        let command: Command? = entry.type == .command ? try? Command(wireBytes: entry.data) : nil
+        return state.withLock { state in
+            precondition(entry.index == state.appliedIndex + 1, "applying \(entry.index) after \(state.appliedIndex)")
+            state.appliedIndex = entry.index
+            guard entry.type == .command else { return .none }
+            guard let command else { return .malformed }
+            switch command.op {
+            case .set:
+                let old = state.values.updateValue(command.value, forKey: command.key)
+                state.bytes += command.value.count - (old?.count ?? -command.key.count)
+                return .set
+            case .delete:
+                guard let old = state.values.removeValue(forKey: command.key) else { return .deleted(existed: false) }
+                state.bytes -= command.key.count + old.count
+                return .deleted(existed: true)
+            }
+        }
+    }
+
+    /// The value of `key`, and the index the map had applied when it was read.
+    public func get(_ key: [UInt8]) -> (value: [UInt8]?, appliedIndex: UInt64) {
+        state.withLock { ($0.values[key], $0.appliedIndex) }
+    }
+
+    public var appliedIndex: UInt64 { state.withLock { $0.appliedIndex } }
+    public var count: Int { state.withLock { $0.values.count } }
+    /// Bytes of keys and values held.
+    public var byteCount: Int { state.withLock { $0.bytes } }
+
+    /// The encoding of a set command, as it goes into the log.
+    public static func setCommand(key: [UInt8], value: [UInt8]) throws -> [UInt8] {
+        try Command(op: .set, key: key, value: value).wireBytes()
+    }
+
+    public static func deleteCommand(key: [UInt8]) throws -> [UInt8] {
+        try Command(op: .delete, key: key).wireBytes()
+    }
+}

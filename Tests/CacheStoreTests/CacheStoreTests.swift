@@ -1,0 +1,123 @@
+import CacheStore
+import RaftWire
+import Testing
+
+private func setEntry(_ index: UInt64, _ key: String, _ value: String) throws -> Entry {
+    Entry(term: 1, index: index, type: .command, data: try CacheStore.setCommand(key: Array(key.utf8), value: Array(value.utf8)))
+}
+
+private func deleteEntry(_ index: UInt64, _ key: String) throws -> Entry {
+    Entry(term: 1, index: index, type: .command, data: try CacheStore.deleteCommand(key: Array(key.utf8)))
+}
+
+@Suite("Cache store")
+struct CacheStoreTests {
+    @Test("set, overwrite and delete, in log order")
+    func applyCommands() throws {
+        let store = CacheStore()
+        #expect(store.apply(try setEntry(1, "a", "1")) == .set)
+        #expect(store.apply(try setEntry(2, "a", "22")) == .set)
+        #expect(store.apply(Entry(term: 1, index: 3, type: .noop)) == .none)
+        #expect(store.get(Array("a".utf8)).value == Array("22".utf8))
+        #expect(store.get(Array("a".utf8)).appliedIndex == 3)
+        #expect(store.apply(try deleteEntry(4, "a")) == .deleted(existed: true))
+        #expect(store.apply(try deleteEntry(5, "a")) == .deleted(existed: false))
+        #expect(store.get(Array("a".utf8)).value == nil)
+        #expect(store.byteCount == 0)
+        #expect(store.appliedIndex == 5)
+    }
+
+    @Test("commands are compact protobuf: a set of a 5-byte key and value is 14 bytes")
+    func compactCommands() throws {
+        #expect(try CacheStore.setCommand(key: Array("hello".utf8), value: Array("world".utf8)).count == 14)
+    }
+
+    @Test("a command that does not decode changes nothing, the same way on every replica")
+    func malformed() {
+        let store = CacheStore()
+        #expect(store.apply(Entry(term: 1, index: 1, type: .command, data: [0xFF, 0xFF])) == .malformed)
+        #expect(store.count == 0)
+        #expect(store.appliedIndex == 1)
+    }
+
+    @Test("binary keys and values, empty values")
+    func binary() throws {
+        let store = CacheStore()
+        let key: [UInt8] = [0, 0xFF, 0x80]
+        store.apply(Entry(term: 1, index: 1, data: try CacheStore.setCommand(key: key, value: [])))
+        #expect(store.get(key).value == [])
+    }
+
+    @Test("a snapshot of 100,000 keys, written and restored in small chunks")
+    func snapshotRoundTrip() throws {
+        let store = CacheStore()
+        for i in 1...100_000 as ClosedRange<UInt64> {
+            store.apply(try setEntry(i, "key-\(i)", String(repeating: "v", count: Int(i % 50))))
+        }
+        var chunks: [[UInt8]] = []
+        let index = try store.writeSnapshot(chunkSize: 64 * 1024) { chunks.append($0) }
+        #expect(index == 100_000)
+        #expect(chunks.count > 10)
+        #expect(chunks.dropLast().allSatisfy { $0.count < 64 * 1024 + 200 })
+        let bytes = Array(chunks.joined())
+        let restored = CacheStore()
+        try restored.restoreSnapshot(size: UInt64(bytes.count)) { offset, count in
+            Array(bytes[Int(offset)..<min(bytes.count, Int(offset) + min(count, 10_000))])
+        }
+        #expect(restored.appliedIndex == 100_000)
+        #expect(restored.count == 100_000)
+        #expect(restored.byteCount == store.byteCount)
+        #expect(restored.get(Array("key-77".utf8)).value == Array(String(repeating: "v", count: 27).utf8))
+        // Applying goes on from the snapshot's index.
+        #expect(restored.apply(try setEntry(100_001, "new", "x")) == .set)
+    }
+
+    @Test("writes go on while a snapshot is written, and do not show up in it")
+    func snapshotIsFrozen() throws {
+        let store = CacheStore()
+        store.apply(try setEntry(1, "a", "1"))
+        var next: UInt64 = 2
+        var chunks: [[UInt8]] = []
+        _ = try store.writeSnapshot(chunkSize: 1) { chunk in
+            chunks.append(chunk)
+            store.apply(try setEntry(next, "b\(next)", "x"))
+            next += 1
+        }
+        let bytes = Array(chunks.joined())
+        let restored = CacheStore()
+        try restored.restoreSnapshot(size: UInt64(bytes.count)) { offset, count in
+            Array(bytes[Int(offset)..<min(bytes.count, Int(offset) + count)])
+        }
+        #expect(restored.count == 1)
+        #expect(restored.appliedIndex == 1)
+        #expect(store.count > 1)
+    }
+
+    @Test("a damaged snapshot is refused and leaves the map as it was")
+    func damagedSnapshot() throws {
+        let store = CacheStore()
+        store.apply(try setEntry(1, "keep", "me"))
+        var bytes: [UInt8] = []
+        let source = CacheStore()
+        source.apply(try setEntry(1, "a", "1"))
+        _ = try source.writeSnapshot { bytes += $0 }
+        for cut in [0, 8, 20, bytes.count - 1] {
+            let damaged = Array(bytes.prefix(cut))
+            #expect(throws: CacheSnapshotError.self) {
+                try store.restoreSnapshot(size: UInt64(damaged.count)) { offset, count in
+                    Array(damaged[Int(offset)..<min(damaged.count, Int(offset) + count)])
+                }
+            }
+        }
+        // A length field claiming more than the snapshot holds.
+        var lying = bytes
+        lying[24] = 0xFF
+        lying[25] = 0xFF
+        #expect(throws: CacheSnapshotError.self) {
+            try store.restoreSnapshot(size: UInt64(lying.count)) { offset, count in
+                Array(lying[Int(offset)..<min(lying.count, Int(offset) + count)])
+            }
+        }
+        #expect(store.get(Array("keep".utf8)).value == Array("me".utf8))
+    }
+}
