@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // The protobuf-c runtime, from the system (Debian: libprotobuf-c-dev).
@@ -37,6 +38,17 @@ let package = Package(
         .target(
             name: "RaftStorage",
             dependencies: ["RaftCore", "RaftWire", "CRC32C", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The binary protocol over TCP (SwiftNIO): framing, a listener, pooled multiplexed clients.
+        .target(
+            name: "RaftTransport",
+            dependencies: [
+                "RaftWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // The replicated state machine: the in-memory map, its commands and snapshots.
         .target(name: "CacheStore", dependencies: ["RaftWire"]),
@@ -65,6 +77,15 @@ let package = Package(
         ),
         .testTarget(name: "RaftWireTests", dependencies: ["RaftWire", "RaftProtoC"]),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation", "RaftWire"]),
+        .testTarget(
+            name: "RaftTransportTests",
+            dependencies: [
+                "RaftTransport", "RaftWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "CacheStoreTests", dependencies: ["CacheStore", "RaftWire"]),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore", "RaftWire", "CRC32C"]),
     ],

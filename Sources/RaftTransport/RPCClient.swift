@@ -1,0 +1,248 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RaftWire
+
+/// Calls to one peer over up to `maxConnections` connections (--max-pool), made as needed
+/// and made again after a failure with exponential backoff. Calls are multiplexed by call id
+/// and answered in any order. Calls to a peer that cannot take more (too many waiting, or
+/// unreachable while backing off) fail at once instead of queueing without bound.
+public final class RPCClient: Sendable {
+    public struct Options: Sendable {
+        public var maxConnections: Int
+        /// Connecting, and each call without a deadline of its own (--timeout).
+        public var timeout: TimeAmount
+        public var maxFrameLength: Int
+        public var maxCallsInFlightPerConnection: Int
+        public var initialBackoff: TimeAmount
+        public var maxBackoff: TimeAmount
+
+        public init(
+            maxConnections: Int = 3, timeout: TimeAmount = .seconds(3), maxFrameLength: Int = Frame.defaultMaxLength,
+            maxCallsInFlightPerConnection: Int = 4_096, initialBackoff: TimeAmount = .milliseconds(50),
+            maxBackoff: TimeAmount = .seconds(2)
+        ) {
+            self.maxConnections = max(1, maxConnections)
+            self.timeout = timeout
+            self.maxFrameLength = maxFrameLength
+            self.maxCallsInFlightPerConnection = maxCallsInFlightPerConnection
+            self.initialBackoff = initialBackoff
+            self.maxBackoff = maxBackoff
+        }
+    }
+
+    private struct Pool {
+        /// Each slot: the connection's future while it connects and after.
+        var connections: [EventLoopFuture<any Channel>?]
+        var next = 0
+        var backoff: TimeAmount
+        var retryAt: NIODeadline = .uptimeNanoseconds(0)
+    }
+
+    public let host: String
+    public let port: Int
+    private let options: Options
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let pool: NIOLockedValueBox<Pool>
+
+    public init(
+        host: String, port: Int, options: Options = Options(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+    ) {
+        self.host = host
+        self.port = port
+        self.options = options
+        self.group = group
+        self.logger = logger
+        pool = NIOLockedValueBox(Pool(
+            connections: Array(repeating: nil, count: options.maxConnections), backoff: options.initialBackoff))
+    }
+
+    /// Calls `method` and returns the response payload, or throws RPCError. `ordered`: use
+    /// the first connection only, so calls reach the peer in the order they were made.
+    public func call(
+        _ method: String, payload: [UInt8], timeout: TimeAmount? = nil, ordered: Bool = false
+    ) async throws -> [UInt8] {
+        let timeout = timeout ?? options.timeout
+        let channel = try await connection(ordered: ordered).get()
+        let promise = channel.eventLoop.makePromise(of: Envelope.self)
+        let request = Envelope(
+            kind: .request, method: method, timeoutMs: UInt32(clamping: timeout.nanoseconds / 1_000_000), payload: payload)
+        channel.writeAndFlush(PendingCall(request: request, timeout: timeout, promise: promise), promise: nil)
+        let response = try await promise.futureResult.get()
+        guard response.status == .ok else {
+            let detail = response.payload.isEmpty ? nil : try? ErrorDetail(wireBytes: response.payload)
+            throw RPCError(response.status, response.message, detail: detail)
+        }
+        return response.payload
+    }
+
+    /// A typed call: encodes the request and decodes the method's response type.
+    public func call<Response: WireMessage>(
+        _ method: Method, _ request: some WireMessage, as: Response.Type = Response.self, timeout: TimeAmount? = nil,
+        ordered: Bool = false
+    ) async throws -> Response {
+        let payload = try await call(method.rawValue, payload: try request.wireBytes(), timeout: timeout, ordered: ordered)
+        do {
+            return try Response(wireBytes: payload)
+        } catch {
+            throw RPCError(.internal, "the answer to \(method.rawValue) does not decode: \(error)")
+        }
+    }
+
+    public func close() async {
+        let channels = pool.withLockedValue { pool in
+            defer { pool.connections = Array(repeating: nil, count: options.maxConnections) }
+            return pool.connections.compactMap { $0 }
+        }
+        for future in channels {
+            if let channel = try? await future.get() { try? await channel.close() }
+        }
+    }
+
+    /// A connected (or connecting) channel; connects when a slot is empty, unless backing off.
+    private func connection(ordered: Bool) -> EventLoopFuture<any Channel> {
+        let loop = group.next()
+        return pool.withLockedValue { pool in
+            let slot: Int
+            if ordered {
+                slot = 0
+            } else {
+                slot = pool.next % pool.connections.count
+                pool.next &+= 1
+            }
+            if let existing = pool.connections[slot] { return existing }
+            guard NIODeadline.now() >= pool.retryAt else {
+                return loop.makeFailedFuture(RPCError(.unavailable, "\(host):\(port) is unreachable; retrying soon"))
+            }
+            let future = connect(on: loop, slot: slot)
+            pool.connections[slot] = future
+            return future
+        }
+    }
+
+    private func connect(on loop: any EventLoop, slot: Int) -> EventLoopFuture<any Channel> {
+        let options = options
+        let future = ClientBootstrap(group: loop)
+            .connectTimeout(options.timeout)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ByteToMessageHandler(EnvelopeDecoder(maxFrameLength: options.maxFrameLength)))
+                    try sync.addHandler(MessageToByteHandler(EnvelopeEncoder(maxFrameLength: options.maxFrameLength)))
+                    try sync.addHandler(ClientCallHandler(maxInFlight: options.maxCallsInFlightPerConnection))
+                }
+            }
+            .connect(host: host, port: port)
+        future.whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                pool.withLockedValue { $0.backoff = options.initialBackoff }
+                // A closed connection frees its slot for the next call.
+                channel.closeFuture.whenComplete { [self] _ in forget(slot: slot, future: future) }
+            case .failure(let error):
+                pool.withLockedValue { pool in
+                    if pool.connections[slot] === future { pool.connections[slot] = nil }
+                    pool.retryAt = .now() + pool.backoff
+                    pool.backoff = min(pool.backoff * 2, options.maxBackoff)
+                }
+                logger.debug("cannot connect", metadata: ["peer": "\(host):\(port)", "error": "\(error)"])
+            }
+        }
+        return future.flatMapErrorThrowing { error in
+            throw RPCError(.unavailable, "cannot connect to \(self.host):\(self.port): \(error)")
+        }
+    }
+
+    /// Empties a slot whose connection closed (unless it already holds a newer one).
+    private func forget(slot: Int, future: EventLoopFuture<any Channel>) {
+        pool.withLockedValue { pool in
+            if pool.connections[slot] === future { pool.connections[slot] = nil }
+        }
+    }
+}
+
+/// A call on its way out: the handler gives it an id and waits for the answer.
+struct PendingCall: Sendable {
+    var request: Envelope
+    var timeout: TimeAmount
+    var promise: EventLoopPromise<Envelope>
+}
+
+/// Pairs answers with calls by id on one connection; fails every waiting call when the
+/// connection goes, and each one whose deadline passes.
+final class ClientCallHandler: ChannelDuplexHandler {
+    typealias InboundIn = Envelope
+    typealias OutboundIn = PendingCall
+    typealias OutboundOut = Envelope
+
+    private let maxInFlight: Int
+    private var nextCallID: UInt64 = 1
+    private var waiting: [UInt64: (promise: EventLoopPromise<Envelope>, timer: Scheduled<Void>)] = [:]
+
+    init(maxInFlight: Int) {
+        self.maxInFlight = maxInFlight
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let call = unwrapOutboundIn(data)
+        guard waiting.count < maxInFlight else {
+            call.promise.fail(RPCError(.resourceExhausted, "too many calls waiting for \(context.remoteAddress.map { "\($0)" } ?? "the peer")"))
+            promise?.fail(ChannelError.outputClosed)
+            return
+        }
+        let id = nextCallID
+        nextCallID += 1
+        var request = call.request
+        request.callID = id
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let timer = context.eventLoop.scheduleTask(in: call.timeout) {
+            loopBound.value.expire(id)
+        }
+        waiting[id] = (call.promise, timer)
+        context.write(wrapOutboundOut(request), promise: promise)
+    }
+
+    private func expire(_ id: UInt64) {
+        guard let entry = waiting.removeValue(forKey: id) else { return }
+        entry.promise.fail(RPCError(.deadlineExceeded, "no answer within the deadline"))
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let response = unwrapInboundIn(data)
+        guard response.kind == .response else {
+            context.close(promise: nil)
+            return
+        }
+        if response.callID == 0 {
+            // A connection-level error (an oversized frame): the server closes next.
+            failAll(RPCError(response.status, response.message))
+            return
+        }
+        guard let entry = waiting.removeValue(forKey: response.callID) else { return }
+        entry.timer.cancel()
+        entry.promise.succeed(response)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(RPCError(.unavailable, "connection to \(context.remoteAddress.map { "\($0)" } ?? "the peer") closed"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failAll(RPCError(.unavailable, "connection failed: \(error)"))
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: RPCError) {
+        let entries = waiting
+        waiting = [:]
+        for (_, entry) in entries {
+            entry.timer.cancel()
+            entry.promise.fail(error)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import RaftWire
+
+/// A call that did not succeed: the status the server answered (or the one the client
+/// gives for a failure of its own: UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED).
+public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var status: StatusCode
+    public var message: String
+    public var detail: ErrorDetail?
+
+    public init(_ status: StatusCode, _ message: String, detail: ErrorDetail? = nil) {
+        self.status = status
+        self.message = message
+        self.detail = detail
+    }
+
+    public var description: String { "\(status): \(message)" }
+}
+
+/// What a service answers to one call.
+public enum RPCResult: Sendable {
+    case success([UInt8])
+    case failure(RPCError)
+
+    public static func failure(_ status: StatusCode, _ message: String, detail: ErrorDetail? = nil) -> RPCResult {
+        .failure(RPCError(status, message, detail: detail))
+    }
+}
+
+/// One inbound call.
+public struct InboundCall: Sendable {
+    public var method: String
+    public var payload: [UInt8]
+    /// The caller's deadline in milliseconds (0: none).
+    public var timeoutMs: UInt32
+}
+
+/// Serves the calls of a server: may run many at once, answering in any order.
+public protocol RPCService: Sendable {
+    func handle(_ call: InboundCall) async -> RPCResult
+}

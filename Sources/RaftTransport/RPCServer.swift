@@ -1,0 +1,129 @@
+import Logging
+import NIOCore
+import NIOPosix
+import RaftWire
+
+/// The binary-protocol listener: frames in, a task per call, answers written as they
+/// finish (out of order). A connection with too many calls in flight stops being read
+/// until some finish, so one client cannot grow memory without bound.
+public final class RPCServer: Sendable {
+    public struct Options: Sendable {
+        public var maxFrameLength: Int
+        public var maxCallsInFlightPerConnection: Int
+
+        public init(maxFrameLength: Int = Frame.defaultMaxLength, maxCallsInFlightPerConnection: Int = 1_024) {
+            self.maxFrameLength = maxFrameLength
+            self.maxCallsInFlightPerConnection = maxCallsInFlightPerConnection
+        }
+    }
+
+    private let channel: any Channel
+
+    /// The address the listener is bound to (with the port chosen when 0 was asked).
+    public var localAddress: SocketAddress? { channel.localAddress }
+
+    public static func start(
+        host: String, port: Int, service: any RPCService, options: Options = Options(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+    ) async throws -> RPCServer {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ByteToMessageHandler(EnvelopeDecoder(maxFrameLength: options.maxFrameLength)))
+                    try sync.addHandler(MessageToByteHandler(EnvelopeEncoder(maxFrameLength: options.maxFrameLength)))
+                    try sync.addHandler(ServerCallHandler(
+                        service: service, maxInFlight: options.maxCallsInFlightPerConnection, logger: logger))
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+        return RPCServer(channel: channel)
+    }
+
+    private init(channel: any Channel) {
+        self.channel = channel
+    }
+
+    public func close() async throws {
+        try await channel.close()
+    }
+}
+
+/// Runs each request of one connection as a task and writes its answer when done.
+final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = Envelope
+    typealias OutboundOut = Envelope
+
+    private let service: any RPCService
+    private let maxInFlight: Int
+    private let logger: Logger
+    private var inFlight = 0
+    private var paused = false
+
+    init(service: any RPCService, maxInFlight: Int, logger: Logger) {
+        self.service = service
+        self.maxInFlight = maxInFlight
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let request = unwrapInboundIn(data)
+        guard request.kind == .request, request.callID != 0 else {
+            // Protos/README.md: a response sent to a server, or a request without a call id.
+            logger.notice("closing a connection that broke the protocol", metadata: [
+                "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")", "call_id": "\(request.callID)"])
+            context.close(promise: nil)
+            return
+        }
+        inFlight += 1
+        if inFlight >= maxInFlight && !paused {
+            paused = true
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        }
+        let call = InboundCall(method: request.method, payload: request.payload, timeoutMs: request.timeoutMs)
+        let channel = context.channel
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let service = service
+        Task {
+            let result = await service.handle(call)
+            let response: Envelope
+            switch result {
+            case .success(let payload):
+                response = Envelope(callID: request.callID, kind: .response, payload: payload)
+            case .failure(let error):
+                response = Envelope(
+                    callID: request.callID, kind: .response, status: error.status, message: error.message,
+                    payload: (try? error.detail?.wireBytes()) ?? [])
+            }
+            channel.writeAndFlush(response, promise: nil)
+            channel.eventLoop.execute { handler.value.callFinished(channel: channel) }
+        }
+    }
+
+    private func callFinished(channel: any Channel) {
+        inFlight -= 1
+        if paused && inFlight < maxInFlight / 2 {
+            paused = false
+            channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if case WireError.frameTooLarge(let length, let limit) = error {
+            // Protos/README.md: say why on call id 0, then close.
+            let notice = Envelope(
+                callID: 0, kind: .response, status: .resourceExhausted,
+                message: "frame of \(length) bytes is over the limit of \(limit) bytes")
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(notice)).whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        logger.notice("closing a connection after a protocol error", metadata: [
+            "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+}
