@@ -168,7 +168,7 @@ extension RaftCore {
     /// (Raft never commits an earlier term's entry by counting replicas).
     func maybeCommit() {
         guard isLeader else { return }
-        let matches = voters.map { $0 == id ? log.lastIndex : (progress[$0]?.match ?? 0) }.sorted(by: >)
+        let matches = voters.map { $0 == id ? min(log.lastIndex, stableIndex) : (progress[$0]?.match ?? 0) }.sorted(by: >)
         guard !matches.isEmpty else { return }
         let candidate = matches[quorum - 1]
         guard candidate > commitIndex, log.term(at: candidate) == term else { return }
@@ -201,6 +201,7 @@ extension RaftCore {
         let conflict = log.merge(request.entries)
         if let conflict {
             precondition(conflict > commitIndex, "a leader tried to overwrite committed entry \(conflict)")
+            stableIndex = min(stableIndex, conflict - 1)
         }
         if conflict != nil || request.entries.contains(where: { $0.type == .configuration }) {
             refreshConfiguration()

@@ -35,6 +35,7 @@ extension RaftCore {
                 commitIndex = index
             } else {
                 log.restore(metadata)
+                stableIndex = min(stableIndex, index)
                 commitIndex = index
                 appliedIndex = index
                 snapshotToInstall = metadata

@@ -23,6 +23,10 @@ public final class RaftCore {
     var configurationIndex: UInt64 = 0
 
     var log: RaftLog
+    /// The last index the driver has reported durable (`persisted(through:term:)`). A leader
+    /// counts only these of its own entries toward a commit, so its AppendEntries may go out
+    /// while its own disk write is still running.
+    var stableIndex: UInt64 = 0
     var rng: SplitMix64
 
     var electionElapsed = 0
@@ -62,6 +66,7 @@ public final class RaftCore {
         commitIndex = max(state.hardState.commit, state.snapshot.lastIncludedIndex)
         precondition(commitIndex <= log.lastIndex, "commit index \(commitIndex) is past the log's end \(log.lastIndex)")
         appliedIndex = state.snapshot.lastIncludedIndex
+        stableIndex = log.lastIndex
         lastHardState = state.hardState
         refreshConfiguration()
         resetElectionTimer()
@@ -141,6 +146,14 @@ public final class RaftCore {
         ready.readStates = readStates
         readStates = []
         return ready
+    }
+
+    /// The driver has made the log durable through `index` (the last entry of a Ready it
+    /// persisted, of `term`).
+    public func persisted(through index: UInt64, term entryTerm: UInt64) {
+        guard index > stableIndex, log.term(at: index) == entryTerm else { return }
+        stableIndex = index
+        maybeCommit()
     }
 
     // MARK: Time

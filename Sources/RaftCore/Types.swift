@@ -79,6 +79,16 @@ public struct Message: Sendable, Equatable {
         }
     }
 
+    /// A leader's request that claims nothing about the sender's disk: it may be sent while
+    /// earlier writes are still being synced (the leader counts only entries it knows are
+    /// durable toward a commit). Everything else waits for every write before it.
+    public var mayPrecedePersistence: Bool {
+        switch body {
+        case .appendEntries, .installSnapshot, .timeoutNow: true
+        default: false
+        }
+    }
+
     var isRequest: Bool {
         switch body {
         case .requestVote, .appendEntries, .installSnapshot, .timeoutNow, .readIndex: true

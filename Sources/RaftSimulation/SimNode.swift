@@ -92,6 +92,7 @@ final class SimNode {
             }
             receivedSnapshots = [:]
             try storage.persist(StorageUpdate(hardState: ready.hardState, entries: ready.entries))
+            if let last = ready.entries.last { core?.persisted(through: last.index, term: last.term) }
         } catch {
             fatalError("\(id): memory storage failed: \(error)")
         }

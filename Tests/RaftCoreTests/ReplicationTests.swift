@@ -23,6 +23,7 @@ struct ReplicationTests {
         #expect(leader.term == 3)
         #expect(leader.lastIndex == 3)  // the no-op of term 3
         _ = leader.ready()
+        leader.persisted(through: 3, term: 3)
         // A quorum (n1, n2) holds index 2, of term 2: not committed.
         leader.step(appendResponse(from: "n2", term: 3, match: 2))
         #expect(leader.commitIndex == 1)
@@ -133,6 +134,24 @@ struct ReplicationTests {
             cluster.deliverAll()
         }
         #expect(cluster["n1"].commitIndex == cluster["n1"].lastIndex)
+    }
+
+    @Test("a leader counts its own entries toward a commit only once they are durable")
+    func leaderWaitsForItsOwnDisk() throws {
+        let cluster = TestCluster(voters: ["n1", "n2", "n3"])
+        cluster.elect("n1")
+        let leader = cluster["n1"]
+        let (index, term) = try leader.propose(.init("x=1"))
+        let ready = leader.ready()
+        #expect(ready.entries.last?.index == index)
+        // n2 acknowledges; with n1's own copy not yet durable there is no quorum.
+        leader.step(Message(from: "n2", to: "n1", body: .appendEntriesResponse(AppendEntriesResponse(
+            term: term, success: true, matchIndex: index, lastLogIndex: index))))
+        #expect(leader.commitIndex < index)
+        // AppendEntries may go out before the leader's own write finishes; answers may not.
+        #expect(ready.messages.allSatisfy { $0.mayPrecedePersistence })
+        leader.persisted(through: index, term: term)
+        #expect(leader.commitIndex == index)
     }
 
     @Test("followers learn the commit index from the leader and apply in order")

@@ -33,6 +33,7 @@ final class TestCluster {
             let core = cores[id]!
             while core.hasReady {
                 let ready = core.ready()
+                if let last = ready.entries.last { core.persisted(through: last.index, term: last.term) }
                 applied[id, default: []] += ready.committedEntries
                 readStates[id, default: []] += ready.readStates
                 queue += ready.messages
