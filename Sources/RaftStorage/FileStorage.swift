@@ -49,6 +49,7 @@ public final class FileStorage: RaftStorage, @unchecked Sendable {
         self.logger = logger
         try Directory.create(directory)
         lock = try DirectoryLock(directory: directory)
+        try SnapshotStore.removeUnfinished(in: directory)
         snapshots = SnapshotStore(directory: directory, retain: options.snapshotRetain, logger: logger)
         let snapshot = try snapshots.newestValid()
         let metadata = snapshot?.metadata ?? SnapshotMetadata()
@@ -62,10 +63,10 @@ public final class FileStorage: RaftStorage, @unchecked Sendable {
         lock.release()
     }
 
-    /// Waits for queued writes, then releases the directory.
+    /// Waits for queued writes, refuses any more, then releases the directory.
     public func close() {
-        writer.sync {}
-        log.close()
+        queue.withLock { $0.failure = $0.failure ?? .unusable("the storage is closed") }
+        writer.sync { log.close() }
         lock.release()
     }
 
@@ -94,12 +95,17 @@ public final class FileStorage: RaftStorage, @unchecked Sendable {
 
     /// One round of group commit: everything waiting, one write, one sync.
     private func drain() {
-        let batch = queue.withLock { queue in
+        let (batch, earlierFailure) = queue.withLock { queue in
             defer {
                 queue.waiting = []
                 queue.drainScheduled = false
             }
-            return queue.waiting
+            return (queue.waiting, queue.failure)
+        }
+        if let earlierFailure {
+            // After a failed write or sync nothing more is written, let alone acknowledged.
+            for (_, completion) in batch { completion(earlierFailure) }
+            return
         }
         var failure: (any Error)?
         do {
@@ -126,7 +132,8 @@ public final class FileStorage: RaftStorage, @unchecked Sendable {
     // MARK: Snapshots
 
     public func beginSnapshot(_ metadata: SnapshotMetadata) throws -> any SnapshotSink {
-        try snapshots.writer(for: metadata)
+        if let failure = queue.withLock({ $0.failure }) { throw failure }
+        return try snapshots.writer(for: metadata)
     }
 
     public func commitSnapshot(_ sink: any SnapshotSink, replacingLog: Bool) throws -> any SnapshotSource {

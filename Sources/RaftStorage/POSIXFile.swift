@@ -57,6 +57,12 @@ final class POSIXFile {
         }
     }
 
+    func seek(to offset: Int) throws {
+        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else {
+            throw StorageError.io(operation: "lseek", path: path, errno: errno)
+        }
+    }
+
     func size() throws -> Int {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw StorageError.io(operation: "fstat", path: path, errno: errno) }

@@ -21,7 +21,9 @@ struct ParsedSegment: Sendable {
     var hasHeader = false
     var entries: [Entry] = []
     var offsets: [UInt32] = []
-    var hardState: HardState?
+    var hardStates: [HardState] = []
+    /// No header and nothing but zeros: created (or preallocated) and never written.
+    var neverWritten = false
     /// Where the segment's records end (the start of a problem or of unused space).
     var end = 0
     var problem: Problem?
@@ -56,7 +58,11 @@ struct ParsedSegment: Sendable {
 
     private mutating func parse(_ raw: UnsafeRawBufferPointer) {
         let magic = SegmentedLog.magic
-        guard raw.count >= magic.count, raw.prefix(magic.count).elementsEqual(magic) else { return }
+        guard raw.count >= magic.count, raw.prefix(magic.count).elementsEqual(magic) else {
+            neverWritten = raw.count < magic.count || SegmentedLog.onlyZeros(raw, from: 0)
+            if !neverWritten && raw.count < magic.count { neverWritten = magic.starts(with: raw) }
+            return
+        }
         hasHeader = true
         entries.reserveCapacity(raw.count / 160)
         var offset = magic.count
@@ -76,10 +82,12 @@ struct ParsedSegment: Sendable {
                 entries.append(entry)
                 offset += length
             case .record(.hardState(let state), let length):
-                hardState = state
+                hardStates.append(state)
                 offset += length
             case .incomplete:
-                problem = Problem(offset: offset, reason: "record cut short", couldBeTorn: true)
+                problem = Problem(
+                    offset: offset, reason: "record cut short",
+                    couldBeTorn: !SegmentedLog.validRecordFollows(raw, after: offset))
                 end = offset
                 return
             case .damaged(let reason):

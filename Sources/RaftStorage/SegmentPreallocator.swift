@@ -12,15 +12,17 @@ import Glibc
 final class SegmentPreallocator: @unchecked Sendable {
     private let directory: String
     private let size: Int
+    private let header: [UInt8]
     private let queue = DispatchQueue(label: "raft-cache.storage.preallocate")
     private let prepared = Mutex<Result<String, StorageError>?>(nil)
     /// Only touched by the log's writer.
     private var started = false
     private var number = 0
 
-    init(directory: String, size: Int) {
+    init(directory: String, size: Int, header: [UInt8]) {
         self.directory = directory
         self.size = size
+        self.header = header
     }
 
     static func removeLeftovers(in directory: String) throws {
@@ -34,11 +36,11 @@ final class SegmentPreallocator: @unchecked Sendable {
         guard !started else { return }
         started = true
         number += 1
-        let path = directory + "/prealloc-\(getpid())-\(number).tmp"
+        let path = directory + "/prealloc-\(getpid())-\(number)-\(UInt32.random(in: 0...UInt32.max)).tmp"
         queue.async { [self] in
             let result: Result<String, StorageError>
             do {
-                try Self.fillWithZeros(path: path, size: size)
+                try Self.fillWithZeros(path: path, size: size, header: header)
                 result = .success(path)
             } catch {
                 result = .failure(error as? StorageError ?? .unusable("\(error)"))
@@ -55,10 +57,17 @@ final class SegmentPreallocator: @unchecked Sendable {
         return try result?.get()
     }
 
-    private static func fillWithZeros(path: String, size: Int) throws {
-        let file = try POSIXFile(path: path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+    /// Waits for a preparation under way and removes what it made.
+    func shutdown() {
+        if let path = try? take() { try? Directory.remove(path) }
+    }
+
+    /// `header`, then zeros up to `size`; synced.
+    private static func fillWithZeros(path: String, size: Int, header: [UInt8]) throws {
+        let file = try POSIXFile(path: path, flags: O_WRONLY | O_CREAT | O_EXCL)
+        try file.write(header)
         let zeros = [UInt8](repeating: 0, count: 1 << 20)
-        var written = 0
+        var written = header.count
         while written < size {
             let count = min(zeros.count, size - written)
             try zeros.withUnsafeBytes { try file.write(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }

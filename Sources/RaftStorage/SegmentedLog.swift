@@ -9,8 +9,10 @@ import Glibc
 /// The Raft log on disk: numbered segment files of records (see LogRecord), appended to
 /// and synced by the storage's writer, never rewritten except to cut a suffix.
 ///
-/// Every segment starts with a header and a hard-state record, so removing old segments
-/// never loses the latest hard state. Not thread-safe: the storage's writer owns it.
+/// The hard state is a record too, written before the entries of its batch; every segment
+/// starts with one; and before the log deletes or cuts anything the current hard state is
+/// saved in the `hardstate` file, so the newest hard state always survives. Not
+/// thread-safe: the storage's writer owns it.
 final class SegmentedLog {
     struct Segment {
         let sequence: UInt64
@@ -37,12 +39,14 @@ final class SegmentedLog {
     private var pending: [UInt8] = []
     private var nextSequence: UInt64 = 1
     private let preallocator: SegmentPreallocator
+    /// How many times the log was synced (for tests and benchmarks of group commit).
+    private(set) var syncCount = 0
 
     private init(directory: String, segmentSize: Int, logger: Logger) {
         self.directory = directory
         self.segmentSize = segmentSize
         self.logger = logger
-        preallocator = SegmentPreallocator(directory: directory, size: segmentSize)
+        preallocator = SegmentPreallocator(directory: directory, size: segmentSize, header: Self.magic)
     }
 
     static func segmentName(_ sequence: UInt64) -> String {
@@ -50,9 +54,11 @@ final class SegmentedLog {
         return "log-" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".seg"
     }
 
+    // MARK: Recovery
+
     /// Opens the log in `directory`, recovering what was written: the hard state and the
-    /// entries after the snapshot (S, T). A torn record at the very end is cut and logged;
-    /// damage anywhere else throws, naming the file and offset.
+    /// entries after the snapshot. A torn record at the very end is cut and logged; damage
+    /// anywhere else throws, naming the file and offset.
     static func open(
         directory: String, segmentSize: Int, snapshot: SnapshotMetadata, logger: Logger
     ) throws -> (log: SegmentedLog, hardState: HardState, entries: [Entry]) {
@@ -62,6 +68,7 @@ final class SegmentedLog {
         let files = names.compactMap { name in
             UInt64(name.dropFirst(4).dropLast(4)).map { (sequence: $0, path: directory + "/" + name) }
         }
+        if let saved = try HardStateFile.read(in: directory) { log.hardState = saved }
         // Segments parse independently, two at a time; what they hold is then checked in order.
         let parsed = ParsedSegment.parseAll(files.map(\.path))
         var entries: [Entry] = []
@@ -73,33 +80,43 @@ final class SegmentedLog {
                 into: &entries)
             log.segments.append(segment)
         }
-        log.lastIndex = entries.last?.index ?? snapshot.lastIncludedIndex
-
-        // Raft's rule for a log beside a snapshot: keep what follows the snapshot only when
-        // the log holds the snapshot's last entry with the same term.
-        let snapshotIndex = snapshot.lastIncludedIndex
-        if snapshotIndex > 0 {
-            if let first = entries.first, first.index <= snapshotIndex, let last = entries.last, last.index >= snapshotIndex,
-                entries[Int(snapshotIndex - first.index)].term == snapshot.lastIncludedTerm
-            {
-                entries.removeFirst(Int(snapshotIndex - first.index) + 1)
-            } else if !entries.isEmpty && entries.first!.index != snapshotIndex + 1 {
-                logger.notice("log does not continue from the snapshot; discarding it", metadata: [
-                    "snapshot_index": "\(snapshotIndex)", "log_first": "\(entries.first!.index)",
-                    "log_last": "\(entries.last!.index)"])
-                entries = []
-                try log.reset(after: snapshot)
-            }
-        }
+        try log.applySnapshotRule(snapshot, to: &entries, files: files.map(\.path))
         if log.segments.isEmpty {
             try log.reset(after: snapshot)
         } else {
             try log.openActive()
         }
-        log.lastIndex = entries.last?.index ?? snapshotIndex
+        log.lastIndex = entries.last?.index ?? snapshot.lastIncludedIndex
         var hardState = log.hardState
-        hardState.commit = min(hardState.commit, max(log.lastIndex, snapshotIndex))
+        hardState.commit = min(hardState.commit, log.lastIndex)
         return (log, hardState, entries)
+    }
+
+    /// Raft's rule for a log beside a snapshot S: keep what follows S when the log holds S's
+    /// entry with the same term; discard a log from another history (a leader's snapshot
+    /// replaced it, and a crash came before the old log was gone). A log that starts after
+    /// S + 1 has lost entries: refuse to start.
+    private func applySnapshotRule(_ snapshot: SnapshotMetadata, to entries: inout [Entry], files: [String]) throws {
+        let index = snapshot.lastIncludedIndex
+        guard let first = entries.first, let last = entries.last else { return }
+        if first.index > index + 1 {
+            throw StorageError.corrupt(
+                path: files.first ?? directory, offset: 0,
+                reason: "the log starts at entry \(first.index) but the newest valid snapshot ends at \(index): entries are missing")
+        }
+        if first.index == index + 1 { return }
+        if last.index >= index {
+            let entry = entries[Int(index - first.index)]
+            if entry.term == snapshot.lastIncludedTerm {
+                entries.removeFirst(Int(index - first.index) + 1)
+                return
+            }
+        }
+        logger.notice("the log is from another history than the snapshot; discarding it", metadata: [
+            "snapshot_index": "\(index)", "snapshot_term": "\(snapshot.lastIncludedTerm)",
+            "log_first": "\(first.index)", "log_last": "\(last.index)"])
+        entries = []
+        try reset(after: snapshot)
     }
 
     /// Takes a parsed segment into the log: its entries must continue the log; damage is
@@ -110,11 +127,11 @@ final class SegmentedLog {
         if let error = parsed.error { throw error }
         var segment = Segment(sequence: sequence, path: path, size: parsed.end)
         if !parsed.hasHeader {
-            guard isLast && parsed.fileSize < Self.magic.count else {
+            guard isLast && parsed.neverWritten else {
                 throw StorageError.corrupt(path: path, offset: 0, reason: "not a log segment (bad header)")
             }
             // Created but never written: start it afresh.
-            logger.warning("log segment has no header; starting it again", metadata: ["file": "\(path)"])
+            logger.warning("log segment was never written; starting it again", metadata: ["file": "\(path)"])
             let file = try POSIXFile(path: path, flags: O_RDWR)
             try file.truncate(to: 0)
             try file.write(Self.magic)
@@ -137,35 +154,11 @@ final class SegmentedLog {
             try file.truncate(to: problem.offset)
             try file.syncData()
         }
-        if let state = parsed.hardState { hardState = state }
+        for state in parsed.hardStates { hardState = hardState.merged(with: state) }
         segment.firstIndex = parsed.entries.first?.index
         segment.offsets = parsed.offsets
         entries.append(contentsOf: parsed.entries)
         return segment
-    }
-
-    /// Whether the damaged record at `offset` can be a torn write: nothing but zeros (unused
-    /// space) follows it - after its declared end, or after its header when the length
-    /// itself is damaged.
-    static func isTail(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
-        let length = bytes.count - offset >= 4
-            ? Int(bytes.loadLittleEndian(at: offset, as: UInt32.self)) : 0
-        let end = length > 0 && length <= LogRecord.maxPayloadLength
-            ? offset + LogRecord.headerLength + length : offset + LogRecord.headerLength
-        return end >= bytes.count || onlyZeros(bytes, from: end)
-    }
-
-    static func onlyZeros(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
-        var i = offset
-        while i + 8 <= bytes.count {
-            if bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
-            i += 8
-        }
-        while i < bytes.count {
-            if bytes[i] != 0 { return false }
-            i += 1
-        }
-        return true
     }
 
     private func openActive() throws {
@@ -177,9 +170,12 @@ final class SegmentedLog {
 
     // MARK: Writing
 
-    /// Buffers entries (cutting the log first when they replace a suffix) and the hard
-    /// state; `flush` writes them and syncs.
+    /// Buffers the hard state and entries (cutting the log first when they replace a
+    /// suffix); `flush` writes them and syncs.
     func append(hardState newState: HardState?, entries: [Entry]) throws {
+        if let entry = entries.first(where: { $0.data.count + 18 > LogRecord.maxPayloadLength }) {
+            throw StorageError.unusable("entry \(entry.index) of \(entry.data.count) bytes is over the record limit")
+        }
         if let first = entries.first, first.index <= lastIndex {
             try flushBuffer()
             try truncate(from: first.index)
@@ -187,67 +183,69 @@ final class SegmentedLog {
         if let first = entries.first {
             precondition(first.index == lastIndex + 1, "entries from \(first.index) would leave a gap after \(lastIndex)")
         }
-        if let newState { hardState = newState }
         if activeSize + pending.count >= segmentSize { try roll() }
         if activeSize >= segmentSize / 2 { preallocator.prepareSoon() }
+        // The hard state goes before the entries: a torn tail never keeps entries of a term
+        // whose hard state it lost.
+        if let newState {
+            hardState = newState
+            LogRecord.hardState(hardState).append(to: &pending)
+        }
         let last = segments.count - 1
         let base = segments[last].size
         if segments[last].firstIndex == nil, let first = entries.first { segments[last].firstIndex = first.index }
         // In place: a copy of the segment would copy its offsets on every batch.
-        segments[last].offsets.reserveCapacity(segments[last].offsets.count + entries.count)
         for entry in entries {
             segments[last].offsets.append(UInt32(base + pending.count))
             LogRecord.entry(entry).append(to: &pending)
         }
-        if !entries.isEmpty { lastIndex = entries.last!.index }
-        if newState != nil { LogRecord.hardState(hardState).append(to: &pending) }
+        if let last = entries.last { lastIndex = last.index }
     }
 
     private var activeSize: Int { segments.last?.size ?? 0 }
 
-    /// How many times the log was synced (for tests and benchmarks of group commit).
-    private(set) var syncCount = 0
-
     /// Writes what `append` buffered and makes it durable.
     func flush() throws {
+        guard let active else { throw StorageError.unusable("the log is closed") }
         try flushBuffer()
-        try active?.syncData()
+        try active.syncData()
         syncCount += 1
     }
 
     private func flushBuffer() throws {
-        guard !pending.isEmpty, let active else { return }
+        guard !pending.isEmpty else { return }
+        guard let active else { throw StorageError.unusable("the log is closed") }
         try active.write(pending)
         segments[segments.count - 1].size += pending.count
-        pending.removeAll(keepingCapacity: true)
+        pending.removeAll(keepingCapacity: pending.count < 1 << 20)
     }
 
-    /// Cuts the log before entry `index`. Later segments go first (and the directory is
-    /// synced), so a crash part-way never leaves a gap.
+    /// Cuts the log before entry `index`. The hard state is saved first; later segments go
+    /// newest first, each removal synced, so a crash part-way leaves a log without gaps.
     private func truncate(from index: UInt64) throws {
         guard let position = segments.lastIndex(where: { ($0.firstIndex ?? .max) <= index }) else {
             preconditionFailure("cannot cut the log at \(index): it is not on disk")
         }
-        let later = segments[(position + 1)...]
-        if !later.isEmpty {
+        try HardStateFile.write(hardState, in: directory)
+        if position < segments.count - 1 {
             active = nil
-            for segment in later { try Directory.remove(segment.path) }
+            for segment in segments[(position + 1)...].reversed() {
+                try Directory.remove(segment.path)
+                try Directory.sync(directory)
+            }
             segments.removeSubrange((position + 1)...)
-            try Directory.sync(directory)
         }
-        var segment = segments[position]
-        let keep = Int(index - segment.firstIndex!)
-        let cut = Int(segment.offsets[keep])
-        segment.offsets.removeSubrange(keep...)
-        if segment.offsets.isEmpty { segment.firstIndex = nil }
-        segment.size = cut
-        segments[position] = segment
-        let file = try POSIXFile(path: segment.path, flags: O_RDWR)
+        let keep = Int(index - segments[position].firstIndex!)
+        let cut = Int(segments[position].offsets[keep])
+        segments[position].offsets.removeSubrange(keep...)
+        if segments[position].offsets.isEmpty { segments[position].firstIndex = nil }
+        segments[position].size = cut
+        let file = try POSIXFile(path: segments[position].path, flags: O_RDWR)
         try file.truncate(to: cut)
+        // Before new records overwrite the old ones: the file must not come back longer.
+        try file.syncData()
         active = file
         lastIndex = index - 1
-        // The cut may have taken the newest hard-state record with it.
-        LogRecord.hardState(hardState).append(to: &pending)
     }
 
     /// Starts a new segment, headed by the current hard state. The previous one is cut to
@@ -264,12 +262,14 @@ final class SegmentedLog {
         let path = directory + "/" + Self.segmentName(sequence)
         let file: POSIXFile
         if let prepared = try preallocator.take() {
+            // Its header is written and synced already.
             try Directory.rename(prepared, to: path)
             file = try POSIXFile(path: path, flags: O_RDWR)
+            try file.seek(to: Self.magic.count)
         } else {
             file = try POSIXFile(path: path, flags: O_RDWR | O_CREAT | O_TRUNC)
+            try file.write(Self.magic)
         }
-        try file.write(Self.magic)
         active = file
         segments.append(Segment(sequence: sequence, path: path, size: Self.magic.count))
         try Directory.sync(directory)
@@ -278,21 +278,29 @@ final class SegmentedLog {
 
     // MARK: Compaction
 
-    /// Removes segments whose entries a snapshot through `index` covers.
+    /// Removes segments whose entries a snapshot through `index` covers. What is buffered is
+    /// made durable, and the hard state saved, before anything goes.
     func compact(through index: UInt64) throws {
-        var removed = 0
-        while segments.count > 1, let last = segments[0].lastIndex ?? segments[1].firstIndex.map({ $0 - 1 }),
+        var removable = 0
+        while removable < segments.count - 1,
+            let last = segments[removable].lastIndex ?? segments[removable + 1].firstIndex.map({ $0 - 1 }),
             last <= index
         {
-            try Directory.remove(segments[0].path)
-            segments.removeFirst()
-            removed += 1
+            removable += 1
         }
-        if removed > 0 { try Directory.sync(directory) }
+        guard removable > 0 else { return }
+        try flush()
+        try HardStateFile.write(hardState, in: directory)
+        for segment in segments[0..<removable] { try Directory.remove(segment.path) }
+        segments.removeFirst(removable)
+        try Directory.sync(directory)
     }
 
-    /// Drops the whole log: a snapshot from the leader replaces it.
+    /// Drops the whole log: a snapshot from the leader replaces it. The new segment is made
+    /// durable first; the old ones then go newest first, so a crash part-way leaves either
+    /// a log from before S (discarded on open) or nothing.
     func reset(after snapshot: SnapshotMetadata) throws {
+        try HardStateFile.write(hardState, in: directory)
         pending = []
         active = nil
         let old = segments
@@ -300,11 +308,51 @@ final class SegmentedLog {
         lastIndex = snapshot.lastIncludedIndex
         try roll()
         try flush()
-        for segment in old { try Directory.remove(segment.path) }
-        try Directory.sync(directory)
+        for segment in old.reversed() {
+            try Directory.remove(segment.path)
+            try Directory.sync(directory)
+        }
     }
 
     func close() {
         active = nil
+        preallocator.shutdown()
+    }
+
+    // MARK: Telling torn writes from damage
+
+    /// Whether the damaged record at `offset` can be a torn write: nothing after it but
+    /// zeros (unused space), and no valid record anywhere in the next megabyte.
+    static func isTail(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
+        let length = bytes.count - offset >= 4 ? Int(bytes.loadLittleEndian(at: offset, as: UInt32.self)) : 0
+        let end = length > 0 && length <= LogRecord.maxPayloadLength
+            ? offset + LogRecord.headerLength + length : offset + LogRecord.headerLength
+        guard end >= bytes.count || onlyZeros(bytes, from: end) else { return false }
+        return !validRecordFollows(bytes, after: offset)
+    }
+
+    /// Looks for a record with a valid checksum after a damaged one: if there is one, the
+    /// damage is not the end of what was written.
+    static func validRecordFollows(_ bytes: UnsafeRawBufferPointer, after offset: Int) -> Bool {
+        let limit = min(bytes.count - LogRecord.headerLength, offset + (1 << 20))
+        var candidate = offset + 1
+        while candidate < limit {
+            if case .record = LogRecord.parse(bytes, at: candidate) { return true }
+            candidate += 1
+        }
+        return false
+    }
+
+    static func onlyZeros(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
+        var i = offset
+        while i + 8 <= bytes.count {
+            if bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
+            i += 8
+        }
+        while i < bytes.count {
+            if bytes[i] != 0 { return false }
+            i += 1
+        }
+        return true
     }
 }

@@ -55,11 +55,14 @@ final class SnapshotStore: Sendable {
     }
 
     func writer(for metadata: SnapshotMetadata) throws -> FileSnapshotWriter {
-        // Leftovers of writes that never finished.
+        try FileSnapshotWriter(store: self, metadata: metadata)
+    }
+
+    /// Leftovers of snapshot writes that never finished (at open, before any new one starts).
+    static func removeUnfinished(in directory: String) throws {
         for name in try Directory.list(directory) where name.hasPrefix("snapshot-") && name.hasSuffix(".tmp") {
             try Directory.remove(directory + "/" + name)
         }
-        return try FileSnapshotWriter(store: self, metadata: metadata)
     }
 
     /// Keeps the newest `retain` snapshots.
@@ -84,7 +87,9 @@ public final class FileSnapshotWriter: SnapshotSink, @unchecked Sendable {
         self.store = store
         self.metadata = metadata
         finalPath = store.directory + "/" + SnapshotStore.fileName(metadata)
-        file = try POSIXFile(path: finalPath.dropLast(5) + ".tmp", flags: O_WRONLY | O_CREAT | O_TRUNC)
+        // A name of its own: two writers of the same snapshot never share a file.
+        let unique = "\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        file = try POSIXFile(path: finalPath.dropLast(5) + "-\(unique).tmp", flags: O_WRONLY | O_CREAT | O_EXCL)
         var header = SnapshotStore.magic
         let encoded = try metadata.wireBytes()
         header.appendLittleEndian(UInt32(encoded.count))
@@ -144,19 +149,19 @@ public final class FileSnapshot: SnapshotSource, @unchecked Sendable {
             throw StorageError.corrupt(path: path, offset: 0, reason: "not a snapshot (bad header)")
         }
         let metadataLength = head.withUnsafeBytes { Int($0.loadLittleEndian(at: 8, as: UInt32.self)) }
+        dataOffset = 12 + metadataLength
+        guard total >= dataOffset + SnapshotStore.trailerLength else {
+            throw StorageError.corrupt(path: path, offset: 8, reason: "snapshot is cut short")
+        }
         var metadataBytes = Array(head.dropFirst(12).prefix(metadataLength))
         if metadataBytes.count < metadataLength {
             metadataBytes = try file.read(count: metadataLength, at: 12)
-        }
-        dataOffset = 12 + metadataLength
-        guard metadataBytes.count == metadataLength, total >= dataOffset + SnapshotStore.trailerLength else {
-            throw StorageError.corrupt(path: path, offset: 8, reason: "snapshot is cut short")
         }
         let trailer = try file.read(count: SnapshotStore.trailerLength, at: total - SnapshotStore.trailerLength)
         let (length, expected) = trailer.withUnsafeBytes {
             ($0.loadLittleEndian(at: 0) as UInt64, $0.loadLittleEndian(at: 8, as: UInt32.self))
         }
-        guard Int(length) == total - dataOffset - SnapshotStore.trailerLength else {
+        guard length == UInt64(total - dataOffset - SnapshotStore.trailerLength) else {
             throw StorageError.corrupt(path: path, offset: total - SnapshotStore.trailerLength, reason: "snapshot length does not match its trailer")
         }
         size = length

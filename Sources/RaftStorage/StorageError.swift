@@ -17,7 +17,7 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .io(let operation, let path, let code):
             return "\(operation) \(path): \(String(cString: strerror(code)))"
         case .corrupt(let path, let offset, let reason):
-            return "corrupt data in \(path) at offset \(offset): \(reason); refusing to start (restore the directory from a healthy node or a backup)"
+            return "corrupt data in \(path) at offset \(offset): \(reason)"
         case .locked(let path, let holder):
             return "\(path) is in use by another raft-cache process (\(holder)); each node needs its own --raft-dir"
         case .unusable(let reason):

@@ -6,8 +6,9 @@ import RaftWire
 import Synchronization
 
 /// A child process for the crash-safety tests: appends batches of entries to a FileStorage
-/// as fast as it can, several in flight at once (so they share syncs), and prints
-/// "ack <index>" once each batch is durable - until it is killed. Now and then it saves a
+/// as fast as it can, several in flight at once (so they share syncs), printing
+/// "write <first index>" before it submits a batch and "ack <last index>" once the batch is
+/// durable - until it is killed. Now and then it saves a
 /// snapshot a little behind what is durable and compacts the log, as a node does.
 @main
 struct StorageTorture: ParsableCommand {
@@ -50,6 +51,9 @@ struct StorageTorture: ParsableCommand {
                 _ = try storage.commitSnapshot(sink, replacingLog: false)
                 try storage.compact(through: snapshotIndex)
             }
+            // Now and then the batch rewrites the last few entries (same content): the log is
+            // cut and appended to, as when a follower's suffix is replaced.
+            if batches % 7 == 0 && next > 10 { next -= UInt64.random(in: 1...8, using: &rng) }
             let count = UInt64.random(in: 1...64, using: &rng)
             let entries = (next..<(next + count)).map {
                 Entry(term: Self.term(for: $0), index: $0, type: .command, data: Self.data(for: $0))
@@ -57,6 +61,7 @@ struct StorageTorture: ParsableCommand {
             let last = next + count - 1
             next += count
             inFlight.wait()
+            FileHandle.standardOutput.write(Data("write \(entries[0].index)\n".utf8))
             let update = StorageUpdate(hardState: HardState(term: Self.term(for: last), vote: "n1", commit: last), entries: entries)
             storage.persist(update) { error in
                 if let error {

@@ -27,6 +27,32 @@ struct CorruptionTests {
         }
     }
 
+    @Test("a damaged length in the last segment, with records after it, is corruption, not a torn tail")
+    func damagedLength() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        do {
+            let storage = try open(dir)
+            for start in stride(from: UInt64(1), through: 91, by: 10) {
+                try storage.persist(StorageUpdate(entries: entries(start...(start + 9))))
+            }
+            storage.close()
+        }
+        let segment = dir.path + "/" + dir.files(withPrefix: "log-")[0]
+        // The first entry record follows the 8-byte header and the first batch's hard state
+        // (none here): make its length claim far more than the file holds.
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: segment))
+        try handle.seek(toOffset: 8 + 2)
+        try handle.write(contentsOf: Data([0x40]))
+        try handle.close()
+        #expect {
+            _ = try open(dir)
+        } throws: { error in
+            guard case StorageError.corrupt(let path, let offset, _) = error else { return false }
+            return path == segment && offset == 8
+        }
+    }
+
     @Test("a torn record at the end is cut and logged, and appends go on")
     func tornTail() throws {
         let dir = TemporaryDirectory()

@@ -52,16 +52,45 @@ struct FileStorageTests {
         }
         let segmentCount = dir.files(withPrefix: "log-").count
         #expect(segmentCount > 20)
+        let sink = try storage.beginSnapshot(SnapshotMetadata(lastIncludedIndex: 500, lastIncludedTerm: 1))
+        _ = try storage.commitSnapshot(sink, replacingLog: false)
         try storage.compact(through: 500)
         let remaining = dir.files(withPrefix: "log-").count
         #expect(remaining < segmentCount)
         #expect(remaining > 1)
         storage.close()
-        // Reopened with a snapshot through 500, the log continues after it.
+        // Reopened with the snapshot through 500, the log continues after it.
         let reopened = try open(dir, segmentSize: 4_096)
-        #expect(reopened.recovered.entries.last?.index == 1_000)
-        #expect(reopened.recovered.entries.first!.index <= 501)
+        #expect(reopened.recovered.snapshot.lastIncludedIndex == 500)
+        #expect(reopened.recovered.entries.map(\.index) == Array(501...1_000))
         #expect(reopened.recovered.hardState.commit == 991)
+    }
+
+    @Test("a log that starts after its snapshot ends (entries lost) refuses to open")
+    func missingEntries() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        do {
+            let storage = try open(dir, segmentSize: 4_096)
+            for start in stride(from: UInt64(1), through: 291, by: 10) {
+                try storage.persist(StorageUpdate(entries: entries(start...(start + 9))))
+            }
+            // Compacted as if a snapshot covered it, but there is none.
+            try storage.compact(through: 200)
+            storage.close()
+        }
+        #expect(throws: StorageError.self) { _ = try open(dir, segmentSize: 4_096) }
+    }
+
+    @Test("after close, writes fail instead of being acknowledged")
+    func closed() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let storage = try open(dir)
+        try storage.persist(StorageUpdate(entries: entries(1...3)))
+        storage.close()
+        #expect(throws: StorageError.self) { try storage.persist(StorageUpdate(entries: entries(4...5))) }
+        #expect(try open(dir).recovered.entries.count == 3)
     }
 
     @Test("writes submitted while a sync runs share the next one (group commit)")
@@ -121,6 +150,7 @@ struct FileStorageTests {
         try latest.forEachChunk(size: 100_000) { chunks.append($0) }
         #expect(chunks == (0..<5).map { Array(repeating: UInt8($0), count: 100_000) })
         storage.close()
+        #expect(dir.files(withPrefix: "snapshot-").allSatisfy { $0.hasSuffix(".snap") })
         let reopened = try open(dir)
         #expect(reopened.recovered.snapshot.lastIncludedIndex == 30)
         #expect(reopened.recovered.snapshot.configuration == configuration)
