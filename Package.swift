@@ -52,6 +52,16 @@ let package = Package(
         ),
         // The replicated state machine: the in-memory map, its commands and snapshots.
         .target(name: "CacheStore", dependencies: ["RaftWire"]),
+        // The driver: RaftCore with storage, transport and the store; the node's binary services.
+        .target(
+            name: "RaftNode",
+            dependencies: [
+                "RaftCore", "RaftStorage", "RaftTransport", "CacheStore", "RaftWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // A deterministic cluster of RaftCores under a faulty simulated network.
         .target(name: "RaftSimulation", dependencies: ["RaftCore", "RaftStorage", "RaftWire"]),
         .executableTarget(
@@ -83,6 +93,14 @@ let package = Package(
                 "RaftTransport", "RaftWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "RaftNodeTests",
+            dependencies: [
+                "RaftNode", "RaftCore", "RaftStorage", "RaftTransport", "CacheStore", "RaftWire",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

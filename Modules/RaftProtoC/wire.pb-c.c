@@ -97,7 +97,7 @@ void   raftcache__error_detail__free_unpacked
   assert(message->base.descriptor == &raftcache__error_detail__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor raftcache__envelope__field_descriptors[7] =
+static const ProtobufCFieldDescriptor raftcache__envelope__field_descriptors[8] =
 {
   {
     "call_id",
@@ -183,9 +183,22 @@ static const ProtobufCFieldDescriptor raftcache__envelope__field_descriptors[7] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "hops",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Envelope, hops),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__envelope__field_indices_by_name[] = {
   0,   /* field[0] = call_id */
+  7,   /* field[7] = hops */
   1,   /* field[1] = kind */
   5,   /* field[5] = message */
   2,   /* field[2] = method */
@@ -196,7 +209,7 @@ static const unsigned raftcache__envelope__field_indices_by_name[] = {
 static const ProtobufCIntRange raftcache__envelope__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor raftcache__envelope__descriptor =
 {
@@ -206,7 +219,7 @@ const ProtobufCMessageDescriptor raftcache__envelope__descriptor =
   "Raftcache__Envelope",
   "raftcache",
   sizeof(Raftcache__Envelope),
-  7,
+  8,
   raftcache__envelope__field_descriptors,
   raftcache__envelope__field_indices_by_name,
   1,  raftcache__envelope__number_ranges,

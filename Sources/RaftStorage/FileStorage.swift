@@ -109,14 +109,19 @@ public final class FileStorage: RaftStorage, @unchecked Sendable {
         }
         var failure: (any Error)?
         do {
+            var wrote = false
             for (operation, _) in batch {
                 switch operation {
-                case .update(let update): try log.append(hardState: update.hardState, entries: update.entries)
+                case .update(let update):
+                    guard !update.isEmpty else { continue }
+                    try log.append(hardState: update.hardState, entries: update.entries)
+                    wrote = true
                 case .compact(let index): try log.compact(through: index)
                 case .reset(let snapshot): try log.reset(after: snapshot)
                 }
             }
-            try log.flush()
+            // An empty update only keeps its place in line: nothing to sync for it.
+            if wrote { try log.flush() }
         } catch {
             let storageError = error as? StorageError ?? .unusable("\(error)")
             logger.critical("log write failed; refusing further writes", metadata: ["error": "\(storageError)"])

@@ -63,13 +63,14 @@ public final class RPCClient: Sendable {
     /// Calls `method` and returns the response payload, or throws RPCError. `ordered`: use
     /// the first connection only, so calls reach the peer in the order they were made.
     public func call(
-        _ method: String, payload: [UInt8], timeout: TimeAmount? = nil, ordered: Bool = false
+        _ method: String, payload: [UInt8], timeout: TimeAmount? = nil, ordered: Bool = false, hops: UInt32 = 0
     ) async throws -> [UInt8] {
         let timeout = timeout ?? options.timeout
         let channel = try await connection(ordered: ordered).get()
         let promise = channel.eventLoop.makePromise(of: Envelope.self)
         let request = Envelope(
-            kind: .request, method: method, timeoutMs: UInt32(clamping: timeout.nanoseconds / 1_000_000), payload: payload)
+            kind: .request, method: method, timeoutMs: UInt32(clamping: timeout.nanoseconds / 1_000_000), payload: payload,
+            hops: hops)
         channel.writeAndFlush(PendingCall(request: request, timeout: timeout, promise: promise), promise: nil)
         let response = try await promise.futureResult.get()
         guard response.status == .ok else {

@@ -32,6 +32,8 @@ public struct InboundCall: Sendable {
     public var payload: [UInt8]
     /// The caller's deadline in milliseconds (0: none).
     public var timeoutMs: UInt32
+    /// How many nodes forwarded it here.
+    public var hops: UInt32 = 0
 }
 
 /// Serves the calls of a server: may run many at once, answering in any order.

@@ -84,7 +84,7 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             paused = true
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         }
-        let call = InboundCall(method: request.method, payload: request.payload, timeoutMs: request.timeoutMs)
+        let call = InboundCall(method: request.method, payload: request.payload, timeoutMs: request.timeoutMs, hops: request.hops)
         let channel = context.channel
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let service = service

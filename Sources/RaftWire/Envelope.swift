@@ -53,10 +53,11 @@ public struct Envelope: Sendable, Equatable {
     public var status: StatusCode
     public var message: String
     public var payload: [UInt8]
+    public var hops: UInt32
 
     public init(
         callID: UInt64 = 0, kind: FrameKind = .request, method: String = "", timeoutMs: UInt32 = 0,
-        status: StatusCode = .ok, message: String = "", payload: [UInt8] = []
+        status: StatusCode = .ok, message: String = "", payload: [UInt8] = [], hops: UInt32 = 0
     ) {
         self.callID = callID
         self.kind = kind
@@ -65,6 +66,7 @@ public struct Envelope: Sendable, Equatable {
         self.status = status
         self.message = message
         self.payload = payload
+        self.hops = hops
     }
 
     /// A request frame's envelope for `method`, carrying `request`.

@@ -11,7 +11,8 @@ extension Envelope: ProtobufCBacked {
             timeoutMs: c.timeout_ms,
             status: StatusCode(rawValue: c.status.rawValue),
             message: try decodeString(c.message, field: "Envelope.message"),
-            payload: decodeBytes(c.payload))
+            payload: decodeBytes(c.payload),
+            hops: c.hops)
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__Envelope {
@@ -23,6 +24,7 @@ extension Envelope: ProtobufCBacked {
         c.status = Raftcache__StatusCode(rawValue: status.rawValue)
         c.message = try arena.cString(message, field: "Envelope.message")
         c.payload = arena.binary(payload)
+        c.hops = hops
         return c
     }
 }

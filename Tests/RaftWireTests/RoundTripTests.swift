@@ -12,7 +12,7 @@ private let maximalConfiguration = Configuration(
 
 /// Every message with every field at its largest, longest or non-default value.
 let maximalMessages: [any WireMessage] = [
-    Envelope(callID: big, kind: .response, method: longText, timeoutMs: .max, status: StatusCode(rawValue: 999), message: longText, payload: Array(repeating: 0xFF, count: 70_000)),
+    Envelope(callID: big, kind: .response, method: longText, timeoutMs: .max, status: StatusCode(rawValue: 999), message: longText, payload: Array(repeating: 0xFF, count: 70_000), hops: .max),
     ErrorDetail(leaderID: longText, leaderAddress: longText, retryAfterMs: .max),
     Entry(term: big, index: big, type: .configuration, data: Array(repeating: 0, count: 65_536)),
     Server(id: longText, address: longText, suffrage: .learner),

@@ -88,10 +88,15 @@ struct  Raftcache__Envelope
    * The encoded request or response message (or an ErrorDetail on error).
    */
   ProtobufCBinaryData payload;
+  /*
+   * Requests only: how many nodes have forwarded this call toward the leader. A node
+   * forwards a call with hops 0 at most once; one with hops > 0 it answers itself.
+   */
+  uint32_t hops;
 };
 #define RAFTCACHE__ENVELOPE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__envelope__descriptor) \
-    , 0, RAFTCACHE__FRAME_KIND__FRAME_KIND_REQUEST, (char *)protobuf_c_empty_string, 0, RAFTCACHE__STATUS_CODE__STATUS_CODE_OK, (char *)protobuf_c_empty_string, {0,NULL} }
+    , 0, RAFTCACHE__FRAME_KIND__FRAME_KIND_REQUEST, (char *)protobuf_c_empty_string, 0, RAFTCACHE__STATUS_CODE__STATUS_CODE_OK, (char *)protobuf_c_empty_string, {0,NULL}, 0 }
 
 
 /*

@@ -1,0 +1,377 @@
+import CacheStore
+import Logging
+import NIOCore
+import NIOPosix
+import RaftCore
+import RaftStorage
+import RaftTransport
+import RaftWire
+
+/// Drives a RaftCore: ticks it, feeds it messages and requests, and carries out each Ready
+/// in the order Raft needs - persist (group-committed by the storage), then send and
+/// apply - with a leader's AppendEntries going out while its own write runs, so a slow
+/// fsync never holds up heartbeats. Every touch of the core happens on one event loop.
+public final class RaftNode: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var id: NodeID
+        /// This node's binary-protocol address as the other members know it.
+        public var address: String
+        public var tickInterval: TimeAmount
+        public var electionTicks: Int
+        public var heartbeatTicks: Int
+        /// How long a client request waits for the cluster.
+        public var requestTimeout: TimeAmount
+        public var client: RPCClient.Options
+
+        public init(
+            id: NodeID, address: String, tickInterval: TimeAmount = .milliseconds(100), electionTicks: Int = 5,
+            heartbeatTicks: Int = 1, requestTimeout: TimeAmount = .seconds(5), client: RPCClient.Options = .init()
+        ) {
+            self.id = id
+            self.address = address
+            self.tickInterval = tickInterval
+            self.electionTicks = electionTicks
+            self.heartbeatTicks = heartbeatTicks
+            self.requestTimeout = requestTimeout
+            self.client = client
+        }
+    }
+
+    public let options: Options
+    public let store: CacheStore
+    let loop: any EventLoop
+    private let storage: any RaftStorage
+    private let logger: Logger
+    private let core: RaftCore
+    private var clients: [String: RPCClient] = [:]
+    private var ticker: RepeatedTask?
+    private var stopped = false
+
+    /// Inbound Raft calls waiting for the core's answer, by the context given to the core.
+    private var inboundCalls: [UInt64: EventLoopPromise<MessageBody>] = [:]
+    private var nextContext: UInt64 = 1
+    /// Proposals waiting to be applied, by log index.
+    private var proposals: [UInt64: (term: UInt64, promise: EventLoopPromise<UInt64>)] = [:]
+    /// Linearizable reads waiting for their read index, by context.
+    private var reads: [UInt64: EventLoopPromise<UInt64>] = [:]
+    /// Waiting for the store to reach an index.
+    private var appliedWaiters: [(index: UInt64, promise: EventLoopPromise<Void>)] = []
+    private var lastLeader: NodeID?
+
+    public init(options: Options, storage: any RaftStorage, store: CacheStore, logger: Logger,
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.options = options
+        self.storage = storage
+        self.store = store
+        self.logger = logger
+        loop = group.next()
+        core = RaftCore(
+            options: RaftOptions(
+                id: options.id, electionTicks: options.electionTicks, heartbeatTicks: options.heartbeatTicks,
+                randomSeed: UInt64.random(in: 0...UInt64.max)),
+            state: storage.recovered)
+    }
+
+    /// Starts the clock.
+    public func start() {
+        loop.execute { [self] in
+            ticker = loop.scheduleRepeatedTask(initialDelay: options.tickInterval, delay: options.tickInterval) { [self] _ in
+                core.tick()
+                pump()
+            }
+            pump()
+        }
+    }
+
+    /// Stops the clock; requests still waiting fail.
+    public func stop() async {
+        try? await loop.submit { [self] in
+            stopped = true
+            ticker?.cancel()
+            for (_, call) in inboundCalls { call.fail(RaftNodeError.shuttingDown) }
+            for (_, proposal) in proposals { proposal.promise.fail(RaftNodeError.shuttingDown) }
+            for (_, read) in reads { read.fail(RaftNodeError.shuttingDown) }
+            for waiter in appliedWaiters { waiter.promise.fail(RaftNodeError.shuttingDown) }
+            inboundCalls = [:]
+            proposals = [:]
+            reads = [:]
+            appliedWaiters = []
+        }.get()
+        for client in clients.values { await client.close() }
+    }
+
+    // MARK: The Ready loop
+
+    /// Takes every Ready the core has and sets it in motion.
+    private func pump() {
+        loop.preconditionInEventLoop()
+        guard !stopped else { return }
+        while core.hasReady {
+            let ready = core.ready()
+            noteLeaderChange()
+            if ready.snapshot != nil {
+                logger.error("a snapshot from the leader cannot be installed yet; stopping this node")
+                stopped = true
+                return
+            }
+            // A leader's requests claim nothing about its disk: they go now. Everything
+            // else waits for this Ready's write (and so for every write before it).
+            let early = ready.messages.filter { $0.mayPrecedePersistence && !$0.body.isResponse }
+            let late = ready.messages.filter { !($0.mayPrecedePersistence && !$0.body.isResponse) }
+            for message in early { send(message) }
+            let update = StorageUpdate(hardState: ready.hardState, entries: ready.entries)
+            storage.persist(update) { [self] error in
+                loop.execute { [self] in
+                    if let error {
+                        logger.critical("cannot persist the Raft log; stopping", metadata: ["error": "\(error)"])
+                        stopped = true
+                        return
+                    }
+                    afterPersist(ready, late)
+                }
+            }
+        }
+    }
+
+    private func afterPersist(_ ready: Ready, _ messages: [Message]) {
+        guard !stopped else { return }
+        if let last = ready.entries.last { core.persisted(through: last.index, term: last.term) }
+        for message in messages { send(message) }
+        for entry in ready.committedEntries { apply(entry) }
+        for read in ready.readStates {
+            guard let promise = reads.removeValue(forKey: read.context) else { continue }
+            if read.succeeded {
+                promise.succeed(read.index)
+            } else {
+                promise.fail(RaftNodeError.noLeader)
+            }
+        }
+        pump()
+    }
+
+    private func apply(_ entry: Entry) {
+        store.apply(entry)
+        if let proposal = proposals.removeValue(forKey: entry.index) {
+            if proposal.term == entry.term {
+                proposal.promise.succeed(entry.index)
+            } else {
+                proposal.promise.fail(RaftNodeError.lost)
+            }
+        }
+        if entry.type == .configuration { logger.info("configuration changed", metadata: ["index": "\(entry.index)", "members": "\(describeMembers())"]) }
+        let applied = entry.index
+        appliedWaiters.removeAll { waiter in
+            guard waiter.index <= applied else { return false }
+            waiter.promise.succeed(())
+            return true
+        }
+    }
+
+    private func noteLeaderChange() {
+        guard core.leaderID != lastLeader else { return }
+        lastLeader = core.leaderID
+        logger.info("leader changed", metadata: ["leader": "\(core.leaderID ?? "none")", "term": "\(core.term)"])
+        // Proposals not yet committed may be lost; they fail when their index is applied
+        // with another term, or at their deadline.
+    }
+
+    private func describeMembers() -> String {
+        core.configuration.servers.map { "\($0.id)@\($0.address):\($0.suffrage)" }.joined(separator: ",")
+    }
+
+    // MARK: Sending
+
+    private func address(of peer: NodeID) -> String? {
+        core.configuration.servers.first { $0.id == peer }?.address
+    }
+
+    func client(for address: String) -> RPCClient? {
+        loop.preconditionInEventLoop()
+        if let client = clients[address] { return client }
+        guard let (host, port) = Self.split(address) else { return nil }
+        let client = RPCClient(host: host, port: port, options: options.client, group: loop, logger: logger)
+        clients[address] = client
+        return client
+    }
+
+    static func split(_ address: String) -> (String, Int)? {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { return nil }
+        var host = String(address[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    /// A request goes out as a call; its answer comes back into the core. A response
+    /// answers the inbound call that caused it.
+    private func send(_ message: Message) {
+        if message.body.isResponse {
+            inboundCalls.removeValue(forKey: message.context)?.succeed(message.body)
+            return
+        }
+        guard let address = address(of: message.to), let client = client(for: address),
+            let (method, payload) = try? message.body.asCall()
+        else { return }
+        let ordered = method == .appendEntries
+        let from = message.to, context = message.context
+        loop.makeFutureWithTask {
+            try await client.call(method.rawValue, payload: payload, ordered: ordered)
+        }.whenComplete { [self] result in
+            guard case .success(let answer) = result, let body = try? MessageBody.response(to: method, payload: answer) else {
+                return  // Lost: Raft retries on its own.
+            }
+            core.step(Message(from: from, to: options.id, context: context, body: body))
+            pump()
+        }
+    }
+
+    // MARK: Inbound Raft calls
+
+    /// Hands an inbound Raft request to the core and waits for its answer.
+    func handleRaftCall(method: Method, payload: [UInt8]) -> EventLoopFuture<[UInt8]> {
+        loop.flatSubmit { [self] in
+            guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
+            let decoded: (from: NodeID, body: MessageBody)?
+            do {
+                decoded = try MessageBody.request(method: method, payload: payload)
+            } catch {
+                return loop.makeFailedFuture(error)
+            }
+            guard let (from, body) = decoded else {
+                return loop.makeFailedFuture(RaftNodeError.unexpected("\(method.rawValue) is not a Raft request"))
+            }
+            let context = nextContext
+            nextContext += 1
+            let promise = loop.makePromise(of: MessageBody.self)
+            inboundCalls[context] = promise
+            core.step(Message(from: from, to: options.id, context: context, body: body))
+            pump()
+            // Requests the core ignores get no answer; ReadIndex is answered later.
+            let deadline: TimeAmount = method == .readIndex ? options.requestTimeout : options.tickInterval * 20
+            loop.scheduleTask(in: deadline) { [self] in
+                inboundCalls.removeValue(forKey: context)?.fail(RaftNodeError.rejected("\(method.rawValue) was not answered"))
+            }
+            return promise.futureResult.flatMapThrowing { body in
+                guard let payload = try body.responsePayload() else { throw RaftNodeError.unexpected("not a response") }
+                return payload
+            }
+        }
+    }
+
+    // MARK: Client requests
+
+    /// Proposes a command on the leader and waits until it is applied; returns its index.
+    public func propose(_ command: [UInt8]) async throws -> UInt64 {
+        try await loop.flatSubmit { [self] () -> EventLoopFuture<UInt64> in
+            guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
+            do {
+                let (index, term) = try core.propose(command)
+                let promise = loop.makePromise(of: UInt64.self)
+                proposals[index] = (term, promise)
+                scheduleTimeout(promise) { [self] in proposals.removeValue(forKey: index) != nil }
+                pump()
+                return promise.futureResult
+            } catch RaftError.notLeader(let leader) {
+                return loop.makeFailedFuture(leaderError(leader))
+            } catch {
+                return loop.makeFailedFuture(RaftNodeError.rejected("\(error)"))
+            }
+        }.get()
+    }
+
+    /// Waits until a linearizable read may be served here: a read index confirmed by a
+    /// quorum (through the leader when this node follows), applied by the local store.
+    public func linearizableBarrier() async throws -> UInt64 {
+        let index = try await loop.flatSubmit { [self] () -> EventLoopFuture<UInt64> in
+            guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
+            let context = nextContext
+            nextContext += 1
+            let promise = loop.makePromise(of: UInt64.self)
+            reads[context] = promise
+            scheduleTimeout(promise) { [self] in reads.removeValue(forKey: context) != nil }
+            core.readIndex(context: context)
+            pump()
+            return promise.futureResult
+        }.get()
+        try await waitApplied(index)
+        return index
+    }
+
+    private func waitApplied(_ index: UInt64) async throws {
+        try await loop.flatSubmit { [self] () -> EventLoopFuture<Void> in
+            if store.appliedIndex >= index { return loop.makeSucceededVoidFuture() }
+            let promise = loop.makePromise(of: Void.self)
+            appliedWaiters.append((index, promise))
+            scheduleTimeout(promise) { [self] in
+                let before = appliedWaiters.count
+                appliedWaiters.removeAll { $0.promise.futureResult === promise.futureResult }
+                return appliedWaiters.count < before
+            }
+            return promise.futureResult
+        }.get()
+    }
+
+    /// Fails `promise` with a timeout unless it is done by then (`remove` says whether it was still waiting).
+    private func scheduleTimeout<T>(_ promise: EventLoopPromise<T>, remove: @escaping @Sendable () -> Bool) {
+        loop.scheduleTask(in: options.requestTimeout) {
+            if remove() { promise.fail(RaftNodeError.timeout) }
+        }
+    }
+
+    private func leaderError(_ leader: NodeID?) -> RaftNodeError {
+        guard let leader else { return .noLeader }
+        return .notLeader(id: leader, address: address(of: leader))
+    }
+
+    /// The leader as this node knows it: id and binary address.
+    public func leader() async -> (id: NodeID, address: String)? {
+        try? await loop.submit { [self] in
+            core.leaderID.flatMap { id in address(of: id).map { (id, $0) } }
+        }.get()
+    }
+
+    public func status() async throws -> StatusResponse {
+        try await loop.submit { [self] in
+            let role: Role = switch core.role {
+            case .leader: .leader
+            case .candidate: .candidate
+            case .preCandidate: .preCandidate
+            case .follower: core.suffrage == .voter ? .follower : .learner
+            }
+            return StatusResponse(
+                nodeID: options.id, role: role, term: core.term, leaderID: core.leaderID ?? "",
+                leaderAddress: core.leaderID.flatMap { address(of: $0) } ?? "", members: core.configuration.servers,
+                commitIndex: core.commitIndex, appliedIndex: store.appliedIndex, lastLogIndex: core.lastIndex,
+                snapshotIndex: core.snapshotIndex)
+        }.get()
+    }
+
+    /// Proposes a membership change on the leader and waits until it is applied.
+    public func changeMembership(_ change: MembershipChange) async throws -> MembershipResponse {
+        let index = try await loop.flatSubmit { [self] () -> EventLoopFuture<UInt64> in
+            do {
+                let index = try core.proposeMembership(change)
+                pump()
+                return loop.makeSucceededFuture(index)
+            } catch RaftError.notLeader(let leader) {
+                return loop.makeFailedFuture(leaderError(leader))
+            } catch {
+                return loop.makeFailedFuture(RaftNodeError.rejected("\(error)"))
+            }
+        }.get()
+        try await waitApplied(index)
+        return try await loop.submit { [self] in MembershipResponse(index: index, configuration: core.configuration) }.get()
+    }
+
+    public func transferLeadership(to target: NodeID?) async throws {
+        try await loop.submit { [self] in
+            do {
+                try core.transferLeadership(to: target)
+                pump()
+            } catch RaftError.notLeader(let leader) {
+                throw leaderError(leader)
+            } catch {
+                throw RaftNodeError.rejected("\(error)")
+            }
+        }.get()
+    }
+}
