@@ -40,7 +40,8 @@ run: release
 test-swift: build
 	$(SWIFT) test --skip-build
 
-test-python: setup
+# The wire cross-check, and live clusters of the debug binary driven by the Python client.
+test-python: build
 	python3 -m pytest -q tools/clients/python/tests
 
 # The codecs under LeakSanitizer: the fuzzer over the vectors and mutations of them.

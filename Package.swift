@@ -67,8 +67,11 @@ let package = Package(
         .executableTarget(
             name: "raft-cache",
             dependencies: [
-                "RaftWire",
+                "RaftWire", "RaftCore", "RaftStorage", "RaftTransport", "RaftNode", "CacheStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .executableTarget(

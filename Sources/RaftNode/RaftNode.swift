@@ -58,7 +58,9 @@ public final class RaftNode: @unchecked Sendable {
     private var appliedWaiters: [(index: UInt64, promise: EventLoopPromise<Void>)] = []
     private var lastLeader: NodeID?
 
-    public init(options: Options, storage: any RaftStorage, store: CacheStore, logger: Logger,
+    /// `state`: where the core starts - what the storage recovered, unless the caller has
+    /// just written more (a founding configuration).
+    public init(options: Options, storage: any RaftStorage, state: PersistentState? = nil, store: CacheStore, logger: Logger,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.options = options
         self.storage = storage
@@ -69,7 +71,7 @@ public final class RaftNode: @unchecked Sendable {
             options: RaftOptions(
                 id: options.id, electionTicks: options.electionTicks, heartbeatTicks: options.heartbeatTicks,
                 randomSeed: UInt64.random(in: 0...UInt64.max)),
-            state: storage.recovered)
+            state: state ?? storage.recovered)
     }
 
     /// Starts the clock.
@@ -194,7 +196,8 @@ public final class RaftNode: @unchecked Sendable {
         return client
     }
 
-    static func split(_ address: String) -> (String, Int)? {
+    /// "host:port" (or "[v6]:port"; an empty host is every interface) as host and port.
+    public static func split(_ address: String) -> (String, Int)? {
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { return nil }
         var host = String(address[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

@@ -126,6 +126,7 @@ public final class RPCClient: Sendable {
 
     private func connect(on loop: any EventLoop, slot: Int) -> EventLoopFuture<any Channel> {
         let options = options
+        let host = host, port = port
         let future = ClientBootstrap(group: loop)
             .connectTimeout(options.timeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -138,6 +139,10 @@ public final class RPCClient: Sendable {
                 }
             }
             .connect(host: host, port: port)
+            .flatMapErrorThrowing { error -> any Channel in
+                throw RPCError(.unavailable, "cannot connect to \(host):\(port): \(error)")
+            }
+        // The slot holds this very future; callbacks compare against it to free the slot.
         future.whenComplete { [self] result in
             switch result {
             case .success(let channel):
@@ -153,9 +158,7 @@ public final class RPCClient: Sendable {
                 logger.debug("cannot connect", metadata: ["peer": "\(host):\(port)", "error": "\(error)"])
             }
         }
-        return future.flatMapErrorThrowing { error in
-            throw RPCError(.unavailable, "cannot connect to \(self.host):\(self.port): \(error)")
-        }
+        return future
     }
 
     /// Empties a slot whose connection closed (unless it already holds a newer one).

@@ -147,6 +147,24 @@ struct RPCTests {
         try await server.close()
     }
 
+    @Test("a connection that drops is made again for the next calls")
+    func reconnectAfterDrop() async throws {
+        let (first, port) = try await startServer()
+        let client = RPCClient(host: "127.0.0.1", port: port, options: .init(maxConnections: 1, maxBackoff: .milliseconds(100)), logger: testLogger)
+        #expect(try await client.call("/test.Test/Echo", payload: [1], ordered: true) == [1])
+        try await first.close()
+        let (second, _) = try await startServer(port: port)
+        let deadline = ContinuousClock.now + .seconds(5)
+        var answered = false
+        while !answered && ContinuousClock.now < deadline {
+            answered = (try? await client.call("/test.Test/Echo", payload: [2], ordered: true)) == [2]
+            if !answered { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(answered)
+        await client.close()
+        try await second.close()
+    }
+
     @Test("a peer that is down fails calls at once; once it is up, calls succeed again")
     func reconnect() async throws {
         let (first, port) = try await startServer()

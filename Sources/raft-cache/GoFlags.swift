@@ -1,0 +1,35 @@
+import NIOCore
+import RaftNode
+
+/// Go's duration syntax, as the original program's --timeout took it: "500ms", "3s",
+/// "1m30s", "1.5h", "250us"; units ns, us (or µs), ms, s, m, h.
+enum GoDuration {
+    static func parse(_ text: String) -> TimeAmount? {
+        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3_600e9)]
+        var rest = Substring(text)
+        var total = 0.0
+        guard !rest.isEmpty else { return nil }
+        if rest == "0" { return .zero }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            guard !number.isEmpty, let value = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            let unit = rest.prefix { !$0.isNumber && $0 != "." }
+            guard let scale = units.first(where: { $0.0 == unit })?.1 else { return nil }
+            rest = rest.dropFirst(unit.count)
+            total += value * scale
+        }
+        guard total <= Double(Int64.max) else { return nil }
+        return .nanoseconds(Int64(total))
+    }
+}
+
+/// A listen address as the original's --port took it: ":8000" (every interface) or
+/// "host:8000"; a bare "8000" is accepted too.
+enum ListenAddress {
+    static func parse(_ text: String) -> (host: String, port: Int)? {
+        guard let (host, port) = RaftNode.split(text.contains(":") ? text : ":" + text), (1...65_535).contains(port)
+        else { return nil }
+        return (host, port)
+    }
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""raft-cache from the command line, over the binary protocol.
+
+    raftcache_cli.py --addr HOST:PORT set KEY VALUE
+    raftcache_cli.py --addr HOST:PORT get KEY [--consistency linearizable|lease|stale]
+    raftcache_cli.py --addr HOST:PORT delete KEY
+    raftcache_cli.py --addr HOST:PORT status
+
+Exit status: 0 done, 1 key not found (get), 2 the call failed.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from google.protobuf import json_format  # noqa: E402
+
+import raftcache_client as rc  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="raft-cache client (binary protocol)")
+    parser.add_argument("--addr", default="localhost:8081", help="a node's --raft-addr (default localhost:8081)")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("set", help="set KEY to VALUE")
+    p.add_argument("key")
+    p.add_argument("value")
+    p = commands.add_parser("get", help="print the value of KEY")
+    p.add_argument("key")
+    p.add_argument("--consistency", choices=sorted(rc.CONSISTENCY), default="linearizable")
+    p = commands.add_parser("delete", help="delete KEY")
+    p.add_argument("key")
+    commands.add_parser("status", help="the node's view of the cluster, as JSON")
+    args = parser.parse_args(argv)
+
+    try:
+        with rc.Client(args.addr, timeout=args.timeout) as client:
+            if args.command == "set":
+                print(client.set(args.key.encode(), args.value.encode()))
+            elif args.command == "get":
+                value = client.get(args.key.encode(), args.consistency)
+                if value is None:
+                    print(f"{args.key}: not found", file=sys.stderr)
+                    return 1
+                sys.stdout.buffer.write(value + b"\n")
+            elif args.command == "delete":
+                print(client.delete(args.key.encode()))
+            else:
+                print(json.dumps(json_format.MessageToDict(client.status(), preserving_proto_field_name=True), indent=2))
+    except (rc.RPCError, OSError) as error:
+        print(f"raftcache_cli: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

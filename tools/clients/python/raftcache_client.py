@@ -1,0 +1,93 @@
+"""A small client for raft-cache's binary protocol (the KV service of Protos/kv.proto).
+
+    from raftcache_client import Client
+    with Client("localhost:8081") as c:
+        c.set(b"hello", b"world")
+        c.get(b"hello")          # b"world", or None when the key is missing
+        c.delete(b"hello")
+        c.status()               # a kv_pb2.StatusResponse
+
+Any node takes any call: followers forward writes to the leader and serve linearizable
+reads after asking the leader for a read index.
+"""
+
+import socket
+
+import raftcache_wire as wire
+
+CONSISTENCY = {
+    "linearizable": wire.kv_pb2.CONSISTENCY_LINEARIZABLE,
+    "lease": wire.kv_pb2.CONSISTENCY_LEASE,
+    "stale": wire.kv_pb2.CONSISTENCY_STALE,
+}
+
+STATUS_NAMES = {v.number: v.name.replace("STATUS_CODE_", "") for v in wire.wire_pb2.StatusCode.DESCRIPTOR.values}
+
+
+class RPCError(Exception):
+    """A call answered with a status other than OK."""
+
+    def __init__(self, status, message, detail=None):
+        super().__init__(f"{STATUS_NAMES.get(status, status)}: {message}")
+        self.status = status
+        self.message = message
+        self.detail = detail
+
+
+class Client:
+    def __init__(self, addr, timeout=5.0):
+        host, _, port = addr.rpartition(":")
+        self.timeout = timeout
+        self.sock = socket.create_connection((host or "localhost", int(port)), timeout=timeout)
+        self.decoder = wire.FrameDecoder()
+        self.next_call_id = 1
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def call(self, method, request):
+        """Calls `method` and returns its decoded response, or raises RPCError."""
+        call_id = self.next_call_id
+        self.next_call_id += 1
+        self.sock.sendall(wire.request_frame(call_id, method, request, timeout_ms=int(self.timeout * 1000)))
+        while True:
+            for envelope in self.decoder.frames():
+                if envelope.call_id not in (call_id, 0):
+                    continue
+                if envelope.status != wire.wire_pb2.STATUS_CODE_OK:
+                    detail = None
+                    if envelope.payload:
+                        detail = wire.ErrorDetail()
+                        detail.ParseFromString(envelope.payload)
+                    raise RPCError(envelope.status, envelope.message, detail)
+                response = wire.METHODS[method][1]()
+                response.ParseFromString(envelope.payload)
+                return response
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("the node closed the connection")
+            self.decoder.feed(data)
+
+    def get(self, key, consistency="linearizable"):
+        try:
+            response = self.call("/raftcache.KV/Get", wire.kv_pb2.GetRequest(key=key, consistency=CONSISTENCY[consistency]))
+        except RPCError as error:
+            if error.status == wire.wire_pb2.STATUS_CODE_NOT_FOUND:
+                return None
+            raise
+        return response.value
+
+    def set(self, key, value):
+        return self.call("/raftcache.KV/Set", wire.kv_pb2.SetRequest(key=key, value=value)).index
+
+    def delete(self, key):
+        return self.call("/raftcache.KV/Delete", wire.kv_pb2.DeleteRequest(key=key)).index
+
+    def status(self):
+        return self.call("/raftcache.KV/Status", wire.kv_pb2.StatusRequest())

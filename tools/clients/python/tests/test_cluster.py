@@ -1,0 +1,196 @@
+"""Real raft-cache processes on loopback, driven through the Python client: the cluster
+founds and grows, every node serves writes and reads, a killed leader is replaced and comes
+back, nothing acknowledged is lost when every node is killed, and bad bytes on the binary
+port hurt nobody else. The binary is RAFT_CACHE_BIN or .build/debug/raft-cache."""
+
+import os
+import random
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import raftcache_client as rc  # noqa: E402
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".."))
+BINARY = os.environ.get("RAFT_CACHE_BIN", os.path.join(ROOT, ".build", "debug", "raft-cache"))
+
+pytestmark = pytest.mark.skipif(not os.path.exists(BINARY), reason=f"{BINARY} is not built")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def eventually(what, condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+            if result:
+                return result
+        except (rc.RPCError, OSError) as error:
+            last = error
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what} (last error: {last})")
+
+
+class Node:
+    def __init__(self, workdir, node_id, join=None):
+        self.id = node_id
+        self.port = free_port()
+        self.addr = f"127.0.0.1:{self.port}"
+        self.dir = os.path.join(workdir, node_id)
+        self.join = join
+        self.process = None
+        self.log = open(os.path.join(workdir, node_id + ".log"), "ab")
+
+    def start(self):
+        args = [BINARY, f"--local-id={self.id}", f"--raft-addr={self.addr}", f"--raft-dir={self.dir}",
+                "--log-level=notice"]
+        if self.join:
+            args.append(f"--leader-addr={self.join}")
+        self.process = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def client(self, timeout=3.0):
+        return rc.Client(self.addr, timeout=timeout)
+
+    def status(self):
+        with self.client() as c:
+            return c.status()
+
+
+@pytest.fixture
+def cluster():
+    workdir = tempfile.mkdtemp(prefix="raft-cache-cluster-")
+    first = Node(workdir, "node-1")
+    nodes = [first, Node(workdir, "node-2", join=first.addr), Node(workdir, "node-3", join=first.addr)]
+    try:
+        first.start()
+        eventually("node-1 to lead", lambda: first.status().role == rc.wire.kv_pb2.ROLE_LEADER)
+        for node in nodes[1:]:
+            node.start()
+        eventually("three voters", lambda: sum(
+            1 for m in first.status().members if m.suffrage == rc.wire.raft_pb2.SUFFRAGE_VOTER) == 3)
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def leader_of(nodes):
+    for node in nodes:
+        if node.process.poll() is None:
+            try:
+                if node.status().role == rc.wire.kv_pb2.ROLE_LEADER:
+                    return node
+            except (rc.RPCError, OSError):
+                pass
+    return None
+
+
+def test_every_node_serves_writes_and_reads(cluster):
+    for i, node in enumerate(cluster):
+        with node.client() as c:
+            assert c.set(f"k{i}".encode(), f"v{i}".encode()) > 0
+        for reader in cluster:
+            with reader.client() as c:
+                assert c.get(f"k{i}".encode()) == f"v{i}".encode()
+    with cluster[2].client() as c:
+        c.delete(b"k0")
+        assert c.get(b"k0") is None
+        assert c.get(b"never-set") is None
+
+
+def test_leader_killed_then_back(cluster):
+    leader = eventually("a leader", lambda: leader_of(cluster))
+    with leader.client() as c:
+        c.set(b"before", b"kill")
+    others = [n for n in cluster if n is not leader]
+    leader.kill()
+    killed_at = time.monotonic()
+
+    def write():
+        with others[0].client(timeout=0.5) as c:
+            return c.set(b"after", b"kill") > 0
+
+    eventually("a write after the leader died", write, timeout=5)
+    failover = time.monotonic() - killed_at
+    assert failover < 2.0, f"writes resumed after {failover:.2f} s"
+
+    leader.start()
+    def caught_up():
+        with leader.client() as c:
+            return c.get(b"after") == b"kill" and c.get(b"before") == b"kill"
+    eventually("the restarted node to catch up", caught_up)
+
+
+def test_acknowledged_writes_survive_killing_every_node(cluster):
+    acknowledged = {}
+    for i in range(60):
+        node = cluster[i % 3]
+        with node.client() as c:
+            c.set(f"key-{i}".encode(), f"value-{i}".encode())
+            acknowledged[f"key-{i}".encode()] = f"value-{i}".encode()
+    for node in cluster:
+        node.kill()
+    for node in cluster:
+        node.start()
+    eventually("a leader after restarting everyone", lambda: leader_of(cluster), timeout=15)
+    for node in cluster:
+        def all_there():
+            with node.client() as c:
+                return all(c.get(k) == v for k, v in acknowledged.items())
+        eventually(f"{node.id} to hold every acknowledged write", all_there)
+
+
+def test_bad_bytes_on_the_binary_port_hurt_nobody_else(cluster):
+    target = cluster[1]
+    rng = random.Random(7)
+    payloads = [struct.pack(">I", 0xFFFFFFFF), struct.pack(">I", 100 * 1024 * 1024) + b"x" * 1000]
+    payloads += [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))) for _ in range(30)]
+    for payload in payloads:
+        with socket.create_connection(("127.0.0.1", target.port), timeout=2) as s:
+            try:
+                s.sendall(payload)
+                s.shutdown(socket.SHUT_WR)
+                while s.recv(4096):
+                    pass
+            except OSError:
+                pass
+    assert target.process.poll() is None
+    with target.client() as c:
+        c.set(b"still", b"serving")
+        assert c.get(b"still") == b"serving"
+    # A request whose payload is not the method's message: INVALID_ARGUMENT, connection kept.
+    with target.client() as c:
+        with pytest.raises(rc.RPCError) as error:
+            c.call("/raftcache.KV/Set", rc.wire.kv_pb2.GetRequest(consistency=7))
+        assert error.value.status in (rc.wire.wire_pb2.STATUS_CODE_INVALID_ARGUMENT,)
+        with pytest.raises(rc.RPCError) as error:
+            c.call("/raftcache.KV/Nope", rc.wire.kv_pb2.StatusRequest())
+        assert error.value.status == rc.wire.wire_pb2.STATUS_CODE_UNIMPLEMENTED
+        assert c.status().node_id == "node-2"
