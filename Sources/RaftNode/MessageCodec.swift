@@ -28,7 +28,14 @@ extension MessageBody {
         }
     }
 
-    var isResponse: Bool { (try? asCall()) == nil }
+    var isResponse: Bool {
+        switch self {
+        case .requestVoteResponse, .appendEntriesResponse, .installSnapshotResponse, .timeoutNowResponse, .readIndexResponse:
+            true
+        case .requestVote, .appendEntries, .installSnapshot, .timeoutNow, .readIndex:
+            false
+        }
+    }
 
     /// The response to `method` decoded from an answer's payload.
     static func response(to method: Method, payload: [UInt8]) throws -> MessageBody {

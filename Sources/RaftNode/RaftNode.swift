@@ -118,8 +118,7 @@ public final class RaftNode: @unchecked Sendable {
             }
             // A leader's requests claim nothing about its disk: they go now. Everything
             // else waits for this Ready's write (and so for every write before it).
-            let early = ready.messages.filter { $0.mayPrecedePersistence && !$0.body.isResponse }
-            let late = ready.messages.filter { !($0.mayPrecedePersistence && !$0.body.isResponse) }
+            let (early, late) = ready.messages.partitioned { $0.mayPrecedePersistence }
             for message in early { send(message) }
             let update = StorageUpdate(hardState: ready.hardState, entries: ready.entries)
             storage.persist(update) { [self] error in
@@ -376,5 +375,17 @@ public final class RaftNode: @unchecked Sendable {
                 throw RaftNodeError.rejected("\(error)")
             }
         }.get()
+    }
+}
+
+extension Array {
+    /// The elements for which `belongs` holds, and the others, each in order.
+    func partitioned(_ belongs: (Element) -> Bool) -> (matching: [Element], others: [Element]) {
+        var matching: [Element] = []
+        var others: [Element] = []
+        for element in self {
+            if belongs(element) { matching.append(element) } else { others.append(element) }
+        }
+        return (matching, others)
     }
 }
