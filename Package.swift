@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // The protobuf-c runtime, from the system (Debian: libprotobuf-c-dev).
@@ -62,13 +63,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The public HTTP API (Hummingbird), compatible with the original's routes.
+        .target(
+            name: "HTTPFrontend",
+            dependencies: [
+                "RaftNode", "RaftCore", "RaftTransport", "RaftWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // A deterministic cluster of RaftCores under a faulty simulated network.
         .target(name: "RaftSimulation", dependencies: ["RaftCore", "RaftStorage", "RaftWire"]),
         .executableTarget(
             name: "raft-cache",
             dependencies: [
-                "RaftWire", "RaftCore", "RaftStorage", "RaftTransport", "RaftNode", "CacheStore",
+                "RaftWire", "RaftCore", "RaftStorage", "RaftTransport", "RaftNode", "CacheStore", "HTTPFrontend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -33,7 +33,14 @@ public struct InboundCall: Sendable {
     /// The caller's deadline in milliseconds (0: none).
     public var timeoutMs: UInt32
     /// How many nodes forwarded it here.
-    public var hops: UInt32 = 0
+    public var hops: UInt32
+
+    public init(method: String, payload: [UInt8], timeoutMs: UInt32 = 0, hops: UInt32 = 0) {
+        self.method = method
+        self.payload = payload
+        self.timeoutMs = timeoutMs
+        self.hops = hops
+    }
 }
 
 /// Serves the calls of a server: may run many at once, answering in any order.

@@ -2,6 +2,11 @@ import ArgumentParser
 import CacheStore
 import Dispatch
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import HTTPFrontend
+import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
@@ -20,9 +25,11 @@ struct RaftCacheCommand: AsyncParsableCommand {
         abstract: "A strongly consistent, in-memory key-value cache replicated with Raft.",
         discussion: """
             Starts one node. With an empty data directory and no --leader-addr it founds a \
-            one-node cluster; with --leader-addr it asks that member to add it (over the \
-            binary protocol). A node restarted with a data directory resumes from it - its log, \
-            vote and membership - and never founds a second cluster.
+            one-node cluster. With --leader-addr it joins instead: through \
+            --leader-api-endpoint's HTTP API (POST /api/v1/node) when that is given, as the \
+            original does, or else by asking the member at --leader-addr over the binary \
+            protocol. A node restarted with a data directory resumes from it - its log, vote \
+            and membership - and never founds a second cluster.
 
             SIGINT or SIGTERM: a leader hands leadership to another voter first, then the node \
             stops. It stays a member unless --leave-on-shutdown is given.
@@ -40,7 +47,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
     @Option(help: "Raft address of a cluster member; when set and the data directory is empty, the node joins instead of founding a cluster.")
     var leaderAddr = ""
 
-    @Option(help: "HTTP base URL of a member, used to send the join request (HTTP API: not in this build yet).")
+    @Option(help: "HTTP base URL of a member, used to send the join request.")
     var leaderApiEndpoint = ""
 
     @Option(help: "Connections kept per peer.")
@@ -52,8 +59,11 @@ struct RaftCacheCommand: AsyncParsableCommand {
     @Option(help: "Snapshots kept on disk.")
     var snapshotRetain = 2
 
-    @Option(help: "HTTP listen address (:8000 means every interface, port 8000; HTTP API: not in this build yet).")
+    @Option(help: "HTTP listen address (:8000 means every interface, port 8000).")
     var port = ":8000"
+
+    @Option(help: "The largest value a write may carry, in bytes (413 past it).")
+    var maxValueSize = 1 << 20
 
     @Option(help: "Heartbeat interval (Go duration).")
     var heartbeat = "100ms"
@@ -82,9 +92,12 @@ struct RaftCacheCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "raft-cache")
-        logger.logLevel = Logger.Level(rawValue: logLevel)!
-        logger[metadataKey: "node"] = "\(localID)"
+        let logger = {
+            var logger = Logger(label: "raft-cache")
+            logger.logLevel = Logger.Level(rawValue: logLevel)!
+            logger[metadataKey: "node"] = "\(localID)"
+            return logger
+        }()
         let level = logger.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -129,16 +142,43 @@ struct RaftCacheCommand: AsyncParsableCommand {
         node.start()
         logger.info("serving the binary protocol", metadata: ["address": "\(raftAddr)", "data_dir": "\(raftDir)"])
 
-        if fresh && !leaderAddr.isEmpty {
-            try await join(logger: logger, timeout: ioTimeout)
+        let (httpHost, httpPort) = ListenAddress.parse(port)!
+        let application = HTTPFrontend(node: node, options: .init(maxValueSize: maxValueSize))
+            .application(host: httpHost, port: httpPort, logger: logger)
+        let shouldJoin = fresh && !leaderAddr.isEmpty
+        let failure: (any Error)? = await withTaskGroup(of: (any Error)?.self) { group in
+            group.addTask {
+                do {
+                    try await application.run()
+                    return nil
+                } catch {
+                    return CleanExit.message("raft-cache: cannot serve HTTP on --port \(port): \(error)")
+                }
+            }
+            group.addTask {
+                if shouldJoin {
+                    do {
+                        try await join(logger: logger, timeout: ioTimeout)
+                    } catch {
+                        return error
+                    }
+                }
+                await waitForSignal(logger: logger)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
         }
-
-        await waitForSignal(logger: logger)
         await shutDown(node: node, server: server, storage: storage, logger: logger)
+        if let failure { throw failure }
     }
 
-    /// Asks the member at --leader-addr (forwarded to the leader if it follows) to add this node.
+    /// Asks a member to add this node: over HTTP at --leader-api-endpoint (the original's
+    /// way), or over the binary protocol at --leader-addr. Retried while the cluster has no
+    /// leader or another change is committing.
     private func join(logger: Logger, timeout: TimeAmount) async throws {
+        if !leaderApiEndpoint.isEmpty { return try await joinOverHTTP(logger: logger) }
         let (host, port) = RaftNode.split(leaderAddr)!
         let client = RPCClient(host: host, port: port, options: .init(timeout: timeout), logger: logger)
         defer { Task { await client.close() } }
@@ -156,6 +196,37 @@ struct RaftCacheCommand: AsyncParsableCommand {
             } catch {
                 throw CleanExit.message("raft-cache: cannot join through \(leaderAddr): \(error)")
             }
+        }
+    }
+
+    private func joinOverHTTP(logger: Logger) async throws {
+        let endpoint = leaderApiEndpoint.hasSuffix("/") ? String(leaderApiEndpoint.dropLast()) : leaderApiEndpoint
+        guard let url = URL(string: endpoint + "/api/v1/node") else {
+            throw CleanExit.message("raft-cache: --leader-api-endpoint \(leaderApiEndpoint) is not a URL")
+        }
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = try JSONSerialization.data(withJSONObject: ["addr": raftAddr, "node_id": localID])
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            var reason = ""
+            do {
+                let (body, response) = try await URLSession.shared.data(for: request)
+                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                if status == 200 {
+                    logger.info("joined the cluster", metadata: ["through": "\(url)"])
+                    return
+                }
+                reason = "HTTP \(status): \(String(decoding: body, as: UTF8.self))"
+                guard status == 503 || status == 409 else { throw CleanExit.message("raft-cache: cannot join through \(url): \(reason)") }
+            } catch let error as CleanExit {
+                throw error
+            } catch {
+                reason = "\(error)"
+            }
+            guard ContinuousClock.now < deadline else { throw CleanExit.message("raft-cache: cannot join through \(url): \(reason)") }
+            try await Task.sleep(for: .milliseconds(200))
         }
     }
 

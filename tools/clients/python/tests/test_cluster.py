@@ -3,6 +3,7 @@ founds and grows, every node serves writes and reads, a killed leader is replace
 back, nothing acknowledged is lost when every node is killed, and bad bytes on the binary
 port hurt nobody else. The binary is RAFT_CACHE_BIN or .build/debug/raft-cache."""
 
+import json
 import os
 import random
 import shutil
@@ -13,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -46,21 +49,35 @@ def eventually(what, condition, timeout=10.0):
 
 
 class Node:
-    def __init__(self, workdir, node_id, join=None):
+    def __init__(self, workdir, node_id, join=None, api_endpoint=None):
         self.id = node_id
         self.port = free_port()
+        self.http_port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
+        self.http = f"http://127.0.0.1:{self.http_port}"
         self.dir = os.path.join(workdir, node_id)
         self.join = join
+        self.api_endpoint = api_endpoint
         self.process = None
         self.log = open(os.path.join(workdir, node_id + ".log"), "ab")
 
     def start(self):
         args = [BINARY, f"--local-id={self.id}", f"--raft-addr={self.addr}", f"--raft-dir={self.dir}",
-                "--log-level=notice"]
+                f"--port=127.0.0.1:{self.http_port}", "--log-level=notice", "--max-value-size=65536"]
         if self.join:
             args.append(f"--leader-addr={self.join}")
+        if self.api_endpoint:
+            args.append(f"--leader-api-endpoint={self.api_endpoint}")
         self.process = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+
+    def request(self, method, path, body=None):
+        """An HTTP request to this node: (status, body bytes, headers)."""
+        request = urllib.request.Request(self.http + path, data=body, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, response.read(), response.headers
+        except urllib.error.HTTPError as error:
+            return error.code, error.read(), error.headers
 
     def kill(self):
         self.process.send_signal(signal.SIGKILL)
@@ -194,3 +211,79 @@ def test_bad_bytes_on_the_binary_port_hurt_nobody_else(cluster):
             c.call("/raftcache.KV/Nope", rc.wire.kv_pb2.StatusRequest())
         assert error.value.status == rc.wire.wire_pb2.STATUS_CODE_UNIMPLEMENTED
         assert c.status().node_id == "node-2"
+
+
+@pytest.fixture
+def http_cluster():
+    """Three nodes joined as the original README does: through node 1's HTTP API (node 2
+    even with the README's odd --leader-addr pointing at itself)."""
+    workdir = tempfile.mkdtemp(prefix="raft-cache-http-")
+    first = Node(workdir, "node-1")
+    nodes = [first]
+    try:
+        first.start()
+        eventually("node-1 to lead", lambda: first.status().role == rc.wire.kv_pb2.ROLE_LEADER)
+        second = Node(workdir, "node-2", api_endpoint=first.http)
+        second.join = second.addr
+        third = Node(workdir, "node-3", join=first.addr, api_endpoint=first.http)
+        nodes += [second, third]
+        second.start()
+        third.start()
+        eventually("three voters", lambda: sum(
+            1 for m in first.status().members if m.suffrage == rc.wire.raft_pb2.SUFFRAGE_VOTER) == 3)
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_http_api_on_every_node(http_cluster):
+    one, two, three = http_cluster
+    # The README's set route and the route the original registers, on any node.
+    assert one.request("POST", "/api/v1/key/hello/value/world")[0] == 200
+    assert three.request("POST", "/api/v1/key/k2/v2")[0] == 200
+    for node in http_cluster:
+        assert node.request("GET", "/api/v1/key/hello")[:2] == (200, b"world\n")
+        assert node.request("GET", "/api/v1/key/k2")[:2] == (200, b"v2\n")
+    assert two.request("DELETE", "/api/v1/key/hello")[0] == 200
+    status, body, _ = one.request("GET", "/api/v1/key/hello")
+    assert status == 404 and json.loads(body) == {"message": "key not found", "status": "Not Found"}
+    # PUT takes any bytes as the value; percent-encoding decodes, %2F included.
+    assert two.request("PUT", "/api/v1/key/bin", bytes(range(256)))[0] == 200
+    assert three.request("GET", "/api/v1/key/bin")[1] == bytes(range(256)) + b"\n"
+    assert one.request("POST", "/api/v1/key/a%20b/value/c%2Fd")[0] == 200
+    assert two.request("GET", "/api/v1/key/a%20b")[1] == b"c/d\n"
+    # Stale reads say so and still answer.
+    assert three.request("GET", "/api/v1/key/k2?consistency=stale")[:2] == (200, b"v2\n")
+    status_body = json.loads(two.request("GET", "/api/v1/status")[1])
+    assert status_body["leader_id"] == "node-1" and len(status_body["members"]) == 3
+    assert one.request("GET", "/health")[0] == 200
+    assert three.request("GET", "/ready")[0] == 200
+
+
+def test_http_bad_input(http_cluster):
+    one = http_cluster[0]
+    cases = [
+        ("GET", "/api/v1/nope", None, 404),
+        ("POST", "/api/v1/key//value/x", None, 400),
+        ("GET", "/api/v1/key/a%2", None, 400),
+        ("GET", "/api/v1/key/x?consistency=bogus", None, 400),
+        ("PUT", "/api/v1/key/big", b"x" * 100_000, 413),
+        ("POST", "/api/v1/node", b"{not json", 400),
+        ("POST", "/api/v1/node", b'{"addr": "nohostport", "node_id": "n9"}', 400),
+    ]
+    for method, path, body, expected in cases:
+        status, text, _ = one.request(method, path, body)
+        assert status == expected, (method, path, status, text)
+        error = json.loads(text)
+        assert set(error) == {"message", "status"}, text
+    # A 100 MB body is refused from its header, before it is read; the node goes on serving.
+    with socket.create_connection(("127.0.0.1", one.http_port), timeout=5) as s:
+        s.sendall(b"PUT /api/v1/key/huge HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n")
+        try:
+            s.sendall(b"\0" * (1024 * 1024))
+        except OSError:
+            pass
+        assert s.recv(4096).startswith(b"HTTP/1.1 413")
+    assert one.request("POST", "/api/v1/key/after/ok")[0] == 200
