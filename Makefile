@@ -5,10 +5,11 @@ SEEDS ?= 10000
 SEED ?=
 ARGS ?=
 
-.PHONY: help setup protos check-protos vectors build release run test test-swift test-python leakcheck fuzz sim bench-storage clean
+.PHONY: help setup protos check-protos vectors build release run cluster cluster-stop test test-swift test-python leakcheck fuzz sim bench-storage clean
 
 help:
 	@echo "make run        install what is missing, build the release binary, start node 1 (ARGS=... for flags)"
+	@echo "make cluster    start a local 3-node cluster in the background (make cluster-stop ends it)"
 	@echo "make test       everything CI runs: drift check, warning-free build, Swift and Python tests, leak check"
 	@echo "make fuzz       fuzz every wire decoder for FUZZ_SECONDS (default 60) under ASan/LSan"
 	@echo "make sim        run the cluster simulation over SEEDS seeds (default 10000); SEED=N replays one, verbosely"
@@ -37,6 +38,12 @@ release: setup
 run: release
 	.build/release/raft-cache $(ARGS)
 
+cluster: setup
+	tools/cluster
+
+cluster-stop:
+	tools/cluster stop
+
 test-swift: build
 	$(SWIFT) test --skip-build
 
@@ -62,4 +69,4 @@ bench-storage: setup
 	tools/bench/storage
 
 clean:
-	rm -rf .build .fuzz .bench
+	rm -rf .build .fuzz .bench .cluster

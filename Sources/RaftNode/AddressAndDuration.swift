@@ -1,10 +1,9 @@
 import NIOCore
-import RaftNode
 
 /// Go's duration syntax, as the original program's --timeout took it: "500ms", "3s",
 /// "1m30s", "1.5h", "250us"; units ns, us (or µs), ms, s, m, h.
-enum GoDuration {
-    static func parse(_ text: String) -> TimeAmount? {
+public enum GoDuration {
+    public static func parse(_ text: String) -> TimeAmount? {
         let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3_600e9)]
         var rest = Substring(text)
         var total = 0.0
@@ -26,8 +25,8 @@ enum GoDuration {
 
 /// A listen address as the original's --port took it: ":8000" (every interface) or
 /// "host:8000"; a bare "8000" is accepted too.
-enum ListenAddress {
-    static func parse(_ text: String) -> (host: String, port: Int)? {
+public enum ListenAddress {
+    public static func parse(_ text: String) -> (host: String, port: Int)? {
         guard let (host, port) = RaftNode.split(text.contains(":") ? text : ":" + text), (1...65_535).contains(port)
         else { return nil }
         return (host, port)
