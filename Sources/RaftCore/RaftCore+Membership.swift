@@ -3,17 +3,20 @@ import RaftWire
 extension RaftCore {
     /// Proposes a single-server change. It takes effect on every server as soon as its entry
     /// is appended; no other change is accepted until it commits. Returns the entry's index
-    /// (the current configuration's index when the change is already in force).
+    /// and term (those of the current configuration's entry when the change is already in
+    /// force): the change is done once an entry with both is applied.
     @discardableResult
-    public func proposeMembership(_ change: MembershipChange) throws -> UInt64 {
+    public func proposeMembership(_ change: MembershipChange) throws -> (index: UInt64, term: UInt64) {
         guard isLeader else { throw RaftError.notLeader(leader: leaderID) }
         guard pendingConfigurationIndex <= commitIndex else { throw RaftError.membershipChangeInProgress }
-        guard let servers = try changedServers(change) else { return configurationIndex }
+        guard let servers = try changedServers(change) else {
+            return (configurationIndex, log.term(at: configurationIndex) ?? log.snapshot.lastIncludedTerm)
+        }
         guard servers.contains(where: { $0.suffrage == .voter }) else { throw RaftError.noVotersLeft }
         let data = try Configuration(servers: servers).wireBytes()
-        let (index, _) = try appendAsLeader(type: .configuration, data: data)
-        pendingConfigurationIndex = index
-        return index
+        let proposal = try appendAsLeader(type: .configuration, data: data)
+        pendingConfigurationIndex = proposal.index
+        return proposal
     }
 
     /// The servers after `change`, or nil when it changes nothing.

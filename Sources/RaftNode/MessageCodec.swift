@@ -82,8 +82,15 @@ public enum RaftNodeError: Error, Sendable, Equatable, CustomStringConvertible {
     case shuttingDown
     /// The write was overtaken by a leader change and did not commit.
     case lost
+    /// Not possible now; trying again shortly may work (a leadership transfer under way).
+    case unavailable(String)
+    /// The request itself is wrong.
+    case invalid(String)
+    /// Refused in the cluster's current state (another membership change pending).
     case rejected(String)
     case unexpected(String)
+    /// The node stopped itself (storage failure); it serves nothing more.
+    case failed(String)
 
     public var description: String {
         switch self {
@@ -92,8 +99,8 @@ public enum RaftNodeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .timeout: "timed out waiting for the cluster"
         case .shuttingDown: "the node is shutting down"
         case .lost: "the write was lost in a leader change; it was not applied"
-        case .rejected(let reason): reason
-        case .unexpected(let reason): reason
+        case .unavailable(let reason), .invalid(let reason), .rejected(let reason), .unexpected(let reason): reason
+        case .failed(let reason): "the node has stopped: \(reason)"
         }
     }
 }

@@ -21,11 +21,14 @@ public final class RaftNode: @unchecked Sendable {
         public var heartbeatTicks: Int
         /// How long a client request waits for the cluster.
         public var requestTimeout: TimeAmount
+        /// The largest value a write may carry.
+        public var maxValueSize: Int
         public var client: RPCClient.Options
 
         public init(
             id: NodeID, address: String, tickInterval: TimeAmount = .milliseconds(100), electionTicks: Int = 5,
-            heartbeatTicks: Int = 1, requestTimeout: TimeAmount = .seconds(5), client: RPCClient.Options = .init()
+            heartbeatTicks: Int = 1, requestTimeout: TimeAmount = .seconds(5), maxValueSize: Int = 1 << 20,
+            client: RPCClient.Options = .init()
         ) {
             self.id = id
             self.address = address
@@ -33,6 +36,7 @@ public final class RaftNode: @unchecked Sendable {
             self.electionTicks = electionTicks
             self.heartbeatTicks = heartbeatTicks
             self.requestTimeout = requestTimeout
+            self.maxValueSize = maxValueSize
             self.client = client
         }
     }
@@ -57,6 +61,11 @@ public final class RaftNode: @unchecked Sendable {
     /// Waiting for the store to reach an index.
     private var appliedWaiters: [(index: UInt64, promise: EventLoopPromise<Void>)] = []
     private var lastLeader: NodeID?
+    private let failurePromise: EventLoopPromise<String>
+
+    /// Succeeds, with the reason, if the node stops itself (its storage failed): it serves
+    /// nothing more and the process should exit.
+    public var failure: EventLoopFuture<String> { failurePromise.futureResult }
 
     /// `state`: where the core starts - what the storage recovered, unless the caller has
     /// just written more (a founding configuration).
@@ -67,6 +76,7 @@ public final class RaftNode: @unchecked Sendable {
         self.store = store
         self.logger = logger
         loop = group.next()
+        failurePromise = loop.makePromise(of: String.self)
         core = RaftCore(
             options: RaftOptions(
                 id: options.id, electionTicks: options.electionTicks, heartbeatTicks: options.heartbeatTicks,
@@ -87,19 +97,34 @@ public final class RaftNode: @unchecked Sendable {
 
     /// Stops the clock; requests still waiting fail.
     public func stop() async {
-        try? await loop.submit { [self] in
-            stopped = true
-            ticker?.cancel()
-            for (_, call) in inboundCalls { call.fail(RaftNodeError.shuttingDown) }
-            for (_, proposal) in proposals { proposal.promise.fail(RaftNodeError.shuttingDown) }
-            for (_, read) in reads { read.fail(RaftNodeError.shuttingDown) }
-            for waiter in appliedWaiters { waiter.promise.fail(RaftNodeError.shuttingDown) }
-            inboundCalls = [:]
-            proposals = [:]
-            reads = [:]
-            appliedWaiters = []
-        }.get()
-        for client in clients.values { await client.close() }
+        let clients: [RPCClient] = (try? await loop.submit { [self] () -> [RPCClient] in
+            halt(RaftNodeError.shuttingDown)
+            failurePromise.fail(RaftNodeError.shuttingDown)
+            return Array(self.clients.values)
+        }.get()) ?? []
+        for client in clients { await client.close() }
+    }
+
+    /// Stops everything on the loop and fails whatever waits.
+    private func halt(_ error: RaftNodeError) {
+        loop.preconditionInEventLoop()
+        stopped = true
+        ticker?.cancel()
+        for (_, call) in inboundCalls { call.fail(error) }
+        for (_, proposal) in proposals { proposal.promise.fail(error) }
+        for (_, read) in reads { read.fail(error) }
+        for waiter in appliedWaiters { waiter.promise.fail(error) }
+        inboundCalls = [:]
+        proposals = [:]
+        reads = [:]
+        appliedWaiters = []
+    }
+
+    /// The node cannot go on (its storage failed): it stops, and says so through `failure`.
+    private func fail(_ reason: String) {
+        logger.critical("stopping: \(reason)")
+        halt(.failed(reason))
+        failurePromise.succeed(reason)
     }
 
     // MARK: The Ready loop
@@ -112,8 +137,7 @@ public final class RaftNode: @unchecked Sendable {
             let ready = core.ready()
             noteLeaderChange()
             if ready.snapshot != nil {
-                logger.error("a snapshot from the leader cannot be installed yet; stopping this node")
-                stopped = true
+                fail("a snapshot from the leader cannot be installed by this version")
                 return
             }
             // A leader's requests claim nothing about its disk: they go now. Everything
@@ -124,8 +148,7 @@ public final class RaftNode: @unchecked Sendable {
             storage.persist(update) { [self] error in
                 loop.execute { [self] in
                     if let error {
-                        logger.critical("cannot persist the Raft log; stopping", metadata: ["error": "\(error)"])
-                        stopped = true
+                        if !stopped { fail("cannot persist the Raft log: \(error)") }
                         return
                     }
                     afterPersist(ready, late)
@@ -188,6 +211,7 @@ public final class RaftNode: @unchecked Sendable {
 
     func client(for address: String) -> RPCClient? {
         loop.preconditionInEventLoop()
+        guard !stopped else { return nil }
         if let client = clients[address] { return client }
         guard let (host, port) = Self.split(address) else { return nil }
         let client = RPCClient(host: host, port: port, options: options.client, group: loop, logger: logger)
@@ -218,7 +242,9 @@ public final class RaftNode: @unchecked Sendable {
         loop.makeFutureWithTask {
             try await client.call(method.rawValue, payload: payload, ordered: ordered)
         }.whenComplete { [self] result in
-            guard case .success(let answer) = result, let body = try? MessageBody.response(to: method, payload: answer) else {
+            guard !stopped, case .success(let answer) = result,
+                let body = try? MessageBody.response(to: method, payload: answer)
+            else {
                 return  // Lost: Raft retries on its own.
             }
             core.step(Message(from: from, to: options.id, context: context, body: body))
@@ -267,17 +293,47 @@ public final class RaftNode: @unchecked Sendable {
             guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
             do {
                 let (index, term) = try core.propose(command)
-                let promise = loop.makePromise(of: UInt64.self)
-                proposals[index] = (term, promise)
-                scheduleTimeout(promise) { [self] in proposals.removeValue(forKey: index) != nil }
+                let future = awaitApplied(index: index, term: term)
                 pump()
-                return promise.futureResult
-            } catch RaftError.notLeader(let leader) {
-                return loop.makeFailedFuture(leaderError(leader))
+                return future
+            } catch let error as RaftError {
+                return loop.makeFailedFuture(nodeError(error))
             } catch {
                 return loop.makeFailedFuture(RaftNodeError.rejected("\(error)"))
             }
         }.get()
+    }
+
+    /// A promise answered when the entry (index, term) is applied - or failed when another
+    /// entry is applied there, or at the request deadline.
+    private func awaitApplied(index: UInt64, term: UInt64) -> EventLoopFuture<UInt64> {
+        loop.preconditionInEventLoop()
+        let promise = loop.makePromise(of: UInt64.self)
+        if store.appliedIndex >= index {
+            // Already applied (a change that was in force): the term says whether it was this one.
+            promise.succeed(index)
+            return promise.futureResult
+        }
+        // An older proposal at this index was overtaken by a leader change.
+        proposals[index]?.promise.fail(RaftNodeError.lost)
+        proposals[index] = (term, promise)
+        let future = promise.futureResult
+        scheduleTimeout(promise) { [self] in
+            guard let waiting = proposals[index], waiting.promise.futureResult === future else { return false }
+            proposals[index] = nil
+            return true
+        }
+        return future
+    }
+
+    /// The node's error for a refusal of the core.
+    private func nodeError(_ error: RaftError) -> RaftNodeError {
+        switch error {
+        case .notLeader(let leader): leaderError(leader)
+        case .transferInProgress: .unavailable("a leadership transfer is in progress; try again shortly")
+        case .membershipChangeInProgress, .noVotersLeft: .rejected(error.description)
+        case .unknownServer, .invalidTransferTarget: .invalid(error.description)
+        }
     }
 
     /// Waits until a linearizable read may be served here: a read index confirmed by a
@@ -347,20 +403,22 @@ public final class RaftNode: @unchecked Sendable {
         }.get()
     }
 
-    /// Proposes a membership change on the leader and waits until it is applied.
+    /// Proposes a membership change on the leader and waits until its entry is applied
+    /// (failing if a leader change replaced it).
     public func changeMembership(_ change: MembershipChange) async throws -> MembershipResponse {
         let index = try await loop.flatSubmit { [self] () -> EventLoopFuture<UInt64> in
+            guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
             do {
-                let index = try core.proposeMembership(change)
+                let (index, term) = try core.proposeMembership(change)
+                let future = awaitApplied(index: index, term: term)
                 pump()
-                return loop.makeSucceededFuture(index)
-            } catch RaftError.notLeader(let leader) {
-                return loop.makeFailedFuture(leaderError(leader))
+                return future
+            } catch let error as RaftError {
+                return loop.makeFailedFuture(nodeError(error))
             } catch {
                 return loop.makeFailedFuture(RaftNodeError.rejected("\(error)"))
             }
         }.get()
-        try await waitApplied(index)
         return try await loop.submit { [self] in MembershipResponse(index: index, configuration: core.configuration) }.get()
     }
 
@@ -369,10 +427,8 @@ public final class RaftNode: @unchecked Sendable {
             do {
                 try core.transferLeadership(to: target)
                 pump()
-            } catch RaftError.notLeader(let leader) {
-                throw leaderError(leader)
-            } catch {
-                throw RaftNodeError.rejected("\(error)")
+            } catch let error as RaftError {
+                throw nodeError(error)
             }
         }.get()
     }

@@ -25,12 +25,17 @@ public struct RaftNodeService: RPCService {
                 return try await get(GetRequest(wireBytes: call.payload))
             case .set:
                 let request = try decode(SetRequest.self, call.payload)
+                guard !request.key.isEmpty else { return .failure(.invalidArgument, "the key must not be empty") }
+                guard request.value.count <= node.options.maxValueSize else {
+                    return .failure(.resourceExhausted, "value of \(request.value.count) bytes is over the limit of \(node.options.maxValueSize) bytes")
+                }
                 return try await forwardingIfFollower(call) {
                     let index = try await node.propose(try Command(op: .set, key: request.key, value: request.value).wireBytes())
                     return try SetResponse(index: index).wireBytes()
                 }
             case .delete:
                 let request = try decode(DeleteRequest.self, call.payload)
+                guard !request.key.isEmpty else { return .failure(.invalidArgument, "the key must not be empty") }
                 return try await forwardingIfFollower(call) {
                     let index = try await node.propose(try Command(op: .delete, key: request.key).wireBytes())
                     return try DeleteResponse(index: index).wireBytes()
@@ -107,10 +112,16 @@ public struct RaftNodeService: RPCService {
             return RPCError(.unavailable, error.description, detail: ErrorDetail(retryAfterMs: 500))
         case .lost:
             return RPCError(.aborted, error.description)
+        case .unavailable(let reason):
+            return RPCError(.unavailable, reason, detail: ErrorDetail(retryAfterMs: 500))
+        case .invalid(let reason):
+            return RPCError(.invalidArgument, reason)
         case .rejected(let reason):
             return RPCError(.failedPrecondition, reason)
         case .unexpected(let reason):
             return RPCError(.internal, reason)
+        case .failed(let reason):
+            return RPCError(.unavailable, reason)
         }
     }
 }

@@ -277,7 +277,7 @@ public final class Simulation {
         default:
             return
         }
-        guard let index = try? core.proposeMembership(change) else { return }
+        guard let index = try? core.proposeMembership(change).index else { return }
         trace("\(leader.id) proposes \(change)")
         report.membershipChanges += 1
         switch change {

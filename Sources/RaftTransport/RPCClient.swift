@@ -71,7 +71,12 @@ public final class RPCClient: Sendable {
         let request = Envelope(
             kind: .request, method: method, timeoutMs: UInt32(clamping: timeout.nanoseconds / 1_000_000), payload: payload,
             hops: hops)
-        channel.writeAndFlush(PendingCall(request: request, timeout: timeout, promise: promise), promise: nil)
+        // A write that fails (the connection closed meanwhile) fails the call too.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            promise.fail(RPCError(.unavailable, "cannot send to \(self.host):\(self.port): \(error)"))
+        }
+        channel.writeAndFlush(PendingCall(request: request, timeout: timeout, promise: promise), promise: written)
         let response = try await promise.futureResult.get()
         guard response.status == .ok else {
             let detail = response.payload.isEmpty ? nil : try? ErrorDetail(wireBytes: response.payload)
@@ -146,7 +151,10 @@ public final class RPCClient: Sendable {
         future.whenComplete { [self] result in
             switch result {
             case .success(let channel):
-                pool.withLockedValue { $0.backoff = options.initialBackoff }
+                pool.withLockedValue { pool in
+                    pool.backoff = options.initialBackoff
+                    pool.retryAt = .uptimeNanoseconds(0)
+                }
                 // A closed connection frees its slot for the next call.
                 channel.closeFuture.whenComplete { [self] _ in forget(slot: slot, future: future) }
             case .failure(let error):
@@ -193,9 +201,12 @@ final class ClientCallHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let call = unwrapOutboundIn(data)
-        guard waiting.count < maxInFlight else {
-            call.promise.fail(RPCError(.resourceExhausted, "too many calls waiting for \(context.remoteAddress.map { "\($0)" } ?? "the peer")"))
-            promise?.fail(ChannelError.outputClosed)
+        // Backpressure: a peer that does not keep up (too many calls waiting, or bytes piling
+        // up unsent) gets no more until it does; callers see UNAVAILABLE at once.
+        guard waiting.count < maxInFlight, context.channel.isWritable else {
+            let reason = waiting.count >= maxInFlight ? "too many calls waiting" : "too many bytes waiting to be sent"
+            call.promise.fail(RPCError(.unavailable, "\(reason) for \(context.remoteAddress.map { "\($0)" } ?? "the peer")"))
+            promise?.succeed(())
             return
         }
         let id = nextCallID

@@ -110,8 +110,11 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
                     callID: request.callID, kind: .response, status: error.status, message: error.message,
                     payload: (try? error.detail?.wireBytes()) ?? [])
             }
-            channel.writeAndFlush(response, promise: nil)
-            channel.eventLoop.execute { handler.value.callFinished(channel: channel) }
+            // The call counts against the limit until its answer is written: a client that
+            // does not read its answers stops being read.
+            channel.writeAndFlush(response).whenComplete { _ in
+                channel.eventLoop.execute { handler.value.callFinished(channel: channel) }
+            }
         }
     }
 

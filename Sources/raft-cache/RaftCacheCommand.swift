@@ -78,7 +78,13 @@ struct RaftCacheCommand: AsyncParsableCommand {
     var logLevel = "info"
 
     func validate() throws {
-        guard GoDuration.parse(timeout) != nil else { throw ValidationError("--timeout: '\(timeout)' is not a duration like 500ms, 3s or 1m") }
+        guard let io = GoDuration.parse(timeout), io.nanoseconds > 0 else {
+            throw ValidationError("--timeout: '\(timeout)' is not a positive duration like 500ms, 3s or 1m")
+        }
+        // A value must fit in one frame with its envelope and entry around it.
+        guard (1...(Frame.defaultMaxLength - 64 * 1024)).contains(maxValueSize) else {
+            throw ValidationError("--max-value-size must be between 1 and \(Frame.defaultMaxLength - 64 * 1024)")
+        }
         guard let beat = GoDuration.parse(heartbeat), beat.nanoseconds > 0 else { throw ValidationError("--heartbeat: '\(heartbeat)' is not a positive duration") }
         guard let election = GoDuration.parse(electionTimeout), election.nanoseconds > 2 * beat.nanoseconds else {
             throw ValidationError("--election-timeout must be a duration of more than twice --heartbeat")
@@ -109,12 +115,14 @@ struct RaftCacheCommand: AsyncParsableCommand {
         do {
             storage = try FileStorage(directory: raftDir, options: .init(snapshotRetain: snapshotRetain), logger: logger)
         } catch {
-            throw CleanExit.message("raft-cache: cannot open --raft-dir \(raftDir): \(error)")
+            throw StartupError("cannot open --raft-dir \(raftDir): \(error)")
         }
         let fresh = storage.recovered.entries.isEmpty && storage.recovered.snapshot.lastIncludedIndex == 0
             && storage.recovered.hardState.term == 0
+        // Either flag asks to join a cluster; only with neither does a new node found one.
+        let joining = !leaderAddr.isEmpty || !leaderApiEndpoint.isEmpty
         var state = storage.recovered
-        if fresh && leaderAddr.isEmpty {
+        if fresh && !joining {
             logger.info("founding a one-node cluster", metadata: ["address": "\(raftAddr)"])
             state = RaftCore.bootstrapState(servers: [Server(id: localID, address: raftAddr)])
             try await storage.persist(StorageUpdate(hardState: state.hardState, entries: state.entries))
@@ -128,7 +136,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
         let node = RaftNode(
             options: .init(
                 id: localID, address: raftAddr, tickInterval: tick, electionTicks: max(2, electionTicks), heartbeatTicks: 1,
-                requestTimeout: max(ioTimeout, .seconds(1)),
+                requestTimeout: max(ioTimeout, .seconds(1)), maxValueSize: maxValueSize,
                 // A peer that comes back is reached again within half a second.
                 client: .init(maxConnections: maxPool, timeout: ioTimeout, maxBackoff: .milliseconds(500))),
             storage: storage, state: state, store: storeState, logger: logger)
@@ -137,7 +145,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
         do {
             server = try await RPCServer.start(host: host, port: raftPort, service: RaftNodeService(node: node), logger: logger)
         } catch {
-            throw CleanExit.message("raft-cache: cannot listen on --raft-addr \(raftAddr): \(error)")
+            throw StartupError("cannot listen on --raft-addr \(raftAddr): \(error)")
         }
         node.start()
         logger.info("serving the binary protocol", metadata: ["address": "\(raftAddr)", "data_dir": "\(raftDir)"])
@@ -145,30 +153,31 @@ struct RaftCacheCommand: AsyncParsableCommand {
         let (httpHost, httpPort) = ListenAddress.parse(port)!
         let application = HTTPFrontend(node: node, options: .init(maxValueSize: maxValueSize))
             .application(host: httpHost, port: httpPort, logger: logger)
-        let shouldJoin = fresh && !leaderAddr.isEmpty
-        let failure: (any Error)? = await withTaskGroup(of: (any Error)?.self) { group in
+        let shouldJoin = fresh && joining
+        // Runs until a signal, or the HTTP server, the node or the join failing.
+        let stop = StopTrigger()
+        stop.watchSignals(logger: logger)
+        node.failure.whenSuccess { reason in stop.fire(StartupError("the node stopped: \(reason)")) }
+        let failure: (any Error)? = await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
                     try await application.run()
-                    return nil
                 } catch {
-                    return CleanExit.message("raft-cache: cannot serve HTTP on --port \(port): \(error)")
+                    stop.fire(StartupError("cannot serve HTTP on --port \(port): \(error)"))
                 }
             }
-            group.addTask {
-                if shouldJoin {
+            if shouldJoin {
+                group.addTask {
                     do {
                         try await join(logger: logger, timeout: ioTimeout)
                     } catch {
-                        return error
+                        stop.fire(error)
                     }
                 }
-                await waitForSignal(logger: logger)
-                return nil
             }
-            let first = await group.next() ?? nil
+            let reason = await stop.wait()
             group.cancelAll()
-            return first
+            return reason
         }
         await shutDown(node: node, server: server, storage: storage, logger: logger)
         if let failure { throw failure }
@@ -179,22 +188,26 @@ struct RaftCacheCommand: AsyncParsableCommand {
     /// leader or another change is committing.
     private func join(logger: Logger, timeout: TimeAmount) async throws {
         if !leaderApiEndpoint.isEmpty { return try await joinOverHTTP(logger: logger) }
+        guard !leaderAddr.isEmpty else { return }
         let (host, port) = RaftNode.split(leaderAddr)!
         let client = RPCClient(host: host, port: port, options: .init(timeout: timeout), logger: logger)
         defer { Task { await client.close() } }
         let deadline = ContinuousClock.now + .seconds(30)
         while true {
             do {
-                let response: MembershipResponse = try await client.call(.addVoter, AddVoterRequest(id: localID, address: raftAddr))
+                // Joining again with the same id and address is a no-op, so retrying is safe.
+                let response: MembershipResponse = try await client.call(
+                    .addVoter, AddVoterRequest(id: localID, address: raftAddr), timeout: timeout * 3)
                 logger.info("joined the cluster", metadata: ["index": "\(response.index)"])
                 return
             } catch let error as RPCError
-                where [.unavailable, .failedPrecondition].contains(error.status) && ContinuousClock.now < deadline
+                where [.unavailable, .failedPrecondition, .deadlineExceeded, .aborted].contains(error.status)
+                    && ContinuousClock.now < deadline
             {
                 // No leader yet, or another change (another node joining) still committing.
                 try await Task.sleep(for: .milliseconds(200))
             } catch {
-                throw CleanExit.message("raft-cache: cannot join through \(leaderAddr): \(error)")
+                throw StartupError("cannot join through \(leaderAddr): \(error)")
             }
         }
     }
@@ -202,12 +215,13 @@ struct RaftCacheCommand: AsyncParsableCommand {
     private func joinOverHTTP(logger: Logger) async throws {
         let endpoint = leaderApiEndpoint.hasSuffix("/") ? String(leaderApiEndpoint.dropLast()) : leaderApiEndpoint
         guard let url = URL(string: endpoint + "/api/v1/node") else {
-            throw CleanExit.message("raft-cache: --leader-api-endpoint \(leaderApiEndpoint) is not a URL")
+            throw StartupError("--leader-api-endpoint \(leaderApiEndpoint) is not a URL")
         }
         var request = URLRequest(url: url)
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.httpBody = try JSONSerialization.data(withJSONObject: ["addr": raftAddr, "node_id": localID])
+        request.timeoutInterval = 15
         let deadline = ContinuousClock.now + .seconds(30)
         while true {
             var reason = ""
@@ -219,43 +233,25 @@ struct RaftCacheCommand: AsyncParsableCommand {
                     return
                 }
                 reason = "HTTP \(status): \(String(decoding: body, as: UTF8.self))"
-                guard status == 503 || status == 409 else { throw CleanExit.message("raft-cache: cannot join through \(url): \(reason)") }
-            } catch let error as CleanExit {
+                guard [409, 503, 504].contains(status) else { throw StartupError("cannot join through \(url): \(reason)") }
+            } catch let error as StartupError {
                 throw error
             } catch {
                 reason = "\(error)"
             }
-            guard ContinuousClock.now < deadline else { throw CleanExit.message("raft-cache: cannot join through \(url): \(reason)") }
+            guard ContinuousClock.now < deadline else { throw StartupError("cannot join through \(url): \(reason)") }
             try await Task.sleep(for: .milliseconds(200))
-        }
-    }
-
-    private func waitForSignal(logger: Logger) async {
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let queue = DispatchQueue(label: "raft-cache.signals")
-            let once = OnceFlag()
-            for number in [SIGINT, SIGTERM] {
-                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-                source.setEventHandler {
-                    logger.notice("stopping", metadata: ["signal": "\(number == SIGINT ? "SIGINT" : "SIGTERM")"])
-                    if once.set() { continuation.resume() }
-                }
-                source.resume()
-                SignalSources.keep(source)
-            }
         }
     }
 
     private func shutDown(node: RaftNode, server: RPCServer, storage: FileStorage, logger: Logger) async {
         if let status = try? await node.status() {
             if leaveOnShutdown {
-                do {
-                    _ = try await node.changeMembership(.remove(id: localID))
-                    logger.info("left the cluster")
-                } catch {
-                    logger.warning("could not leave the cluster", metadata: ["error": "\(error)"])
+                // Through the node's service, which forwards to the leader from a follower.
+                let call = InboundCall(method: Method.removeServer.rawValue, payload: (try? RemoveServerRequest(id: localID).wireBytes()) ?? [])
+                switch await RaftNodeService(node: node).handle(call) {
+                case .success: logger.info("left the cluster")
+                case .failure(let error): logger.warning("could not leave the cluster", metadata: ["error": "\(error)"])
                 }
             } else if status.role == .leader && status.members.filter({ $0.suffrage == .voter }).count > 1 {
                 try? await node.transferLeadership(to: nil)
@@ -272,29 +268,66 @@ struct RaftCacheCommand: AsyncParsableCommand {
     }
 }
 
-/// Set once, from any thread.
-final class OnceFlag: @unchecked Sendable {
+/// What stops the process: SIGINT/SIGTERM, or a failure fired from anywhere. The first
+/// one wins; a second signal while stopping ends the process at once.
+final class StopTrigger: @unchecked Sendable {
     private let lock = NSLock()
-    private var done = false
+    private var continuation: CheckedContinuation<(any Error)?, Never>?
+    private var fired = false
+    private var reason: (any Error)?
+    private var sources: [any DispatchSourceSignal] = []
+    private let queue = DispatchQueue(label: "raft-cache.signals")
 
-    /// True the first time only.
-    func set() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if done { return false }
-        done = true
-        return true
+    func watchSignals(logger: Logger) {
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        for number in [SIGINT, SIGTERM] {
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { [self] in
+                if fire(nil) {
+                    logger.notice("stopping", metadata: ["signal": "\(number == SIGINT ? "SIGINT" : "SIGTERM")"])
+                } else {
+                    logger.notice("second signal: exiting now")
+                    exit(130)
+                }
+            }
+            source.resume()
+            lock.withLock { sources.append(source) }
+        }
+    }
+
+    /// Stops the process (`error`: why, when it is a failure). True the first time.
+    @discardableResult
+    func fire(_ error: (any Error)?) -> Bool {
+        let (first, continuation) = lock.withLock { () -> (Bool, CheckedContinuation<(any Error)?, Never>?) in
+            guard !fired else { return (false, nil) }
+            fired = true
+            reason = error
+            defer { self.continuation = nil }
+            return (true, self.continuation)
+        }
+        continuation?.resume(returning: error)
+        return first
+    }
+
+    /// Waits until something fires; returns the failure, if it was one.
+    func wait() async -> (any Error)? {
+        await withCheckedContinuation { continuation in
+            let now = lock.withLock { () -> (any Error)?? in
+                if fired { return .some(reason) }
+                self.continuation = continuation
+                return .none
+            }
+            if let now { continuation.resume(returning: now) }
+        }
     }
 }
 
-/// Signal sources must live as long as the process.
-enum SignalSources {
-    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
-    private static let lock = NSLock()
+/// Why the node could not start or had to stop; printed, and the exit status is 1.
+struct StartupError: Error, CustomStringConvertible {
+    let description: String
 
-    static func keep(_ source: any DispatchSourceSignal) {
-        lock.lock()
-        defer { lock.unlock() }
-        sources.append(source)
+    init(_ description: String) {
+        self.description = description
     }
 }
