@@ -11,8 +11,26 @@ extension CacheStore {
 
     /// Writes the map as it is now, in chunks of about `chunkSize` bytes.
     public func writeSnapshot(chunkSize: Int = 1 << 20, _ write: ([UInt8]) throws -> Void) throws -> UInt64 {
-        let (values, index) = state.withLock { ($0.values, $0.appliedIndex) }
-        var chunk = Self.snapshotMagic
+        try frozen().write(chunkSize: chunkSize, write)
+    }
+
+    /// The map as it is now, kept by copy-on-write (O(1) here; the next write to the live
+    /// map pays for the copy), to be written out elsewhere while applying goes on.
+    public func frozen() -> FrozenCache {
+        state.withLock { FrozenCache(values: $0.values, appliedIndex: $0.appliedIndex) }
+    }
+}
+
+/// A map frozen at an applied index, written out as a snapshot.
+public struct FrozenCache: Sendable {
+    let values: [[UInt8]: [UInt8]]
+    public let appliedIndex: UInt64
+
+    /// Writes the snapshot in chunks of about `chunkSize` bytes; returns its index.
+    @discardableResult
+    public func write(chunkSize: Int = 1 << 20, _ write: ([UInt8]) throws -> Void) throws -> UInt64 {
+        let index = appliedIndex
+        var chunk = CacheStore.snapshotMagic
         chunk.reserveCapacity(chunkSize + 1024)
         chunk.appendLittleEndian(index)
         chunk.appendLittleEndian(UInt64(values.count))
@@ -29,6 +47,9 @@ extension CacheStore {
         if !chunk.isEmpty { try write(chunk) }
         return index
     }
+}
+
+extension CacheStore {
 
     /// Replaces the map with a snapshot's, read chunk by chunk from `read(offset, count)`.
     public func restoreSnapshot(size: UInt64, read: (UInt64, Int) throws -> [UInt8]) throws {

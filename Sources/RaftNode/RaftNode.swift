@@ -1,4 +1,5 @@
 import CacheStore
+import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
@@ -23,12 +24,16 @@ public final class RaftNode: @unchecked Sendable {
         public var requestTimeout: TimeAmount
         /// The largest value a write may carry.
         public var maxValueSize: Int
+        /// A snapshot is taken once this many entries have been applied since the last one.
+        public var snapshotEntries: UInt64
+        /// Snapshot data travels to followers in chunks of this size.
+        public var snapshotChunkSize: Int
         public var client: RPCClient.Options
 
         public init(
             id: NodeID, address: String, tickInterval: TimeAmount = .milliseconds(100), electionTicks: Int = 5,
             heartbeatTicks: Int = 1, requestTimeout: TimeAmount = .seconds(5), maxValueSize: Int = 1 << 20,
-            client: RPCClient.Options = .init()
+            snapshotEntries: UInt64 = 10_000, snapshotChunkSize: Int = 1 << 20, client: RPCClient.Options = .init()
         ) {
             self.id = id
             self.address = address
@@ -37,6 +42,8 @@ public final class RaftNode: @unchecked Sendable {
             self.heartbeatTicks = heartbeatTicks
             self.requestTimeout = requestTimeout
             self.maxValueSize = maxValueSize
+            self.snapshotEntries = snapshotEntries
+            self.snapshotChunkSize = snapshotChunkSize
             self.client = client
         }
     }
@@ -61,6 +68,12 @@ public final class RaftNode: @unchecked Sendable {
     /// Waiting for the store to reach an index.
     private var appliedWaiters: [(index: UInt64, promise: EventLoopPromise<Void>)] = []
     private var lastLeader: NodeID?
+    /// A snapshot is being written in the background.
+    private var snapshotting = false
+    /// Peers a snapshot is being streamed to.
+    private var streaming: Set<NodeID> = []
+    /// A snapshot arriving from the leader, chunk by chunk.
+    private var incoming: (metadata: SnapshotMetadata, sink: any SnapshotSink, nextOffset: UInt64)?
     private let failurePromise: EventLoopPromise<String>
 
     /// Succeeds, with the reason, if the node stops itself (its storage failed): it serves
@@ -82,6 +95,12 @@ public final class RaftNode: @unchecked Sendable {
                 id: options.id, electionTicks: options.electionTicks, heartbeatTicks: options.heartbeatTicks,
                 randomSeed: UInt64.random(in: 0...UInt64.max)),
             state: state ?? storage.recovered)
+    }
+
+    /// Loads the store from the storage's newest snapshot (before `start`, on a restart).
+    public func restoreStore() throws {
+        guard let snapshot = try storage.latestSnapshot(), snapshot.metadata.lastIncludedIndex > 0 else { return }
+        try store.restoreSnapshot(size: snapshot.size) { offset, count in try snapshot.read(offset: offset, count: count) }
     }
 
     /// Starts the clock.
@@ -136,9 +155,15 @@ public final class RaftNode: @unchecked Sendable {
         while core.hasReady {
             let ready = core.ready()
             noteLeaderChange()
-            if ready.snapshot != nil {
-                fail("a snapshot from the leader cannot be installed by this version")
-                return
+            if let snapshot = ready.snapshot {
+                // Before this Ready's entries, as Ready requires; the storage orders the log
+                // reset after every earlier write.
+                do {
+                    try install(snapshot)
+                } catch {
+                    fail("cannot install the leader's snapshot: \(error)")
+                    return
+                }
             }
             // A leader's requests claim nothing about its disk: they go now. Everything
             // else waits for this Ready's write (and so for every write before it).
@@ -162,6 +187,7 @@ public final class RaftNode: @unchecked Sendable {
         if let last = ready.entries.last { core.persisted(through: last.index, term: last.term) }
         for message in messages { send(message) }
         for entry in ready.committedEntries { apply(entry) }
+        maybeSnapshot()
         for read in ready.readStates {
             guard let promise = reads.removeValue(forKey: read.context) else { continue }
             if read.succeeded {
@@ -174,6 +200,8 @@ public final class RaftNode: @unchecked Sendable {
     }
 
     private func apply(_ entry: Entry) {
+        // Entries a snapshot installed since has already brought in.
+        guard entry.index > store.appliedIndex else { return }
         store.apply(entry)
         if let proposal = proposals.removeValue(forKey: entry.index) {
             if proposal.term == entry.term {
@@ -234,6 +262,9 @@ public final class RaftNode: @unchecked Sendable {
             inboundCalls.removeValue(forKey: message.context)?.succeed(message.body)
             return
         }
+        if case .installSnapshot(let request) = message.body {
+            return streamSnapshot(request, to: message.to, context: message.context)
+        }
         guard let address = address(of: message.to), let client = client(for: address),
             let (method, payload) = try? message.body.asCall()
         else { return }
@@ -266,6 +297,9 @@ public final class RaftNode: @unchecked Sendable {
             }
             guard let (from, body) = decoded else {
                 return loop.makeFailedFuture(RaftNodeError.unexpected("\(method.rawValue) is not a Raft request"))
+            }
+            if case .installSnapshot(let request) = body, let refusal = receiveChunk(request) {
+                return loop.makeFailedFuture(refusal)
             }
             let context = nextContext
             nextContext += 1
@@ -431,6 +465,103 @@ public final class RaftNode: @unchecked Sendable {
                 throw nodeError(error)
             }
         }.get()
+    }
+}
+
+// MARK: Snapshots
+
+extension RaftNode {
+    /// Takes a snapshot once enough entries have been applied since the last: the map is
+    /// frozen here (copy-on-write) and written, synced and the log compacted in the
+    /// background while applying goes on.
+    private func maybeSnapshot() {
+        let index = store.appliedIndex
+        guard !snapshotting, index >= core.snapshotIndex + options.snapshotEntries,
+            let metadata = core.snapshotMetadata(at: index)
+        else { return }
+        snapshotting = true
+        let frozen = store.frozen()
+        let storage = storage, chunkSize = options.snapshotChunkSize, logger = logger
+        DispatchQueue.global().async { [self] in
+            let started = NIODeadline.now()
+            do {
+                let sink = try storage.beginSnapshot(metadata)
+                try frozen.write(chunkSize: chunkSize) { try sink.write($0) }
+                let snapshot = try storage.commitSnapshot(sink, replacingLog: false)
+                try storage.compact(through: metadata.lastIncludedIndex)
+                logger.info("snapshot taken", metadata: [
+                    "index": "\(metadata.lastIncludedIndex)", "bytes": "\(snapshot.size)",
+                    "ms": "\((NIODeadline.now() - started).nanoseconds / 1_000_000)"])
+                loop.execute { [self] in
+                    core.compact(to: metadata)
+                    snapshotting = false
+                }
+            } catch {
+                loop.execute { [self] in fail("cannot write a snapshot: \(error)") }
+            }
+        }
+    }
+
+    /// Streams the stored snapshot to a follower in chunks, one at a time; the last answer
+    /// goes to the core. One stream per follower.
+    private func streamSnapshot(_ request: InstallSnapshotRequest, to peer: NodeID, context: UInt64) {
+        guard !streaming.contains(peer), let address = address(of: peer), let client = client(for: address),
+            let snapshot = try? storage.latestSnapshot(),
+            snapshot.metadata.lastIncludedIndex == request.metadata.lastIncludedIndex
+        else { return }
+        streaming.insert(peer)
+        let chunkSize = options.snapshotChunkSize, timeout = options.requestTimeout
+        loop.makeFutureWithTask { [self] () -> InstallSnapshotResponse in
+            var offset: UInt64 = 0
+            while true {
+                let data = try snapshot.read(offset: offset, count: chunkSize)
+                var chunk = request
+                chunk.offset = offset
+                chunk.data = data
+                chunk.done = offset + UInt64(data.count) >= snapshot.size
+                let response: InstallSnapshotResponse = try await client.call(.installSnapshot, chunk, timeout: timeout)
+                if chunk.done || response.term > request.term { return response }
+                offset = response.nextOffset
+                loop.execute { [self] in core.snapshotProgressed(to: peer) }
+            }
+        }.whenComplete { [self] result in
+            streaming.remove(peer)
+            guard !stopped, case .success(let response) = result else { return }
+            core.step(Message(from: peer, to: options.id, context: context, body: .installSnapshotResponse(response)))
+            pump()
+        }
+    }
+
+    /// Keeps the data of a snapshot chunk from the leader; nil, or why it is refused.
+    private func receiveChunk(_ request: InstallSnapshotRequest) -> RaftNodeError? {
+        guard request.term >= core.term else { return nil }  // The core answers a stale leader.
+        do {
+            if request.offset == 0 {
+                incoming?.sink.abort()
+                incoming = (request.metadata, try storage.beginSnapshot(request.metadata), 0)
+            }
+            guard let current = incoming, current.metadata == request.metadata, current.nextOffset == request.offset else {
+                return .rejected("snapshot chunk at \(request.offset) is not the one expected; start again from 0")
+            }
+            try current.sink.write(request.data)
+            incoming?.nextOffset += UInt64(request.data.count)
+            return nil
+        } catch {
+            incoming = nil
+            return .unexpected("cannot keep the snapshot: \(error)")
+        }
+    }
+
+    /// The core installs a snapshot from the leader: make it durable (the log goes), and
+    /// load the store from it.
+    private func install(_ metadata: SnapshotMetadata) throws {
+        guard let current = incoming, current.metadata == metadata else {
+            throw RaftNodeError.unexpected("snapshot \(metadata.lastIncludedIndex) was not received")
+        }
+        incoming = nil
+        let snapshot = try storage.commitSnapshot(current.sink, replacingLog: true)
+        try store.restoreSnapshot(size: snapshot.size) { offset, count in try snapshot.read(offset: offset, count: count) }
+        logger.info("installed the leader's snapshot", metadata: ["index": "\(metadata.lastIncludedIndex)"])
     }
 }
 

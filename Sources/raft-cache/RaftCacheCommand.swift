@@ -65,6 +65,9 @@ struct RaftCacheCommand: AsyncParsableCommand {
     @Option(help: "The largest value a write may carry, in bytes (413 past it).")
     var maxValueSize = 1 << 20
 
+    @Option(help: "Take a snapshot (and drop the log it covers) after this many entries.")
+    var snapshotEntries = 10_000
+
     @Option(help: "Heartbeat interval (Go duration).")
     var heartbeat = "100ms"
 
@@ -137,9 +140,15 @@ struct RaftCacheCommand: AsyncParsableCommand {
             options: .init(
                 id: localID, address: raftAddr, tickInterval: tick, electionTicks: max(2, electionTicks), heartbeatTicks: 1,
                 requestTimeout: max(ioTimeout, .seconds(1)), maxValueSize: maxValueSize,
+                snapshotEntries: UInt64(max(1, snapshotEntries)),
                 // A peer that comes back is reached again within half a second.
                 client: .init(maxConnections: maxPool, timeout: ioTimeout, maxBackoff: .milliseconds(500))),
             storage: storage, state: state, store: storeState, logger: logger)
+        do {
+            try node.restoreStore()
+        } catch {
+            throw StartupError("cannot load the newest snapshot in --raft-dir \(raftDir): \(error)")
+        }
         let (host, raftPort) = RaftNode.split(raftAddr)!
         let server: RPCServer
         do {

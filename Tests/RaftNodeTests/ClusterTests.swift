@@ -48,6 +48,8 @@ private final class TestMember {
         port = server.localAddress!.port!
     }
 
+    var snapshotEntries: UInt64 = 10_000
+
     func start(bootstrap servers: [Server]?) throws {
         let storage = try FileStorage(directory: directory)
         if let servers, storage.recovered.entries.isEmpty, storage.recovered.snapshot.lastIncludedIndex == 0 {
@@ -57,8 +59,11 @@ private final class TestMember {
             return try start(bootstrap: nil)
         }
         let node = RaftNode(
-            options: .init(id: id, address: address, tickInterval: .milliseconds(20), client: .init(timeout: .milliseconds(500))),
+            options: .init(
+                id: id, address: address, tickInterval: .milliseconds(20), snapshotEntries: snapshotEntries,
+                snapshotChunkSize: 1_000, client: .init(timeout: .milliseconds(500))),
             storage: storage, store: CacheStore(), logger: quietLogger)
+        try node.restoreStore()
         self.storage = storage
         self.node = node
         slot.node.withLock { $0 = node }
@@ -99,6 +104,11 @@ private func leader(of members: [TestMember]) async -> TestMember? {
         if let node = member.node, let status = try? await node.status(), status.role == .leader { return member }
     }
     return nil
+}
+
+/// A value large enough that 40 of them take several 1,000-byte snapshot chunks.
+private func padded(_ text: String) -> [UInt8] {
+    Array(text.utf8) + Array(repeating: UInt8(ascii: "x"), count: 100)
 }
 
 @Suite("A cluster of nodes on loopback", .serialized)
@@ -160,5 +170,51 @@ struct ClusterTests {
         #expect(status.members.count == 3)
         await back.close()
         for member in members where member.node != nil { try await member.stop() }
+    }
+
+    @Test("snapshots: the log is compacted, a new member catches up from a snapshot in chunks, a restart loads it")
+    func snapshots() async throws {
+        let members = ["n1", "n2", "n3"].map(TestMember.init)
+        let newcomer = TestMember(id: "n4")
+        defer { (members + [newcomer]).forEach { $0.remove() } }
+        for member in members + [newcomer] {
+            member.snapshotEntries = 50
+            try await member.listen()
+        }
+        let servers = members.map { Server(id: $0.id, address: $0.address) }
+        for member in members { try member.start(bootstrap: servers) }
+        try await eventually(within: 5, "a leader") { await leader(of: members) != nil }
+        let leaderMember = try #require(await leader(of: members))
+        let c = client(leaderMember)
+        for i in 0..<300 {
+            let _: SetResponse = try await c.call(.set, SetRequest(key: Array("k\(i % 40)".utf8), value: padded("v\(i)")))
+        }
+        try await eventually(within: 5, "a snapshot and a compacted log on the leader") {
+            ((try? await leaderMember.node!.status())?.snapshotIndex ?? 0) > 0
+        }
+
+        // A fresh server joins; the log it needs is gone, so it gets the snapshot.
+        try newcomer.start(bootstrap: nil)
+        let _: MembershipResponse = try await c.call(.addVoter, AddVoterRequest(id: "n4", address: newcomer.address))
+        let n4 = client(newcomer)
+        try await eventually(within: 10, "the newcomer to catch up") {
+            let got = try? await n4.call(.get, GetRequest(key: Array("k19".utf8), consistency: .stale), as: GetResponse.self)
+            return got?.value == padded("v299")
+        }
+        #expect(try await newcomer.node!.status().snapshotIndex > 0)
+        await n4.close()
+
+        // It restarts from its directory: the snapshot and the log after it.
+        try await newcomer.stop()
+        try await newcomer.listen()
+        try newcomer.start(bootstrap: nil)
+        let again = client(newcomer)
+        for i in 260..<300 {
+            let got: GetResponse = try await again.call(.get, GetRequest(key: Array("k\(i % 40)".utf8), consistency: .stale))
+            #expect(got.value == padded("v\(i)"))
+        }
+        await again.close()
+        await c.close()
+        for member in members + [newcomer] where member.node != nil { try await member.stop() }
     }
 }
