@@ -38,22 +38,26 @@ struct StorageTorture: ParsableCommand {
         var rng = SplitMix64(seed: seed)
         let inFlight = DispatchSemaphore(value: 8)
         let durable = Mutex<UInt64>(0)
+        // The newest snapshot's index: entries up to it are never rewritten.
+        var covered = storage.recovered.snapshot.lastIncludedIndex
         var batches = 0
         while true {
             batches += 1
             let snapshotIndex = durable.withLock { $0 } / 100 * 100
-            if batches % 25 == 0, snapshotIndex > storage.recovered.snapshot.lastIncludedIndex,
-                try storage.latestSnapshot().map({ $0.metadata.lastIncludedIndex < snapshotIndex }) ?? true
-            {
+            if batches % 25 == 0, snapshotIndex > covered {
                 let sink = try storage.beginSnapshot(
                     SnapshotMetadata(lastIncludedIndex: snapshotIndex, lastIncludedTerm: Self.term(for: snapshotIndex)))
                 try sink.write(Self.data(for: snapshotIndex))
                 _ = try storage.commitSnapshot(sink, replacingLog: false)
                 try storage.compact(through: snapshotIndex)
+                covered = snapshotIndex
             }
             // Now and then the batch rewrites the last few entries (same content): the log is
-            // cut and appended to, as when a follower's suffix is replaced.
-            if batches % 7 == 0 && next > 10 { next -= UInt64.random(in: 1...8, using: &rng) }
+            // cut and appended to, as when a follower's suffix is replaced - never at or below
+            // the snapshot, as in Raft, where a snapshot holds only committed entries.
+            if batches % 7 == 0 && next > 10 {
+                next = max(next - UInt64.random(in: 1...8, using: &rng), covered + 1)
+            }
             let count = UInt64.random(in: 1...64, using: &rng)
             let entries = (next..<(next + count)).map {
                 Entry(term: Self.term(for: $0), index: $0, type: .command, data: Self.data(for: $0))
