@@ -323,10 +323,17 @@ public final class RaftNode: @unchecked Sendable {
 
     /// Proposes a command on the leader and waits until it is applied; returns its index.
     public func propose(_ command: [UInt8]) async throws -> UInt64 {
+        try await submitProposal { [self] in try core.propose(command) }
+    }
+
+    /// Appends an entry through `append` (on the loop) and waits until it is applied.
+    private func submitProposal(
+        _ append: @escaping @Sendable () throws -> (index: UInt64, term: UInt64)
+    ) async throws -> UInt64 {
         try await loop.flatSubmit { [self] () -> EventLoopFuture<UInt64> in
             guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
             do {
-                let (index, term) = try core.propose(command)
+                let (index, term) = try append()
                 let future = awaitApplied(index: index, term: term)
                 pump()
                 return future
@@ -440,19 +447,7 @@ public final class RaftNode: @unchecked Sendable {
     /// Proposes a membership change on the leader and waits until its entry is applied
     /// (failing if a leader change replaced it).
     public func changeMembership(_ change: MembershipChange) async throws -> MembershipResponse {
-        let index = try await loop.flatSubmit { [self] () -> EventLoopFuture<UInt64> in
-            guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
-            do {
-                let (index, term) = try core.proposeMembership(change)
-                let future = awaitApplied(index: index, term: term)
-                pump()
-                return future
-            } catch let error as RaftError {
-                return loop.makeFailedFuture(nodeError(error))
-            } catch {
-                return loop.makeFailedFuture(RaftNodeError.rejected("\(error)"))
-            }
-        }.get()
+        let index = try await submitProposal { [self] in try core.proposeMembership(change) }
         return try await loop.submit { [self] in MembershipResponse(index: index, configuration: core.configuration) }.get()
     }
 

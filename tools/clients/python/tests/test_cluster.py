@@ -99,15 +99,14 @@ class Node:
             return c.status()
 
 
-@pytest.fixture
-def cluster():
-    workdir = tempfile.mkdtemp(prefix="raft-cache-cluster-")
-    first = Node(workdir, "node-1")
-    nodes = [first, Node(workdir, "node-2", join=first.addr), Node(workdir, "node-3", join=first.addr)]
+def running(workdir, first, joiners):
+    """Starts `first`, then the joiners once it leads; yields all three once they are voters,
+    and stops them and removes `workdir` afterwards."""
+    nodes = [first] + joiners
     try:
         first.start()
         eventually("node-1 to lead", lambda: first.status().role == rc.wire.kv_pb2.ROLE_LEADER)
-        for node in nodes[1:]:
+        for node in joiners:
             node.start()
         eventually("three voters", lambda: sum(
             1 for m in first.status().members if m.suffrage == rc.wire.raft_pb2.SUFFRAGE_VOTER) == 3)
@@ -116,6 +115,13 @@ def cluster():
         for node in nodes:
             node.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster():
+    workdir = tempfile.mkdtemp(prefix="raft-cache-cluster-")
+    first = Node(workdir, "node-1")
+    yield from running(workdir, first, [Node(workdir, "node-2", join=first.addr), Node(workdir, "node-3", join=first.addr)])
 
 
 def leader_of(nodes):
@@ -219,23 +225,10 @@ def http_cluster():
     even with the README's odd --leader-addr pointing at itself)."""
     workdir = tempfile.mkdtemp(prefix="raft-cache-http-")
     first = Node(workdir, "node-1")
-    nodes = [first]
-    try:
-        first.start()
-        eventually("node-1 to lead", lambda: first.status().role == rc.wire.kv_pb2.ROLE_LEADER)
-        second = Node(workdir, "node-2", api_endpoint=first.http)
-        second.join = second.addr
-        third = Node(workdir, "node-3", join=first.addr, api_endpoint=first.http)
-        nodes += [second, third]
-        second.start()
-        third.start()
-        eventually("three voters", lambda: sum(
-            1 for m in first.status().members if m.suffrage == rc.wire.raft_pb2.SUFFRAGE_VOTER) == 3)
-        yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    second = Node(workdir, "node-2", api_endpoint=first.http)
+    second.join = second.addr
+    third = Node(workdir, "node-3", join=first.addr, api_endpoint=first.http)
+    yield from running(workdir, first, [second, third])
 
 
 def test_http_api_on_every_node(http_cluster):
