@@ -104,11 +104,6 @@ public final class RaftCore {
 
     var quorum: Int { voters.count / 2 + 1 }
 
-    /// The leader's view of a follower: its match index (nil when not leading or unknown).
-    public func matchIndex(of peer: NodeID) -> UInt64? {
-        progress[peer]?.match
-    }
-
     public func termOfEntry(at index: UInt64) -> UInt64? {
         log.term(at: index)
     }

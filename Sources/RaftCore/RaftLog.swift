@@ -31,10 +31,6 @@ struct RaftLog {
         self.term(at: index) == term
     }
 
-    func entry(at index: UInt64) -> Entry {
-        entries[position(index)]
-    }
-
     /// Entries from `index` on, as many as fit in `maxBytes` of data (at least one).
     func entries(from index: UInt64, maxBytes: Int) -> [Entry] {
         guard index <= lastIndex else { return [] }

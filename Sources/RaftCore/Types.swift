@@ -88,13 +88,6 @@ public struct Message: Sendable, Equatable {
         default: false
         }
     }
-
-    var isRequest: Bool {
-        switch body {
-        case .requestVote, .appendEntries, .installSnapshot, .timeoutNow, .readIndex: true
-        default: false
-        }
-    }
 }
 
 /// A linearizable read the driver asked for with `readIndex(context:)`: once the state
