@@ -5,12 +5,13 @@ SEEDS ?= 10000
 SEED ?=
 ARGS ?=
 
-.PHONY: help setup protos check-protos vectors build release run cluster cluster-stop test test-swift test-python leakcheck fuzz sim bench-storage clean
+.PHONY: help setup protos check-protos vectors build release run cluster cluster-stop test test-swift test-python test-long leakcheck fuzz sim bench-storage clean
 
 help:
 	@echo "make run        install what is missing, build the release binary, start node 1 (ARGS=... for flags)"
 	@echo "make cluster    start a local 3-node cluster in the background (make cluster-stop ends it)"
 	@echo "make test       everything CI runs: drift check, warning-free build, Swift and Python tests, leak check"
+	@echo "make test-long  the large cluster cases on release builds: 100,000 writes and a fresh node, a million-key snapshot"
 	@echo "make fuzz       fuzz every wire decoder for FUZZ_SECONDS (default 60) under ASan/LSan"
 	@echo "make sim        run the cluster simulation over SEEDS seeds (default 10000); SEED=N replays one, verbosely"
 	@echo "make bench-storage  the durable log beside the disk's raw fsync rate, and recovery of a 1 GB log"
@@ -62,6 +63,13 @@ fuzz: setup
 
 test: check-protos test-swift test-python leakcheck
 	@echo "make test: all passed"
+
+# The same snapshot and membership tests at full size, on release builds (CI runs it too).
+test-long: setup
+	$(SWIFT) build -c release --product raft-cache
+	$(SWIFT) build -c release --product raft-cache-load
+	RAFT_CACHE_LONG=1 RAFT_CACHE_BIN=.build/release/raft-cache RAFT_CACHE_LOAD_BIN=.build/release/raft-cache-load \
+		python3 -m pytest -q -s tools/clients/python/tests/test_snapshots.py
 
 sim: setup
 	$(SWIFT) build -c release --product raft-sim

@@ -52,7 +52,7 @@ let package = Package(
             ]
         ),
         // The replicated state machine: the in-memory map, its commands and snapshots.
-        .target(name: "CacheStore", dependencies: ["RaftWire"]),
+        .target(name: "CacheStore", dependencies: ["RaftWire", "CRC32C"]),
         // The driver: RaftCore with storage, transport and the store; the node's binary services.
         .target(
             name: "RaftNode",
@@ -98,6 +98,18 @@ let package = Package(
             name: "raft-storage-bench",
             dependencies: ["RaftStorage", "RaftCore", "RaftWire", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/bench/raft-storage-bench"
+        ),
+        // A load generator over the binary protocol (tools/bench, the long tests).
+        .executableTarget(
+            name: "raft-cache-load",
+            dependencies: [
+                "RaftTransport", "RaftWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "tools/bench/raft-cache-load"
         ),
         .testTarget(name: "RaftWireTests", dependencies: ["RaftWire", "RaftProtoC"]),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation", "RaftWire"]),

@@ -367,6 +367,96 @@ void   raftcache__status_response__free_unpacked
   assert(message->base.descriptor == &raftcache__status_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   raftcache__snapshot_status__init
+                     (Raftcache__SnapshotStatus         *message)
+{
+  static const Raftcache__SnapshotStatus init_value = RAFTCACHE__SNAPSHOT_STATUS__INIT;
+  *message = init_value;
+}
+size_t raftcache__snapshot_status__get_packed_size
+                     (const Raftcache__SnapshotStatus *message)
+{
+  assert(message->base.descriptor == &raftcache__snapshot_status__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__snapshot_status__pack
+                     (const Raftcache__SnapshotStatus *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__snapshot_status__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__snapshot_status__pack_to_buffer
+                     (const Raftcache__SnapshotStatus *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__snapshot_status__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__SnapshotStatus *
+       raftcache__snapshot_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__SnapshotStatus *)
+     protobuf_c_message_unpack (&raftcache__snapshot_status__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__snapshot_status__free_unpacked
+                     (Raftcache__SnapshotStatus *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__snapshot_status__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__follower_status__init
+                     (Raftcache__FollowerStatus         *message)
+{
+  static const Raftcache__FollowerStatus init_value = RAFTCACHE__FOLLOWER_STATUS__INIT;
+  *message = init_value;
+}
+size_t raftcache__follower_status__get_packed_size
+                     (const Raftcache__FollowerStatus *message)
+{
+  assert(message->base.descriptor == &raftcache__follower_status__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__follower_status__pack
+                     (const Raftcache__FollowerStatus *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__follower_status__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__follower_status__pack_to_buffer
+                     (const Raftcache__FollowerStatus *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__follower_status__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__FollowerStatus *
+       raftcache__follower_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__FollowerStatus *)
+     protobuf_c_message_unpack (&raftcache__follower_status__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__follower_status__free_unpacked
+                     (Raftcache__FollowerStatus *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__follower_status__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   raftcache__command__init
                      (Raftcache__Command         *message)
 {
@@ -710,7 +800,7 @@ const ProtobufCMessageDescriptor raftcache__status_request__descriptor =
   (ProtobufCMessageInit) raftcache__status_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__status_response__field_descriptors[10] =
+static const ProtobufCFieldDescriptor raftcache__status_response__field_descriptors[16] =
 {
   {
     "node_id",
@@ -832,23 +922,101 @@ static const ProtobufCFieldDescriptor raftcache__status_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "snapshot",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__StatusResponse, snapshot),
+    &raftcache__snapshot_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "followers",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raftcache__StatusResponse, n_followers),
+    offsetof(Raftcache__StatusResponse, followers),
+    &raftcache__follower_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "keys",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__StatusResponse, keys),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bytes",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__StatusResponse, bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "digest",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__StatusResponse, digest),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "leader_contact_age_ms",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__StatusResponse, leader_contact_age_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__status_response__field_indices_by_name[] = {
   7,   /* field[7] = applied_index */
+  13,   /* field[13] = bytes */
   6,   /* field[6] = commit_index */
+  14,   /* field[14] = digest */
+  11,   /* field[11] = followers */
+  12,   /* field[12] = keys */
   8,   /* field[8] = last_log_index */
   4,   /* field[4] = leader_address */
+  15,   /* field[15] = leader_contact_age_ms */
   3,   /* field[3] = leader_id */
   5,   /* field[5] = members */
   0,   /* field[0] = node_id */
   1,   /* field[1] = role */
+  10,   /* field[10] = snapshot */
   9,   /* field[9] = snapshot_index */
   2,   /* field[2] = term */
 };
 static const ProtobufCIntRange raftcache__status_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor raftcache__status_response__descriptor =
 {
@@ -858,11 +1026,204 @@ const ProtobufCMessageDescriptor raftcache__status_response__descriptor =
   "Raftcache__StatusResponse",
   "raftcache",
   sizeof(Raftcache__StatusResponse),
-  10,
+  16,
   raftcache__status_response__field_descriptors,
   raftcache__status_response__field_indices_by_name,
   1,  raftcache__status_response__number_ranges,
   (ProtobufCMessageInit) raftcache__status_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__snapshot_status__field_descriptors[6] =
+{
+  {
+    "index",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__SnapshotStatus, index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "term",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__SnapshotStatus, term),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "size_bytes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__SnapshotStatus, size_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "age_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__SnapshotStatus, age_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "receiving_index",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__SnapshotStatus, receiving_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "received_bytes",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__SnapshotStatus, received_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__snapshot_status__field_indices_by_name[] = {
+  3,   /* field[3] = age_ms */
+  0,   /* field[0] = index */
+  5,   /* field[5] = received_bytes */
+  4,   /* field[4] = receiving_index */
+  2,   /* field[2] = size_bytes */
+  1,   /* field[1] = term */
+};
+static const ProtobufCIntRange raftcache__snapshot_status__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor raftcache__snapshot_status__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.SnapshotStatus",
+  "SnapshotStatus",
+  "Raftcache__SnapshotStatus",
+  "raftcache",
+  sizeof(Raftcache__SnapshotStatus),
+  6,
+  raftcache__snapshot_status__field_descriptors,
+  raftcache__snapshot_status__field_indices_by_name,
+  1,  raftcache__snapshot_status__number_ranges,
+  (ProtobufCMessageInit) raftcache__snapshot_status__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__follower_status__field_descriptors[5] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__FollowerStatus, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "match_index",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__FollowerStatus, match_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_index",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__FollowerStatus, next_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lag",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__FollowerStatus, lag),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__FollowerStatus, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__follower_status__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  3,   /* field[3] = lag */
+  1,   /* field[1] = match_index */
+  2,   /* field[2] = next_index */
+  4,   /* field[4] = state */
+};
+static const ProtobufCIntRange raftcache__follower_status__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor raftcache__follower_status__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.FollowerStatus",
+  "FollowerStatus",
+  "Raftcache__FollowerStatus",
+  "raftcache",
+  sizeof(Raftcache__FollowerStatus),
+  5,
+  raftcache__follower_status__field_descriptors,
+  raftcache__follower_status__field_indices_by_name,
+  1,  raftcache__follower_status__number_ranges,
+  (ProtobufCMessageInit) raftcache__follower_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[3] =

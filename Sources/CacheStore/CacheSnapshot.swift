@@ -23,7 +23,7 @@ extension CacheStore {
 
 /// A map frozen at an applied index, written out as a snapshot.
 public struct FrozenCache: Sendable {
-    let values: [[UInt8]: [UInt8]]
+    let values: ShardedMap
     public let appliedIndex: UInt64
 
     /// Writes the snapshot in chunks of about `chunkSize` bytes; returns its index.
@@ -34,7 +34,7 @@ public struct FrozenCache: Sendable {
         chunk.reserveCapacity(chunkSize + 1024)
         chunk.appendLittleEndian(index)
         chunk.appendLittleEndian(UInt64(values.count))
-        for (key, value) in values {
+        try values.forEach { key, value in
             chunk.appendLittleEndian(UInt32(key.count))
             chunk += key
             chunk.appendLittleEndian(UInt32(value.count))
@@ -61,17 +61,14 @@ extension CacheStore {
         guard try reader.bytes(8) == Self.snapshotMagic else { throw CacheSnapshotError.malformed("bad header") }
         let index = try reader.uint64()
         let count = try reader.uint64()
-        var values: [[UInt8]: [UInt8]] = [:]
-        values.reserveCapacity(Int(min(count, 1 << 24)))
-        var bytes = 0
+        var values = ShardedMap(expectedCount: Int(min(count, 1 << 24)))
         for _ in 0..<count {
             let key = try reader.bytes(Int(try reader.uint32()))
             let value = try reader.bytes(Int(try reader.uint32()))
-            bytes += key.count + value.count
-            values[key] = value
+            values.updateValue(value, forKey: key)
         }
         guard reader.atEnd else { throw CacheSnapshotError.malformed("bytes after the last pair") }
-        state.withLock { $0 = State(values: values, appliedIndex: index, bytes: bytes) }
+        state.withLock { $0 = State(values: values, appliedIndex: index) }
     }
 }
 

@@ -5,9 +5,8 @@ import Synchronization
 /// applying committed log entries in order. Reads may come from any thread.
 public final class CacheStore: Sendable {
     struct State {
-        var values: [[UInt8]: [UInt8]] = [:]
+        var values = ShardedMap()
         var appliedIndex: UInt64 = 0
-        var bytes = 0
     }
 
     let state = Mutex(State())
@@ -36,13 +35,10 @@ public final class CacheStore: Sendable {
             guard let command else { return .malformed }
             switch command.op {
             case .set:
-                let old = state.values.updateValue(command.value, forKey: command.key)
-                state.bytes += command.value.count - (old?.count ?? -command.key.count)
+                state.values.updateValue(command.value, forKey: command.key)
                 return .set
             case .delete:
-                guard let old = state.values.removeValue(forKey: command.key) else { return .deleted(existed: false) }
-                state.bytes -= command.key.count + old.count
-                return .deleted(existed: true)
+                return .deleted(existed: state.values.removeValue(forKey: command.key) != nil)
             }
         }
     }
@@ -55,7 +51,12 @@ public final class CacheStore: Sendable {
     public var appliedIndex: UInt64 { state.withLock { $0.appliedIndex } }
     public var count: Int { state.withLock { $0.values.count } }
     /// Bytes of keys and values held.
-    public var byteCount: Int { state.withLock { $0.bytes } }
+    public var byteCount: Int { state.withLock { $0.values.bytes } }
+
+    /// What the map holds, at which index: replicas at the same index have the same digest.
+    public var summary: (appliedIndex: UInt64, count: Int, bytes: Int, digest: UInt64) {
+        state.withLock { ($0.appliedIndex, $0.values.count, $0.values.bytes, $0.values.digest) }
+    }
 
     /// The encoding of a set command, as it goes into the log.
     public static func setCommand(key: [UInt8], value: [UInt8]) throws -> [UInt8] {

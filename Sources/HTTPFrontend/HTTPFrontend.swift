@@ -64,6 +64,7 @@ public struct HTTPFrontend: Sendable {
         router.delete("/api/v1/node/:id") { _, context in try await leave(context) }
         router.post("/api/v1/leader/transfer") { request, context in try await transfer(request) }
         router.get("/api/v1/status") { _, _ in try await status() }
+        router.post("/api/v1/snapshot") { _, _ in try await snapshot() }
         router.get("/health") { _, _ in JSONResponse.ok(["status": "ok"]) }
         router.get("/ready") { _, _ in try await ready() }
         return router
@@ -152,13 +153,39 @@ public struct HTTPFrontend: Sendable {
             }
             return ["id": member.id, "address": member.address, "suffrage": suffrage]
         }
+        let followers: [[String: Any]] = status.followers.map { follower in
+            ["id": follower.id, "match_index": follower.matchIndex, "next_index": follower.nextIndex,
+             "lag": follower.lag, "state": follower.state]
+        }
         let body: [String: Any] = [
             "node_id": status.nodeID, "role": role, "term": status.term, "leader_id": status.leaderID,
             "leader_address": status.leaderAddress, "commit_index": status.commitIndex,
             "applied_index": status.appliedIndex, "last_log_index": status.lastLogIndex,
-            "snapshot_index": status.snapshotIndex, "members": members,
+            "snapshot_index": status.snapshotIndex, "members": members, "snapshot": json(status.snapshot),
+            "followers": followers, "keys": status.keys, "bytes": status.bytes,
+            // As a string: JSON numbers lose precision past 2^53.
+            "digest": String(status.digest, radix: 16), "leader_contact_age_ms": status.leaderContactAgeMs,
         ]
         return JSONResponse.ok(body)
+    }
+
+    private func json(_ snapshot: SnapshotStatus) -> [String: Any] {
+        var body: [String: Any] = [
+            "index": snapshot.index, "term": snapshot.term, "size_bytes": snapshot.sizeBytes, "age_ms": snapshot.ageMs,
+        ]
+        if snapshot.receivingIndex > 0 {
+            body["receiving"] = ["index": snapshot.receivingIndex, "received_bytes": snapshot.receivedBytes]
+        }
+        return body
+    }
+
+    /// Takes a snapshot of this node's map now, and answers once it is on disk.
+    private func snapshot() async throws -> Response {
+        do {
+            return JSONResponse.ok(json(try await node.snapshotNow()))
+        } catch let error as RaftNodeError {
+            throw APIError(RaftNodeService.rpcError(error))
+        }
     }
 
     private func ready() async throws -> Response {

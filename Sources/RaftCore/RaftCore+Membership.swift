@@ -24,6 +24,12 @@ extension RaftCore {
         var servers = configuration.servers
         let position = { (id: NodeID) in servers.firstIndex { $0.id == id } }
         switch change {
+        case .addVoter(let joining, let address), .addLearner(let joining, let address):
+            if joining == id, let own = position(id), servers[own].address != address { throw RaftError.replacesLeader(id) }
+        default:
+            break
+        }
+        switch change {
         case .addVoter(let id, let address):
             if let i = position(id) {
                 if servers[i].address == address && servers[i].suffrage != .learner { return nil }

@@ -256,16 +256,6 @@ public final class RaftCore {
     }
 }
 
-/// A leader's view of one follower, for status reports.
-public struct FollowerStatus: Sendable, Equatable {
-    public var id: NodeID
-    public var match: UInt64
-    public var next: UInt64
-    /// "probe", "replicate" or "snapshot".
-    public var state: String
-    public var inflight: Int
-}
-
 extension RaftCore {
     /// On a leader: each follower's replication state, by id.
     public var followers: [FollowerStatus] {
@@ -274,9 +264,10 @@ extension RaftCore {
             let state = switch p.state {
             case .probe: "probe"
             case .replicate: "replicate"
-            case .snapshot(let index, _): "snapshot(\(index))"
+            case .snapshot: "snapshot"
             }
-            return FollowerStatus(id: id, match: p.match, next: p.next, state: state, inflight: p.inflight.count)
+            return FollowerStatus(
+                id: id, matchIndex: p.match, nextIndex: p.next, lag: log.lastIndex - min(p.match, log.lastIndex), state: state)
         }
     }
 }

@@ -127,6 +127,9 @@ public enum RaftError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The change would leave no voter, and no leader could ever be elected again.
     case noVotersLeft
     case invalidTransferTarget(NodeID)
+    /// A join names the leader's own id at another address: replacing it would remove the
+    /// very server handling the request.
+    case replacesLeader(NodeID)
 
     public var description: String {
         switch self {
@@ -136,6 +139,8 @@ public enum RaftError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unknownServer(let id): "no server \(id) in the configuration"
         case .noVotersLeft: "the change would leave no voter"
         case .invalidTransferTarget(let id): "cannot transfer leadership to \(id)"
+        case .replacesLeader(let id):
+            "\(id) is the leader's own id: a new server cannot take it over (transfer leadership away first, or use another id)"
         }
     }
 }

@@ -24,8 +24,10 @@ public final class RaftNode: @unchecked Sendable {
         public var requestTimeout: TimeAmount
         /// The largest value a write may carry.
         public var maxValueSize: Int
-        /// A snapshot is taken once this many entries have been applied since the last one.
+        /// A snapshot is taken once this many entries have been applied since the last one,
         public var snapshotEntries: UInt64
+        /// or once entries carrying this many command bytes have.
+        public var snapshotBytes: Int
         /// Snapshot data travels to followers in chunks of this size.
         public var snapshotChunkSize: Int
         public var client: RPCClient.Options
@@ -33,7 +35,7 @@ public final class RaftNode: @unchecked Sendable {
         public init(
             id: NodeID, address: String, tickInterval: TimeAmount = .milliseconds(100), electionTicks: Int = 5,
             heartbeatTicks: Int = 1, requestTimeout: TimeAmount = .seconds(5), maxValueSize: Int = 1 << 20,
-            snapshotEntries: UInt64 = 10_000, snapshotChunkSize: Int = 1 << 20, client: RPCClient.Options = .init()
+            snapshotEntries: UInt64 = 100_000, snapshotBytes: Int = 64 << 20, snapshotChunkSize: Int = 1 << 20, client: RPCClient.Options = .init()
         ) {
             self.id = id
             self.address = address
@@ -43,6 +45,7 @@ public final class RaftNode: @unchecked Sendable {
             self.requestTimeout = requestTimeout
             self.maxValueSize = maxValueSize
             self.snapshotEntries = snapshotEntries
+            self.snapshotBytes = snapshotBytes
             self.snapshotChunkSize = snapshotChunkSize
             self.client = client
         }
@@ -51,12 +54,12 @@ public final class RaftNode: @unchecked Sendable {
     public let options: Options
     public let store: CacheStore
     let loop: any EventLoop
-    private let storage: any RaftStorage
-    private let logger: Logger
-    private let core: RaftCore
+    let storage: any RaftStorage
+    let logger: Logger
+    let core: RaftCore
     private var clients: [String: RPCClient] = [:]
     private var ticker: RepeatedTask?
-    private var stopped = false
+    var stopped = false
 
     /// Inbound Raft calls waiting for the core's answer, by the context given to the core.
     private var inboundCalls: [UInt64: EventLoopPromise<MessageBody>] = [:]
@@ -68,12 +71,22 @@ public final class RaftNode: @unchecked Sendable {
     /// Waiting for the store to reach an index.
     private var appliedWaiters: [(index: UInt64, promise: EventLoopPromise<Void>)] = []
     private var lastLeader: NodeID?
+    /// This node has said in its log that it was removed.
+    private var removedLogged = false
+    /// When this node last heard from its leader (an AppendEntries or snapshot chunk).
+    private var lastLeaderContact = NIODeadline.now()
     /// A snapshot is being written in the background.
-    private var snapshotting = false
+    var snapshotting = false
+    /// Command bytes applied since the last snapshot began.
+    var appliedBytesSinceSnapshot = 0
+    /// Waiting for a snapshot asked for by an operator.
+    var snapshotWaiters: [EventLoopPromise<SnapshotStatus>] = []
+    /// The newest snapshot on disk, kept open for streaming to followers.
+    var currentSnapshot: (any SnapshotSource)?
     /// Peers a snapshot is being streamed to.
-    private var streaming: Set<NodeID> = []
+    var streaming: Set<NodeID> = []
     /// A snapshot arriving from the leader, chunk by chunk.
-    private var incoming: (metadata: SnapshotMetadata, sink: any SnapshotSink, nextOffset: UInt64)?
+    var incoming: (metadata: SnapshotMetadata, sink: any SnapshotSink, nextOffset: UInt64)?
     private let failurePromise: EventLoopPromise<String>
 
     /// Succeeds, with the reason, if the node stops itself (its storage failed): it serves
@@ -101,6 +114,7 @@ public final class RaftNode: @unchecked Sendable {
     public func restoreStore() throws {
         guard let snapshot = try storage.latestSnapshot(), snapshot.metadata.lastIncludedIndex > 0 else { return }
         try store.restoreSnapshot(size: snapshot.size) { offset, count in try snapshot.read(offset: offset, count: count) }
+        currentSnapshot = snapshot
     }
 
     /// Starts the clock.
@@ -125,7 +139,7 @@ public final class RaftNode: @unchecked Sendable {
     }
 
     /// Stops everything on the loop and fails whatever waits.
-    private func halt(_ error: RaftNodeError) {
+    func halt(_ error: RaftNodeError) {
         loop.preconditionInEventLoop()
         stopped = true
         ticker?.cancel()
@@ -133,6 +147,8 @@ public final class RaftNode: @unchecked Sendable {
         for (_, proposal) in proposals { proposal.promise.fail(error) }
         for (_, read) in reads { read.fail(error) }
         for waiter in appliedWaiters { waiter.promise.fail(error) }
+        for waiter in snapshotWaiters { waiter.fail(error) }
+        snapshotWaiters = []
         inboundCalls = [:]
         proposals = [:]
         reads = [:]
@@ -140,7 +156,7 @@ public final class RaftNode: @unchecked Sendable {
     }
 
     /// The node cannot go on (its storage failed): it stops, and says so through `failure`.
-    private func fail(_ reason: String) {
+    func fail(_ reason: String) {
         logger.critical("stopping: \(reason)")
         halt(.failed(reason))
         failurePromise.succeed(reason)
@@ -149,7 +165,7 @@ public final class RaftNode: @unchecked Sendable {
     // MARK: The Ready loop
 
     /// Takes every Ready the core has and sets it in motion.
-    private func pump() {
+    func pump() {
         loop.preconditionInEventLoop()
         guard !stopped else { return }
         while core.hasReady {
@@ -203,6 +219,7 @@ public final class RaftNode: @unchecked Sendable {
         // Entries a snapshot installed since has already brought in.
         guard entry.index > store.appliedIndex else { return }
         store.apply(entry)
+        appliedBytesSinceSnapshot += entry.data.count
         if let proposal = proposals.removeValue(forKey: entry.index) {
             if proposal.term == entry.term {
                 proposal.promise.succeed(entry.index)
@@ -210,13 +227,22 @@ public final class RaftNode: @unchecked Sendable {
                 proposal.promise.fail(RaftNodeError.lost)
             }
         }
-        if entry.type == .configuration { logger.info("configuration changed", metadata: ["index": "\(entry.index)", "members": "\(describeMembers())"]) }
+        if entry.type == .configuration { configurationApplied(entry.index) }
         let applied = entry.index
         appliedWaiters.removeAll { waiter in
             guard waiter.index <= applied else { return false }
             waiter.promise.succeed(())
             return true
         }
+    }
+
+    private func configurationApplied(_ index: UInt64) {
+        logger.info("configuration changed", metadata: ["index": "\(index)", "members": "\(describeMembers())"])
+        guard core.suffrage == nil, !removedLogged else { return }
+        removedLogged = true
+        logger.warning(
+            "this node was removed from the cluster: it no longer votes, campaigns or takes writes. To bring it back, stop it, empty its --raft-dir and join again",
+            metadata: ["index": "\(index)"])
     }
 
     private func noteLeaderChange() {
@@ -233,7 +259,7 @@ public final class RaftNode: @unchecked Sendable {
 
     // MARK: Sending
 
-    private func address(of peer: NodeID) -> String? {
+    func address(of peer: NodeID) -> String? {
         core.configuration.servers.first { $0.id == peer }?.address
     }
 
@@ -306,6 +332,7 @@ public final class RaftNode: @unchecked Sendable {
             let promise = loop.makePromise(of: MessageBody.self)
             inboundCalls[context] = promise
             core.step(Message(from: from, to: options.id, context: context, body: body))
+            if method == .appendEntries || method == .installSnapshot, core.leaderID == from { lastLeaderContact = .now() }
             pump()
             // Requests the core ignores get no answer; ReadIndex is answered later.
             let deadline: TimeAmount = method == .readIndex ? options.requestTimeout : options.tickInterval * 20
@@ -372,7 +399,7 @@ public final class RaftNode: @unchecked Sendable {
         switch error {
         case .notLeader(let leader): leaderError(leader)
         case .transferInProgress: .unavailable("a leadership transfer is in progress; try again shortly")
-        case .membershipChangeInProgress, .noVotersLeft: .rejected(error.description)
+        case .membershipChangeInProgress, .noVotersLeft, .replacesLeader: .rejected(error.description)
         case .unknownServer, .invalidTransferTarget: .invalid(error.description)
         }
     }
@@ -436,11 +463,14 @@ public final class RaftNode: @unchecked Sendable {
             case .preCandidate: .preCandidate
             case .follower: core.suffrage == .voter ? .follower : .learner
             }
+            let map = store.summary
             return StatusResponse(
                 nodeID: options.id, role: role, term: core.term, leaderID: core.leaderID ?? "",
                 leaderAddress: core.leaderID.flatMap { address(of: $0) } ?? "", members: core.configuration.servers,
-                commitIndex: core.commitIndex, appliedIndex: store.appliedIndex, lastLogIndex: core.lastIndex,
-                snapshotIndex: core.snapshotIndex)
+                commitIndex: core.commitIndex, appliedIndex: map.appliedIndex, lastLogIndex: core.lastIndex,
+                snapshotIndex: core.snapshotIndex, snapshot: snapshotStatus(), followers: core.followers,
+                keys: UInt64(map.count), bytes: UInt64(map.bytes), digest: map.digest,
+                leaderContactAgeMs: core.isLeader ? 0 : UInt64((NIODeadline.now() - lastLeaderContact).nanoseconds / 1_000_000))
         }.get()
     }
 
@@ -460,103 +490,6 @@ public final class RaftNode: @unchecked Sendable {
                 throw nodeError(error)
             }
         }.get()
-    }
-}
-
-// MARK: Snapshots
-
-extension RaftNode {
-    /// Takes a snapshot once enough entries have been applied since the last: the map is
-    /// frozen here (copy-on-write) and written, synced and the log compacted in the
-    /// background while applying goes on.
-    private func maybeSnapshot() {
-        let index = store.appliedIndex
-        guard !snapshotting, index >= core.snapshotIndex + options.snapshotEntries,
-            let metadata = core.snapshotMetadata(at: index)
-        else { return }
-        snapshotting = true
-        let frozen = store.frozen()
-        let storage = storage, chunkSize = options.snapshotChunkSize, logger = logger
-        DispatchQueue.global().async { [self] in
-            let started = NIODeadline.now()
-            do {
-                let sink = try storage.beginSnapshot(metadata)
-                try frozen.write(chunkSize: chunkSize) { try sink.write($0) }
-                let snapshot = try storage.commitSnapshot(sink, replacingLog: false)
-                try storage.compact(through: metadata.lastIncludedIndex)
-                logger.info("snapshot taken", metadata: [
-                    "index": "\(metadata.lastIncludedIndex)", "bytes": "\(snapshot.size)",
-                    "ms": "\((NIODeadline.now() - started).nanoseconds / 1_000_000)"])
-                loop.execute { [self] in
-                    core.compact(to: metadata)
-                    snapshotting = false
-                }
-            } catch {
-                loop.execute { [self] in fail("cannot write a snapshot: \(error)") }
-            }
-        }
-    }
-
-    /// Streams the stored snapshot to a follower in chunks, one at a time; the last answer
-    /// goes to the core. One stream per follower.
-    private func streamSnapshot(_ request: InstallSnapshotRequest, to peer: NodeID, context: UInt64) {
-        guard !streaming.contains(peer), let address = address(of: peer), let client = client(for: address),
-            let snapshot = try? storage.latestSnapshot(),
-            snapshot.metadata.lastIncludedIndex == request.metadata.lastIncludedIndex
-        else { return }
-        streaming.insert(peer)
-        let chunkSize = options.snapshotChunkSize, timeout = options.requestTimeout
-        loop.makeFutureWithTask { [self] () -> InstallSnapshotResponse in
-            var offset: UInt64 = 0
-            while true {
-                let data = try snapshot.read(offset: offset, count: chunkSize)
-                var chunk = request
-                chunk.offset = offset
-                chunk.data = data
-                chunk.done = offset + UInt64(data.count) >= snapshot.size
-                let response: InstallSnapshotResponse = try await client.call(.installSnapshot, chunk, timeout: timeout)
-                if chunk.done || response.term > request.term { return response }
-                offset = response.nextOffset
-                loop.execute { [self] in core.snapshotProgressed(to: peer) }
-            }
-        }.whenComplete { [self] result in
-            streaming.remove(peer)
-            guard !stopped, case .success(let response) = result else { return }
-            core.step(Message(from: peer, to: options.id, context: context, body: .installSnapshotResponse(response)))
-            pump()
-        }
-    }
-
-    /// Keeps the data of a snapshot chunk from the leader; nil, or why it is refused.
-    private func receiveChunk(_ request: InstallSnapshotRequest) -> RaftNodeError? {
-        guard request.term >= core.term else { return nil }  // The core answers a stale leader.
-        do {
-            if request.offset == 0 {
-                incoming?.sink.abort()
-                incoming = (request.metadata, try storage.beginSnapshot(request.metadata), 0)
-            }
-            guard let current = incoming, current.metadata == request.metadata, current.nextOffset == request.offset else {
-                return .rejected("snapshot chunk at \(request.offset) is not the one expected; start again from 0")
-            }
-            try current.sink.write(request.data)
-            incoming?.nextOffset += UInt64(request.data.count)
-            return nil
-        } catch {
-            incoming = nil
-            return .unexpected("cannot keep the snapshot: \(error)")
-        }
-    }
-
-    /// The core installs a snapshot from the leader: make it durable (the log goes), and
-    /// load the store from it.
-    private func install(_ metadata: SnapshotMetadata) throws {
-        guard let current = incoming, current.metadata == metadata else {
-            throw RaftNodeError.unexpected("snapshot \(metadata.lastIncludedIndex) was not received")
-        }
-        incoming = nil
-        let snapshot = try storage.commitSnapshot(current.sink, replacingLog: true)
-        try store.restoreSnapshot(size: snapshot.size) { offset, count in try snapshot.read(offset: offset, count: count) }
-        logger.info("installed the leader's snapshot", metadata: ["index": "\(metadata.lastIncludedIndex)"])
     }
 }
 

@@ -100,7 +100,7 @@ public struct RaftNodeService: RPCService {
         }
     }
 
-    static func rpcError(_ error: RaftNodeError) -> RPCError {
+    public static func rpcError(_ error: RaftNodeError) -> RPCError {
         switch error {
         case .noLeader:
             return RPCError(.unavailable, error.description, detail: ErrorDetail(retryAfterMs: 200))

@@ -417,7 +417,7 @@ public final class Simulation {
         let servers = core.configuration.servers.map { "\($0.id):\($0.suffrage)" }.joined(separator: ",")
         return "\(node.id): \(core.role) term \(core.term) leader \(core.leaderID ?? "-") last \(core.lastIndex) "
             + "commit \(core.commitIndex) applied \(node.stateMachine.appliedIndex) snapshot \(core.snapshotIndex) [\(servers)]"
-            + core.followers.map { " \($0.id): match \($0.match) next \($0.next) \($0.state) inflight \($0.inflight)" }.joined()
+            + core.followers.map { " \($0.id): match \($0.matchIndex) next \($0.nextIndex) \($0.state)" }.joined()
             + (core.transferInProgress ? " transferring" : "")
     }
 

@@ -29,9 +29,13 @@ public protocol SnapshotSource: AnyObject, Sendable {
     /// The data's length in bytes.
     var size: UInt64 { get }
     func read(offset: UInt64, count: Int) throws -> [UInt8]
+    /// When it was written (Unix time in milliseconds), where the storage knows.
+    var writtenAtMs: UInt64? { get }
 }
 
 extension SnapshotSource {
+    public var writtenAtMs: UInt64? { nil }
+
     /// Every chunk of the data in order.
     public func forEachChunk(size chunkSize: Int = 1 << 20, _ body: ([UInt8]) throws -> Void) throws {
         var offset: UInt64 = 0

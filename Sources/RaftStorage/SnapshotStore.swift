@@ -81,7 +81,11 @@ public final class FileSnapshotWriter: SnapshotSink, @unchecked Sendable {
     private let finalPath: String
     private var crc: UInt32 = 0
     private var dataLength: UInt64 = 0
+    private var written = 0
+    private var writtenBack = 0
     private var finished = false
+    /// Written back to the disk every so often as it grows (see POSIXFile.startWriteBack).
+    static let writeBackBytes = 4 << 20
 
     init(store: SnapshotStore, metadata: SnapshotMetadata) throws {
         self.store = store
@@ -101,6 +105,11 @@ public final class FileSnapshotWriter: SnapshotSink, @unchecked Sendable {
     private func put(_ bytes: [UInt8]) throws {
         bytes.withUnsafeBytes { crc = raftcache_crc32c(crc, $0.baseAddress, $0.count) }
         try file.write(bytes)
+        written += bytes.count
+        if written - writtenBack >= Self.writeBackBytes {
+            file.startWriteBack(offset: writtenBack, length: written - writtenBack)
+            writtenBack = written
+        }
     }
 
     public func write(_ chunk: [UInt8]) throws {
@@ -183,6 +192,12 @@ public final class FileSnapshot: SnapshotSource, @unchecked Sendable {
                 throw StorageError.corrupt(path: path, offset: dataOffset, reason: "snapshot checksum mismatch")
             }
         }
+    }
+
+    public var writtenAtMs: UInt64? {
+        var info = stat()
+        guard fstat(file.fd, &info) == 0 else { return nil }
+        return UInt64(info.st_mtim.tv_sec) * 1_000 + UInt64(info.st_mtim.tv_nsec) / 1_000_000
     }
 
     public func read(offset: UInt64, count: Int) throws -> [UInt8] {

@@ -125,7 +125,13 @@ extension StatusResponse: ProtobufCBacked {
             commitIndex: c.commit_index,
             appliedIndex: c.applied_index,
             lastLogIndex: c.last_log_index,
-            snapshotIndex: c.snapshot_index)
+            snapshotIndex: c.snapshot_index,
+            snapshot: try decodeMessage(c.snapshot),
+            followers: try decodeRepeated(c.n_followers, c.followers),
+            keys: c.keys,
+            bytes: c.bytes,
+            digest: c.digest,
+            leaderContactAgeMs: c.leader_contact_age_ms)
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__StatusResponse {
@@ -140,6 +146,57 @@ extension StatusResponse: ProtobufCBacked {
         c.applied_index = appliedIndex
         c.last_log_index = lastLogIndex
         c.snapshot_index = snapshotIndex
+        c.snapshot = try arena.message(snapshot)
+        (c.n_followers, c.followers) = try arena.repeated(followers)
+        c.keys = keys
+        c.bytes = bytes
+        c.digest = digest
+        c.leader_contact_age_ms = leaderContactAgeMs
+        return c
+    }
+}
+
+extension SnapshotStatus: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__SnapshotStatus>) {
+        raftcache__snapshot_status__init(message)
+    }
+
+    init(c: Raftcache__SnapshotStatus) throws {
+        self.init(
+            index: c.index, term: c.term, sizeBytes: c.size_bytes, ageMs: c.age_ms,
+            receivingIndex: c.receiving_index, receivedBytes: c.received_bytes)
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__SnapshotStatus {
+        var c = Self.emptyCMessage()
+        c.index = index
+        c.term = term
+        c.size_bytes = sizeBytes
+        c.age_ms = ageMs
+        c.receiving_index = receivingIndex
+        c.received_bytes = receivedBytes
+        return c
+    }
+}
+
+extension FollowerStatus: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__FollowerStatus>) {
+        raftcache__follower_status__init(message)
+    }
+
+    init(c: Raftcache__FollowerStatus) throws {
+        self.init(
+            id: try decodeString(c.id, field: "FollowerStatus.id"), matchIndex: c.match_index,
+            nextIndex: c.next_index, lag: c.lag, state: try decodeString(c.state, field: "FollowerStatus.state"))
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__FollowerStatus {
+        var c = Self.emptyCMessage()
+        c.id = try arena.cString(id, field: "FollowerStatus.id")
+        c.match_index = matchIndex
+        c.next_index = nextIndex
+        c.lag = lag
+        c.state = try arena.cString(state, field: "FollowerStatus.state")
         return c
     }
 }

@@ -85,11 +85,22 @@ public struct StatusResponse: Sendable, Equatable {
     public var appliedIndex: UInt64
     public var lastLogIndex: UInt64
     public var snapshotIndex: UInt64
+    public var snapshot: SnapshotStatus
+    /// On the leader: every other member's progress.
+    public var followers: [FollowerStatus]
+    /// What the map holds at `appliedIndex`.
+    public var keys: UInt64
+    public var bytes: UInt64
+    public var digest: UInt64
+    /// Milliseconds since this node last heard from a leader (0 on the leader).
+    public var leaderContactAgeMs: UInt64
 
     public init(
         nodeID: String = "", role: Role = .follower, term: UInt64 = 0, leaderID: String = "",
         leaderAddress: String = "", members: [Server] = [], commitIndex: UInt64 = 0,
-        appliedIndex: UInt64 = 0, lastLogIndex: UInt64 = 0, snapshotIndex: UInt64 = 0
+        appliedIndex: UInt64 = 0, lastLogIndex: UInt64 = 0, snapshotIndex: UInt64 = 0,
+        snapshot: SnapshotStatus = SnapshotStatus(), followers: [FollowerStatus] = [],
+        keys: UInt64 = 0, bytes: UInt64 = 0, digest: UInt64 = 0, leaderContactAgeMs: UInt64 = 0
     ) {
         self.nodeID = nodeID
         self.role = role
@@ -101,6 +112,55 @@ public struct StatusResponse: Sendable, Equatable {
         self.appliedIndex = appliedIndex
         self.lastLogIndex = lastLogIndex
         self.snapshotIndex = snapshotIndex
+        self.snapshot = snapshot
+        self.followers = followers
+        self.keys = keys
+        self.bytes = bytes
+        self.digest = digest
+        self.leaderContactAgeMs = leaderContactAgeMs
+    }
+}
+
+/// The newest snapshot a node holds, and one it is receiving.
+public struct SnapshotStatus: Sendable, Equatable {
+    public var index: UInt64
+    public var term: UInt64
+    public var sizeBytes: UInt64
+    /// Since it was taken or installed by this process (0 for one found at start).
+    public var ageMs: UInt64
+    /// A snapshot arriving from the leader (0: none), and its bytes received so far.
+    public var receivingIndex: UInt64
+    public var receivedBytes: UInt64
+
+    public init(
+        index: UInt64 = 0, term: UInt64 = 0, sizeBytes: UInt64 = 0, ageMs: UInt64 = 0,
+        receivingIndex: UInt64 = 0, receivedBytes: UInt64 = 0
+    ) {
+        self.index = index
+        self.term = term
+        self.sizeBytes = sizeBytes
+        self.ageMs = ageMs
+        self.receivingIndex = receivingIndex
+        self.receivedBytes = receivedBytes
+    }
+}
+
+/// A follower's replication progress, as its leader sees it.
+public struct FollowerStatus: Sendable, Equatable {
+    public var id: String
+    public var matchIndex: UInt64
+    public var nextIndex: UInt64
+    /// Entries behind the leader's last index.
+    public var lag: UInt64
+    /// "probe", "replicate" or "snapshot".
+    public var state: String
+
+    public init(id: String = "", matchIndex: UInt64 = 0, nextIndex: UInt64 = 0, lag: UInt64 = 0, state: String = "") {
+        self.id = id
+        self.matchIndex = matchIndex
+        self.nextIndex = nextIndex
+        self.lag = lag
+        self.state = state
     }
 }
 

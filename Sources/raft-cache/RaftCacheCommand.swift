@@ -59,14 +59,20 @@ struct RaftCacheCommand: AsyncParsableCommand {
     @Option(help: "Snapshots kept on disk.")
     var snapshotRetain = 2
 
+    @Option(help: "Size of each log segment file (MiB); whole segments are dropped once a snapshot covers them.")
+    var segmentMib = 64
+
     @Option(help: "HTTP listen address (:8000 means every interface, port 8000).")
     var port = ":8000"
 
     @Option(help: "The largest value a write may carry, in bytes (413 past it).")
     var maxValueSize = 1 << 20
 
-    @Option(help: "Take a snapshot (and drop the log it covers) after this many entries.")
-    var snapshotEntries = 10_000
+    @Option(help: "Take a snapshot (and drop the log it covers) after this many entries,")
+    var snapshotEntries = 100_000
+
+    @Option(help: "or after entries carrying this many bytes of commands (MiB).")
+    var snapshotMib = 64
 
     @Option(help: "Heartbeat interval (Go duration).")
     var heartbeat = "100ms"
@@ -96,6 +102,9 @@ struct RaftCacheCommand: AsyncParsableCommand {
         guard leaderAddr.isEmpty || RaftNode.split(leaderAddr) != nil else { throw ValidationError("--leader-addr: '\(leaderAddr)' is not host:port") }
         guard ListenAddress.parse(port) != nil else { throw ValidationError("--port: '\(port)' is not :port or host:port") }
         guard maxPool >= 1 else { throw ValidationError("--max-pool must be at least 1") }
+        guard snapshotEntries >= 1 else { throw ValidationError("--snapshot-entries must be at least 1") }
+        guard snapshotMib >= 1 else { throw ValidationError("--snapshot-mib must be at least 1") }
+        guard (1...1024).contains(segmentMib) else { throw ValidationError("--segment-mib must be 1...1024") }
         guard snapshotRetain >= 1 else { throw ValidationError("--snapshot-retain must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
     }
@@ -116,7 +125,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
 
         let storage: FileStorage
         do {
-            storage = try FileStorage(directory: raftDir, options: .init(snapshotRetain: snapshotRetain), logger: logger)
+            storage = try FileStorage(directory: raftDir, options: .init(segmentSize: segmentMib << 20, snapshotRetain: snapshotRetain), logger: logger)
         } catch {
             throw StartupError("cannot open --raft-dir \(raftDir): \(error)")
         }
@@ -140,7 +149,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
             options: .init(
                 id: localID, address: raftAddr, tickInterval: tick, electionTicks: max(2, electionTicks), heartbeatTicks: 1,
                 requestTimeout: max(ioTimeout, .seconds(1)), maxValueSize: maxValueSize,
-                snapshotEntries: UInt64(max(1, snapshotEntries)),
+                snapshotEntries: UInt64(snapshotEntries), snapshotBytes: snapshotMib << 20,
                 // A peer that comes back is reached again within half a second.
                 client: .init(maxConnections: maxPool, timeout: ioTimeout, maxBackoff: .milliseconds(500))),
             storage: storage, state: state, store: storeState, logger: logger)

@@ -120,4 +120,29 @@ struct CacheStoreTests {
         }
         #expect(store.get(Array("keep".utf8)).value == Array("me".utf8))
     }
+
+    @Test("the digest depends on the pairs held, not on the order or history that led to them")
+    func digest() throws {
+        let first = CacheStore(), second = CacheStore()
+        first.apply(try setEntry(1, "a", "1"))
+        first.apply(try setEntry(2, "b", "2"))
+        first.apply(try setEntry(3, "c", "3"))
+        first.apply(try deleteEntry(4, "c"))
+        second.apply(try setEntry(1, "b", "old"))
+        second.apply(try setEntry(2, "a", "1"))
+        second.apply(try setEntry(3, "b", "2"))
+        second.apply(Entry(term: 1, index: 4, type: .noop))
+        #expect(first.summary.digest == second.summary.digest)
+        #expect(first.summary.count == 2 && first.summary.bytes == 4)
+        second.apply(try setEntry(5, "b", "3"))
+        #expect(first.summary.digest != second.summary.digest)
+        // Restored from a snapshot, the digest is the same.
+        var bytes: [UInt8] = []
+        _ = try first.writeSnapshot { bytes += $0 }
+        let restored = CacheStore()
+        try restored.restoreSnapshot(size: UInt64(bytes.count)) { offset, count in
+            Array(bytes[Int(offset)..<min(bytes.count, Int(offset) + count)])
+        }
+        #expect(restored.summary.digest == first.summary.digest)
+    }
 }

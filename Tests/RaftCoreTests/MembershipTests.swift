@@ -40,6 +40,23 @@ struct MembershipTests {
         }
     }
 
+    @Test("a join with a known id at a new address replaces that server, unless it is the leader itself")
+    func joinReplaces() throws {
+        let cluster = TestCluster(voters: ["n1", "n2", "n3"])
+        cluster.elect("n1")
+        let before = cluster["n1"].configuration
+        // The same id at the same address: already in force, nothing appended.
+        let (index, _) = try cluster["n1"].proposeMembership(.addVoter(id: "n2", address: "n2:1"))
+        #expect(cluster["n1"].configuration == before)
+        #expect(index < cluster["n1"].lastIndex + 1)
+        #expect(throws: RaftError.replacesLeader("n1")) {
+            try cluster["n1"].proposeMembership(.addVoter(id: "n1", address: "elsewhere:1"))
+        }
+        try cluster["n1"].proposeMembership(.addVoter(id: "n2", address: "n2-new:1"))
+        #expect(cluster["n1"].configuration.servers.contains(Server(id: "n2", address: "n2-new:1", suffrage: .staging)))
+        #expect(!cluster["n1"].configuration.servers.contains { $0.address == "n2:1" })
+    }
+
     @Test("a leader that removes itself steps down once the change commits, and never campaigns")
     func leaderRemovesItself() throws {
         let cluster = TestCluster(voters: ["n1", "n2", "n3"])

@@ -40,7 +40,10 @@ let maximalMessages: [any WireMessage] = [
     DeleteRequest(key: Array(longText.utf8)),
     DeleteResponse(index: big),
     StatusRequest(),
-    StatusResponse(nodeID: longText, role: .learner, term: big, leaderID: longText, leaderAddress: longText, members: maximalConfiguration.servers, commitIndex: big, appliedIndex: big, lastLogIndex: big, snapshotIndex: big),
+    StatusResponse(nodeID: longText, role: .learner, term: big, leaderID: longText, leaderAddress: longText, members: maximalConfiguration.servers, commitIndex: big, appliedIndex: big, lastLogIndex: big, snapshotIndex: big,
+                   snapshot: SnapshotStatus(index: big, term: big, sizeBytes: big, ageMs: big, receivingIndex: big, receivedBytes: big),
+                   followers: [FollowerStatus(id: longText, matchIndex: big, nextIndex: big, lag: big, state: longText), FollowerStatus()],
+                   keys: big, bytes: big, digest: big, leaderContactAgeMs: big),
     Command(op: .delete, key: Array(longText.utf8), value: [0]),
 ]
 

@@ -24,6 +24,8 @@ typedef struct Raftcache__DeleteRequest Raftcache__DeleteRequest;
 typedef struct Raftcache__DeleteResponse Raftcache__DeleteResponse;
 typedef struct Raftcache__StatusRequest Raftcache__StatusRequest;
 typedef struct Raftcache__StatusResponse Raftcache__StatusResponse;
+typedef struct Raftcache__SnapshotStatus Raftcache__SnapshotStatus;
+typedef struct Raftcache__FollowerStatus Raftcache__FollowerStatus;
 typedef struct Raftcache__Command Raftcache__Command;
 
 
@@ -162,10 +164,74 @@ struct  Raftcache__StatusResponse
   uint64_t applied_index;
   uint64_t last_log_index;
   uint64_t snapshot_index;
+  /*
+   * The newest snapshot this node holds, and one it is receiving.
+   */
+  Raftcache__SnapshotStatus *snapshot;
+  /*
+   * On the leader: how far each other member's log matches.
+   */
+  size_t n_followers;
+  Raftcache__FollowerStatus **followers;
+  /*
+   * What the map holds at applied_index. Replicas at the same applied index hold the same
+   * pairs exactly when their digests are equal (the sum of a CRC-32C fingerprint per pair).
+   */
+  uint64_t keys;
+  uint64_t bytes;
+  uint64_t digest;
+  /*
+   * Milliseconds since this node last heard from a leader (0 on the leader itself).
+   */
+  uint64_t leader_contact_age_ms;
 };
 #define RAFTCACHE__STATUS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__status_response__descriptor) \
-    , (char *)protobuf_c_empty_string, RAFTCACHE__ROLE__ROLE_FOLLOWER, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, RAFTCACHE__ROLE__ROLE_FOLLOWER, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0, NULL, 0,NULL, 0, 0, 0, 0 }
+
+
+struct  Raftcache__SnapshotStatus
+{
+  ProtobufCMessage base;
+  /*
+   * The newest snapshot on disk (index 0: none yet).
+   */
+  uint64_t index;
+  uint64_t term;
+  uint64_t size_bytes;
+  /*
+   * Milliseconds since it was taken or installed by this process (0 for one found at start).
+   */
+  uint64_t age_ms;
+  /*
+   * A snapshot arriving from the leader: its index (0: none) and the bytes received so far.
+   */
+  uint64_t receiving_index;
+  uint64_t received_bytes;
+};
+#define RAFTCACHE__SNAPSHOT_STATUS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__snapshot_status__descriptor) \
+    , 0, 0, 0, 0, 0, 0 }
+
+
+struct  Raftcache__FollowerStatus
+{
+  ProtobufCMessage base;
+  char *id;
+  uint64_t match_index;
+  uint64_t next_index;
+  /*
+   * Entries the follower's log is behind the leader's last index.
+   */
+  uint64_t lag;
+  /*
+   * "probe", "replicate" or "snapshot".
+   */
+  char *state;
+};
+#define RAFTCACHE__FOLLOWER_STATUS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__follower_status__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Raftcache__Command
@@ -332,6 +398,44 @@ Raftcache__StatusResponse *
 void   raftcache__status_response__free_unpacked
                      (Raftcache__StatusResponse *message,
                       ProtobufCAllocator *allocator);
+/* Raftcache__SnapshotStatus methods */
+void   raftcache__snapshot_status__init
+                     (Raftcache__SnapshotStatus         *message);
+size_t raftcache__snapshot_status__get_packed_size
+                     (const Raftcache__SnapshotStatus   *message);
+size_t raftcache__snapshot_status__pack
+                     (const Raftcache__SnapshotStatus   *message,
+                      uint8_t             *out);
+size_t raftcache__snapshot_status__pack_to_buffer
+                     (const Raftcache__SnapshotStatus   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__SnapshotStatus *
+       raftcache__snapshot_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__snapshot_status__free_unpacked
+                     (Raftcache__SnapshotStatus *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__FollowerStatus methods */
+void   raftcache__follower_status__init
+                     (Raftcache__FollowerStatus         *message);
+size_t raftcache__follower_status__get_packed_size
+                     (const Raftcache__FollowerStatus   *message);
+size_t raftcache__follower_status__pack
+                     (const Raftcache__FollowerStatus   *message,
+                      uint8_t             *out);
+size_t raftcache__follower_status__pack_to_buffer
+                     (const Raftcache__FollowerStatus   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__FollowerStatus *
+       raftcache__follower_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__follower_status__free_unpacked
+                     (Raftcache__FollowerStatus *message,
+                      ProtobufCAllocator *allocator);
 /* Raftcache__Command methods */
 void   raftcache__command__init
                      (Raftcache__Command         *message);
@@ -376,6 +480,12 @@ typedef void (*Raftcache__StatusRequest_Closure)
                   void *closure_data);
 typedef void (*Raftcache__StatusResponse_Closure)
                  (const Raftcache__StatusResponse *message,
+                  void *closure_data);
+typedef void (*Raftcache__SnapshotStatus_Closure)
+                 (const Raftcache__SnapshotStatus *message,
+                  void *closure_data);
+typedef void (*Raftcache__FollowerStatus_Closure)
+                 (const Raftcache__FollowerStatus *message,
                   void *closure_data);
 typedef void (*Raftcache__Command_Closure)
                  (const Raftcache__Command *message,
@@ -445,6 +555,8 @@ extern const ProtobufCMessageDescriptor raftcache__delete_request__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__delete_response__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__status_request__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__status_response__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__snapshot_status__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__follower_status__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__command__descriptor;
 extern const ProtobufCServiceDescriptor raftcache__kv__descriptor;
 

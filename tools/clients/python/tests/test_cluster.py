@@ -22,99 +22,9 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import raftcache_client as rc  # noqa: E402
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".."))
-BINARY = os.environ.get("RAFT_CACHE_BIN", os.path.join(ROOT, ".build", "debug", "raft-cache"))
+from cluster_support import BINARY, Node, eventually, leader_of, running  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not os.path.exists(BINARY), reason=f"{BINARY} is not built")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def eventually(what, condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            result = condition()
-            if result:
-                return result
-        except (rc.RPCError, OSError) as error:
-            last = error
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what} (last error: {last})")
-
-
-class Node:
-    def __init__(self, workdir, node_id, join=None, api_endpoint=None):
-        self.id = node_id
-        self.port = free_port()
-        self.http_port = free_port()
-        self.addr = f"127.0.0.1:{self.port}"
-        self.http = f"http://127.0.0.1:{self.http_port}"
-        self.dir = os.path.join(workdir, node_id)
-        self.join = join
-        self.api_endpoint = api_endpoint
-        self.process = None
-        self.log = open(os.path.join(workdir, node_id + ".log"), "ab")
-
-    def start(self):
-        args = [BINARY, f"--local-id={self.id}", f"--raft-addr={self.addr}", f"--raft-dir={self.dir}",
-                f"--port=127.0.0.1:{self.http_port}", "--log-level=notice", "--max-value-size=65536"]
-        if self.join:
-            args.append(f"--leader-addr={self.join}")
-        if self.api_endpoint:
-            args.append(f"--leader-api-endpoint={self.api_endpoint}")
-        self.process = subprocess.Popen(args, stdout=self.log, stderr=self.log)
-
-    def request(self, method, path, body=None):
-        """An HTTP request to this node: (status, body bytes, headers)."""
-        request = urllib.request.Request(self.http + path, data=body, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                return response.status, response.read(), response.headers
-        except urllib.error.HTTPError as error:
-            return error.code, error.read(), error.headers
-
-    def kill(self):
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def client(self, timeout=3.0):
-        return rc.Client(self.addr, timeout=timeout)
-
-    def status(self):
-        with self.client() as c:
-            return c.status()
-
-
-def running(workdir, first, joiners):
-    """Starts `first`, then the joiners once it leads; yields all three once they are voters,
-    and stops them and removes `workdir` afterwards."""
-    nodes = [first] + joiners
-    try:
-        first.start()
-        eventually("node-1 to lead", lambda: first.status().role == rc.wire.kv_pb2.ROLE_LEADER)
-        for node in joiners:
-            node.start()
-        eventually("three voters", lambda: sum(
-            1 for m in first.status().members if m.suffrage == rc.wire.raft_pb2.SUFFRAGE_VOTER) == 3)
-        yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -122,17 +32,6 @@ def cluster():
     workdir = tempfile.mkdtemp(prefix="raft-cache-cluster-")
     first = Node(workdir, "node-1")
     yield from running(workdir, first, [Node(workdir, "node-2", join=first.addr), Node(workdir, "node-3", join=first.addr)])
-
-
-def leader_of(nodes):
-    for node in nodes:
-        if node.process.poll() is None:
-            try:
-                if node.status().role == rc.wire.kv_pb2.ROLE_LEADER:
-                    return node
-            except (rc.RPCError, OSError):
-                pass
-    return None
 
 
 def test_every_node_serves_writes_and_reads(cluster):

@@ -1,0 +1,173 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import NIOCore
+import RaftCore
+import RaftStorage
+import RaftTransport
+import RaftWire
+
+extension RaftNode {
+    /// Takes a snapshot once enough has been applied since the last (or when `forced`):
+    /// the map is frozen here (copy-on-write, by shard) and written, synced and the log
+    /// compacted in the background while applying goes on.
+    func maybeSnapshot(forced: Bool = false) {
+        let index = store.appliedIndex
+        let due = index >= core.snapshotIndex + options.snapshotEntries || appliedBytesSinceSnapshot >= options.snapshotBytes
+        guard !snapshotting, forced || due else { return }
+        guard index > core.snapshotIndex, let metadata = core.snapshotMetadata(at: index) else {
+            // Nothing applied since the last snapshot: it is the one asked for.
+            answerSnapshotWaiters()
+            return
+        }
+        snapshotting = true
+        appliedBytesSinceSnapshot = 0
+        let waiters = snapshotWaiters
+        snapshotWaiters = []
+        let frozen = store.frozen()
+        let storage = storage, chunkSize = options.snapshotChunkSize, logger = logger
+        DispatchQueue.global().async { [self] in
+            let started = NIODeadline.now()
+            do {
+                let sink = try storage.beginSnapshot(metadata)
+                try frozen.write(chunkSize: chunkSize) { try sink.write($0) }
+                let snapshot = try storage.commitSnapshot(sink, replacingLog: false)
+                try storage.compact(through: metadata.lastIncludedIndex)
+                logger.info("snapshot taken", metadata: [
+                    "index": "\(metadata.lastIncludedIndex)", "bytes": "\(snapshot.size)",
+                    "ms": "\((NIODeadline.now() - started).nanoseconds / 1_000_000)"])
+                loop.execute { [self] in
+                    core.compact(to: metadata)
+                    currentSnapshot = snapshot
+                    snapshotting = false
+                    let status = snapshotStatus()
+                    for waiter in waiters { waiter.succeed(status) }
+                    // Asked for while this one was being written: they want a newer one.
+                    if !snapshotWaiters.isEmpty { maybeSnapshot(forced: true) }
+                }
+            } catch {
+                loop.execute { [self] in
+                    for waiter in waiters { waiter.fail(RaftNodeError.failed("cannot write a snapshot: \(error)")) }
+                    fail("cannot write a snapshot: \(error)")
+                }
+            }
+        }
+    }
+
+    private func answerSnapshotWaiters() {
+        let status = snapshotStatus()
+        for waiter in snapshotWaiters { waiter.succeed(status) }
+        snapshotWaiters = []
+    }
+
+    /// Takes a snapshot of everything applied so far (an operator's request) and returns
+    /// it once it is on disk and the log it covers is gone.
+    public func snapshotNow() async throws -> SnapshotStatus {
+        try await loop.flatSubmit { [self] () -> EventLoopFuture<SnapshotStatus> in
+            guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
+            let promise = loop.makePromise(of: SnapshotStatus.self)
+            snapshotWaiters.append(promise)
+            maybeSnapshot(forced: true)
+            return promise.futureResult
+        }.get()
+    }
+
+    /// The newest snapshot, and the one being received, for the status.
+    func snapshotStatus() -> SnapshotStatus {
+        var status = SnapshotStatus()
+        if let snapshot = currentSnapshot {
+            status.index = snapshot.metadata.lastIncludedIndex
+            status.term = snapshot.metadata.lastIncludedTerm
+            status.sizeBytes = snapshot.size
+            if let written = snapshot.writtenAtMs {
+                let now = unixMilliseconds()
+                status.ageMs = now - min(now, written)
+            }
+        }
+        if let incoming {
+            status.receivingIndex = incoming.metadata.lastIncludedIndex
+            status.receivedBytes = incoming.nextOffset
+        }
+        return status
+    }
+
+    /// Streams the newest snapshot to a follower in chunks, one at a time; the last answer
+    /// goes to the core. One stream per follower. A failed stream is retried by the core,
+    /// from the start.
+    func streamSnapshot(_ request: InstallSnapshotRequest, to peer: NodeID, context: UInt64) {
+        guard !streaming.contains(peer), let address = address(of: peer), let client = client(for: address),
+            let snapshot = currentSnapshot, snapshot.metadata.lastIncludedIndex == request.metadata.lastIncludedIndex
+        else { return }
+        streaming.insert(peer)
+        let chunkSize = options.snapshotChunkSize, timeout = options.requestTimeout
+        loop.makeFutureWithTask { [self] () -> InstallSnapshotResponse in
+            var offset: UInt64 = 0
+            while true {
+                let data = try snapshot.read(offset: offset, count: chunkSize)
+                var chunk = request
+                chunk.offset = offset
+                chunk.data = data
+                chunk.done = offset + UInt64(data.count) >= snapshot.size
+                let response: InstallSnapshotResponse = try await client.call(.installSnapshot, chunk, timeout: timeout)
+                if chunk.done || response.term > request.term { return response }
+                offset = response.nextOffset
+                loop.execute { [self] in core.snapshotProgressed(to: peer) }
+            }
+        }.whenComplete { [self] result in
+            streaming.remove(peer)
+            guard !stopped else { return }
+            switch result {
+            case .success(let response):
+                core.step(Message(from: peer, to: options.id, context: context, body: .installSnapshotResponse(response)))
+                pump()
+            case .failure(let error):
+                logger.info("snapshot transfer stopped; it starts again", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Keeps the data of a snapshot chunk from the leader; nil, or why it is refused.
+    func receiveChunk(_ request: InstallSnapshotRequest) -> RaftNodeError? {
+        guard request.term >= core.term else { return nil }  // The core answers a stale leader.
+        do {
+            if request.offset == 0 {
+                incoming?.sink.abort()
+                incoming = (request.metadata, try storage.beginSnapshot(request.metadata), 0)
+            }
+            guard let current = incoming, current.metadata == request.metadata, current.nextOffset == request.offset else {
+                return .rejected("snapshot chunk at \(request.offset) is not the one expected; start again from 0")
+            }
+            try current.sink.write(request.data)
+            incoming?.nextOffset += UInt64(request.data.count)
+            return nil
+        } catch {
+            incoming = nil
+            return .unexpected("cannot keep the snapshot: \(error)")
+        }
+    }
+
+    /// The core installs a snapshot from the leader: make it durable (the log goes), and
+    /// load the store from it.
+    func install(_ metadata: SnapshotMetadata) throws {
+        guard let current = incoming, current.metadata == metadata else {
+            throw RaftNodeError.unexpected("snapshot \(metadata.lastIncludedIndex) was not received")
+        }
+        incoming = nil
+        let started = NIODeadline.now()
+        let snapshot = try storage.commitSnapshot(current.sink, replacingLog: true)
+        try store.restoreSnapshot(size: snapshot.size) { offset, count in try snapshot.read(offset: offset, count: count) }
+        currentSnapshot = snapshot
+        appliedBytesSinceSnapshot = 0
+        logger.notice("installed the leader's snapshot", metadata: [
+            "index": "\(metadata.lastIncludedIndex)", "bytes": "\(snapshot.size)",
+            "ms": "\((NIODeadline.now() - started).nanoseconds / 1_000_000)"])
+    }
+}
+
+/// The wall clock, in milliseconds since 1970 (snapshot files carry it as their mtime).
+private func unixMilliseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return UInt64(now.tv_sec) * 1_000 + UInt64(now.tv_nsec) / 1_000_000
+}

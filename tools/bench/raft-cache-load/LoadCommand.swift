@@ -1,0 +1,231 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import RaftTransport
+import RaftWire
+import Synchronization
+
+/// A load generator over the binary protocol: many calls in flight on a few pooled
+/// connections, as a native client would make them. Reports throughput and latency.
+@main
+struct LoadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "raft-cache-load",
+        abstract: "Drive raft-cache nodes over the binary protocol and report throughput and latency.",
+        discussion: """
+            Calls are spread over the --target nodes (followers forward writes to the leader). \
+            A get of a missing key counts as a success (a miss). Exits 1 when any call failed.
+            Example: raft-cache-load --target 127.0.0.1:7000 --workload set --in-flight 256 --duration 10
+            """)
+
+    enum Workload: String, ExpressibleByArgument, CaseIterable {
+        case set, get, mix
+    }
+
+    @Option(name: .customLong("target"), help: "A node's binary address, host:port (repeat for several).")
+    var targets: [String] = ["127.0.0.1:7000"]
+
+    @Option(help: "set, get, or mix (--read-percent gets, the rest sets).")
+    var workload: Workload = .set
+
+    @Option(help: "Share of gets in the mix workload, in percent.")
+    var readPercent = 90
+
+    @Option(help: "Calls in flight at once.")
+    var inFlight = 64
+
+    @Option(help: "Connections to each target.")
+    var connections = 4
+
+    @Option(help: "Keys are chosen at random among this many.")
+    var keys = 10_000
+
+    @Option(help: "Keys are this prefix followed by a number.")
+    var keyPrefix = "key-"
+
+    @Option(help: "Bytes in each value written.")
+    var valueSize = 64
+
+    @Option(help: "Stop after this many calls (0: run for --duration).")
+    var count = 0
+
+    @Option(help: "Seconds to run when --count is 0.")
+    var duration = 10.0
+
+    @Flag(help: "Write the keys 0..<--count in order, each once (a bulk load), instead of at random.")
+    var sequential = false
+
+    @Option(help: "Read consistency: linearizable, lease or stale.")
+    var consistency = "linearizable"
+
+    @Option(help: "Seconds each call may take before it counts as failed.")
+    var timeout = 5.0
+
+    @Flag(help: "Print the result as one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard inFlight >= 1, connections >= 1, keys >= 1, valueSize >= 0, count >= 0, duration > 0, timeout > 0 else {
+            throw ValidationError("--in-flight, --connections and --keys must be at least 1; --count, --value-size at least 0")
+        }
+        guard (0...100).contains(readPercent) else { throw ValidationError("--read-percent must be 0...100") }
+        guard parsedConsistency != nil else { throw ValidationError("--consistency must be linearizable, lease or stale") }
+        guard !sequential || count > 0 else { throw ValidationError("--sequential needs --count") }
+        for target in targets where split(target) == nil { throw ValidationError("--target '\(target)' is not host:port") }
+    }
+
+    var parsedConsistency: Consistency? {
+        switch consistency {
+        case "linearizable": .linearizable
+        case "lease": .lease
+        case "stale": .stale
+        default: nil
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "raft-cache-load")
+        logger.logLevel = .error
+        let clients = targets.map { target in
+            let (host, port) = split(target)!
+            return RPCClient(
+                host: host, port: port,
+                options: .init(maxConnections: connections, timeout: .nanoseconds(Int64(timeout * 1e9))), logger: logger)
+        }
+        let plan = Plan(
+            workload: workload, readPercent: readPercent, keys: keys, keyPrefix: keyPrefix,
+            value: Array(repeating: UInt8(ascii: "v"), count: valueSize), count: count, sequential: sequential,
+            consistency: parsedConsistency!, deadline: count > 0 ? nil : .now + .nanoseconds(Int64(duration * 1e9)))
+        let started = ContinuousClock.now
+        let results = await withTaskGroup(of: WorkerResult.self) { group in
+            for worker in 0..<inFlight {
+                group.addTask { await plan.work(client: clients[worker % clients.count]) }
+            }
+            var all = WorkerResult()
+            for await result in group { all.merge(result) }
+            return all
+        }
+        let elapsed = started.duration(to: .now)
+        for client in clients { await client.close() }
+        let report = Report(results, elapsed: elapsed)
+        print(json ? report.json : report.text)
+        if results.errors.values.reduce(0, +) > 0 { throw ExitCode(1) }
+    }
+
+    private func split(_ address: String) -> (String, Int)? {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { return nil }
+        let host = String(address[..<colon])
+        return (host.isEmpty ? "127.0.0.1" : host, port)
+    }
+}
+
+/// What every worker does, and the ticket counter they share.
+struct Plan: Sendable {
+    let workload: LoadCommand.Workload
+    let readPercent: Int
+    let keys: Int
+    let keyPrefix: String
+    let value: [UInt8]
+    let count: Int
+    let sequential: Bool
+    let consistency: Consistency
+    let deadline: ContinuousClock.Instant?
+    let tickets = Tickets()
+
+    final class Tickets: Sendable {
+        let next = Atomic<Int>(0)
+    }
+
+    /// Calls one at a time until the count or the deadline is reached.
+    func work(client: RPCClient) async -> WorkerResult {
+        var result = WorkerResult()
+        var random = SystemRandomNumberGenerator()
+        while true {
+            let ticket = tickets.next.wrappingAdd(1, ordering: .relaxed).oldValue
+            if count > 0 && ticket >= count { break }
+            if let deadline, ContinuousClock.now >= deadline { break }
+            let key = Array((keyPrefix + String(sequential ? ticket : Int.random(in: 0..<keys, using: &random))).utf8)
+            let read = workload == .get || (workload == .mix && Int.random(in: 0..<100, using: &random) < readPercent)
+            let start = ContinuousClock.now
+            do {
+                if read {
+                    let _: GetResponse = try await client.call(.get, GetRequest(key: key, consistency: consistency))
+                } else {
+                    let _: SetResponse = try await client.call(.set, SetRequest(key: key, value: value))
+                }
+                result.record(start.duration(to: .now))
+            } catch let error as RPCError where error.status == .notFound && read {
+                result.record(start.duration(to: .now))
+                result.misses += 1
+            } catch let error as RPCError {
+                result.errors["\(error.status)", default: 0] += 1
+            } catch {
+                result.errors["\(error)", default: 0] += 1
+            }
+        }
+        return result
+    }
+}
+
+struct WorkerResult: Sendable {
+    /// Latencies of successful calls, in microseconds.
+    var latencies: [UInt32] = []
+    var misses = 0
+    var errors: [String: Int] = [:]
+
+    mutating func record(_ latency: Duration) {
+        let (seconds, attoseconds) = latency.components
+        latencies.append(UInt32(clamping: seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+    }
+
+    mutating func merge(_ other: WorkerResult) {
+        latencies += other.latencies
+        misses += other.misses
+        errors.merge(other.errors, uniquingKeysWith: +)
+    }
+}
+
+struct Report {
+    let ok: Int
+    let misses: Int
+    let errors: [String: Int]
+    let seconds: Double
+    let percentiles: [(name: String, ms: Double)]
+
+    init(_ results: WorkerResult, elapsed: Duration) {
+        let sorted = results.latencies.sorted()
+        ok = sorted.count
+        misses = results.misses
+        errors = results.errors
+        let (whole, fraction) = elapsed.components
+        seconds = Double(whole) + Double(fraction) / 1e18
+        func at(_ quantile: Double) -> Double {
+            guard !sorted.isEmpty else { return 0 }
+            return Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * quantile))]) / 1_000
+        }
+        percentiles = [("p50", at(0.5)), ("p90", at(0.9)), ("p99", at(0.99)), ("p999", at(0.999)), ("max", Double(sorted.last ?? 0) / 1_000)]
+    }
+
+    var throughput: Double { seconds > 0 ? Double(ok) / seconds : 0 }
+
+    var text: String {
+        let latency = percentiles.map { "\($0.name) \(String(format: "%.2f", $0.ms)) ms" }.joined(separator: ", ")
+        let failed = errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        return """
+            \(ok) calls in \(String(format: "%.2f", seconds)) s: \(String(format: "%.0f", throughput)) calls/s (\(misses) misses)
+            latency: \(latency)
+            errors: \(failed)
+            """
+    }
+
+    var json: String {
+        var object: [String: Any] = [
+            "ok": ok, "misses": misses, "errors": errors, "seconds": seconds, "throughput": throughput,
+        ]
+        for (name, ms) in percentiles { object["\(name)_ms"] = ms }
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+}
