@@ -4,14 +4,17 @@ FUZZ_SECONDS ?= 60
 SEEDS ?= 10000
 SEED ?=
 ARGS ?=
+FAULT_SECONDS ?= 60
 
-.PHONY: help setup protos check-protos vectors build release run cluster cluster-stop test test-swift test-python test-long leakcheck fuzz sim bench-storage clean
+.PHONY: help setup protos check-protos vectors build release run cluster cluster-stop test test-swift test-python test-long test-chaos chaos chaos-long leakcheck fuzz sim bench-storage clean
 
 help:
 	@echo "make run        install what is missing, build the release binary, start node 1 (ARGS=... for flags)"
 	@echo "make cluster    start a local 3-node cluster in the background (make cluster-stop ends it)"
 	@echo "make test       everything CI runs: drift check, warning-free build, Swift and Python tests, leak check"
 	@echo "make test-long  the large cluster cases on release builds: 100,000 writes and a fresh node, a million-key snapshot"
+	@echo "make chaos      fault rounds (kill, pause, partitions) on a release cluster, FAULT_SECONDS each (default 60), checked for linearizability"
+	@echo "make chaos-long the same, 300 s per fault"
 	@echo "make fuzz       fuzz every wire decoder for FUZZ_SECONDS (default 60) under ASan/LSan"
 	@echo "make sim        run the cluster simulation over SEEDS seeds (default 10000); SEED=N replays one, verbosely"
 	@echo "make bench-storage  the durable log beside the disk's raw fsync rate, and recovery of a 1 GB log"
@@ -61,7 +64,11 @@ leakcheck: setup
 fuzz: setup
 	tools/fuzz/run $(FUZZ_SECONDS)
 
-test: check-protos test-swift test-python leakcheck
+# Short chaos rounds on the debug build (network namespaces: needs root), the checker's own tests.
+test-chaos: build
+	python3 -m pytest -q tools/chaos/tests
+
+test: check-protos test-swift test-python test-chaos leakcheck
 	@echo "make test: all passed"
 
 # The same snapshot and membership tests at full size, on release builds (CI runs it too).
@@ -70,6 +77,12 @@ test-long: setup
 	$(SWIFT) build -c release --product raft-cache-load
 	RAFT_CACHE_LONG=1 RAFT_CACHE_BIN=.build/release/raft-cache RAFT_CACHE_LOAD_BIN=.build/release/raft-cache-load \
 		python3 -m pytest -q -s tools/clients/python/tests/test_snapshots.py
+
+chaos: release
+	python3 tools/chaos/run.py --binary .build/release/raft-cache --fault-seconds $(FAULT_SECONDS)
+
+chaos-long: release
+	python3 tools/chaos/run.py --binary .build/release/raft-cache --fault-seconds 300 --budget 600
 
 sim: setup
 	$(SWIFT) build -c release --product raft-sim

@@ -84,6 +84,10 @@ public struct HTTPFrontend: Sendable {
         let response: GetResponse = try await call(.get, GetRequest(key: key, consistency: consistency))
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; charset=utf-8"
+        // The index the answering node had applied when it read; for stale reads, how long
+        // since it last heard from a leader (what the value may be missing).
+        headers[.init("X-Raft-Applied-Index")!] = String(response.appliedIndex)
+        if consistency == .stale { headers[.init("X-Raft-Leader-Contact-Age-Ms")!] = String(response.leaderContactAgeMs) }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: response.value + [0x0A])))
     }
 

@@ -78,7 +78,10 @@ extension RaftCore {
             case .requestVote(let request):
                 // Leader stickiness: while a leader is heard from, nobody unseats it
                 // (unless the leader itself handed over with TimeoutNow).
-                let heardFromLeader = leaderID != nil && electionElapsed < options.electionTicks
+                // With leases, a server that has just started counts as hearing from a
+                // leader: before it stopped, it may have answered one's heartbeat.
+                let justStarted = options.leaseDuration > 0 && ticksSinceStart < options.electionTicks
+                let heardFromLeader = (leaderID != nil || justStarted) && electionElapsed < options.electionTicks
                 if options.checkQuorum && heardFromLeader && !request.leadershipTransfer {
                     send(.requestVoteResponse(RequestVoteResponse(term: term, voteGranted: false, preVote: request.preVote)),
                          to: message.from, context: message.context)

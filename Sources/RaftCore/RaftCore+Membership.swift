@@ -103,6 +103,7 @@ extension RaftCore {
         else { return }
         state.timeoutNowSent = true
         progress[peer] = state
+        leaseRevoked = true
         send(.timeoutNow(TimeoutNowRequest(term: term, leaderID: id, targetID: peer)), to: peer)
     }
 }

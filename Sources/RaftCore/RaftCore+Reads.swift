@@ -64,13 +64,40 @@ extension RaftCore {
         releaseConfirmedReads()
     }
 
+    /// A read index the leader may serve at once, without a round of heartbeats: its commit
+    /// index, while a quorum acknowledged a heartbeat sent less than `leaseDuration` ago (by
+    /// `now`). Followers refuse votes for a while after hearing from a leader, so no other
+    /// leader can exist yet - if the clocks do not drift apart by more than the margin
+    /// (RaftOptions.leaseDuration). Nil: ask with `readIndex` instead.
+    public func leaseRead() -> UInt64? {
+        guard isLeader, options.leaseDuration > 0, transferTarget == nil, !leaseRevoked,
+            log.term(at: commitIndex) == term
+        else { return nil }
+        let confirmed = confirmedSeq()
+        guard let start = leaseCheckpoints.last(where: { $0.seq <= confirmed })?.at,
+            now < start + options.leaseDuration
+        else { return nil }
+        return commitIndex
+    }
+
+    /// Notes when a heartbeat round starts, for leases; keeps only those a lease can still use.
+    func recordLeaseCheckpoint() {
+        guard options.leaseDuration > 0 else { return }
+        leaseCheckpoints.removeAll { now >= $0.at + options.leaseDuration }
+        leaseCheckpoints.append((seq + 1, now))
+    }
+
+    /// The highest seq a quorum of voters (the leader included) has answered.
+    private func confirmedSeq() -> UInt64 {
+        let acked = voters.map { $0 == id ? UInt64.max : (progress[$0]?.ackedSeq ?? 0) }.sorted(by: >)
+        return acked.count >= quorum ? acked[quorum - 1] : 0
+    }
+
     /// Answers every read whose leadership check a quorum has confirmed.
     func releaseConfirmedReads() {
         guard isLeader, !pendingReads.isEmpty else { return }
         let termCommitted = log.term(at: commitIndex) == term
-        var confirmedSeq: UInt64 = 0
-        let acked = voters.map { $0 == id ? UInt64.max : (progress[$0]?.ackedSeq ?? 0) }.sorted(by: >)
-        if acked.count >= quorum { confirmedSeq = acked[quorum - 1] }
+        let confirmedSeq = confirmedSeq()
         var remaining: [PendingRead] = []
         for var read in pendingReads {
             if read.waitingForTermCommit {

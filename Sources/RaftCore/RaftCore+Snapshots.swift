@@ -15,10 +15,13 @@ extension RaftCore {
     /// Tells the core the state machine is saved in a snapshot through
     /// `metadata.lastIncludedIndex`: the entries it covers are dropped from memory, and a
     /// follower that needs them gets this snapshot instead.
-    public func compact(to metadata: SnapshotMetadata) {
-        guard metadata.lastIncludedIndex > log.snapshotIndex else { return }
+    /// Returns storage holding the dropped entries: releasing it frees them (the driver may
+    /// do that off its event loop).
+    @discardableResult
+    public func compact(to metadata: SnapshotMetadata) -> [Entry] {
+        guard metadata.lastIncludedIndex > log.snapshotIndex else { return [] }
         precondition(metadata.lastIncludedIndex <= appliedIndex, "cannot compact entries not yet applied")
-        log.compact(to: metadata)
+        return log.compact(to: metadata)
     }
 
     // MARK: Follower

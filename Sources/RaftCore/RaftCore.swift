@@ -30,6 +30,9 @@ public final class RaftCore {
     var rng: SplitMix64
 
     var electionElapsed = 0
+    /// Ticks since this server started, up to electionTicks: until then, with leases, it
+    /// refuses votes as if it heard from a leader, since before a restart it may have.
+    var ticksSinceStart = 0
     var heartbeatElapsed = 0
     var randomizedElectionTimeout = 0
     /// Voters' answers in the current (pre-)election.
@@ -46,6 +49,13 @@ public final class RaftCore {
     /// pass for one to a request sent after a read was registered.
     var seq: UInt64 = 0
     var pendingReads: [PendingRead] = []
+    /// The driver's monotonic clock, in nanoseconds: set before each tick and lease read.
+    public var now: UInt64 = 0
+    /// Heartbeat rounds: messages sent from `at` on carry seq >= `seq`. A quorum's answer
+    /// to one of them starts a lease at `at`.
+    var leaseCheckpoints: [(seq: UInt64, at: UInt64)] = []
+    /// This leader sent TimeoutNow: another server may win without waiting for the lease.
+    var leaseRevoked = false
     /// Reads a follower asked of its leader: context -> ticks waited.
     var forwardedReads: [UInt64: Int] = [:]
     var heartbeatDue = false
@@ -156,6 +166,7 @@ public final class RaftCore {
     /// One tick of the clock (the driver's heartbeat interval / heartbeatTicks).
     public func tick() {
         electionElapsed += 1
+        ticksSinceStart = min(ticksSinceStart + 1, options.electionTicks)
         tickForwardedReads()
         if isLeader {
             tickLeader()
@@ -169,6 +180,7 @@ public final class RaftCore {
         if heartbeatElapsed >= options.heartbeatTicks {
             heartbeatElapsed = 0
             heartbeatDue = true
+            recordLeaseCheckpoint()
             for peer in progress.keys where peer != id {
                 progress[peer]!.heartbeatTick(
                     lastIndex: log.lastIndex, snapshotIndex: log.snapshotIndex, snapshotTimeout: 2 * options.electionTicks)
@@ -212,6 +224,7 @@ public final class RaftCore {
 
     private func stepDownCleanup() {
         progress = [:]
+        leaseCheckpoints = []
         transferTarget = nil
         heartbeatDue = false
         commitChanged = false
@@ -227,6 +240,8 @@ public final class RaftCore {
         transferTarget = nil
         seq = term << 32
         progress = [:]
+        leaseCheckpoints = []
+        leaseRevoked = false
         refreshConfiguration()
         // Commits of earlier terms' entries, and fences off membership changes until it commits.
         log.append(Entry(term: term, index: log.lastIndex + 1, type: .noop))

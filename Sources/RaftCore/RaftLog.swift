@@ -103,14 +103,18 @@ struct RaftLog {
         entries.append(entry)
     }
 
-    /// Drops the entries a snapshot through `metadata.lastIncludedIndex` covers.
-    mutating func compact(to metadata: SnapshotMetadata) {
+    /// Drops the entries a snapshot through `metadata.lastIncludedIndex` covers. Returns the
+    /// old storage, whose release frees them: a million entries take a while to free, and
+    /// the caller may do it elsewhere.
+    mutating func compact(to metadata: SnapshotMetadata) -> [Entry] {
         let index = metadata.lastIncludedIndex
         precondition(index > snapshotIndex && index <= lastIndex, "compaction must move forward within the log")
         precondition(term(at: index) == metadata.lastIncludedTerm, "snapshot term must match the log")
-        entries.removeFirst(Int(index - snapshotIndex))
+        let old = entries
+        entries = Array(old[Int(index - snapshotIndex)...])
         snapshot = metadata
         if let from = unstableFrom, from <= index { unstableFrom = entries.isEmpty ? nil : index + 1 }
+        return old
     }
 
     /// Replaces the whole log with a snapshot received from the leader.

@@ -160,11 +160,17 @@ public struct RaftOptions: Sendable {
     public var checkQuorum: Bool
     /// A candidate first asks whether it would win, so a node that cannot win never bumps terms.
     public var preVote: Bool
+    /// How long after a quorum acknowledged a heartbeat the leader may serve reads alone
+    /// (`leaseRead`), in the driver's clock (`RaftCore.now`); 0: never. It must be shorter
+    /// than the time a follower refuses votes after hearing from the leader - (electionTicks
+    /// - 1) ticks - by more than the clocks can drift apart meanwhile. Needs checkQuorum.
+    public var leaseDuration: UInt64
     public var randomSeed: UInt64
 
     public init(
         id: NodeID, electionTicks: Int = 10, heartbeatTicks: Int = 1, maxInflightMessages: Int = 64,
-        maxMessageBytes: Int = 1 << 20, checkQuorum: Bool = true, preVote: Bool = true, randomSeed: UInt64 = 0
+        maxMessageBytes: Int = 1 << 20, checkQuorum: Bool = true, preVote: Bool = true, leaseDuration: UInt64 = 0,
+        randomSeed: UInt64 = 0
     ) {
         precondition(heartbeatTicks >= 1 && electionTicks > heartbeatTicks, "need electionTicks > heartbeatTicks >= 1")
         self.id = id
@@ -174,6 +180,7 @@ public struct RaftOptions: Sendable {
         self.maxMessageBytes = maxMessageBytes
         self.checkQuorum = checkQuorum
         self.preVote = preVote
+        self.leaseDuration = checkQuorum ? leaseDuration : 0
         self.randomSeed = randomSeed
     }
 }

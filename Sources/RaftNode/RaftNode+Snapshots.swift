@@ -1,8 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
 import NIOCore
+import NIOPosix
 import RaftCore
 import RaftStorage
 import RaftTransport
@@ -27,7 +27,7 @@ extension RaftNode {
         snapshotWaiters = []
         let frozen = store.frozen()
         let storage = storage, chunkSize = options.snapshotChunkSize, logger = logger
-        DispatchQueue.global().async { [self] in
+        snapshotThread.submit { [self] _ in
             let started = NIODeadline.now()
             do {
                 let sink = try storage.beginSnapshot(metadata)
@@ -38,7 +38,9 @@ extension RaftNode {
                     "index": "\(metadata.lastIncludedIndex)", "bytes": "\(snapshot.size)",
                     "ms": "\((NIODeadline.now() - started).nanoseconds / 1_000_000)"])
                 loop.execute { [self] in
-                    core.compact(to: metadata)
+                    let dropped = core.compact(to: metadata)
+                    // Freed on the snapshot thread, not here: they may be a million entries.
+                    snapshotThread.submit { _ in withExtendedLifetime(dropped) {} }
                     currentSnapshot = snapshot
                     snapshotting = false
                     let status = snapshotStatus()
@@ -164,6 +166,16 @@ extension RaftNode {
             "ms": "\((NIODeadline.now() - started).nanoseconds / 1_000_000)"])
     }
 }
+
+/// Snapshots are written on a thread of their own that yields the processor to the event
+/// loops (nice 10, which Linux keeps per thread): a snapshot may take a second of CPU, and on
+/// a small machine the loops serving writes must not wait for it.
+private let snapshotThread: NIOThreadPool = {
+    let pool = NIOThreadPool(numberOfThreads: 1)
+    pool.start()
+    pool.submit { _ in _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10) }
+    return pool
+}()
 
 /// The wall clock, in milliseconds since 1970 (snapshot files carry it as their mtime).
 private func unixMilliseconds() -> UInt64 {

@@ -7,6 +7,7 @@ import RaftCore
 import RaftStorage
 import RaftTransport
 import RaftWire
+import Synchronization
 
 /// Drives a RaftCore: ticks it, feeds it messages and requests, and carries out each Ready
 /// in the order Raft needs - persist (group-committed by the storage), then send and
@@ -73,8 +74,9 @@ public final class RaftNode: @unchecked Sendable {
     private var lastLeader: NodeID?
     /// This node has said in its log that it was removed.
     private var removedLogged = false
-    /// When this node last heard from its leader (an AppendEntries or snapshot chunk).
-    private var lastLeaderContact = NIODeadline.now()
+    /// When this node last heard from its leader (an AppendEntries or snapshot chunk), or
+    /// last ticked as leader: uptime nanoseconds, read by stale reads on any thread.
+    private let lastLeaderContact = Atomic<UInt64>(NIODeadline.now().uptimeNanoseconds)
     /// A snapshot is being written in the background.
     var snapshotting = false
     /// Command bytes applied since the last snapshot began.
@@ -106,8 +108,15 @@ public final class RaftNode: @unchecked Sendable {
         core = RaftCore(
             options: RaftOptions(
                 id: options.id, electionTicks: options.electionTicks, heartbeatTicks: options.heartbeatTicks,
-                randomSeed: UInt64.random(in: 0...UInt64.max)),
+                leaseDuration: Self.leaseDuration(options), randomSeed: UInt64.random(in: 0...UInt64.max)),
             state: state ?? storage.recovered)
+    }
+
+    /// A follower refuses votes for at least (electionTicks - 1) ticks after it hears from the
+    /// leader; the lease is 90% of that, so clocks that drift apart by less than 10% of an
+    /// election timeout keep lease reads linearizable.
+    static func leaseDuration(_ options: Options) -> UInt64 {
+        UInt64(max(0, Int64(options.electionTicks - 1) * options.tickInterval.nanoseconds / 10 * 9))
     }
 
     /// Loads the store from the storage's newest snapshot (before `start`, on a restart).
@@ -121,6 +130,8 @@ public final class RaftNode: @unchecked Sendable {
     public func start() {
         loop.execute { [self] in
             ticker = loop.scheduleRepeatedTask(initialDelay: options.tickInterval, delay: options.tickInterval) { [self] _ in
+                core.now = NIODeadline.now().uptimeNanoseconds
+                if core.isLeader { lastLeaderContact.store(core.now, ordering: .relaxed) }
                 core.tick()
                 pump()
             }
@@ -332,7 +343,9 @@ public final class RaftNode: @unchecked Sendable {
             let promise = loop.makePromise(of: MessageBody.self)
             inboundCalls[context] = promise
             core.step(Message(from: from, to: options.id, context: context, body: body))
-            if method == .appendEntries || method == .installSnapshot, core.leaderID == from { lastLeaderContact = .now() }
+            if method == .appendEntries || method == .installSnapshot, core.leaderID == from {
+                lastLeaderContact.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
+            }
             pump()
             // Requests the core ignores get no answer; ReadIndex is answered later.
             let deadline: TimeAmount = method == .readIndex ? options.requestTimeout : options.tickInterval * 20
@@ -422,6 +435,25 @@ public final class RaftNode: @unchecked Sendable {
         return index
     }
 
+    /// Waits until a read may be served here under the leader's lease: at once on a leader
+    /// whose lease holds, else as `linearizableBarrier` does.
+    public func leaseBarrier() async throws -> UInt64 {
+        let leased = try await loop.submit { [self] () -> UInt64? in
+            guard !stopped else { throw RaftNodeError.shuttingDown }
+            core.now = NIODeadline.now().uptimeNanoseconds
+            return core.leaseRead()
+        }.get()
+        guard let index = leased else { return try await linearizableBarrier() }
+        try await waitApplied(index)
+        return index
+    }
+
+    /// Milliseconds since this node last heard from a leader (or led); what a stale read may miss.
+    public var leaderContactAgeMs: UInt64 {
+        let now = NIODeadline.now().uptimeNanoseconds
+        return (now - min(now, lastLeaderContact.load(ordering: .relaxed))) / 1_000_000
+    }
+
     private func waitApplied(_ index: UInt64) async throws {
         try await loop.flatSubmit { [self] () -> EventLoopFuture<Void> in
             if store.appliedIndex >= index { return loop.makeSucceededVoidFuture() }
@@ -470,7 +502,7 @@ public final class RaftNode: @unchecked Sendable {
                 commitIndex: core.commitIndex, appliedIndex: map.appliedIndex, lastLogIndex: core.lastIndex,
                 snapshotIndex: core.snapshotIndex, snapshot: snapshotStatus(), followers: core.followers,
                 keys: UInt64(map.count), bytes: UInt64(map.bytes), digest: map.digest,
-                leaderContactAgeMs: core.isLeader ? 0 : UInt64((NIODeadline.now() - lastLeaderContact).nanoseconds / 1_000_000))
+                leaderContactAgeMs: core.isLeader ? 0 : leaderContactAgeMs)
         }.get()
     }
 

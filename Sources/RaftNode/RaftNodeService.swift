@@ -76,15 +76,23 @@ public struct RaftNodeService: RPCService {
     }
 
     private func get(_ request: GetRequest) async throws -> RPCResult {
-        switch request.consistency {
-        case .linearizable, .lease:
-            _ = try await node.linearizableBarrier()
-        case .stale:
-            break
+        do {
+            switch request.consistency {
+            case .linearizable:
+                _ = try await node.linearizableBarrier()
+            case .lease:
+                _ = try await node.leaseBarrier()
+            case .stale:
+                break
+            }
+        } catch RaftNodeError.timeout {
+            // Nothing was changed: the reader may simply ask again.
+            throw RaftNodeError.unavailable("could not confirm with a quorum that this read is current; try again")
         }
+        let age = request.consistency == .stale ? node.leaderContactAgeMs : 0
         let (value, applied) = node.store.get(request.key)
         guard let value else { return .failure(.notFound, "key not found") }
-        return .success(try GetResponse(value: value, appliedIndex: applied).wireBytes())
+        return .success(try GetResponse(value: value, appliedIndex: applied, leaderContactAgeMs: age).wireBytes())
     }
 
     /// Runs `work` here, or - when this node is not the leader and the call has not been

@@ -36,6 +36,7 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var snapshotsTaken = 0
     public var snapshotsInstalled = 0
     public var readsServed = 0
+    public var leaseReads = 0
     public var messagesDelivered = 0
 
     public var passed: Bool { violation == nil }
@@ -43,7 +44,7 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var description: String {
         let outcome = violation.map { "FAILED: \($0)" } ?? "ok"
         return "seed \(seed): \(outcome) (\(nodes) nodes; \(leadersElected) leaders, \(committed) entries committed, "
-            + "\(proposals) proposals, \(readsServed) reads, \(crashes) crashes, \(partitions) partitions, "
+             + "\(proposals) proposals, \(readsServed) reads, \(leaseReads) lease reads, \(crashes) crashes, \(partitions) partitions, "
             + "\(membershipChanges) membership changes, \(transfers) transfers, \(snapshotsTaken) snapshots taken, "
             + "\(snapshotsInstalled) installed, \(messagesDelivered) messages)"
     }
@@ -117,6 +118,7 @@ public final class Simulation {
         for id in nodes.keys.sorted() {
             guard let node = nodes[id], let core = node.core else { continue }
             if (now + phases[id]!) % options.tickInterval == 0 {
+                core.now = now
                 core.tick()
                 drive(node)
             }
@@ -304,6 +306,17 @@ public final class Simulation {
             node.core!.readIndex(context: context)
             drive(node)
         }
+        // Every server that believes it leads, deposed ones included, tries a lease read.
+        if chance(20) {
+            for node in upNodes where node.core!.isLeader {
+                node.core!.now = now
+                guard let index = node.core!.leaseRead() else { continue }
+                report.leaseReads += 1
+                if index < checker.highestCommitted {
+                    checker.fail("lease read: \(node.id) read at index \(index), but \(checker.highestCommitted) was committed")
+                }
+            }
+        }
     }
 
     // MARK: Liveness
@@ -406,7 +419,7 @@ public final class Simulation {
     private func addNode(_ id: NodeID, address: String, state: PersistentState) {
         let options = RaftOptions(id: id, electionTicks: 10, heartbeatTicks: 1, maxInflightMessages: maxInflight,
                                   maxMessageBytes: maxMessageBytes, checkQuorum: checkQuorum, preVote: preVote,
-                                  randomSeed: rng.next())
+                                  leaseDuration: (10 - 1) * self.options.tickInterval * 9 / 10, randomSeed: rng.next())
         nodes[id] = SimNode(id: id, address: address, state: state, options: options)
         phases[id] = UInt64.random(in: 0..<self.options.tickInterval, using: &rng)
         trace("start \(id)")

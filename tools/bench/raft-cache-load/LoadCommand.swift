@@ -66,6 +66,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Flag(help: "Print the result as one JSON object.")
     var json = false
 
+    @Option(help: "Write every successful call to this file: its start (Unix time, microseconds) and latency (microseconds).")
+    var latencyFile: String?
+
     func validate() throws {
         guard inFlight >= 1, connections >= 1, keys >= 1, valueSize >= 0, count >= 0, duration > 0, timeout > 0 else {
             throw ValidationError("--in-flight, --connections and --keys must be at least 1; --count, --value-size at least 0")
@@ -97,7 +100,8 @@ struct LoadCommand: AsyncParsableCommand {
         let plan = Plan(
             workload: workload, readPercent: readPercent, keys: keys, keyPrefix: keyPrefix,
             value: Array(repeating: UInt8(ascii: "v"), count: valueSize), count: count, sequential: sequential,
-            consistency: parsedConsistency!, deadline: count > 0 ? nil : .now + .nanoseconds(Int64(duration * 1e9)))
+            consistency: parsedConsistency!, deadline: count > 0 ? nil : .now + .nanoseconds(Int64(duration * 1e9)),
+            keepStarts: latencyFile != nil)
         let started = ContinuousClock.now
         let results = await withTaskGroup(of: WorkerResult.self) { group in
             for worker in 0..<inFlight {
@@ -109,6 +113,10 @@ struct LoadCommand: AsyncParsableCommand {
         }
         let elapsed = started.duration(to: .now)
         for client in clients { await client.close() }
+        if let latencyFile {
+            let lines = zip(results.starts, results.latencies).map { "\($0) \($1)\n" }.joined()
+            try lines.write(toFile: latencyFile, atomically: true, encoding: .utf8)
+        }
         let report = Report(results, elapsed: elapsed)
         print(json ? report.json : report.text)
         if results.errors.values.reduce(0, +) > 0 { throw ExitCode(1) }
@@ -132,6 +140,7 @@ struct Plan: Sendable {
     let sequential: Bool
     let consistency: Consistency
     let deadline: ContinuousClock.Instant?
+    let keepStarts: Bool
     let tickets = Tickets()
 
     final class Tickets: Sendable {
@@ -149,15 +158,16 @@ struct Plan: Sendable {
             let key = Array((keyPrefix + String(sequential ? ticket : Int.random(in: 0..<keys, using: &random))).utf8)
             let read = workload == .get || (workload == .mix && Int.random(in: 0..<100, using: &random) < readPercent)
             let start = ContinuousClock.now
+            let wallStart = keepStarts ? UInt64(Date().timeIntervalSince1970 * 1e6) : 0
             do {
                 if read {
                     let _: GetResponse = try await client.call(.get, GetRequest(key: key, consistency: consistency))
                 } else {
                     let _: SetResponse = try await client.call(.set, SetRequest(key: key, value: value))
                 }
-                result.record(start.duration(to: .now))
+                result.record(start.duration(to: .now), startedAt: wallStart, keep: keepStarts)
             } catch let error as RPCError where error.status == .notFound && read {
-                result.record(start.duration(to: .now))
+                result.record(start.duration(to: .now), startedAt: wallStart, keep: keepStarts)
                 result.misses += 1
             } catch let error as RPCError {
                 result.errors["\(error.status)", default: 0] += 1
@@ -172,16 +182,20 @@ struct Plan: Sendable {
 struct WorkerResult: Sendable {
     /// Latencies of successful calls, in microseconds.
     var latencies: [UInt32] = []
+    /// With --latency-file: when each call started (Unix time, microseconds).
+    var starts: [UInt64] = []
     var misses = 0
     var errors: [String: Int] = [:]
 
-    mutating func record(_ latency: Duration) {
+    mutating func record(_ latency: Duration, startedAt: UInt64, keep: Bool) {
         let (seconds, attoseconds) = latency.components
         latencies.append(UInt32(clamping: seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+        if keep { starts.append(startedAt) }
     }
 
     mutating func merge(_ other: WorkerResult) {
         latencies += other.latencies
+        starts += other.starts
         misses += other.misses
         errors.merge(other.errors, uniquingKeysWith: +)
     }

@@ -147,7 +147,12 @@ def test_http_api_on_every_node(http_cluster):
     assert one.request("POST", "/api/v1/key/a%20b/value/c%2Fd")[0] == 200
     assert two.request("GET", "/api/v1/key/a%20b")[1] == b"c/d\n"
     # Stale reads say so and still answer.
-    assert three.request("GET", "/api/v1/key/k2?consistency=stale")[:2] == (200, b"v2\n")
+    status, body, headers = three.request("GET", "/api/v1/key/k2?consistency=stale")
+    assert (status, body) == (200, b"v2\n")
+    # A stale read says how old it may be: the index applied, and since when no leader was heard.
+    assert int(headers["X-Raft-Applied-Index"]) > 0 and 0 <= int(headers["X-Raft-Leader-Contact-Age-Ms"]) < 5000
+    for node in http_cluster:
+        assert node.request("GET", "/api/v1/key/k2?consistency=lease")[:2] == (200, b"v2\n")
     status_body = json.loads(two.request("GET", "/api/v1/status")[1])
     assert status_body["leader_id"] == "node-1" and len(status_body["members"]) == 3
     assert one.request("GET", "/health")[0] == 200

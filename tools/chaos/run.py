@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Chaos rounds against a real raft-cache cluster: concurrent clients over HTTP and the
+binary protocol write and read a few keys on every node while faults are injected - kill -9
+and restart, SIGSTOP/SIGCONT, network partitions (majority/minority, an isolated leader,
+one-way loss) made with network namespaces. Then every fault is healed, the nodes must
+converge (same applied index and digest), and the recorded history must be linearizable.
+
+Prints operations by outcome, availability during each fault and while healthy, and the
+verdict; writes the history (JSON lines) for tools/chaos/linearizability.py. Exit status:
+0 linearizable and converged, 1 not, 3 checker undecided. With --expect-violation (used to
+show the checker has teeth, e.g. with --consistency stale) 0 means a violation was found.
+Needs root (network namespaces)."""
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import linearizability  # noqa: E402
+from netcluster import NetCluster  # noqa: E402
+from workload import Workload  # noqa: E402
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+FAULTS = ("kill", "pause", "partition", "isolate-leader", "one-way")
+
+
+def inject(cluster, fault, rng):
+    """Starts one fault; returns what ends it."""
+    leader = cluster.leader() or rng.choice(cluster.nodes)
+    others = [n for n in cluster.nodes if n is not leader]
+    if fault in ("kill", "pause"):
+        victim = leader if rng.random() < 0.5 else rng.choice(others)
+        if fault == "kill":
+            victim.kill()
+            return lambda: victim.start()
+        victim.pause()
+        return victim.resume
+    if fault == "partition":
+        minority = rng.sample(cluster.nodes, (len(cluster.nodes) - 1) // 2)
+        cluster.partition(minority)
+        return cluster.heal_network
+    if fault == "isolate-leader":
+        cluster.partition([leader])
+        return cluster.heal_network
+    if fault == "one-way":
+        for other in others:
+            cluster.cut(leader, other)  # The leader's packets are lost; the others' arrive.
+        return cluster.heal_network
+    raise ValueError(fault)
+
+
+def run_fault(cluster, fault, seconds, rng, windows):
+    """Repeats the fault for `seconds`: a few seconds on, a couple off."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        began = time.monotonic()
+        heal = inject(cluster, fault, rng)
+        time.sleep(min(4.0, max(0.5, end - time.monotonic())))
+        heal()
+        windows.append((fault, began, time.monotonic()))
+        time.sleep(min(2.0, max(0.0, end - time.monotonic())))
+
+
+def availability(history, windows):
+    """For each fault, and while healthy: the share of operations invoked then that succeeded."""
+    counts = {}
+    for op in history:
+        kind = next((f for f, a, b in windows if a <= op["invoke"] <= b), "healthy")
+        ok, total = counts.get(kind, (0, 0))
+        counts[kind] = (ok + (op["outcome"] == "ok"), total + 1)
+    return {kind: (ok / total, total) for kind, (ok, total) in counts.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "debug", "raft-cache"))
+    parser.add_argument("--nodes", type=int, default=3, choices=(3, 5))
+    parser.add_argument("--faults", default=",".join(FAULTS), help=f"comma-separated, of: {', '.join(FAULTS)}")
+    parser.add_argument("--fault-seconds", type=float, default=20, help="how long each fault type runs")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--keys", type=int, default=8)
+    parser.add_argument("--consistency", default="linearizable", choices=("linearizable", "lease", "stale"))
+    parser.add_argument("--history", help="where to write the history (default: in the work directory)")
+    parser.add_argument("--budget", type=float, default=120, help="checker seconds per key")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--expect-violation", action="store_true")
+    args = parser.parse_args()
+    faults = [f for f in args.faults.split(",") if f]
+    for fault in faults:
+        if fault not in FAULTS:
+            parser.error(f"unknown fault {fault}")
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    rng = random.Random(seed)
+    workdir = tempfile.mkdtemp(prefix="raft-cache-chaos-")
+    print(f"chaos: seed {seed}, {args.nodes} nodes, faults {', '.join(faults)}, {args.fault_seconds:.0f} s each, "
+          f"reads {args.consistency}; work directory {workdir}", flush=True)
+
+    windows = []
+    with NetCluster(args.binary, workdir, args.nodes) as cluster:
+        cluster.start()
+        workload = Workload(cluster.nodes, clients=args.clients, keys=args.keys, consistency=args.consistency)
+        workload.start()
+        try:
+            time.sleep(2)
+            for fault in faults:
+                print(f"chaos: {fault}", flush=True)
+                run_fault(cluster, fault, args.fault_seconds, rng, windows)
+                cluster.heal()
+                time.sleep(2)
+        finally:
+            workload.stop()
+            cluster.heal()
+        try:
+            cluster.wait("the nodes to converge", cluster.converged, 60)
+            converged = True
+        except TimeoutError:
+            converged = False
+        statuses = [node.status() for node in cluster.nodes]
+
+    history = workload.history
+    path = args.history or os.path.join(workdir, "history.jsonl")
+    with open(path, "w") as f:
+        for op in history:
+            f.write(json.dumps(op) + "\n")
+    result = linearizability.check(history, budget_seconds=args.budget)
+    summary = linearizability.summary(history)
+    print(f"chaos: {summary['total']} operations: {summary['ok']} ok, {summary['fail']} failed, "
+          f"{summary['unknown']} unknown; by op: {summary['by_op']}")
+    for kind, (share, total) in sorted(availability(history, windows).items()):
+        print(f"chaos: availability {kind}: {share:.1%} of {total} operations")
+    print(f"chaos: converged: {converged} " + ", ".join(
+        f"{s['node_id']}@{s['applied_index']}/{s['digest']}" for s in statuses if s))
+    print(f"chaos: history in {path}")
+    print(result.report() if not result.ok else f"chaos: verdict: {result.verdict}")
+    if args.expect_violation:
+        return 0 if result.ok is False and converged else 1
+    if not converged or result.ok is False:
+        return 1
+    return 0 if result.ok else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
