@@ -6,17 +6,18 @@ SEED ?=
 ARGS ?=
 FAULT_SECONDS ?= 60
 
-.PHONY: help setup protos check-protos vectors build release run cluster cluster-stop test test-swift test-python test-long test-chaos chaos chaos-long leakcheck fuzz sim bench-storage clean
+.PHONY: help setup protos check-protos vectors build release run cluster cluster-stop test test-swift test-python test-long test-chaos chaos chaos-long leakcheck fuzz sim bench bench-storage clean
 
 help:
 	@echo "make run        install what is missing, build the release binary, start node 1 (ARGS=... for flags)"
 	@echo "make cluster    start a local 3-node cluster in the background (make cluster-stop ends it)"
-	@echo "make test       everything CI runs: drift check, warning-free build, Swift and Python tests, leak check"
+	@echo "make test       everything CI runs: drift check, warning-free build, Swift and Python tests, chaos rounds, leak check"
 	@echo "make test-long  the large cluster cases on release builds: 100,000 writes and a fresh node, a million-key snapshot"
 	@echo "make chaos      fault rounds (kill, pause, partitions) on a release cluster, FAULT_SECONDS each (default 60), checked for linearizability"
 	@echo "make chaos-long the same, 300 s per fault"
 	@echo "make fuzz       fuzz every wire decoder for FUZZ_SECONDS (default 60) under ASan/LSan"
 	@echo "make sim        run the cluster simulation over SEEDS seeds (default 10000); SEED=N replays one, verbosely"
+	@echo "make bench      raft-cache beside etcd on this machine: HTTP and binary workloads, failover, memory (installs etcd, wrk)"
 	@echo "make bench-storage  the durable log beside the disk's raw fsync rate, and recovery of a 1 GB log"
 	@echo "make protos     regenerate Modules/RaftProtoC and the Python modules from Protos/"
 	@echo "make vectors    regenerate Tests/Vectors/*.hex from their .json"
@@ -87,6 +88,9 @@ chaos-long: release
 sim: setup
 	$(SWIFT) build -c release --product raft-sim
 	@if [ -n "$(SEED)" ]; then .build/release/raft-sim --seed $(SEED) --verbose; else .build/release/raft-sim --seeds $(SEEDS); fi
+
+bench: setup
+	tools/bench/compare
 
 bench-storage: setup
 	tools/bench/storage

@@ -111,6 +111,18 @@ let package = Package(
             ],
             path: "tools/bench/raft-cache-load"
         ),
+        // Decodes protocol traffic: a live proxy, pcap/pcapng captures, or raw streams (tools/wire-dump).
+        .executableTarget(
+            name: "wire-dump",
+            dependencies: [
+                "RaftWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "tools/wire-dump"
+        ),
         .testTarget(name: "RaftWireTests", dependencies: ["RaftWire", "RaftProtoC"]),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation", "RaftWire"]),
         .testTarget(
@@ -132,6 +144,7 @@ let package = Package(
         ),
         .testTarget(name: "CacheStoreTests", dependencies: ["CacheStore", "RaftWire"]),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore", "RaftWire", "CRC32C"]),
+        .testTarget(name: "WireDumpTests", dependencies: ["wire-dump", "RaftWire"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -65,12 +65,22 @@ public final class RaftNode: @unchecked Sendable {
     /// Inbound Raft calls waiting for the core's answer, by the context given to the core.
     private var inboundCalls: [UInt64: EventLoopPromise<MessageBody>] = [:]
     private var nextContext: UInt64 = 1
-    /// Proposals waiting to be applied, by log index.
-    private var proposals: [UInt64: (term: UInt64, promise: EventLoopPromise<UInt64>)] = [:]
+    /// Proposals waiting to be applied, by log index (`token` tells apart proposals at one index).
+    private var proposals: [UInt64: (term: UInt64, promise: EventLoopPromise<UInt64>, token: UInt64)] = [:]
     /// Linearizable reads waiting for their read index, by context.
     private var reads: [UInt64: EventLoopPromise<UInt64>] = [:]
-    /// Waiting for the store to reach an index.
-    private var appliedWaiters: [(index: UInt64, promise: EventLoopPromise<Void>)] = []
+    /// Waiting for the store to reach an index, by token; and the tokens by that index.
+    private var appliedWaiters: [UInt64: EventLoopPromise<Void>] = [:]
+    private var appliedWaitersByIndex = MinHeap<UInt64>()
+    /// What may time out, by deadline (uptime nanoseconds); checked on every tick.
+    private var deadlines = MinHeap<Deadline>()
+
+    private enum Deadline: Sendable {
+        case inboundCall(context: UInt64)
+        case proposal(index: UInt64, token: UInt64)
+        case read(context: UInt64)
+        case appliedWaiter(token: UInt64)
+    }
     private var lastLeader: NodeID?
     /// This node has said in its log that it was removed.
     private var removedLogged = false
@@ -132,6 +142,7 @@ public final class RaftNode: @unchecked Sendable {
             ticker = loop.scheduleRepeatedTask(initialDelay: options.tickInterval, delay: options.tickInterval) { [self] _ in
                 core.now = NIODeadline.now().uptimeNanoseconds
                 if core.isLeader { lastLeaderContact.store(core.now, ordering: .relaxed) }
+                expireDeadlines(now: core.now)
                 core.tick()
                 pump()
             }
@@ -157,13 +168,15 @@ public final class RaftNode: @unchecked Sendable {
         for (_, call) in inboundCalls { call.fail(error) }
         for (_, proposal) in proposals { proposal.promise.fail(error) }
         for (_, read) in reads { read.fail(error) }
-        for waiter in appliedWaiters { waiter.promise.fail(error) }
+        for (_, waiter) in appliedWaiters { waiter.fail(error) }
         for waiter in snapshotWaiters { waiter.fail(error) }
         snapshotWaiters = []
         inboundCalls = [:]
         proposals = [:]
         reads = [:]
-        appliedWaiters = []
+        appliedWaiters = [:]
+        appliedWaitersByIndex.removeAll()
+        deadlines.removeAll()
     }
 
     /// The node cannot go on (its storage failed): it stops, and says so through `failure`.
@@ -239,12 +252,37 @@ public final class RaftNode: @unchecked Sendable {
             }
         }
         if entry.type == .configuration { configurationApplied(entry.index) }
-        let applied = entry.index
-        appliedWaiters.removeAll { waiter in
-            guard waiter.index <= applied else { return false }
-            waiter.promise.succeed(())
-            return true
+        for token in appliedWaitersByIndex.popAll(through: entry.index) {
+            appliedWaiters.removeValue(forKey: token)?.succeed(())
         }
+    }
+
+    /// Fails what has waited past its deadline.
+    private func expireDeadlines(now: UInt64) {
+        for deadline in deadlines.popAll(through: now) {
+            switch deadline {
+            case .inboundCall(let context):
+                inboundCalls.removeValue(forKey: context)?.fail(RaftNodeError.rejected("the call was not answered in time"))
+            case .proposal(let index, let token):
+                guard let proposal = proposals[index], proposal.token == token else { continue }
+                proposals[index] = nil
+                proposal.promise.fail(RaftNodeError.timeout)
+            case .read(let context):
+                reads.removeValue(forKey: context)?.fail(RaftNodeError.timeout)
+            case .appliedWaiter(let token):
+                appliedWaiters.removeValue(forKey: token)?.fail(RaftNodeError.timeout)
+            }
+        }
+    }
+
+    /// A deadline `after` from now for `what`.
+    private func expire(_ what: Deadline, after: TimeAmount) {
+        deadlines.insert(what, key: (NIODeadline.now() + after).uptimeNanoseconds)
+    }
+
+    private func newToken() -> UInt64 {
+        defer { nextContext += 1 }
+        return nextContext
     }
 
     private func configurationApplied(_ index: UInt64) {
@@ -348,10 +386,7 @@ public final class RaftNode: @unchecked Sendable {
             }
             pump()
             // Requests the core ignores get no answer; ReadIndex is answered later.
-            let deadline: TimeAmount = method == .readIndex ? options.requestTimeout : options.tickInterval * 20
-            loop.scheduleTask(in: deadline) { [self] in
-                inboundCalls.removeValue(forKey: context)?.fail(RaftNodeError.rejected("\(method.rawValue) was not answered"))
-            }
+            expire(.inboundCall(context: context), after: method == .readIndex ? options.requestTimeout : options.tickInterval * 20)
             return promise.futureResult.flatMapThrowing { body in
                 guard let payload = try body.responsePayload() else { throw RaftNodeError.unexpected("not a response") }
                 return payload
@@ -397,14 +432,10 @@ public final class RaftNode: @unchecked Sendable {
         }
         // An older proposal at this index was overtaken by a leader change.
         proposals[index]?.promise.fail(RaftNodeError.lost)
-        proposals[index] = (term, promise)
-        let future = promise.futureResult
-        scheduleTimeout(promise) { [self] in
-            guard let waiting = proposals[index], waiting.promise.futureResult === future else { return false }
-            proposals[index] = nil
-            return true
-        }
-        return future
+        let token = newToken()
+        proposals[index] = (term, promise, token)
+        expire(.proposal(index: index, token: token), after: options.requestTimeout)
+        return promise.futureResult
     }
 
     /// The node's error for a refusal of the core.
@@ -426,7 +457,7 @@ public final class RaftNode: @unchecked Sendable {
             nextContext += 1
             let promise = loop.makePromise(of: UInt64.self)
             reads[context] = promise
-            scheduleTimeout(promise) { [self] in reads.removeValue(forKey: context) != nil }
+            expire(.read(context: context), after: options.requestTimeout)
             core.readIndex(context: context)
             pump()
             return promise.futureResult
@@ -458,21 +489,12 @@ public final class RaftNode: @unchecked Sendable {
         try await loop.flatSubmit { [self] () -> EventLoopFuture<Void> in
             if store.appliedIndex >= index { return loop.makeSucceededVoidFuture() }
             let promise = loop.makePromise(of: Void.self)
-            appliedWaiters.append((index, promise))
-            scheduleTimeout(promise) { [self] in
-                let before = appliedWaiters.count
-                appliedWaiters.removeAll { $0.promise.futureResult === promise.futureResult }
-                return appliedWaiters.count < before
-            }
+            let token = newToken()
+            appliedWaiters[token] = promise
+            appliedWaitersByIndex.insert(token, key: index)
+            expire(.appliedWaiter(token: token), after: options.requestTimeout)
             return promise.futureResult
         }.get()
-    }
-
-    /// Fails `promise` with a timeout unless it is done by then (`remove` says whether it was still waiting).
-    private func scheduleTimeout<T>(_ promise: EventLoopPromise<T>, remove: @escaping @Sendable () -> Bool) {
-        loop.scheduleTask(in: options.requestTimeout) {
-            if remove() { promise.fail(RaftNodeError.timeout) }
-        }
     }
 
     private func leaderError(_ leader: NodeID?) -> RaftNodeError {

@@ -193,7 +193,14 @@ final class ClientCallHandler: ChannelDuplexHandler {
 
     private let maxInFlight: Int
     private var nextCallID: UInt64 = 1
-    private var waiting: [UInt64: (promise: EventLoopPromise<Envelope>, timer: Scheduled<Void>)] = [:]
+    private var waiting: [UInt64: EventLoopPromise<Envelope>] = [:]
+    /// Call ids by deadline; answered calls are skipped when their deadline comes up.
+    private var deadlines = MinHeap<UInt64>()
+    /// One timer for the earliest deadline, not one per call.
+    private var sweep: Scheduled<Void>?
+    private var sweepAt = UInt64.max
+    /// Expired calls are failed in batches, up to this late.
+    private static let sweepSlack: UInt64 = 20_000_000
 
     init(maxInFlight: Int) {
         self.maxInFlight = maxInFlight
@@ -213,17 +220,27 @@ final class ClientCallHandler: ChannelDuplexHandler {
         nextCallID += 1
         var request = call.request
         request.callID = id
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let timer = context.eventLoop.scheduleTask(in: call.timeout) {
-            loopBound.value.expire(id)
-        }
-        waiting[id] = (call.promise, timer)
+        waiting[id] = call.promise
+        deadlines.insert(id, key: (NIODeadline.now() + call.timeout).uptimeNanoseconds)
+        scheduleSweep(on: context.eventLoop)
         context.write(wrapOutboundOut(request), promise: promise)
     }
 
-    private func expire(_ id: UInt64) {
-        guard let entry = waiting.removeValue(forKey: id) else { return }
-        entry.promise.fail(RPCError(.deadlineExceeded, "no answer within the deadline"))
+    private func scheduleSweep(on loop: any EventLoop) {
+        guard let next = deadlines.minKey, next + Self.sweepSlack < sweepAt else { return }
+        sweep?.cancel()
+        sweepAt = next + Self.sweepSlack
+        let loopBound = NIOLoopBound(self, eventLoop: loop)
+        sweep = loop.scheduleTask(deadline: .uptimeNanoseconds(sweepAt)) { loopBound.value.expireDue(on: loop) }
+    }
+
+    private func expireDue(on loop: any EventLoop) {
+        sweep = nil
+        sweepAt = .max
+        for id in deadlines.popAll(through: NIODeadline.now().uptimeNanoseconds) {
+            waiting.removeValue(forKey: id)?.fail(RPCError(.deadlineExceeded, "no answer within the deadline"))
+        }
+        scheduleSweep(on: loop)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -237,9 +254,7 @@ final class ClientCallHandler: ChannelDuplexHandler {
             failAll(RPCError(response.status, response.message))
             return
         }
-        guard let entry = waiting.removeValue(forKey: response.callID) else { return }
-        entry.timer.cancel()
-        entry.promise.succeed(response)
+        waiting.removeValue(forKey: response.callID)?.succeed(response)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -255,9 +270,10 @@ final class ClientCallHandler: ChannelDuplexHandler {
     private func failAll(_ error: RPCError) {
         let entries = waiting
         waiting = [:]
-        for (_, entry) in entries {
-            entry.timer.cancel()
-            entry.promise.fail(error)
-        }
+        deadlines.removeAll()
+        sweep?.cancel()
+        sweep = nil
+        sweepAt = .max
+        for (_, promise) in entries { promise.fail(error) }
     }
 }

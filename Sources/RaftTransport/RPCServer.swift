@@ -136,8 +136,13 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.writeAndFlush(wrapOutboundOut(notice)).whenComplete { _ in channel.close(promise: nil) }
             return
         }
-        logger.notice("closing a connection after a protocol error", metadata: [
-            "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")", "error": "\(error)"])
+        let remote = "\(context.remoteAddress.map { "\($0)" } ?? "?")"
+        if error is IOError {
+            // The peer went away (reset, crashed): ordinary on a network, not a protocol error.
+            logger.debug("connection lost", metadata: ["remote": "\(remote)", "error": "\(error)"])
+        } else {
+            logger.notice("closing a connection after a protocol error", metadata: ["remote": "\(remote)", "error": "\(error)"])
+        }
         context.close(promise: nil)
     }
 }

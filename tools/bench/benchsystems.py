@@ -1,0 +1,221 @@
+"""The two systems tools/bench/compare measures, each a 3-node cluster on loopback that syncs
+to disk: raft-cache (release build, default flags) and etcd (Debian's etcd-server, 3.4, its
+JSON gateway for HTTP). Each can start, stop, report its term, time failovers and report
+the memory of a node holding a million 100-byte values."""
+
+import base64
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools", "clients", "python"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "clients", "python", "tests"))
+import cluster_support  # noqa: E402
+import raftcache_client as rc  # noqa: E402
+from cluster_support import Node, eventually, free_port, leader_of  # noqa: E402
+
+MILLION = 1_000_000
+
+
+def resident_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) / 1024
+
+
+def until_ok(action, deadline=30.0):
+    """Retries `action` until it succeeds; returns the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < deadline:
+        try:
+            action()
+            return time.monotonic() - started
+        except (OSError, rc.RPCError, urllib.error.URLError):
+            time.sleep(0.01)
+    raise TimeoutError("no success within the deadline")
+
+
+class RaftCacheCluster:
+    def __init__(self, workdir):
+        cluster_support.BINARY = os.path.join(ROOT, ".build", "release", "raft-cache")
+        self.workdir = os.path.join(workdir, "raft-cache")
+        os.makedirs(self.workdir, exist_ok=True)
+        first = Node(self.workdir, "node-1")
+        self.nodes = [first, Node(self.workdir, "node-2", join=first.addr), Node(self.workdir, "node-3", join=first.addr)]
+
+    def start(self):
+        first = self.nodes[0]
+        first.start()
+        eventually("node-1 to lead", lambda: first.status().role == rc.wire.kv_pb2.ROLE_LEADER)
+        for node in self.nodes[1:]:
+            node.start()
+        eventually("three voters", lambda: sum(
+            1 for m in first.status().members if m.suffrage == rc.wire.raft_pb2.SUFFRAGE_VOTER) == 3, timeout=30)
+
+    def stop(self):
+        for node in self.nodes:
+            node.stop()
+
+    def leader(self):
+        return eventually("a raft-cache leader", lambda: leader_of(self.nodes), timeout=30)
+
+    def http_url(self):
+        return self.leader().http
+
+    def binary_addr(self):
+        return self.leader().addr
+
+    def term(self):
+        return self.leader().status().term
+
+    def failover(self, rounds):
+        """Median and largest ms from kill -9 of the leader to the first write through another node."""
+        times = []
+        for i in range(rounds):
+            leader = self.leader()
+            other = next(n for n in self.nodes if n is not leader)
+            leader.kill()
+
+            def write():
+                with other.client(timeout=0.3) as c:
+                    c.set(b"failover", str(i).encode())
+            times.append(until_ok(write) * 1000)
+            leader.start()
+            eventually("the old leader to catch up", lambda: leader.status().applied_index >= other.status().commit_index,
+                       timeout=30)
+        return statistics.median(times), max(times)
+
+    def memory_for_million(self):
+        load = os.path.join(ROOT, ".build", "release", "raft-cache-load")
+        subprocess.run([load, f"--target={self.binary_addr()}", "--sequential", f"--count={MILLION}", "--value-size=100",
+                        "--key-prefix=million-", "--in-flight=256"], check=True, capture_output=True)
+        return max(resident_mb(node.process.pid) for node in self.nodes)
+
+
+class EtcdCluster:
+    def __init__(self, workdir):
+        self.workdir = os.path.join(workdir, "etcd")
+        self.members = []
+        for i in (1, 2, 3):
+            self.members.append({"name": f"e{i}", "client": free_port(), "peer": free_port(), "process": None,
+                                 "log": open(os.path.join(workdir, f"etcd-{i}.log"), "ab")})
+        self.initial = ",".join(f"{m['name']}=http://127.0.0.1:{m['peer']}" for m in self.members)
+
+    def start_member(self, member, state="new"):
+        args = ["etcd", "--name", member["name"], "--data-dir", os.path.join(self.workdir, member["name"]),
+                "--listen-client-urls", f"http://127.0.0.1:{member['client']}",
+                "--advertise-client-urls", f"http://127.0.0.1:{member['client']}",
+                "--listen-peer-urls", f"http://127.0.0.1:{member['peer']}",
+                "--initial-advertise-peer-urls", f"http://127.0.0.1:{member['peer']}",
+                "--initial-cluster", self.initial, "--initial-cluster-state", state,
+                "--initial-cluster-token", "raft-cache-bench", "--log-level", "error"]
+        member["process"] = subprocess.Popen(args, stdout=member["log"], stderr=member["log"])
+
+    def start(self):
+        for member in self.members:
+            self.start_member(member)
+        eventually("an etcd leader", lambda: self.leader() is not None, timeout=30)
+
+    def stop(self):
+        for member in self.members:
+            if member["process"] and member["process"].poll() is None:
+                member["process"].send_signal(signal.SIGTERM)
+                member["process"].wait(timeout=10)
+
+    def call(self, member, path, body, timeout=2.0):
+        request = urllib.request.Request(f"http://127.0.0.1:{member['client']}{path}", data=json.dumps(body).encode(),
+                                         method="POST")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+
+    def status(self, member):
+        return self.call(member, "/v3/maintenance/status", {}, timeout=0.5)
+
+    def leader(self):
+        for member in self.members:
+            if member["process"].poll() is not None:
+                continue
+            try:
+                status = self.status(member)
+            except (OSError, urllib.error.URLError):
+                continue
+            if status.get("leader") and status["leader"] == status["header"]["member_id"]:
+                return member
+        return None
+
+    def url(self):
+        return f"http://127.0.0.1:{eventually('an etcd leader', self.leader, timeout=30)['client']}"
+
+    def term(self):
+        return int(self.status(eventually("an etcd leader", self.leader, timeout=30))["header"]["raft_term"])
+
+    def put(self, member, key, value, timeout=2.0):
+        self.call(member, "/v3/kv/put", {"key": base64.b64encode(key.encode()).decode(),
+                                          "value": base64.b64encode(value.encode()).decode()}, timeout)
+
+    def preload(self, count, value):
+        leader = self.leader()
+        script = os.path.join(self.workdir, "preload.lua")
+        self.sequential_puts(leader, script, count, value)
+
+    def sequential_puts(self, member, script, count, value, prefix="k"):
+        """Writes prefix0..prefix<count-1> with wrk, 64 connections, in rounds until all are there."""
+        os.makedirs(self.workdir, exist_ok=True)
+        with open(script, "w") as f:
+            f.write(f"""local counter, stop = 0, 0
+local v = "{base64.b64encode(value.encode()).decode()}"
+local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+-- Base64, three bytes at a time (etcd's JSON gateway takes keys and values so).
+local function b64(s)
+  local out = {{}}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local quad = {{}}
+    for j = 3, 0, -1 do
+      local index = math.floor(n / 64 ^ j) % 64
+      quad[#quad + 1] = alphabet:sub(index + 1, index + 1)
+    end
+    if not b then quad[3], quad[4] = "=", "=" elseif not c then quad[4] = "=" end
+    out[#out + 1] = table.concat(quad)
+  end
+  return table.concat(out)
+end
+init = function(args) counter = tonumber(args[1]); stop = tonumber(args[2]) end
+request = function()
+  local k = counter
+  counter = counter + 1
+  if k >= stop then k = stop - 1 end
+  return wrk.format("POST", "/v3/kv/put", nil, '{{"key":"' .. b64("{prefix}" .. k) .. '","value":"' .. v .. '"}}')
+end
+""")
+        start = 0
+        while start < count:
+            seconds = max(2, min(20, (count - start) // 2000 + 1))
+            done = subprocess.run(["wrk", "-t1", "-c64", f"-d{seconds}s", "-s", script, f"http://127.0.0.1:{member['client']}",
+                                   "--", str(start), str(count)], capture_output=True, text=True, check=True)
+            start += int(re.search(r"(\d+) requests in", done.stdout).group(1)) - 64
+
+    def failover(self, rounds):
+        times = []
+        for i in range(rounds):
+            leader = eventually("an etcd leader", self.leader, timeout=30)
+            other = next(m for m in self.members if m is not leader)
+            leader["process"].send_signal(signal.SIGKILL)
+            leader["process"].wait()
+            times.append(until_ok(lambda: self.put(other, "failover", str(i), timeout=0.3)) * 1000)
+            self.start_member(leader, state="existing")
+            eventually("the old etcd leader to serve", lambda: self.status(leader) is not None, timeout=30)
+        return statistics.median(times), max(times)
+
+    def memory_for_million(self):
+        leader = eventually("an etcd leader", self.leader, timeout=30)
+        self.sequential_puts(leader, os.path.join(self.workdir, "million.lua"), MILLION, "v" * 100, prefix="million-")
+        return max(resident_mb(m["process"].pid) for m in self.members)

@@ -1,0 +1,30 @@
+import RaftWire
+
+/// Pairs each response with its request (same connection, same call id) so the response
+/// can show its method and latency, and remembers which calls were heartbeats.
+struct CallTracker: Sendable {
+    struct Call: Sendable {
+        let method: String
+        let time: Timestamp?
+        let isHeartbeat: Bool
+    }
+
+    private struct Key: Hashable {
+        let connection: Int
+        let callID: UInt64
+    }
+
+    /// Calls waiting for a response; a capture that misses the responses must not grow this forever.
+    static let maxOpenCalls = 100_000
+    private var open: [Key: Call] = [:]
+
+    mutating func request(connection: Int, callID: UInt64, call: Call) {
+        if open.count >= Self.maxOpenCalls { open.removeAll(keepingCapacity: true) }
+        open[Key(connection: connection, callID: callID)] = call
+    }
+
+    /// The request this response answers, if it was seen; it is then no longer open.
+    mutating func response(connection: Int, callID: UInt64) -> Call? {
+        open.removeValue(forKey: Key(connection: connection, callID: callID))
+    }
+}

@@ -1,0 +1,67 @@
+import RaftWire
+
+/// A log entry list in a few words: how many, which indexes and terms, and what each does,
+/// with commands decoded as the set or delete of a key.
+enum EntrySummary {
+    /// Entries listed one by one in the text line; the rest are counted.
+    static let itemsShown = 6
+
+    static func value(_ entries: [Entry]) -> FieldValue {
+        guard let first = entries.first, let last = entries.last else {
+            return .summary(text: "0", json: .object([Field("count", .number(0))]))
+        }
+        let terms = Set(entries.map(\.term))
+        let termText = terms.count == 1 ? "t\(first.term)" : "t\(terms.min()!)..\(terms.max()!)"
+        var items = entries.prefix(itemsShown).map(text)
+        if entries.count > itemsShown { items.append("…+\(entries.count - itemsShown)") }
+        let text = "\(entries.count)[\(first.index)..\(last.index) \(termText): \(items.joined(separator: ", "))]"
+        let json = FieldValue.object([
+            Field("count", .number(UInt64(entries.count))),
+            Field("first_index", .number(first.index)), Field("last_index", .number(last.index)),
+            Field("terms", .list(terms.sorted().map { .number($0) })),
+            Field("items", .list(entries.map(item))),
+        ])
+        return .summary(text: text, json: json)
+    }
+
+    static func text(_ entry: Entry) -> String {
+        switch entry.type {
+        case .noop: return "noop"
+        case .configuration:
+            guard let configuration = try? Configuration(wireBytes: entry.data) else { return "config(bad data)" }
+            return "config" + TextRendering.value(MessageFields.configuration(configuration))
+        case .command:
+            guard let command = try? Command(wireBytes: entry.data) else {
+                return "command(bad data \(HexDump.excerpt(entry.data, limit: 8)))"
+            }
+            switch command.op {
+            case .set: return "set \(TextRendering.bytes(command.key)) (\(command.value.count)B)"
+            case .delete: return "delete \(TextRendering.bytes(command.key))"
+            }
+        }
+    }
+
+    static func item(_ entry: Entry) -> FieldValue {
+        var fields = [Field("index", .number(entry.index)), Field("term", .number(entry.term))]
+        switch entry.type {
+        case .noop: fields.append(Field("type", .text("noop")))
+        case .configuration:
+            fields.append(Field("type", .text("configuration")))
+            if let configuration = try? Configuration(wireBytes: entry.data) {
+                fields.append(Field("servers", MessageFields.configuration(configuration)))
+            } else {
+                fields.append(Field("error", .text("data is not a Configuration")))
+            }
+        case .command:
+            fields.append(Field("type", .text("command")))
+            if let command = try? Command(wireBytes: entry.data) {
+                fields.append(Field("op", .text(command.op == .set ? "set" : "delete")))
+                fields.append(Field("key", .bytes(command.key)))
+                if command.op == .set { fields.append(Field("value_size", .number(UInt64(command.value.count)))) }
+            } else {
+                fields.append(Field("error", .text("data is not a Command")))
+            }
+        }
+        return .object(fields)
+    }
+}
