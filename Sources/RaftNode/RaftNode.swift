@@ -280,6 +280,7 @@ public final class RaftNode: @unchecked Sendable {
         deadlines.insert(what, key: (NIODeadline.now() + after).uptimeNanoseconds)
     }
 
+    /// A number no other waiting call, proposal or read of this node has.
     private func newToken() -> UInt64 {
         defer { nextContext += 1 }
         return nextContext
@@ -376,8 +377,7 @@ public final class RaftNode: @unchecked Sendable {
             if case .installSnapshot(let request) = body, let refusal = receiveChunk(request) {
                 return loop.makeFailedFuture(refusal)
             }
-            let context = nextContext
-            nextContext += 1
+            let context = newToken()
             let promise = loop.makePromise(of: MessageBody.self)
             inboundCalls[context] = promise
             core.step(Message(from: from, to: options.id, context: context, body: body))
@@ -453,8 +453,7 @@ public final class RaftNode: @unchecked Sendable {
     public func linearizableBarrier() async throws -> UInt64 {
         let index = try await loop.flatSubmit { [self] () -> EventLoopFuture<UInt64> in
             guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
-            let context = nextContext
-            nextContext += 1
+            let context = newToken()
             let promise = loop.makePromise(of: UInt64.self)
             reads[context] = promise
             expire(.read(context: context), after: options.requestTimeout)

@@ -43,8 +43,8 @@ def until_ok(action, deadline=30.0):
 
 
 class RaftCacheCluster:
-    def __init__(self, workdir):
-        cluster_support.BINARY = os.path.join(ROOT, ".build", "release", "raft-cache")
+    def __init__(self, workdir, binary=os.path.join(ROOT, ".build", "release", "raft-cache")):
+        cluster_support.BINARY = binary
         self.workdir = os.path.join(workdir, "raft-cache")
         os.makedirs(self.workdir, exist_ok=True)
         first = Node(self.workdir, "node-1")
@@ -75,7 +75,7 @@ class RaftCacheCluster:
     def term(self):
         return self.leader().status().term
 
-    def failover(self, rounds):
+    def failover(self, rounds, report=lambda round_number, ms: None):
         """Median and largest ms from kill -9 of the leader to the first write through another node."""
         times = []
         for i in range(rounds):
@@ -87,6 +87,7 @@ class RaftCacheCluster:
                 with other.client(timeout=0.3) as c:
                     c.set(b"failover", str(i).encode())
             times.append(until_ok(write) * 1000)
+            report(i + 1, times[-1])
             leader.start()
             eventually("the old leader to catch up", lambda: leader.status().applied_index >= other.status().commit_index,
                        timeout=30)
