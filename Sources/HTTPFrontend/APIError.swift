@@ -64,6 +64,19 @@ enum JSONResponse {
         make(status: .ok, body)
     }
 
+    /// {"index":N}, the answer to every write: written directly, as it is on the hot path.
+    static func index(_ index: UInt64) -> Response {
+        fixed(ByteBuffer(string: "{\"index\":\(index)}"))
+    }
+
+    /// {"status":"ok"}, the same bytes every time.
+    static var healthy: Response { fixed(healthyBody) }
+    private static let healthyBody = ByteBuffer(string: "{\"status\":\"ok\"}")
+
+    private static func fixed(_ body: ByteBuffer) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+    }
+
     static func make(status: HTTPResponse.Status, _ body: [String: Any], headers: HTTPFields = HTTPFields()) -> Response {
         var headers = headers
         headers[.contentType] = "application/json"

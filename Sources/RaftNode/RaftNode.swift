@@ -10,9 +10,10 @@ import RaftWire
 import Synchronization
 
 /// Drives a RaftCore: ticks it, feeds it messages and requests, and carries out each Ready
-/// in the order Raft needs - persist (group-committed by the storage), then send and
-/// apply - with a leader's AppendEntries going out while its own write runs, so a slow
-/// fsync never holds up heartbeats. Every touch of the core happens on one event loop.
+/// in the order Raft needs. Committed entries are applied at once (a quorum has them on
+/// disk); a leader's AppendEntries go out while its own write runs; answers that claim
+/// durable state wait for the write (group-committed by the storage). Every touch of the
+/// core happens on one event loop, and requests that arrive together share one Ready.
 public final class RaftNode: @unchecked Sendable {
     public struct Options: Sendable {
         public var id: NodeID
@@ -55,6 +56,8 @@ public final class RaftNode: @unchecked Sendable {
     public let options: Options
     public let store: CacheStore
     let loop: any EventLoop
+    /// The loop every touch of the core happens on; a listener for peers belongs here too.
+    public var eventLoop: any EventLoop { loop }
     let storage: any RaftStorage
     let logger: Logger
     let core: RaftCore
@@ -82,6 +85,12 @@ public final class RaftNode: @unchecked Sendable {
         case appliedWaiter(token: UInt64)
     }
     private var lastLeader: NodeID?
+    /// A pump is queued on the loop; what arrives before it runs travels in its Ready.
+    private var pumpScheduled = false
+    /// Writes handed to the storage and not yet durable.
+    private var writesInFlight = 0
+    /// What of each Ready must be written before its answers go.
+    private var mustSync: MustSync
     /// This node has said in its log that it was removed.
     private var removedLogged = false
     /// When this node last heard from its leader (an AppendEntries or snapshot chunk), or
@@ -115,6 +124,7 @@ public final class RaftNode: @unchecked Sendable {
         self.logger = logger
         loop = group.next()
         failurePromise = loop.makePromise(of: String.self)
+        mustSync = MustSync(recovered: (state ?? storage.recovered).hardState)
         core = RaftCore(
             options: RaftOptions(
                 id: options.id, electionTicks: options.electionTicks, heartbeatTicks: options.heartbeatTicks,
@@ -188,6 +198,17 @@ public final class RaftNode: @unchecked Sendable {
 
     // MARK: The Ready loop
 
+    /// Pumps once the loop has run what is already queued, so requests that arrive together
+    /// share one Ready: one write, one AppendEntries per follower, one heartbeat round.
+    func schedulePump() {
+        guard !pumpScheduled else { return }
+        pumpScheduled = true
+        loop.execute { [self] in
+            pumpScheduled = false
+            pump()
+        }
+    }
+
     /// Takes every Ready the core has and sets it in motion.
     func pump() {
         loop.preconditionInEventLoop()
@@ -209,26 +230,46 @@ public final class RaftNode: @unchecked Sendable {
             // else waits for this Ready's write (and so for every write before it).
             let (early, late) = ready.messages.partitioned { $0.mayPrecedePersistence }
             for message in early { send(message) }
-            let update = StorageUpdate(hardState: ready.hardState, entries: ready.entries)
-            storage.persist(update) { [self] error in
-                loop.execute { [self] in
-                    if let error {
-                        if !stopped { fail("cannot persist the Raft log: \(error)") }
-                        return
-                    }
-                    afterPersist(ready, late)
+            // Committed entries are on a quorum's disks already; applied in order, now.
+            for entry in ready.committedEntries { apply(entry) }
+            answerReads(ready.readStates)
+            maybeSnapshot()
+            write(ready, then: late)
+        }
+    }
+
+    /// Hands the Ready's entries and hard state to the storage; `messages` go once they - and
+    /// every write before them - are durable.
+    private func write(_ ready: Ready, then messages: [Message]) {
+        let update: StorageUpdate
+        if let durable = mustSync.update(entries: ready.entries, hardState: ready.hardState) {
+            update = durable
+        } else if writesInFlight > 0 && !messages.isEmpty {
+            // Nothing to write, but the answers claim what earlier writes are making durable.
+            update = StorageUpdate(hardState: nil, entries: [])
+        } else {
+            for message in messages { send(message) }
+            return
+        }
+        let last = ready.entries.last.map { (index: $0.index, term: $0.term) }
+        writesInFlight += 1
+        storage.persist(update) { [self] error in
+            loop.execute { [self] in
+                writesInFlight -= 1
+                if let error {
+                    if !stopped { fail("cannot persist the Raft log: \(error)") }
+                    return
                 }
+                guard !stopped else { return }
+                if let last { core.persisted(through: last.index, term: last.term) }
+                for message in messages { send(message) }
+                schedulePump()
             }
         }
     }
 
-    private func afterPersist(_ ready: Ready, _ messages: [Message]) {
-        guard !stopped else { return }
-        if let last = ready.entries.last { core.persisted(through: last.index, term: last.term) }
-        for message in messages { send(message) }
-        for entry in ready.committedEntries { apply(entry) }
-        maybeSnapshot()
-        for read in ready.readStates {
+    private func answerReads(_ readStates: [ReadState]) {
+        for read in readStates {
             guard let promise = reads.removeValue(forKey: read.context) else { continue }
             if read.succeeded {
                 promise.succeed(read.index)
@@ -236,7 +277,6 @@ public final class RaftNode: @unchecked Sendable {
                 promise.fail(RaftNodeError.noLeader)
             }
         }
-        pump()
     }
 
     private func apply(_ entry: Entry) {
@@ -278,6 +318,12 @@ public final class RaftNode: @unchecked Sendable {
     /// A deadline `after` from now for `what`.
     private func expire(_ what: Deadline, after: TimeAmount) {
         deadlines.insert(what, key: (NIODeadline.now() + after).uptimeNanoseconds)
+    }
+
+    /// Runs `body` on the node's loop: at once when already there (a peer's call on the
+    /// node's own loop), else queued.
+    func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
+        loop.inEventLoop ? body() : loop.flatSubmit(body)
     }
 
     /// A number no other waiting call, proposal or read of this node has.
@@ -346,16 +392,14 @@ public final class RaftNode: @unchecked Sendable {
         else { return }
         let ordered = method == .appendEntries
         let from = message.to, context = message.context
-        loop.makeFutureWithTask {
-            try await client.call(method.rawValue, payload: payload, ordered: ordered)
-        }.whenComplete { [self] result in
+        client.callFuture(method.rawValue, payload: payload, ordered: ordered).hop(to: loop).whenComplete { [self] result in
             guard !stopped, case .success(let answer) = result,
                 let body = try? MessageBody.response(to: method, payload: answer)
             else {
                 return  // Lost: Raft retries on its own.
             }
             core.step(Message(from: from, to: options.id, context: context, body: body))
-            pump()
+            schedulePump()
         }
     }
 
@@ -363,7 +407,7 @@ public final class RaftNode: @unchecked Sendable {
 
     /// Hands an inbound Raft request to the core and waits for its answer.
     func handleRaftCall(method: Method, payload: [UInt8]) -> EventLoopFuture<[UInt8]> {
-        loop.flatSubmit { [self] in
+        onLoop { [self] in
             guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
             let decoded: (from: NodeID, body: MessageBody)?
             do {
@@ -384,7 +428,7 @@ public final class RaftNode: @unchecked Sendable {
             if method == .appendEntries || method == .installSnapshot, core.leaderID == from {
                 lastLeaderContact.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
             }
-            pump()
+            schedulePump()
             // Requests the core ignores get no answer; ReadIndex is answered later.
             expire(.inboundCall(context: context), after: method == .readIndex ? options.requestTimeout : options.tickInterval * 20)
             return promise.futureResult.flatMapThrowing { body in
@@ -398,26 +442,31 @@ public final class RaftNode: @unchecked Sendable {
 
     /// Proposes a command on the leader and waits until it is applied; returns its index.
     public func propose(_ command: [UInt8]) async throws -> UInt64 {
-        try await submitProposal { [self] in try core.propose(command) }
+        try await proposeCommand(command).get()
+    }
+
+    /// `propose` as a future, for callers on event loops.
+    public func proposeCommand(_ command: [UInt8]) -> EventLoopFuture<UInt64> {
+        submitProposal { [self] in try core.propose(command) }
     }
 
     /// Appends an entry through `append` (on the loop) and waits until it is applied.
     private func submitProposal(
         _ append: @escaping @Sendable () throws -> (index: UInt64, term: UInt64)
-    ) async throws -> UInt64 {
-        try await loop.flatSubmit { [self] () -> EventLoopFuture<UInt64> in
+    ) -> EventLoopFuture<UInt64> {
+        onLoop { [self] () -> EventLoopFuture<UInt64> in
             guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
             do {
                 let (index, term) = try append()
                 let future = awaitApplied(index: index, term: term)
-                pump()
+                schedulePump()
                 return future
             } catch let error as RaftError {
                 return loop.makeFailedFuture(nodeError(error))
             } catch {
                 return loop.makeFailedFuture(RaftNodeError.rejected("\(error)"))
             }
-        }.get()
+        }
     }
 
     /// A promise answered when the entry (index, term) is applied - or failed when another
@@ -448,34 +497,69 @@ public final class RaftNode: @unchecked Sendable {
         }
     }
 
-    /// Waits until a linearizable read may be served here: a read index confirmed by a
-    /// quorum (through the leader when this node follows), applied by the local store.
-    public func linearizableBarrier() async throws -> UInt64 {
-        let index = try await loop.flatSubmit { [self] () -> EventLoopFuture<UInt64> in
+    /// Succeeds once a read at `consistency` may be served from the local store, with the
+    /// index the store has then applied at least.
+    /// - linearizable: a read index confirmed by a quorum (through the leader when this
+    ///   node follows), applied here;
+    /// - lease: at once on a leader whose lease holds, else as linearizable;
+    /// - stale: at once.
+    public func readBarrier(_ consistency: Consistency) -> EventLoopFuture<UInt64> {
+        switch consistency {
+        case .stale:
+            return loop.makeSucceededFuture(store.appliedIndex)
+        case .linearizable:
+            return readIndex().flatMap { [self] index in waitApplied(index) }
+        case .lease:
+            return onLoop { [self] in
+                guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
+                core.now = NIODeadline.now().uptimeNanoseconds
+                guard let index = core.leaseRead() else { return readIndex() }
+                return loop.makeSucceededFuture(index)
+            }.flatMap { [self] index in waitApplied(index) }
+        }
+    }
+
+    /// What a read found: the value (nil: no such key), the index the store had applied,
+    /// and for a stale read how long since this node last heard from a leader.
+    public struct ReadResult: Sendable {
+        public var value: [UInt8]?
+        public var appliedIndex: UInt64
+        public var leaderContactAgeMs: UInt64
+    }
+
+    /// A stale read: this node's store as it is, on the caller's thread.
+    public func staleRead(_ key: [UInt8]) -> ReadResult {
+        let age = leaderContactAgeMs
+        let (value, applied) = store.get(key)
+        return ReadResult(value: value, appliedIndex: applied, leaderContactAgeMs: age)
+    }
+
+    /// A read at `consistency` once its barrier allows; a read that could not be confirmed
+    /// in time fails as unavailable (nothing changed: the reader may ask again).
+    public func read(_ key: [UInt8], consistency: Consistency) -> EventLoopFuture<ReadResult> {
+        readBarrier(consistency).flatMapErrorThrowing { error in
+            if case RaftNodeError.timeout = error {
+                throw RaftNodeError.unavailable("could not confirm with a quorum that this read is current; try again")
+            }
+            throw error
+        }.map { [self] _ in
+            let (value, applied) = store.get(key)
+            return ReadResult(value: value, appliedIndex: applied, leaderContactAgeMs: 0)
+        }
+    }
+
+    /// A read index confirmed by a quorum.
+    private func readIndex() -> EventLoopFuture<UInt64> {
+        onLoop { [self] () -> EventLoopFuture<UInt64> in
             guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
             let context = newToken()
             let promise = loop.makePromise(of: UInt64.self)
             reads[context] = promise
             expire(.read(context: context), after: options.requestTimeout)
             core.readIndex(context: context)
-            pump()
+            schedulePump()
             return promise.futureResult
-        }.get()
-        try await waitApplied(index)
-        return index
-    }
-
-    /// Waits until a read may be served here under the leader's lease: at once on a leader
-    /// whose lease holds, else as `linearizableBarrier` does.
-    public func leaseBarrier() async throws -> UInt64 {
-        let leased = try await loop.submit { [self] () -> UInt64? in
-            guard !stopped else { throw RaftNodeError.shuttingDown }
-            core.now = NIODeadline.now().uptimeNanoseconds
-            return core.leaseRead()
-        }.get()
-        guard let index = leased else { return try await linearizableBarrier() }
-        try await waitApplied(index)
-        return index
+        }
     }
 
     /// Milliseconds since this node last heard from a leader (or led); what a stale read may miss.
@@ -484,16 +568,17 @@ public final class RaftNode: @unchecked Sendable {
         return (now - min(now, lastLeaderContact.load(ordering: .relaxed))) / 1_000_000
     }
 
-    private func waitApplied(_ index: UInt64) async throws {
-        try await loop.flatSubmit { [self] () -> EventLoopFuture<Void> in
-            if store.appliedIndex >= index { return loop.makeSucceededVoidFuture() }
+    /// Succeeds (with `index`) once the store has applied it.
+    private func waitApplied(_ index: UInt64) -> EventLoopFuture<UInt64> {
+        onLoop { [self] () -> EventLoopFuture<UInt64> in
+            if store.appliedIndex >= index { return loop.makeSucceededFuture(index) }
             let promise = loop.makePromise(of: Void.self)
             let token = newToken()
             appliedWaiters[token] = promise
             appliedWaitersByIndex.insert(token, key: index)
             expire(.appliedWaiter(token: token), after: options.requestTimeout)
-            return promise.futureResult
-        }.get()
+            return promise.futureResult.map { index }
+        }
     }
 
     private func leaderError(_ leader: NodeID?) -> RaftNodeError {
@@ -530,7 +615,7 @@ public final class RaftNode: @unchecked Sendable {
     /// Proposes a membership change on the leader and waits until its entry is applied
     /// (failing if a leader change replaced it).
     public func changeMembership(_ change: MembershipChange) async throws -> MembershipResponse {
-        let index = try await submitProposal { [self] in try core.proposeMembership(change) }
+        let index = try await submitProposal { [self] in try core.proposeMembership(change) }.get()
         return try await loop.submit { [self] in MembershipResponse(index: index, configuration: core.configuration) }.get()
     }
 

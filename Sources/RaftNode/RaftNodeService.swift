@@ -6,6 +6,8 @@ import RaftWire
 /// The binary protocol of a node: the Raft service for its peers and the KV service for
 /// clients. A follower forwards writes and membership calls to the leader (once); reads
 /// are served locally after a ReadIndex round, which a follower asks of the leader.
+/// Raft calls, reads and writes are answered with futures on event loops, not tasks: on
+/// the node's own loop they never change threads.
 public struct RaftNodeService: RPCService {
     let node: RaftNode
 
@@ -14,97 +16,113 @@ public struct RaftNodeService: RPCService {
     }
 
     public func handle(_ call: InboundCall) async -> RPCResult {
-        guard let method = Method(rawValue: call.method) else {
-            return .failure(.unimplemented, "unknown method \(call.method)")
-        }
         do {
-            switch method {
-            case .requestVote, .appendEntries, .installSnapshot, .timeoutNow, .readIndex:
-                return .success(try await node.handleRaftCall(method: method, payload: call.payload).get())
-            case .get:
-                return try await get(GetRequest(wireBytes: call.payload))
-            case .set:
-                let request = try decode(SetRequest.self, call.payload)
-                guard !request.key.isEmpty else { return .failure(.invalidArgument, "the key must not be empty") }
-                guard request.value.count <= node.options.maxValueSize else {
-                    return .failure(.resourceExhausted, "value of \(request.value.count) bytes is over the limit of \(node.options.maxValueSize) bytes")
-                }
-                return try await forwardingIfFollower(call) {
-                    let index = try await node.propose(try Command(op: .set, key: request.key, value: request.value).wireBytes())
-                    return try SetResponse(index: index).wireBytes()
-                }
-            case .delete:
-                let request = try decode(DeleteRequest.self, call.payload)
-                guard !request.key.isEmpty else { return .failure(.invalidArgument, "the key must not be empty") }
-                return try await forwardingIfFollower(call) {
-                    let index = try await node.propose(try Command(op: .delete, key: request.key).wireBytes())
-                    return try DeleteResponse(index: index).wireBytes()
-                }
-            case .status:
-                return .success(try await node.status().wireBytes())
-            case .addVoter:
-                let request = try decode(AddVoterRequest.self, call.payload)
-                guard !request.id.isEmpty, RaftNode.split(request.address) != nil else {
-                    return .failure(.invalidArgument, "AddVoter needs an id and a host:port address")
-                }
-                let change: MembershipChange = request.learner
-                    ? .addLearner(id: request.id, address: request.address) : .addVoter(id: request.id, address: request.address)
-                return try await forwardingIfFollower(call) { try await node.changeMembership(change).wireBytes() }
-            case .removeServer:
-                let request = try decode(RemoveServerRequest.self, call.payload)
-                return try await forwardingIfFollower(call) { try await node.changeMembership(.remove(id: request.id)).wireBytes() }
-            case .transferLeadership:
-                let request = try decode(TransferLeadershipRequest.self, call.payload)
-                return try await forwardingIfFollower(call) {
-                    try await node.transferLeadership(to: request.targetID.isEmpty ? nil : request.targetID)
-                    return try TransferLeadershipResponse(leaderID: "", term: 0).wireBytes()
-                }
-            }
-        } catch let error as RPCError {
-            return .failure(error)
-        } catch let error as RaftNodeError {
-            return .failure(Self.rpcError(error))
-        } catch let error as WireError {
-            return .failure(.invalidArgument, "\(method.rawValue): \(error)")
+            return try await respond(to: call, on: node.loop).get()
         } catch {
             return .failure(.internal, "\(error)")
         }
     }
 
-    private func decode<M: WireMessage>(_ type: M.Type, _ payload: [UInt8]) throws -> M {
-        try M(wireBytes: payload)
+    public func respond(to call: InboundCall, on loop: any EventLoop) -> EventLoopFuture<RPCResult> {
+        guard let method = Method(rawValue: call.method) else {
+            return loop.makeSucceededFuture(.failure(.unimplemented, "unknown method \(call.method)"))
+        }
+        let answer: EventLoopFuture<[UInt8]>
+        do {
+            switch method {
+            case .requestVote, .appendEntries, .installSnapshot, .timeoutNow, .readIndex:
+                answer = node.handleRaftCall(method: method, payload: call.payload)
+            case .get:
+                return get(try GetRequest(wireBytes: call.payload), on: loop)
+            case .set:
+                let request = try SetRequest(wireBytes: call.payload)
+                guard !request.key.isEmpty else { return loop.makeSucceededFuture(.failure(.invalidArgument, "the key must not be empty")) }
+                guard request.value.count <= node.options.maxValueSize else {
+                    return loop.makeSucceededFuture(.failure(
+                        .resourceExhausted, "value of \(request.value.count) bytes is over the limit of \(node.options.maxValueSize) bytes"))
+                }
+                let command = try Command(op: .set, key: request.key, value: request.value).wireBytes()
+                answer = forwardingIfFollower(call, on: loop) {
+                    node.proposeCommand(command).flatMapThrowing { try SetResponse(index: $0).wireBytes() }
+                }
+            case .delete:
+                let request = try DeleteRequest(wireBytes: call.payload)
+                guard !request.key.isEmpty else { return loop.makeSucceededFuture(.failure(.invalidArgument, "the key must not be empty")) }
+                let command = try Command(op: .delete, key: request.key).wireBytes()
+                answer = forwardingIfFollower(call, on: loop) {
+                    node.proposeCommand(command).flatMapThrowing { try DeleteResponse(index: $0).wireBytes() }
+                }
+            case .status:
+                answer = loop.makeFutureWithTask { try await node.status().wireBytes() }
+            case .addVoter:
+                let request = try AddVoterRequest(wireBytes: call.payload)
+                guard !request.id.isEmpty, RaftNode.split(request.address) != nil else {
+                    return loop.makeSucceededFuture(.failure(.invalidArgument, "AddVoter needs an id and a host:port address"))
+                }
+                let change: MembershipChange = request.learner
+                    ? .addLearner(id: request.id, address: request.address) : .addVoter(id: request.id, address: request.address)
+                answer = forwardingIfFollower(call, on: loop) {
+                    loop.makeFutureWithTask { try await node.changeMembership(change).wireBytes() }
+                }
+            case .removeServer:
+                let request = try RemoveServerRequest(wireBytes: call.payload)
+                answer = forwardingIfFollower(call, on: loop) {
+                    loop.makeFutureWithTask { try await node.changeMembership(.remove(id: request.id)).wireBytes() }
+                }
+            case .transferLeadership:
+                let request = try TransferLeadershipRequest(wireBytes: call.payload)
+                answer = forwardingIfFollower(call, on: loop) {
+                    loop.makeFutureWithTask {
+                        try await node.transferLeadership(to: request.targetID.isEmpty ? nil : request.targetID)
+                        return try TransferLeadershipResponse(leaderID: "", term: 0).wireBytes()
+                    }
+                }
+            }
+        } catch {
+            return loop.makeSucceededFuture(Self.result(of: error, method: method))
+        }
+        return answer.map { RPCResult.success($0) }.recover { Self.result(of: $0, method: method) }
     }
 
-    private func get(_ request: GetRequest) async throws -> RPCResult {
-        do {
-            switch request.consistency {
-            case .linearizable:
-                _ = try await node.linearizableBarrier()
-            case .lease:
-                _ = try await node.leaseBarrier()
-            case .stale:
-                break
-            }
-        } catch RaftNodeError.timeout {
-            // Nothing was changed: the reader may simply ask again.
-            throw RaftNodeError.unavailable("could not confirm with a quorum that this read is current; try again")
+    /// The answer a failed call gets.
+    private static func result(of error: any Error, method: Method) -> RPCResult {
+        switch error {
+        case let error as RPCError: .failure(error)
+        case let error as RaftNodeError: .failure(rpcError(error))
+        case let error as WireError: .failure(.invalidArgument, "\(method.rawValue): \(error)")
+        default: .failure(.internal, "\(error)")
         }
-        let age = request.consistency == .stale ? node.leaderContactAgeMs : 0
-        let (value, applied) = node.store.get(request.key)
-        guard let value else { return .failure(.notFound, "key not found") }
-        return .success(try GetResponse(value: value, appliedIndex: applied, leaderContactAgeMs: age).wireBytes())
+    }
+
+    private func get(_ request: GetRequest, on loop: any EventLoop) -> EventLoopFuture<RPCResult> {
+        let answer = { @Sendable (read: RaftNode.ReadResult) -> RPCResult in
+            guard let value = read.value else { return .failure(.notFound, "key not found") }
+            do {
+                return .success(try GetResponse(
+                    value: value, appliedIndex: read.appliedIndex, leaderContactAgeMs: read.leaderContactAgeMs).wireBytes())
+            } catch {
+                return Self.result(of: error, method: .get)
+            }
+        }
+        // A stale read needs nothing of the node's loop.
+        if request.consistency == .stale { return loop.makeSucceededFuture(answer(node.staleRead(request.key))) }
+        return node.read(request.key, consistency: request.consistency).map(answer).recover { Self.result(of: $0, method: .get) }
     }
 
     /// Runs `work` here, or - when this node is not the leader and the call has not been
     /// forwarded yet - sends the same call to the leader.
-    private func forwardingIfFollower(_ call: InboundCall, _ work: () async throws -> [UInt8]) async throws -> RPCResult {
-        do {
-            return .success(try await work())
-        } catch RaftNodeError.notLeader(let id, let address) where call.hops == 0 && address != nil {
-            let client = try await node.loop.submit { node.client(for: address!) }.get()
-            guard let client else { throw RaftNodeError.notLeader(id: id, address: address) }
-            return .success(try await client.call(
-                call.method, payload: call.payload, timeout: node.options.requestTimeout, hops: call.hops + 1))
+    private func forwardingIfFollower(
+        _ call: InboundCall, on loop: any EventLoop, _ work: () -> EventLoopFuture<[UInt8]>
+    ) -> EventLoopFuture<[UInt8]> {
+        work().flatMapError { [node] error in
+            guard case RaftNodeError.notLeader(let id, let address?) = error, call.hops == 0 else {
+                return loop.makeFailedFuture(error)
+            }
+            return node.onLoop { node.loop.makeSucceededFuture(node.client(for: address)) }.flatMap { client in
+                guard let client else { return loop.makeFailedFuture(RaftNodeError.notLeader(id: id, address: address)) }
+                return client.callFuture(
+                    call.method, payload: call.payload, timeout: node.options.requestTimeout, hops: call.hops + 1)
+            }
         }
     }
 

@@ -16,6 +16,8 @@ final class SimNode {
     var readsToServe: [ReadState] = []
     private let options: RaftOptions
     private var incarnation: UInt64 = 0
+    /// As the real node: a commit index that alone changed is not written on its own.
+    private var mustSync = MustSync(recovered: HardState())
 
     var isUp: Bool { core != nil }
 
@@ -42,6 +44,7 @@ final class SimNode {
         storage = storage.crashed()
         stateMachine = SimStateMachine(snapshot: snapshotData)
         core = RaftCore(options: options, state: storage.recovered)
+        mustSync = MustSync(recovered: storage.recovered.hardState)
         readsToServe = []
         receivedSnapshots = [:]
     }
@@ -76,7 +79,7 @@ final class SimNode {
         core.compact(to: metadata)
     }
 
-    /// Carries out one Ready in the order Raft requires: persist, send, apply.
+    /// Carries out one Ready in the order Raft requires: persist what must be durable, send, apply.
     func process(_ ready: Ready, send: (Message) -> Void, applied: (Entry) -> Void, installed: (SimStateMachine) -> Void,
                  readServed: (ReadState) -> Void) {
         do {
@@ -91,7 +94,9 @@ final class SimNode {
                 installed(stateMachine)
             }
             receivedSnapshots = [:]
-            try storage.persist(StorageUpdate(hardState: ready.hardState, entries: ready.entries))
+            if let update = mustSync.update(entries: ready.entries, hardState: ready.hardState) {
+                try storage.persist(update)
+            }
             if let last = ready.entries.last { core?.persisted(through: last.index, term: last.term) }
         } catch {
             fatalError("\(id): memory storage failed: \(error)")

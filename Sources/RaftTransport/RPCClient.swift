@@ -65,24 +65,35 @@ public final class RPCClient: Sendable {
     public func call(
         _ method: String, payload: [UInt8], timeout: TimeAmount? = nil, ordered: Bool = false, hops: UInt32 = 0
     ) async throws -> [UInt8] {
+        try await callFuture(method, payload: payload, timeout: timeout, ordered: ordered, hops: hops).get()
+    }
+
+    /// `call` without a task: the future completes on the connection's event loop, so a
+    /// caller on that loop (a node's own peers) never changes threads.
+    public func callFuture(
+        _ method: String, payload: [UInt8], timeout: TimeAmount? = nil, ordered: Bool = false, hops: UInt32 = 0
+    ) -> EventLoopFuture<[UInt8]> {
         let timeout = timeout ?? options.timeout
-        let channel = try await connection(ordered: ordered).get()
-        let promise = channel.eventLoop.makePromise(of: Envelope.self)
-        let request = Envelope(
-            kind: .request, method: method, timeoutMs: UInt32(clamping: timeout.nanoseconds / 1_000_000), payload: payload,
-            hops: hops)
-        // A write that fails (the connection closed meanwhile) fails the call too.
-        let written = channel.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenFailure { error in
-            promise.fail(RPCError(.unavailable, "cannot send to \(self.host):\(self.port): \(error)"))
+        let host = host, port = port
+        return connection(ordered: ordered).flatMap { channel in
+            let promise = channel.eventLoop.makePromise(of: Envelope.self)
+            let request = Envelope(
+                kind: .request, method: method, timeoutMs: UInt32(clamping: timeout.nanoseconds / 1_000_000),
+                payload: payload, hops: hops)
+            // A write that fails (the connection closed meanwhile) fails the call too.
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenFailure { error in
+                promise.fail(RPCError(.unavailable, "cannot send to \(host):\(port): \(error)"))
+            }
+            channel.writeAndFlush(PendingCall(request: request, timeout: timeout, promise: promise), promise: written)
+            return promise.futureResult.flatMapThrowing { response in
+                guard response.status == .ok else {
+                    let detail = response.payload.isEmpty ? nil : try? ErrorDetail(wireBytes: response.payload)
+                    throw RPCError(response.status, response.message, detail: detail)
+                }
+                return response.payload
+            }
         }
-        channel.writeAndFlush(PendingCall(request: request, timeout: timeout, promise: promise), promise: written)
-        let response = try await promise.futureResult.get()
-        guard response.status == .ok else {
-            let detail = response.payload.isEmpty ? nil : try? ErrorDetail(wireBytes: response.payload)
-            throw RPCError(response.status, response.message, detail: detail)
-        }
-        return response.payload
     }
 
     /// A typed call: encodes the request and decodes the method's response type.

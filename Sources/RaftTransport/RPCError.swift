@@ -1,3 +1,4 @@
+import NIOCore
 import RaftWire
 
 /// A call that did not succeed: the status the server answered (or the one the client
@@ -46,4 +47,13 @@ public struct InboundCall: Sendable {
 /// Serves the calls of a server: may run many at once, answering in any order.
 public protocol RPCService: Sendable {
     func handle(_ call: InboundCall) async -> RPCResult
+    /// Answers a call arriving on `loop`, without blocking it. By default `handle` runs as a
+    /// task; a service whose work lives on event loops answers here without one.
+    func respond(to call: InboundCall, on loop: any EventLoop) -> EventLoopFuture<RPCResult>
+}
+
+extension RPCService {
+    public func respond(to call: InboundCall, on loop: any EventLoop) -> EventLoopFuture<RPCResult> {
+        loop.makeFutureWithTask { await handle(call) }
+    }
 }

@@ -4,7 +4,7 @@ import NIOCore
 import NIOPosix
 import RaftWire
 
-/// The binary-protocol listener: frames in, a task per call, answers written as they
+/// The binary-protocol listener: frames in, each call handed to the service, answers written as they
 /// finish (out of order). A connection with too many calls in flight stops being read
 /// until some finish, so one client cannot grow memory without bound.
 public final class RPCServer: Sendable {
@@ -64,7 +64,7 @@ public final class RPCServer: Sendable {
     }
 }
 
-/// Runs each request of one connection as a task and writes its answer when done.
+/// Hands each request of one connection to the service and writes its answer when done.
 final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = Envelope
     typealias OutboundOut = Envelope
@@ -98,9 +98,12 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
         let call = InboundCall(method: request.method, payload: request.payload, timeoutMs: request.timeoutMs, hops: request.hops)
         let channel = context.channel
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let service = service
-        Task {
-            let result = await service.handle(call)
+        service.respond(to: call, on: context.eventLoop).whenComplete { outcome in
+            let result: RPCResult
+            switch outcome {
+            case .success(let answer): result = answer
+            case .failure(let error): result = .failure(.internal, "\(error)")
+            }
             let response: Envelope
             switch result {
             case .success(let payload):

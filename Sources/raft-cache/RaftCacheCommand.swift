@@ -144,7 +144,6 @@ struct RaftCacheCommand: AsyncParsableCommand {
         let electionTicks = Int(GoDuration.parse(electionTimeout)!.nanoseconds / tick.nanoseconds)
         let ioTimeout = GoDuration.parse(timeout)!
         let storeState = CacheStore()
-        // (Snapshots of the store arrive with the snapshot work; until then the log holds everything.)
         let node = RaftNode(
             options: .init(
                 id: localID, address: raftAddr, tickInterval: tick, electionTicks: max(2, electionTicks), heartbeatTicks: 1,
@@ -161,7 +160,9 @@ struct RaftCacheCommand: AsyncParsableCommand {
         let (host, raftPort) = RaftNode.split(raftAddr)!
         let server: RPCServer
         do {
-            server = try await RPCServer.start(host: host, port: raftPort, service: RaftNodeService(node: node), logger: logger)
+            // On the node's loop: peers' calls and binary clients reach the core without a thread hop.
+            server = try await RPCServer.start(
+                host: host, port: raftPort, service: RaftNodeService(node: node), group: node.eventLoop, logger: logger)
         } catch {
             throw StartupError("cannot listen on --raft-addr \(raftAddr): \(error)")
         }
