@@ -12,7 +12,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // The protobuf-c runtime, from the system (Debian: libprotobuf-c-dev).
@@ -63,12 +62,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The public HTTP API (Hummingbird), compatible with the original's routes.
+        // The public HTTP API, compatible with the original's routes, on SwiftNIO's HTTP/1.1.
         .target(
             name: "HTTPFrontend",
             dependencies: [
                 "RaftNode", "RaftCore", "RaftTransport", "RaftWire",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -79,7 +79,6 @@ let package = Package(
             dependencies: [
                 "RaftWire", "RaftCore", "RaftStorage", "RaftTransport", "RaftNode", "CacheStore", "HTTPFrontend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -38,13 +38,13 @@ public final class CacheStore: Sendable {
                 state.values.updateValue(command.value, forKey: command.key)
                 return .set
             case .delete:
-                return .deleted(existed: state.values.removeValue(forKey: command.key) != nil)
+                return .deleted(existed: state.values.removeValue(forKey: command.key))
             }
         }
     }
 
     /// The value of `key`, and the index the map had applied when it was read.
-    public func get(_ key: [UInt8]) -> (value: [UInt8]?, appliedIndex: UInt64) {
+    public func get(_ key: [UInt8]) -> (value: StoredValue?, appliedIndex: UInt64) {
         state.withLock { ($0.values[key], $0.appliedIndex) }
     }
 

@@ -1,12 +1,12 @@
 import CRC32C
 
-/// The map of keys to values in 256 shards, each a dictionary of its own. A frozen copy
-/// for a snapshot shares every shard; the next write then copies only the shard it
-/// touches (a few thousand pairs of a million) instead of the whole map, so freezing
-/// never stalls applying.
+/// The map of keys to values in 256 shards, each a table of pairs of its own. A frozen copy
+/// for a snapshot shares every shard; the next write then copies only the shard it touches
+/// (a few thousand pairs of a million) instead of the whole map, so freezing never stalls
+/// applying.
 struct ShardedMap: Sendable {
     static let shardCount = 256
-    private(set) var shards: [[[UInt8]: [UInt8]]]
+    private(set) var shards: [PairTable]
     private(set) var count = 0
     /// Bytes of keys and values held.
     private(set) var bytes = 0
@@ -15,55 +15,72 @@ struct ShardedMap: Sendable {
     private(set) var digest: UInt64 = 0
 
     init(expectedCount: Int = 0) {
-        var shard: [[UInt8]: [UInt8]] = [:]
-        shard.reserveCapacity(expectedCount / Self.shardCount + expectedCount / (4 * Self.shardCount))
-        shards = Array(repeating: shard, count: Self.shardCount)
+        shards = Array(repeating: PairTable(expectedCount: expectedCount / Self.shardCount), count: Self.shardCount)
     }
 
-    /// FNV-1a: cheap, and spreads the usual "prefix + number" keys well enough.
-    static func shard(of key: [UInt8]) -> Int {
-        var hash: UInt32 = 2_166_136_261
-        for byte in key { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        return Int(hash & UInt32(shardCount - 1))
+    /// The key's hash (seeded per process, so no one can choose keys that collide); its top
+    /// bits pick the shard, its low bits the slot.
+    static func hash(_ key: UnsafeRawBufferPointer) -> Int {
+        var hasher = Hasher()
+        hasher.combine(bytes: key)
+        return hasher.finalize()
+    }
+
+    private static func shard(of hash: Int) -> Int {
+        Int(truncatingIfNeeded: UInt(bitPattern: hash) >> (UInt.bitWidth - 8))
     }
 
     /// A fingerprint of one pair (CRC-32C of the key, and of the value chained after it).
-    static func pairHash(key: [UInt8], value: [UInt8]) -> UInt64 {
-        let keyCRC = key.withUnsafeBytes { raftcache_crc32c(0, $0.baseAddress, $0.count) }
-        let valueCRC = value.withUnsafeBytes { raftcache_crc32c(keyCRC ^ 0x9E37_79B9, $0.baseAddress, $0.count) }
+    static func pairHash(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> UInt64 {
+        let keyCRC = raftcache_crc32c(0, key.baseAddress, key.count)
+        let valueCRC = raftcache_crc32c(keyCRC ^ 0x9E37_79B9, value.baseAddress, value.count)
         return UInt64(keyCRC) << 32 | UInt64(valueCRC)
     }
 
-    subscript(key: [UInt8]) -> [UInt8]? {
-        shards[Self.shard(of: key)][key]
+    private static func pairHash(_ pair: Pair) -> UInt64 {
+        pair.withKey { key in pair.withValue { value in pairHash(key: key, value: value) } }
     }
 
+    subscript(key: [UInt8]) -> StoredValue? {
+        key.withUnsafeBytes { key in
+            let hash = Self.hash(key)
+            return shards[Self.shard(of: hash)].find(key, hash: hash).map(StoredValue.init)
+        }
+    }
+
+    /// Sets the value of `key`; true if it replaced one.
     @discardableResult
-    mutating func updateValue(_ value: [UInt8], forKey key: [UInt8]) -> [UInt8]? {
-        let old = shards[Self.shard(of: key)].updateValue(value, forKey: key)
+    mutating func updateValue(_ value: [UInt8], forKey key: [UInt8]) -> Bool {
+        let pair = Pair.make(key: key, value: value, hash: key.withUnsafeBytes(Self.hash))
+        let old = shards[Self.shard(of: pair.hash)].insert(pair)
         if let old {
-            bytes += value.count - old.count
-            digest &-= Self.pairHash(key: key, value: old)
+            bytes += pair.valueCount - old.valueCount
+            digest &-= Self.pairHash(old)
         } else {
             count += 1
-            bytes += key.count + value.count
+            bytes += pair.keyCount + pair.valueCount
         }
-        digest &+= Self.pairHash(key: key, value: value)
-        return old
+        digest &+= Self.pairHash(pair)
+        return old != nil
     }
 
+    /// Takes `key` out; true if it was there.
     @discardableResult
-    mutating func removeValue(forKey key: [UInt8]) -> [UInt8]? {
-        guard let old = shards[Self.shard(of: key)].removeValue(forKey: key) else { return nil }
+    mutating func removeValue(forKey key: [UInt8]) -> Bool {
+        let removed = key.withUnsafeBytes { key in
+            let hash = Self.hash(key)
+            return shards[Self.shard(of: hash)].remove(key, hash: hash)
+        }
+        guard let old = removed else { return false }
         count -= 1
-        bytes -= key.count + old.count
-        digest &-= Self.pairHash(key: key, value: old)
-        return old
+        bytes -= old.keyCount + old.valueCount
+        digest &-= Self.pairHash(old)
+        return true
     }
 
-    func forEach(_ body: ([UInt8], [UInt8]) throws -> Void) rethrows {
+    func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
         for shard in shards {
-            for (key, value) in shard { try body(key, value) }
+            try shard.forEach { pair in try pair.withKey { key in try pair.withValue { value in try body(key, value) } } }
         }
     }
 }

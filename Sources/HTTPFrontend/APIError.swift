@@ -1,17 +1,43 @@
 import Foundation
-import Hummingbird
 import NIOCore
+import NIOHTTP1
 import RaftTransport
-import RaftWire
+
+/// An answer: status, headers and body (the connection adds Content-Length).
+public struct HTTPAnswer: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+
+    /// A JSON answer from a dictionary (keys sorted, so answers are stable).
+    static func json(_ status: HTTPResponseStatus = .ok, _ object: [String: Any], headers: HTTPHeaders = [:]) -> HTTPAnswer {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return json(status, ByteBuffer(bytes: data), headers: headers)
+    }
+
+    static func json(_ status: HTTPResponseStatus = .ok, _ body: ByteBuffer, headers: HTTPHeaders = [:]) -> HTTPAnswer {
+        var headers = headers
+        headers.add(name: "Content-Type", value: "application/json")
+        return HTTPAnswer(status: status, headers: headers, body: body)
+    }
+
+    /// {"index":N}, the answer to every write: written directly, as it is on the hot path.
+    static func index(_ index: UInt64) -> HTTPAnswer {
+        json(.ok, ByteBuffer(string: "{\"index\":\(index)}"))
+    }
+
+    /// {"status":"ok"}, the same bytes every time.
+    static let healthy = json(.ok, ByteBuffer(string: "{\"status\":\"ok\"}"))
+}
 
 /// An error answered as JSON {"message": ..., "status": "<reason phrase>"}, as the
 /// original program did, with Retry-After where trying again later helps.
 struct APIError: Error {
-    var status: HTTPResponse.Status
+    var status: HTTPResponseStatus
     var message: String
     var retryAfter: Int?
 
-    init(_ status: HTTPResponse.Status, _ message: String, retryAfter: Int? = nil) {
+    init(_ status: HTTPResponseStatus, _ message: String, retryAfter: Int? = nil) {
         self.status = status
         self.message = message
         self.retryAfter = retryAfter
@@ -23,7 +49,7 @@ struct APIError: Error {
         switch error.status {
         case .invalidArgument: self.init(.badRequest, error.message)
         case .notFound: self.init(.notFound, error.message)
-        case .resourceExhausted: self.init(.contentTooLarge, error.message)
+        case .resourceExhausted: self.init(.payloadTooLarge, error.message)
         case .deadlineExceeded: self.init(.gatewayTimeout, error.message)
         case .unavailable, .aborted: self.init(.serviceUnavailable, error.message, retryAfter: retry)
         case .failedPrecondition, .alreadyExists: self.init(.conflict, error.message)
@@ -32,55 +58,9 @@ struct APIError: Error {
         }
     }
 
-    var response: Response {
-        var headers = HTTPFields()
-        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        return JSONResponse.make(status: status, ["message": message, "status": status.reasonPhrase], headers: headers)
-    }
-}
-
-/// Turns every error - ours, Hummingbird's (unknown route, body too large) or any other -
-/// into the JSON error body.
-struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch let error as APIError {
-            return error.response
-        } catch let error as HTTPError {
-            return APIError(error.status, error.body ?? error.status.reasonPhrase).response
-        } catch is NIOTooManyBytesError {
-            return APIError(.contentTooLarge, "the request body is over the limit").response
-        } catch let error as WireError {
-            return APIError(.badRequest, "\(error)").response
-        } catch {
-            return APIError(.internalServerError, "\(error)").response
-        }
-    }
-}
-
-enum JSONResponse {
-    static func ok(_ body: [String: Any]) -> Response {
-        make(status: .ok, body)
-    }
-
-    /// {"index":N}, the answer to every write: written directly, as it is on the hot path.
-    static func index(_ index: UInt64) -> Response {
-        fixed(ByteBuffer(string: "{\"index\":\(index)}"))
-    }
-
-    /// {"status":"ok"}, the same bytes every time.
-    static var healthy: Response { fixed(healthyBody) }
-    private static let healthyBody = ByteBuffer(string: "{\"status\":\"ok\"}")
-
-    private static func fixed(_ body: ByteBuffer) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
-    }
-
-    static func make(status: HTTPResponse.Status, _ body: [String: Any], headers: HTTPFields = HTTPFields()) -> Response {
-        var headers = headers
-        headers[.contentType] = "application/json"
-        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    var answer: HTTPAnswer {
+        var headers = HTTPHeaders()
+        if let retryAfter { headers.add(name: "Retry-After", value: String(retryAfter)) }
+        return .json(status, ["message": message, "status": status.reasonPhrase], headers: headers)
     }
 }

@@ -1,16 +1,16 @@
 import Foundation
-import Logging
-import Hummingbird
 import NIOCore
+import NIOHTTP1
 import RaftCore
 import RaftNode
 import RaftTransport
 import RaftWire
 
 /// The public HTTP API, compatible with the original program's (see README): keys, the
-/// node (join/leave), status, health. Every request goes to the node's own services - the
-/// same path as a binary client's - so followers forward writes to the leader and serve
-/// linearizable reads after a ReadIndex round. Errors are JSON {"message", "status"}.
+/// node (join/leave), status, health. Writes and membership go to the node's own services -
+/// the same path as a binary client's - so followers forward them to the leader; reads are
+/// served here after their barrier (a ReadIndex round for linearizable reads). Errors are
+/// JSON {"message", "status"}. Answers are futures: nothing here blocks a loop.
 public struct HTTPFrontend: Sendable {
     public struct Options: Sendable {
         /// The largest value a request may carry (413 past it).
@@ -19,6 +19,12 @@ public struct HTTPFrontend: Sendable {
         public init(maxValueSize: Int = 1 << 20) {
             self.maxValueSize = maxValueSize
         }
+    }
+
+    /// A request as read from the connection: its head and its whole body.
+    public struct Request: Sendable {
+        public var head: HTTPRequestHead
+        public var body: ByteBuffer
     }
 
     let node: RaftNode
@@ -31,92 +37,133 @@ public struct HTTPFrontend: Sendable {
         self.options = options
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
-        router.add(middleware: JSONErrorMiddleware())
-        // Key routes are matched here, on the raw path, so a percent-encoded "/" (%2F)
-        // stays inside its key or value.
-        router.get("/api/v1/key/**") { request, _ in
-            let key = try keyRoute(request, segments: 1)[0]
-            return try await get(request, key: key)
-        }
-        router.delete("/api/v1/key/**") { request, _ in try await delete(key: try keyRoute(request, segments: 1)[0]) }
-        router.put("/api/v1/key/**") { request, _ in
-            let key = try keyRoute(request, segments: 1)[0]
-            // Refused from the header, before any of the body is read.
-            if let length = request.headers[.contentLength].flatMap(Int.init), length > options.maxValueSize {
-                throw APIError(.contentTooLarge, "value of \(length) bytes is over the limit of \(options.maxValueSize) bytes")
+    /// The largest body a connection reads: a value, or a join request.
+    var bodyLimit: Int { max(options.maxValueSize, Self.adminBodyLimit) }
+    private static let adminBodyLimit = 64 * 1024
+
+    /// An answer known at once (a stale read, health, a refusal), or one that waits for the
+    /// cluster. Answers at once cost no future.
+    public enum Reply {
+        case now(HTTPAnswer)
+        /// Never fails: every error is a JSON answer.
+        case later(EventLoopFuture<HTTPAnswer>)
+    }
+
+    public func respond(to request: Request, on loop: any EventLoop) -> Reply {
+        let uri = request.head.uri[...]
+        let question = uri.firstIndex(of: "?")
+        let path = question.map { uri[..<$0] } ?? uri
+        let query = question.map { uri[uri.index(after: $0)...] } ?? ""
+        do {
+            switch try route(request, path: path, query: Query(query), on: loop) {
+            case .now(let answer): return .now(answer)
+            case .later(let answer): return .later(answer.recover(Self.answer(for:)))
             }
-            let body = try await request.body.collect(upTo: options.maxValueSize)
-            return try await set(key: key, value: Array(buffer: body))
+        } catch {
+            return .now(Self.answer(for: error))
         }
-        // The route the original program registers (key/value), and the one its README
-        // documents (key/value/value).
-        router.post("/api/v1/key/**") { request, _ in
-            let parts = try keyRoute(request, segments: nil)
-            switch parts.count {
-            case 2: return try await set(key: parts[0], value: Array(parts[1]))
-            case 3 where parts[1] == Array("value".utf8): return try await set(key: parts[0], value: Array(parts[2]))
-            default: throw APIError(.notFound, "use POST /api/v1/key/{key}/{value} or /api/v1/key/{key}/value/{value}")
+    }
+
+    private func route(_ request: Request, path: Substring, query: Query, on loop: any EventLoop) throws -> Reply {
+        let method = request.head.method
+        // Key routes are matched on the raw path, so a percent-encoded "/" (%2F) stays
+        // inside its key or value.
+        if path.hasPrefix(Self.keyPrefix) { return try keyRoute(request, path: path, query: query, on: loop) }
+        switch (method, path) {
+        case (.GET, "/health"):
+            // Touches nothing of the node: the HTTP stack's own ceiling (make bench measures it).
+            return .now(.healthy)
+        case (.GET, "/ready"):
+            return .later(loop.makeFutureWithTask { try await ready() })
+        case (.GET, "/api/v1/status"):
+            return .later(loop.makeFutureWithTask { try await status() })
+        case (.POST, "/api/v1/snapshot"):
+            return .later(loop.makeFutureWithTask { .json(.ok, json(try await node.snapshotNow())) })
+        case (.POST, "/api/v1/node"):
+            return try join(request.body, on: loop)
+        case (.POST, "/api/v1/leader/transfer"):
+            let request = TransferLeadershipRequest(targetID: query["id"] ?? "")
+            return .later(call(.transferLeadership, request, on: loop).map { (_: TransferLeadershipResponse) in
+                .json(.ok, ["status": "transferring"])
+            })
+        case (.DELETE, _) where path.hasPrefix("/api/v1/node/"):
+            let raw = path.dropFirst("/api/v1/node/".count)
+            guard !raw.isEmpty, !raw.contains("/") else { throw APIError(.notFound, "Not Found") }
+            guard let id = Self.percentDecode(raw).flatMap({ String(validating: $0, as: UTF8.self) }) else {
+                throw APIError(.badRequest, "id is not valid percent-encoded UTF-8")
             }
+            return .later(call(.removeServer, RemoveServerRequest(id: id), on: loop).map { (response: MembershipResponse) in
+                .json(.ok, ["index": response.index])
+            })
+        default:
+            throw APIError(.notFound, "Not Found")
         }
-        router.post("/api/v1/node") { request, context in try await join(request, context) }
-        router.delete("/api/v1/node/:id") { _, context in try await leave(context) }
-        router.post("/api/v1/leader/transfer") { request, context in try await transfer(request) }
-        router.get("/api/v1/status") { _, _ in try await status() }
-        router.post("/api/v1/snapshot") { _, _ in try await snapshot() }
-        // Touches nothing of the node: the HTTP stack's own ceiling (make bench measures it).
-        router.get("/health") { _, _ in JSONResponse.healthy }
-        router.get("/ready") { _, _ in try await ready() }
-        return router
     }
 
     // MARK: Keys
 
-    private func get(_ request: Request, key: [UInt8]) async throws -> Response {
-        let level = request.uri.queryParameters.get("consistency") ?? "linearizable"
+    private static let keyPrefix = "/api/v1/key/"
+
+    private func keyRoute(_ request: Request, path: Substring, query: Query, on loop: any EventLoop) throws -> Reply {
+        let parts = try Self.keyParts(path)
+        let wrongShape = APIError(.notFound, "no route for \(path)")
+        switch request.head.method {
+        case .GET:
+            guard parts.count == 1 else { throw wrongShape }
+            return try get(key: try Self.key(parts), query: query, on: loop)
+        case .DELETE:
+            guard parts.count == 1 else { throw wrongShape }
+            return .later(call(.delete, DeleteRequest(key: try Self.key(parts)), on: loop).map { (_: DeleteResponse) in
+                HTTPAnswer(status: .ok, headers: [:], body: ByteBuffer())
+            })
+        case .PUT:
+            guard parts.count == 1 else { throw wrongShape }
+            return try set(key: try Self.key(parts), value: Array(request.body.readableBytesView), on: loop)
+        case .POST:
+            // The route the original program registers (key/value), and the one its README
+            // documents (key/value/value).
+            switch parts.count {
+            case 2: return try set(key: try Self.key(parts), value: parts[1], on: loop)
+            case 3 where parts[1] == Array("value".utf8): return try set(key: try Self.key(parts), value: parts[2], on: loop)
+            default: throw APIError(.notFound, "use POST /api/v1/key/{key}/{value} or /api/v1/key/{key}/value/{value}")
+            }
+        default:
+            throw wrongShape
+        }
+    }
+
+    private func get(key: [UInt8], query: Query, on loop: any EventLoop) throws -> Reply {
         let consistency: Consistency
-        switch level {
+        switch query["consistency"] ?? "linearizable" {
         case "linearizable": consistency = .linearizable
         case "lease": consistency = .lease
         case "stale": consistency = .stale
-        default: throw APIError(.badRequest, "consistency must be linearizable, lease or stale, not '\(level)'")
+        case let level: throw APIError(.badRequest, "consistency must be linearizable, lease or stale, not '\(level)'")
         }
-        let read: RaftNode.ReadResult
-        if consistency == .stale {
-            read = node.staleRead(key)
-        } else {
-            do {
-                read = try await node.read(key, consistency: consistency).get()
-            } catch let error as RaftNodeError {
-                throw APIError(RaftNodeService.rpcError(error))
-            }
-        }
-        guard let value = read.value else { throw APIError(.notFound, "key not found") }
-        var headers = HTTPFields()
-        headers[.contentType] = "text/plain; charset=utf-8"
-        // The index the answering node had applied when it read; for stale reads, how long
-        // since it last heard from a leader (what the value may be missing).
-        headers[.init("X-Raft-Applied-Index")!] = String(read.appliedIndex)
-        if consistency == .stale { headers[.init("X-Raft-Leader-Contact-Age-Ms")!] = String(read.leaderContactAgeMs) }
+        if consistency == .stale { return .now(Self.answer(node.staleRead(key), stale: true)) }
+        return .later(node.read(key, consistency: consistency).map { Self.answer($0, stale: false) })
+    }
+
+    /// The value and a newline, with the index the answering node had applied when it read;
+    /// for stale reads, how long since it last heard from a leader (what the value may miss).
+    private static func answer(_ read: RaftNode.ReadResult, stale: Bool) -> HTTPAnswer {
+        guard let value = read.value else { return APIError(.notFound, "key not found").answer }
+        var headers: HTTPHeaders = [
+            "Content-Type": "text/plain; charset=utf-8", "X-Raft-Applied-Index": String(read.appliedIndex),
+        ]
+        if stale { headers.add(name: "X-Raft-Leader-Contact-Age-Ms", value: String(read.leaderContactAgeMs)) }
         var body = ByteBuffer()
         body.reserveCapacity(value.count + 1)
-        body.writeBytes(value)
+        value.withUnsafeBytes { _ = body.writeBytes($0) }
         body.writeInteger(UInt8(ascii: "\n"))
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+        return HTTPAnswer(status: .ok, headers: headers, body: body)
     }
 
-    private func set(key: [UInt8], value: [UInt8]) async throws -> Response {
+    private func set(key: [UInt8], value: [UInt8], on loop: any EventLoop) throws -> Reply {
         guard value.count <= options.maxValueSize else {
-            throw APIError(.contentTooLarge, "value of \(value.count) bytes is over the limit of \(options.maxValueSize) bytes")
+            throw APIError(.payloadTooLarge, "value of \(value.count) bytes is over the limit of \(options.maxValueSize) bytes")
         }
-        let response: SetResponse = try await call(.set, SetRequest(key: key, value: value))
-        return JSONResponse.index(response.index)
-    }
-
-    private func delete(key: [UInt8]) async throws -> Response {
-        let _: DeleteResponse = try await call(.delete, DeleteRequest(key: key))
-        return Response(status: .ok)
+        return .later(call(.set, SetRequest(key: key, value: value), on: loop).map { (response: SetResponse) in .index(response.index) })
     }
 
     // MARK: Membership and status
@@ -127,35 +174,21 @@ public struct HTTPFrontend: Sendable {
         var voter: Bool?
     }
 
-    private func join(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let body = try await request.body.collect(upTo: 64 * 1024)
+    private func join(_ body: ByteBuffer, on loop: any EventLoop) throws -> Reply {
         let join: JoinRequest
         do {
-            join = try JSONDecoder().decode(JoinRequest.self, from: Data(buffer: body))
+            join = try JSONDecoder().decode(JoinRequest.self, from: Data(body.readableBytesView))
         } catch {
             throw APIError(.badRequest, "the body must be JSON {\"addr\": \"host:port\", \"node_id\": \"id\"}")
         }
         guard !join.node_id.isEmpty, RaftNode.split(join.addr) != nil else {
             throw APIError(.badRequest, "node_id must not be empty and addr must be host:port")
         }
-        let response: MembershipResponse = try await call(
-            .addVoter, AddVoterRequest(id: join.node_id, address: join.addr, learner: join.voter == false))
-        return JSONResponse.ok(["index": response.index])
+        let request = AddVoterRequest(id: join.node_id, address: join.addr, learner: join.voter == false)
+        return .later(call(.addVoter, request, on: loop).map { (response: MembershipResponse) in .json(.ok, ["index": response.index]) })
     }
 
-    private func leave(_ context: BasicRequestContext) async throws -> Response {
-        let id = try parameter("id", context)
-        let response: MembershipResponse = try await call(.removeServer, RemoveServerRequest(id: id))
-        return JSONResponse.ok(["index": response.index])
-    }
-
-    private func transfer(_ request: Request) async throws -> Response {
-        let target = request.uri.queryParameters.get("id") ?? ""
-        let _: TransferLeadershipResponse = try await call(.transferLeadership, TransferLeadershipRequest(targetID: target))
-        return JSONResponse.ok(["status": "transferring"])
-    }
-
-    private func status() async throws -> Response {
+    private func status() async throws -> HTTPAnswer {
         let status = try await node.status()
         let role = switch status.role {
         case .leader: "leader"
@@ -185,7 +218,7 @@ public struct HTTPFrontend: Sendable {
             // As a string: JSON numbers lose precision past 2^53.
             "digest": String(status.digest, radix: 16), "leader_contact_age_ms": status.leaderContactAgeMs,
         ]
-        return JSONResponse.ok(body)
+        return .json(.ok, body)
     }
 
     private func json(_ snapshot: SnapshotStatus) -> [String: Any] {
@@ -198,62 +231,65 @@ public struct HTTPFrontend: Sendable {
         return body
     }
 
-    /// Takes a snapshot of this node's map now, and answers once it is on disk.
-    private func snapshot() async throws -> Response {
-        do {
-            return JSONResponse.ok(json(try await node.snapshotNow()))
-        } catch let error as RaftNodeError {
-            throw APIError(RaftNodeService.rpcError(error))
-        }
-    }
-
-    private func ready() async throws -> Response {
+    private func ready() async throws -> HTTPAnswer {
         let status = try await node.status()
         guard !status.leaderID.isEmpty, status.appliedIndex >= status.commitIndex else {
             throw APIError(.serviceUnavailable, "not ready: no leader known yet, or still catching up", retryAfter: 1)
         }
-        return JSONResponse.ok(["status": "ready"])
+        return .json(.ok, ["status": "ready"])
     }
 
     // MARK: Helpers
 
-    /// Runs a call through the node's services and maps its failure to HTTP.
-    private func call<Response: WireMessage>(_ method: Method, _ request: some WireMessage) async throws -> Response {
-        let result = await service.handle(InboundCall(method: method.rawValue, payload: try request.wireBytes(), timeoutMs: 0))
-        switch result {
-        case .success(let payload):
-            return try Response(wireBytes: payload)
-        case .failure(let error):
-            throw APIError(error)
+    /// Runs a call through the node's services; its failure becomes an APIError.
+    private func call<Response: WireMessage>(_ method: Method, _ request: some WireMessage, on loop: any EventLoop) -> EventLoopFuture<Response> {
+        let payload: [UInt8]
+        do {
+            payload = try request.wireBytes()
+        } catch {
+            return loop.makeFailedFuture(error)
+        }
+        return service.respond(to: InboundCall(method: method.rawValue, payload: payload, timeoutMs: 0), on: loop)
+            .flatMapThrowing { result in
+                switch result {
+                case .success(let payload): return try Response(wireBytes: payload)
+                case .failure(let error): throw APIError(error)
+                }
+            }
+    }
+
+    /// Every failure as its JSON answer.
+    private static func answer(for error: any Error) -> HTTPAnswer {
+        switch error {
+        case let error as APIError: error.answer
+        case let error as RaftNodeError: APIError(RaftNodeService.rpcError(error)).answer
+        case let error as RPCError: APIError(error).answer
+        case let error as WireError: APIError(.badRequest, "\(error)").answer
+        default: APIError(.internalServerError, "\(error)").answer
         }
     }
 
-    private func parameter(_ name: String, _ context: BasicRequestContext) throws -> String {
-        let raw = try context.parameters.require(name)
-        guard let decoded = percentDecode(raw[...]), let text = String(validating: decoded, as: UTF8.self) else {
-            throw APIError(.badRequest, "\(name) is not valid percent-encoded UTF-8")
-        }
-        return text
-    }
-
-    /// The percent-decoded segments after /api/v1/key/ of the raw path (`segments` of them,
-    /// when given). Keys and values are bytes: any percent-encoding is allowed.
-    private func keyRoute(_ request: Request, segments: Int?) throws -> [[UInt8]] {
-        let path = request.uri.path
-        let prefix = "/api/v1/key/"
-        guard path.hasPrefix(prefix) else { throw APIError(.notFound, "Not Found") }
-        var parts: [[UInt8]] = []
-        for raw in path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false) {
+    /// The percent-decoded segments after /api/v1/key/ of the raw path. Keys and values are
+    /// bytes: any percent-encoding is allowed.
+    private static func keyParts(_ path: Substring) throws -> [[UInt8]] {
+        let rest = path.dropFirst(keyPrefix.count)
+        let decode = { (raw: Substring) throws -> [UInt8] in
             guard let decoded = percentDecode(raw) else { throw APIError(.badRequest, "'\(raw)' is not valid percent-encoding") }
-            parts.append(decoded)
+            return decoded
         }
-        if let segments, parts.count != segments { throw APIError(.notFound, "no route for \(path)") }
-        guard let key = parts.first, !key.isEmpty else { throw APIError(.badRequest, "the key must not be empty") }
-        return parts
+        // One segment (a key) is the usual case: no splitting for it.
+        guard rest.utf8.contains(UInt8(ascii: "/")) else { return [try decode(rest)] }
+        return try rest.split(separator: "/", omittingEmptySubsequences: false).map(decode)
     }
 
-    private func percentDecode(_ text: Substring) -> [UInt8]? {
+    private static func key(_ parts: [[UInt8]]) throws -> [UInt8] {
+        guard let key = parts.first, !key.isEmpty else { throw APIError(.badRequest, "the key must not be empty") }
+        return key
+    }
+
+    static func percentDecode(_ text: Substring) -> [UInt8]? {
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()
         while let byte = iterator.next() {
             guard byte == UInt8(ascii: "%") else {
@@ -266,7 +302,7 @@ public struct HTTPFrontend: Sendable {
         return bytes
     }
 
-    private func hexValue(_ digit: UInt8) -> UInt8? {
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
         switch digit {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
@@ -276,12 +312,25 @@ public struct HTTPFrontend: Sendable {
     }
 }
 
-extension HTTPFrontend {
-    /// The HTTP server for this frontend on host:port; `run()` serves until its task is cancelled.
-    public func application(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
-        Application(
-            router: router(),
-            configuration: .init(address: .hostname(host, port: port), serverName: "raft-cache"),
-            logger: logger)
+/// The query of a URI: `name=value` pairs split on "&", values percent-decoded.
+struct Query {
+    private let text: Substring
+
+    init(_ text: Substring) {
+        self.text = text
+    }
+
+    subscript(name: String) -> String? {
+        var rest = text
+        while !rest.isEmpty {
+            let end = rest.firstIndex(of: "&") ?? rest.endIndex
+            let pair = rest[..<end]
+            rest = end == rest.endIndex ? "" : rest[rest.index(after: end)...]
+            let equals = pair.firstIndex(of: "=") ?? pair.endIndex
+            guard pair[..<equals].utf8.elementsEqual(name.utf8) else { continue }
+            let raw = equals == pair.endIndex ? "" : pair[pair.index(after: equals)...]
+            return HTTPFrontend.percentDecode(raw).map { String(decoding: $0, as: UTF8.self) } ?? String(raw)
+        }
+        return nil
     }
 }

@@ -522,7 +522,7 @@ public final class RaftNode: @unchecked Sendable {
     /// What a read found: the value (nil: no such key), the index the store had applied,
     /// and for a stale read how long since this node last heard from a leader.
     public struct ReadResult: Sendable {
-        public var value: [UInt8]?
+        public var value: StoredValue?
         public var appliedIndex: UInt64
         public var leaderContactAgeMs: UInt64
     }

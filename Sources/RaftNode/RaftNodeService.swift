@@ -99,7 +99,7 @@ public struct RaftNodeService: RPCService {
             guard let value = read.value else { return .failure(.notFound, "key not found") }
             do {
                 return .success(try GetResponse(
-                    value: value, appliedIndex: read.appliedIndex, leaderContactAgeMs: read.leaderContactAgeMs).wireBytes())
+                    value: value.bytes, appliedIndex: read.appliedIndex, leaderContactAgeMs: read.leaderContactAgeMs).wireBytes())
             } catch {
                 return Self.result(of: error, method: .get)
             }

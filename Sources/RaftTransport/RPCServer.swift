@@ -1,5 +1,4 @@
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RaftWire
@@ -18,49 +17,30 @@ public final class RPCServer: Sendable {
         }
     }
 
-    private let channel: any Channel
-    private let connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
+    private let listener: TrackedListener
 
     /// The address the listener is bound to (with the port chosen when 0 was asked).
-    public var localAddress: SocketAddress? { channel.localAddress }
+    public var localAddress: SocketAddress? { listener.localAddress }
 
     public static func start(
         host: String, port: Int, service: any RPCService, options: Options = Options(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) async throws -> RPCServer {
-        let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 256)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                let key = ObjectIdentifier(channel)
-                connections.withLockedValue { $0[key] = channel }
-                channel.closeFuture.whenComplete { _ in _ = connections.withLockedValue { $0.removeValue(forKey: key) } }
-                return channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(ByteToMessageHandler(EnvelopeDecoder(maxFrameLength: options.maxFrameLength)))
-                    try sync.addHandler(MessageToByteHandler(EnvelopeEncoder(maxFrameLength: options.maxFrameLength)))
-                    try sync.addHandler(ServerCallHandler(
-                        service: service, maxInFlight: options.maxCallsInFlightPerConnection, logger: logger))
-                }
-            }
-            .bind(host: host, port: port)
-            .get()
-        return RPCServer(channel: channel, connections: connections)
+        RPCServer(listener: try await TrackedListener.bind(host: host, port: port, group: group) { pipeline in
+            try pipeline.addHandler(ByteToMessageHandler(EnvelopeDecoder(maxFrameLength: options.maxFrameLength)))
+            try pipeline.addHandler(MessageToByteHandler(EnvelopeEncoder(maxFrameLength: options.maxFrameLength)))
+            try pipeline.addHandler(ServerCallHandler(
+                service: service, maxInFlight: options.maxCallsInFlightPerConnection, logger: logger))
+        })
     }
 
-    private init(channel: any Channel, connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>) {
-        self.channel = channel
-        self.connections = connections
+    private init(listener: TrackedListener) {
+        self.listener = listener
     }
 
     /// Stops listening and closes every connection.
     public func close() async throws {
-        try await channel.close()
-        for connection in connections.withLockedValue({ Array($0.values) }) {
-            try? await connection.close()
-        }
+        await listener.close()
     }
 }
 

@@ -6,7 +6,6 @@ import Foundation
 import FoundationNetworking
 #endif
 import HTTPFrontend
-import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
@@ -170,21 +169,22 @@ struct RaftCacheCommand: AsyncParsableCommand {
         logger.info("serving the binary protocol", metadata: ["address": "\(raftAddr)", "data_dir": "\(raftDir)"])
 
         let (httpHost, httpPort) = ListenAddress.parse(port)!
-        let application = HTTPFrontend(node: node, options: .init(maxValueSize: maxValueSize))
-            .application(host: httpHost, port: httpPort, logger: logger)
+        let frontend = HTTPFrontend(node: node, options: .init(maxValueSize: maxValueSize))
+        let http: HTTPServer
+        do {
+            // On the node's loop as well: a key request reaches the core without a thread hop.
+            http = try await HTTPServer.start(host: httpHost, port: httpPort, frontend: frontend, group: node.eventLoop, logger: logger)
+        } catch {
+            await shutDown(node: node, server: server, storage: storage, logger: logger)
+            throw StartupError("cannot serve HTTP on --port \(port): \(error)")
+        }
+        logger.info("serving HTTP", metadata: ["address": "\(port)"])
         let shouldJoin = fresh && joining
-        // Runs until a signal, or the HTTP server, the node or the join failing.
+        // Runs until a signal, or the node or the join failing.
         let stop = StopTrigger()
         stop.watchSignals(logger: logger)
         node.failure.whenSuccess { reason in stop.fire(StartupError("the node stopped: \(reason)")) }
         let failure: (any Error)? = await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                do {
-                    try await application.run()
-                } catch {
-                    stop.fire(StartupError("cannot serve HTTP on --port \(port): \(error)"))
-                }
-            }
             if shouldJoin {
                 group.addTask {
                     do {
@@ -198,6 +198,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
             group.cancelAll()
             return reason
         }
+        await http.close()
         await shutDown(node: node, server: server, storage: storage, logger: logger)
         if let failure { throw failure }
     }

@@ -123,7 +123,8 @@ def load(targets, *args, timeout=600):
 
 def running(workdir, first, joiners):
     """Starts `first`, then the joiners once it leads; yields all three once they are voters,
-    and stops them and removes `workdir` afterwards."""
+    and stops them and removes `workdir` afterwards (kept, logs and all, with
+    RAFT_CACHE_KEEP_WORKDIR=1)."""
     nodes = [first] + joiners
     try:
         first.start()
@@ -136,7 +137,8 @@ def running(workdir, first, joiners):
     finally:
         for node in nodes:
             node.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if os.environ.get("RAFT_CACHE_KEEP_WORKDIR") != "1":
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def leader_of(nodes):

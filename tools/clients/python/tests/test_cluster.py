@@ -184,3 +184,37 @@ def test_http_bad_input(http_cluster):
             pass
         assert s.recv(4096).startswith(b"HTTP/1.1 413")
     assert one.request("POST", "/api/v1/key/after/ok")[0] == 200
+
+
+def test_http_connection_behaviour(http_cluster):
+    one = http_cluster[0]
+    with socket.create_connection(("127.0.0.1", one.http_port), timeout=5) as s:
+        # curl's Expect: 100-continue is answered at once, then the body is taken.
+        s.sendall(b"PUT /api/v1/key/asked HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 100 Continue")
+        s.sendall(b"hello")
+        assert read_response(s).startswith(b"HTTP/1.1 200")
+        # Pipelined requests are answered in order on one connection.
+        s.sendall(b"GET /api/v1/key/asked HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /api/v1/key/missing HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        answers = [read_response(s) for _ in range(3)]
+        assert answers[0].startswith(b"HTTP/1.1 200") and answers[0].endswith(b"\r\n\r\nhello\n")
+        assert answers[1].startswith(b"HTTP/1.1 404")
+        assert answers[2].startswith(b"HTTP/1.1 200") and answers[2].endswith(b'{"status":"ok"}')
+        # Malformed HTTP is a 400, and that connection closes.
+        s.sendall(b"NOT HTTP\r\n\r\n")
+        assert read_response(s).startswith(b"HTTP/1.1 400")
+        assert s.recv(4096) == b""
+
+
+def read_response(s):
+    """One HTTP/1.1 response with a Content-Length body, read off a socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(1)
+    head, _, _ = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0)
+    while len(data) < len(head) + 4 + length:
+        data += s.recv(len(head) + 4 + length - len(data))
+    return data

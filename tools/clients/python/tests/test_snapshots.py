@@ -143,7 +143,9 @@ def test_replace_every_member_while_clients_write():
                 old.stop()
                 with lock:
                     members.remove(old)
-                time.sleep(0.3)  # Writes go on between changes.
+                # Writes go on between changes (however fast the changes were).
+                done = len(acknowledged)
+                eventually("writes after the change", lambda: len(acknowledged) >= done + 40, timeout=30)
             stop.set()
             for thread in threads:
                 thread.join()

@@ -1,0 +1,79 @@
+/// A hash set of pairs, found by key: open addressing with linear probing over a
+/// power-of-two array of references (8 bytes a slot, at most 3/4 full), deletion by
+/// shifting back the pairs after the hole. A value type with copy-on-write, like the
+/// Dictionary it replaces, so a frozen snapshot shares it until the next write. Sendable:
+/// a pair is never changed once made, and the slots are a value.
+struct PairTable: @unchecked Sendable {
+    private var slots: [Pair?]
+    private(set) var count = 0
+
+    init(expectedCount: Int = 0) {
+        var capacity = 8
+        while capacity * 3 / 4 < expectedCount { capacity *= 2 }
+        slots = Array(repeating: nil, count: capacity)
+    }
+
+    private var mask: Int { slots.count - 1 }
+
+    /// The slot holding `key`, or the empty slot where it would go.
+    private func probe(_ key: UnsafeRawBufferPointer, hash: Int) -> (slot: Int, found: Bool) {
+        var slot = hash & mask
+        while let pair = slots[slot] {
+            if pair.hasKey(key, hash: hash) { return (slot, true) }
+            slot = (slot + 1) & mask
+        }
+        return (slot, false)
+    }
+
+    func find(_ key: UnsafeRawBufferPointer, hash: Int) -> Pair? {
+        let (slot, found) = probe(key, hash: hash)
+        return found ? slots[slot] : nil
+    }
+
+    /// Puts `pair` in, replacing the pair with its key; returns the replaced one.
+    @discardableResult
+    mutating func insert(_ pair: Pair) -> Pair? {
+        if (count + 1) * 4 > slots.count * 3 { grow() }
+        let (slot, found) = pair.withKey { probe($0, hash: pair.hash) }
+        let old = slots[slot]
+        slots[slot] = pair
+        if !found { count += 1 }
+        return old
+    }
+
+    /// Takes out the pair with `key`; returns it.
+    mutating func remove(_ key: UnsafeRawBufferPointer, hash: Int) -> Pair? {
+        var (hole, found) = probe(key, hash: hash)
+        guard found else { return nil }
+        let removed = slots[hole]
+        // Pairs after the hole that could not sit where they hash move back into it, so
+        // every pair stays reachable from its home slot without crossing an empty one.
+        var next = (hole + 1) & mask
+        while let pair = slots[next] {
+            let home = pair.hash & mask
+            let stays = hole <= next ? (hole < home && home <= next) : (hole < home || home <= next)
+            if !stays {
+                slots[hole] = pair
+                hole = next
+            }
+            next = (next + 1) & mask
+        }
+        slots[hole] = nil
+        count -= 1
+        return removed
+    }
+
+    func forEach(_ body: (Pair) throws -> Void) rethrows {
+        for case let pair? in slots { try body(pair) }
+    }
+
+    private mutating func grow() {
+        let old = slots
+        slots = Array(repeating: nil, count: old.count * 2)
+        for case let pair? in old {
+            var slot = pair.hash & mask
+            while slots[slot] != nil { slot = (slot + 1) & mask }
+            slots[slot] = pair
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import RaftTransport
+
+/// The HTTP listener: SwiftNIO's HTTP/1.1 codec, with its pipelining assistance so answers
+/// go out in request order, and a handler per connection that reads one request at a time
+/// and answers it through the frontend. Run on the node's loop, a key request reaches the
+/// Raft core and its answer goes back without a task or a thread hop.
+public final class HTTPServer: Sendable {
+    private let listener: TrackedListener
+
+    /// The address the listener is bound to (with the port chosen when 0 was asked).
+    public var localAddress: SocketAddress? { listener.localAddress }
+
+    public static func start(
+        host: String, port: Int, frontend: HTTPFrontend, group: any EventLoopGroup, logger: Logger
+    ) async throws -> HTTPServer {
+        let bodyLimit = frontend.bodyLimit
+        return HTTPServer(listener: try await TrackedListener.bind(host: host, port: port, group: group) { pipeline in
+            // Malformed HTTP is answered 400 and the connection closed by NIO. Answers carry
+            // only header names and values of our own, so they go unvalidated.
+            try pipeline.configureHTTPServerPipeline(
+                withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false)
+            try pipeline.addHandler(HTTPConnectionHandler(frontend: frontend, bodyLimit: bodyLimit, logger: logger))
+        })
+    }
+
+    private init(listener: TrackedListener) {
+        self.listener = listener
+    }
+
+    /// Stops listening and closes every connection.
+    public func close() async {
+        await listener.close()
+    }
+}
+
+/// One connection: gathers a request's head and body (refusing a body over the limit from
+/// its Content-Length, or once it grows past it), asks the frontend, writes the answer.
+final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        case reading(HTTPRequestHead, ByteBuffer)
+        /// A body over the limit: answered already; the rest is dropped and the connection closes.
+        case refused
+    }
+
+    private let frontend: HTTPFrontend
+    private let bodyLimit: Int
+    private let logger: Logger
+    private var state = State.idle
+
+    init(frontend: HTTPFrontend, bodyLimit: Int, logger: Logger) {
+        self.frontend = frontend
+        self.bodyLimit = bodyLimit
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (unwrapInboundIn(data), state) {
+        case (.head(let head), .idle):
+            if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > bodyLimit {
+                refuse(context: context, head: head, length: length)
+            } else {
+                state = .reading(head, context.channel.allocator.buffer(capacity: 0))
+                // curl asks before sending a large body; say go on rather than make it wait.
+                if head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                    context.writeAndFlush(
+                        wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+                }
+            }
+        case (.body(var chunk), .reading(let head, var body)):
+            guard body.readableBytes + chunk.readableBytes <= bodyLimit else {
+                return refuse(context: context, head: head, length: body.readableBytes + chunk.readableBytes)
+            }
+            state = .idle  // Lets `body` be appended to without a copy.
+            body.writeBuffer(&chunk)
+            state = .reading(head, body)
+        case (.end, .reading(let head, let body)):
+            state = .idle
+            answer(context: context, request: HTTPFrontend.Request(head: head, body: body))
+        case (_, .refused):
+            break
+        default:
+            // The codec never sends parts out of order; close rather than guess.
+            context.close(promise: nil)
+        }
+    }
+
+    private func answer(context: ChannelHandlerContext, request: HTTPFrontend.Request) {
+        let keepAlive = request.head.isKeepAlive
+        let version = request.head.version
+        switch frontend.respond(to: request, on: context.eventLoop) {
+        case .now(let answer):
+            write(answer, context: context, version: version, keepAlive: keepAlive)
+        case .later(let answer):
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            answer.hop(to: context.eventLoop).whenComplete { result in
+                let (handler, context) = loopBound.value
+                let answer: HTTPAnswer
+                switch result {
+                case .success(let value): answer = value
+                case .failure(let error): answer = APIError(.internalServerError, "\(error)").answer
+                }
+                handler.write(answer, context: context, version: version, keepAlive: keepAlive)
+            }
+        }
+    }
+
+    private func refuse(context: ChannelHandlerContext, head: HTTPRequestHead, length: Int) {
+        state = .refused
+        let answer = APIError(.payloadTooLarge, "a body of \(length) bytes is over the limit of \(bodyLimit) bytes").answer
+        write(answer, context: context, version: head.version, keepAlive: false)
+    }
+
+    private func write(_ answer: HTTPAnswer, context: ChannelHandlerContext, version: HTTPVersion, keepAlive: Bool) {
+        var headers = answer.headers
+        headers.add(name: "Content-Length", value: String(answer.body.readableBytes))
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: answer.status, headers: headers))), promise: nil)
+        if answer.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil) }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("HTTP connection closed after an error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+}
