@@ -30,6 +30,7 @@ let package = Package(
         ),
         // CRC-32C for log records and snapshots (SSE4.2 when the processor has it).
         .target(name: "CRC32C", path: "Modules/CRC32C"),
+        .target(name: "CMallocTrim", path: "Modules/CMallocTrim"),
         // Swift value types for every message, their codecs and the frame format.
         .target(name: "RaftWire", dependencies: ["RaftProtoC", "CProtobufC"]),
         // The Raft algorithm as a pure state machine: no I/O, clock or threads.
@@ -56,7 +57,7 @@ let package = Package(
         .target(
             name: "RaftNode",
             dependencies: [
-                "RaftCore", "RaftStorage", "RaftTransport", "CacheStore", "RaftWire",
+                "RaftCore", "RaftStorage", "RaftTransport", "CacheStore", "RaftWire", "CMallocTrim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -17,6 +17,7 @@ public struct HTTPAnswer: Sendable {
 
     static func json(_ status: HTTPResponseStatus = .ok, _ body: ByteBuffer, headers: HTTPHeaders = [:]) -> HTTPAnswer {
         var headers = headers
+        headers.reserveCapacity(headers.count + 3)  // With Content-Length and Connection, added on the way out.
         headers.add(name: "Content-Type", value: "application/json")
         return HTTPAnswer(status: status, headers: headers, body: body)
     }

@@ -51,9 +51,10 @@ public struct HTTPFrontend: Sendable {
 
     public func respond(to request: Request, on loop: any EventLoop) -> Reply {
         let uri = request.head.uri[...]
-        let question = uri.firstIndex(of: "?")
+        // Scanned as bytes: a search by Character would decode grapheme clusters.
+        let question = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = question.map { uri[..<$0] } ?? uri
-        let query = question.map { uri[uri.index(after: $0)...] } ?? ""
+        let query = question.map { uri[uri.utf8.index(after: $0)...] } ?? ""
         do {
             switch try route(request, path: path, query: Query(query), on: loop) {
             case .now(let answer): return .now(answer)
@@ -68,7 +69,7 @@ public struct HTTPFrontend: Sendable {
         let method = request.head.method
         // Key routes are matched on the raw path, so a percent-encoded "/" (%2F) stays
         // inside its key or value.
-        if path.hasPrefix(Self.keyPrefix) { return try keyRoute(request, path: path, query: query, on: loop) }
+        if path.utf8.starts(with: Self.keyPrefix.utf8) { return try keyRoute(request, path: path, query: query, on: loop) }
         switch (method, path) {
         case (.GET, "/health"):
             // Touches nothing of the node: the HTTP stack's own ceiling (make bench measures it).
@@ -148,9 +149,10 @@ public struct HTTPFrontend: Sendable {
     /// for stale reads, how long since it last heard from a leader (what the value may miss).
     private static func answer(_ read: RaftNode.ReadResult, stale: Bool) -> HTTPAnswer {
         guard let value = read.value else { return APIError(.notFound, "key not found").answer }
-        var headers: HTTPHeaders = [
-            "Content-Type": "text/plain; charset=utf-8", "X-Raft-Applied-Index": String(read.appliedIndex),
-        ]
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(5)  // With Content-Length and Connection, added on the way out.
+        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        headers.add(name: "X-Raft-Applied-Index", value: String(read.appliedIndex))
         if stale { headers.add(name: "X-Raft-Leader-Contact-Age-Ms", value: String(read.leaderContactAgeMs)) }
         var body = ByteBuffer()
         body.reserveCapacity(value.count + 1)
@@ -272,7 +274,7 @@ public struct HTTPFrontend: Sendable {
     /// The percent-decoded segments after /api/v1/key/ of the raw path. Keys and values are
     /// bytes: any percent-encoding is allowed.
     private static func keyParts(_ path: Substring) throws -> [[UInt8]] {
-        let rest = path.dropFirst(keyPrefix.count)
+        let rest = path[path.utf8.index(path.startIndex, offsetBy: keyPrefix.utf8.count)...]
         let decode = { (raw: Substring) throws -> [UInt8] in
             guard let decoded = percentDecode(raw) else { throw APIError(.badRequest, "'\(raw)' is not valid percent-encoding") }
             return decoded
@@ -323,12 +325,12 @@ struct Query {
     subscript(name: String) -> String? {
         var rest = text
         while !rest.isEmpty {
-            let end = rest.firstIndex(of: "&") ?? rest.endIndex
+            let end = rest.utf8.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
             let pair = rest[..<end]
-            rest = end == rest.endIndex ? "" : rest[rest.index(after: end)...]
-            let equals = pair.firstIndex(of: "=") ?? pair.endIndex
+            rest = end == rest.endIndex ? "" : rest[rest.utf8.index(after: end)...]
+            let equals = pair.utf8.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
             guard pair[..<equals].utf8.elementsEqual(name.utf8) else { continue }
-            let raw = equals == pair.endIndex ? "" : pair[pair.index(after: equals)...]
+            let raw = equals == pair.endIndex ? "" : pair[pair.utf8.index(after: equals)...]
             return HTTPFrontend.percentDecode(raw).map { String(decoding: $0, as: UTF8.self) } ?? String(raw)
         }
         return nil

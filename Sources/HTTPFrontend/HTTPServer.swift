@@ -66,7 +66,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > bodyLimit {
                 refuse(context: context, head: head, length: length)
             } else {
-                state = .reading(head, context.channel.allocator.buffer(capacity: 0))
+                state = .reading(head, ByteBuffer())
                 // curl asks before sending a large body; say go on rather than make it wait.
                 if head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
                     context.writeAndFlush(

@@ -130,6 +130,7 @@ public final class RaftNode: @unchecked Sendable {
                 id: options.id, electionTicks: options.electionTicks, heartbeatTicks: options.heartbeatTicks,
                 leaseDuration: Self.leaseDuration(options), randomSeed: UInt64.random(in: 0...UInt64.max)),
             state: state ?? storage.recovered)
+        storage.releaseRecovered()
     }
 
     /// A follower refuses votes for at least (electionTicks - 1) ticks after it hears from the
@@ -148,6 +149,8 @@ public final class RaftNode: @unchecked Sendable {
 
     /// Starts the clock.
     public func start() {
+        // Recovery (a replayed log, a snapshot loaded) freed much that malloc would keep.
+        returnFreeMemory()
         loop.execute { [self] in
             ticker = loop.scheduleRepeatedTask(initialDelay: options.tickInterval, delay: options.tickInterval) { [self] _ in
                 core.now = NIODeadline.now().uptimeNanoseconds

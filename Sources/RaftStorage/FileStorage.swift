@@ -35,7 +35,8 @@ public final class FileStorage: RaftStorage, @unchecked Sendable {
     }
 
     public let directory: String
-    public let recovered: PersistentState
+    private let recoveredState: Mutex<PersistentState>
+    public var recovered: PersistentState { recoveredState.withLock { $0 } }
     private let log: SegmentedLog
     private let snapshots: SnapshotStore
     private let lock: DirectoryLock
@@ -56,7 +57,11 @@ public final class FileStorage: RaftStorage, @unchecked Sendable {
         let opened = try SegmentedLog.open(
             directory: directory, segmentSize: options.segmentSize, snapshot: metadata, logger: logger)
         log = opened.log
-        recovered = PersistentState(hardState: opened.hardState, snapshot: metadata, entries: opened.entries)
+        recoveredState = Mutex(PersistentState(hardState: opened.hardState, snapshot: metadata, entries: opened.entries))
+    }
+
+    public func releaseRecovered() {
+        recoveredState.withLock { $0.entries = [] }
     }
 
     deinit {

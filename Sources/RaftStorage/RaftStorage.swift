@@ -54,6 +54,9 @@ extension SnapshotSource {
 public protocol RaftStorage: AnyObject, Sendable {
     /// What was persisted when the storage was opened: the core starts from it.
     var recovered: PersistentState { get }
+    /// Forgets the recovered log entries once the core holds them: kept here, they would pin
+    /// every entry since the snapshot for the life of the process.
+    func releaseRecovered()
 
     func persist(_ update: StorageUpdate, completion: @escaping @Sendable (Error?) -> Void)
     /// Drops log entries a snapshot through `index` covers.
@@ -67,6 +70,8 @@ public protocol RaftStorage: AnyObject, Sendable {
 }
 
 extension RaftStorage {
+    public func releaseRecovered() {}
+
     /// Persists and waits until it is durable.
     public func persist(_ update: StorageUpdate) throws {
         let done = Completion()

@@ -132,11 +132,13 @@ struct RaftCacheCommand: AsyncParsableCommand {
             && storage.recovered.hardState.term == 0
         // Either flag asks to join a cluster; only with neither does a new node found one.
         let joining = !leaderAddr.isEmpty || !leaderApiEndpoint.isEmpty
-        var state = storage.recovered
+        // Otherwise the node starts from what the storage recovered.
+        var founding: PersistentState?
         if fresh && !joining {
             logger.info("founding a one-node cluster", metadata: ["address": "\(raftAddr)"])
-            state = RaftCore.bootstrapState(servers: [Server(id: localID, address: raftAddr)])
-            try await storage.persist(StorageUpdate(hardState: state.hardState, entries: state.entries))
+            let initial = RaftCore.bootstrapState(servers: [Server(id: localID, address: raftAddr)])
+            try await storage.persist(StorageUpdate(hardState: initial.hardState, entries: initial.entries))
+            founding = initial
         }
 
         let tick = GoDuration.parse(heartbeat)!
@@ -150,7 +152,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
                 snapshotEntries: UInt64(snapshotEntries), snapshotBytes: snapshotMib << 20,
                 // A peer that comes back is reached again within half a second.
                 client: .init(maxConnections: maxPool, timeout: ioTimeout, maxBackoff: .milliseconds(500))),
-            storage: storage, state: state, store: storeState, logger: logger)
+            storage: storage, state: founding, store: storeState, logger: logger)
         do {
             try node.restoreStore()
         } catch {

@@ -1,0 +1,8 @@
+#ifndef RAFTCACHE_MALLOC_TRIM_H
+#define RAFTCACHE_MALLOC_TRIM_H
+
+/// Gives the pages malloc holds free back to the system (glibc's malloc_trim(0), which
+/// Swift's Glibc module does not export); does nothing elsewhere.
+void raftcache_malloc_trim(void);
+
+#endif

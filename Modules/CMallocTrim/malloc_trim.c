@@ -1,0 +1,11 @@
+#include "malloc_trim.h"
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+void raftcache_malloc_trim(void) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}
