@@ -1,5 +1,6 @@
 #include "malloc_trim.h"
 
+#include <stdlib.h>  // defines __GLIBC__ on glibc
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif

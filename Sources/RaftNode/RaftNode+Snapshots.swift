@@ -166,6 +166,8 @@ extension RaftNode {
         let started = NIODeadline.now()
         let snapshot = try storage.commitSnapshot(current.sink, replacingLog: true)
         try store.restoreSnapshot(size: snapshot.size) { offset, count in try snapshot.read(offset: offset, count: count) }
+        // The map it replaced is free now: give its pages back (the new one was built beside it).
+        returnFreeMemorySoon()
         currentSnapshot = snapshot
         appliedBytesSinceSnapshot = 0
         logger.notice("installed the leader's snapshot", metadata: [
@@ -184,6 +186,11 @@ private final class DroppedEntries: @unchecked Sendable {
 /// (compacted log entries, a restart's replay) that glibc otherwise keeps mapped.
 func returnFreeMemory() {
     raftcache_malloc_trim()
+}
+
+/// `returnFreeMemory` on the snapshot thread, off the loop.
+func returnFreeMemorySoon() {
+    snapshotThread.submit { _ in returnFreeMemory() }
 }
 
 /// Snapshots are written on a thread of their own that yields the processor to the event

@@ -63,6 +63,9 @@ public final class RaftNode: @unchecked Sendable {
     let core: RaftCore
     private var clients: [String: RPCClient] = [:]
     private var ticker: RepeatedTask?
+    /// Gives free heap pages back now and then: what a node frees (a replaced map, compacted
+    /// entries, a replay) is not always free in whole pages at the moment it is freed.
+    private var memoryTrimmer: RepeatedTask?
     var stopped = false
 
     /// Inbound Raft calls waiting for the core's answer, by the context given to the core.
@@ -159,6 +162,9 @@ public final class RaftNode: @unchecked Sendable {
                 core.tick()
                 pump()
             }
+            memoryTrimmer = loop.scheduleRepeatedTask(initialDelay: .seconds(10), delay: .seconds(10)) { _ in
+                returnFreeMemorySoon()
+            }
             pump()
         }
     }
@@ -178,6 +184,7 @@ public final class RaftNode: @unchecked Sendable {
         loop.preconditionInEventLoop()
         stopped = true
         ticker?.cancel()
+        memoryTrimmer?.cancel()
         for (_, call) in inboundCalls { call.fail(error) }
         for (_, proposal) in proposals { proposal.promise.fail(error) }
         for (_, read) in reads { read.fail(error) }
