@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "RaftNodeTests",
             dependencies: [
-                "RaftNode", "RaftCore", "RaftStorage", "RaftTransport", "CacheStore", "RaftWire",
+                "RaftNode", "RaftCore", "RaftStorage", "RaftTransport", "CacheStore", "RaftWire", "CMallocTrim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
