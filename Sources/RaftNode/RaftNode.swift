@@ -243,8 +243,9 @@ public final class RaftNode: @unchecked Sendable {
             // Committed entries are on a quorum's disks already; applied in order, now.
             for entry in ready.committedEntries { apply(entry) }
             answerReads(ready.readStates)
-            maybeSnapshot()
             write(ready, then: late)
+            // After the write is queued: the compaction a snapshot ends with is queued behind it.
+            maybeSnapshot()
         }
     }
 
