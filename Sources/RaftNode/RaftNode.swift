@@ -508,26 +508,19 @@ public final class RaftNode: @unchecked Sendable {
         }
     }
 
-    /// Succeeds once a read at `consistency` may be served from the local store, with the
-    /// index the store has then applied at least.
+    /// Succeeds once a read that must be current may be served from the local store, with
+    /// the index the store has then applied at least.
     /// - linearizable: a read index confirmed by a quorum (through the leader when this
     ///   node follows), applied here;
-    /// - lease: at once on a leader whose lease holds, else as linearizable;
-    /// - stale: at once.
-    public func readBarrier(_ consistency: Consistency) -> EventLoopFuture<UInt64> {
-        switch consistency {
-        case .stale:
-            return loop.makeSucceededFuture(store.appliedIndex)
-        case .linearizable:
-            return readIndex().flatMap { [self] index in waitApplied(index) }
-        case .lease:
-            return onLoop { [self] in
-                guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
-                core.now = NIODeadline.now().uptimeNanoseconds
-                guard let index = core.leaseRead() else { return readIndex() }
-                return loop.makeSucceededFuture(index)
-            }.flatMap { [self] index in waitApplied(index) }
-        }
+    /// - lease: at once on a leader whose lease holds, else as linearizable.
+    private func currentReadBarrier(lease: Bool) -> EventLoopFuture<UInt64> {
+        guard lease else { return readIndex().flatMap { [self] index in waitApplied(index) } }
+        return onLoop { [self] in
+            guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
+            core.now = NIODeadline.now().uptimeNanoseconds
+            guard let index = core.leaseRead() else { return readIndex() }
+            return loop.makeSucceededFuture(index)
+        }.flatMap { [self] index in waitApplied(index) }
     }
 
     /// What a read found: the value (nil: no such key), the index the store had applied,
@@ -545,10 +538,12 @@ public final class RaftNode: @unchecked Sendable {
         return ReadResult(value: value, appliedIndex: applied, leaderContactAgeMs: age)
     }
 
-    /// A read at `consistency` once its barrier allows; a read that could not be confirmed
-    /// in time fails as unavailable (nothing changed: the reader may ask again).
+    /// A read at `consistency` once its barrier allows (a stale read: `staleRead`, at once);
+    /// a read that could not be confirmed in time fails as unavailable (nothing changed: the
+    /// reader may ask again).
     public func read(_ key: [UInt8], consistency: Consistency) -> EventLoopFuture<ReadResult> {
-        readBarrier(consistency).flatMapErrorThrowing { error in
+        if consistency == .stale { return loop.makeSucceededFuture(staleRead(key)) }
+        return currentReadBarrier(lease: consistency == .lease).flatMapErrorThrowing { error in
             if case RaftNodeError.timeout = error {
                 throw RaftNodeError.unavailable("could not confirm with a quorum that this read is current; try again")
             }
