@@ -145,7 +145,7 @@ public final class RPCClient: Sendable {
         let host = host, port = port
         let future = ClientBootstrap(group: loop)
             .connectTimeout(options.timeout)
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations

@@ -16,7 +16,7 @@ struct ProxySource {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = try ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { inbound in
                 let number = connectionCount.withLockedValue { count -> Int in
                     count += 1
@@ -26,7 +26,7 @@ struct ProxySource {
                 let upstream = StreamLabel(connection: number, source: client, destination: forward.description)
                 let downstream = StreamLabel(connection: number, source: forward.description, destination: client)
                 return ClientBootstrap(group: inbound.eventLoop)
-                    .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                    .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                     .channelInitializer { outbound in
                         outbound.eventLoop.makeCompletedFuture {
                             try outbound.pipeline.syncOperations.addHandler(
