@@ -53,10 +53,20 @@ extension CacheStore {
 
     /// Replaces the map with a snapshot's, read chunk by chunk from `read(offset, count)`.
     public func restoreSnapshot(size: UInt64, read: (UInt64, Int) throws -> [UInt8]) throws {
-        try withoutActuallyEscaping(read) { read in try restore(from: ChunkReader(size: size, read: read)) }
+        replace(with: try Self.loadSnapshot(size: size, read: read))
     }
 
-    private func restore(from reader: ChunkReader) throws {
+    /// Reads and checks a snapshot without putting it in force (`replace(with:)` does).
+    public static func loadSnapshot(size: UInt64, read: (UInt64, Int) throws -> [UInt8]) throws -> LoadedSnapshot {
+        try withoutActuallyEscaping(read) { read in try load(from: ChunkReader(size: size, read: read)) }
+    }
+
+    /// Puts a loaded snapshot in force: the map and applied index become its own.
+    public func replace(with snapshot: LoadedSnapshot) {
+        state.withLock { $0 = State(values: snapshot.values, appliedIndex: snapshot.appliedIndex) }
+    }
+
+    private static func load(from reader: ChunkReader) throws -> LoadedSnapshot {
         var reader = reader
         guard try reader.bytes(8) == Self.snapshotMagic else { throw CacheSnapshotError.malformed("bad header") }
         let index = try reader.uint64()
@@ -68,8 +78,14 @@ extension CacheStore {
             values.updateValue(value, forKey: key)
         }
         guard reader.atEnd else { throw CacheSnapshotError.malformed("bytes after the last pair") }
-        state.withLock { $0 = State(values: values, appliedIndex: index) }
+        return LoadedSnapshot(values: values, appliedIndex: index)
     }
+}
+
+/// A snapshot's map, read and checked, not yet in force.
+public struct LoadedSnapshot: Sendable {
+    let values: ShardedMap
+    public let appliedIndex: UInt64
 }
 
 public enum CacheSnapshotError: Error, Equatable, Sendable {

@@ -35,10 +35,21 @@ extension RaftCore {
         }
     }
 
+    /// A message whose term is more than this far ahead of ours is dropped: no cluster holds
+    /// 2^32 elections (one every 100 ms for 13 years), so such a term is a stranger's, and
+    /// taking it would bring the term near the wire's limit (Protos/README.md, "Numbers"),
+    /// where no election could be held again. A server at term 0 has never heard of any
+    /// cluster (it is joining) and takes its first term from the leader that replicates to it.
+    public static let maxTermLeap: UInt64 = 1 << 32
+
     /// Refuses requests meant for another server (an address now used by someone else), that
-    /// claim a sender other than the one they came from, or whose entries do not follow on
-    /// from their previous index with sensible terms.
+    /// claim a sender other than the one they came from, whose term leaps too far ahead, or
+    /// whose entries do not follow on from their previous index with sensible terms; and
+    /// answers claiming entries this leader never sent.
     private func isWellFormed(_ message: Message) -> Bool {
+        if message.term > term && message.term - term > Self.maxTermLeap && !(term == 0 && message.isFromLeader) {
+            return false
+        }
         switch message.body {
         case .requestVote(let m):
             return (m.targetID.isEmpty || m.targetID == id) && m.candidateID == message.from
@@ -55,9 +66,13 @@ extension RaftCore {
             return (m.targetID.isEmpty || m.targetID == id) && m.leaderID == message.from
                 && m.metadata.lastIncludedTerm <= m.term
         case .timeoutNow(let m):
+            // Only from our leader, in its term: anyone else's would end its lease early.
             return (m.targetID.isEmpty || m.targetID == id) && m.leaderID == message.from
+                && m.term == term && leaderID == message.from
         case .readIndex(let m):
             return m.requesterID == message.from
+        case .appendEntriesResponse(let m):
+            return !m.success || m.matchIndex <= log.lastIndex
         default:
             return true
         }
@@ -82,7 +97,10 @@ extension RaftCore {
                 // leader: before it stopped, it may have answered one's heartbeat.
                 let justStarted = options.leaseDuration > 0 && ticksSinceStart < options.electionTicks
                 let heardFromLeader = (leaderID != nil || justStarted) && electionElapsed < options.electionTicks
-                if options.checkQuorum && heardFromLeader && !request.leadershipTransfer {
+                // A transfer is honoured from a voter only: a stranger claiming one would end
+                // the leader's lease while it still serves reads.
+                let transfer = request.leadershipTransfer && voters.contains(message.from)
+                if options.checkQuorum && heardFromLeader && !transfer {
                     send(.requestVoteResponse(RequestVoteResponse(term: term, voteGranted: false, preVote: request.preVote)),
                          to: message.from, context: message.context)
                     return false
@@ -126,6 +144,13 @@ extension RaftCore {
     }
 
     // MARK: Elections
+
+    /// Starts an election at once, as a leadership transfer does: voters that still hear
+    /// from a leader vote too. Only for a voter; tests use it to choose a leader.
+    public func campaignNow() {
+        guard isVoter, !isLeader else { return }
+        startElection(transfer: true)
+    }
 
     /// Starts a pre-vote, or an election right away when pre-vote is off or the leader
     /// handed over leadership.

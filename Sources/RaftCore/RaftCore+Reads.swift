@@ -58,7 +58,7 @@ extension RaftCore {
         // The commit index is only known to be current once an entry of this term commits.
         let termCommitted = log.term(at: commitIndex) == term
         pendingReads.append(PendingRead(
-            context: context, requester: requester, index: commitIndex, seq: seq + 1,
+            context: context, requester: requester, index: commitIndex, seq: seq &+ 1,
             waitingForTermCommit: !termCommitted))
         heartbeatDue = true
         releaseConfirmedReads()
@@ -84,7 +84,7 @@ extension RaftCore {
     func recordLeaseCheckpoint() {
         guard options.leaseDuration > 0 else { return }
         leaseCheckpoints.removeAll { now >= $0.at + options.leaseDuration }
-        leaseCheckpoints.append((seq + 1, now))
+        leaseCheckpoints.append((seq &+ 1, now))
     }
 
     /// The highest seq a quorum of voters (the leader included) has answered.
@@ -107,7 +107,7 @@ extension RaftCore {
                 }
                 read.waitingForTermCommit = false
                 read.index = commitIndex
-                read.seq = seq + 1
+                read.seq = seq &+ 1
                 heartbeatDue = true
             }
             if read.seq <= confirmedSeq {

@@ -78,7 +78,7 @@ extension RaftCore {
             return true
         }
         let entries = log.entries(from: state.next, maxBytes: options.maxMessageBytes)
-        seq += 1
+        seq &+= 1
         send(.appendEntries(AppendEntriesRequest(
             term: term, leaderID: id, prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: entries,
             leaderCommit: commitIndex, seq: seq, targetID: peer)), to: peer)
@@ -90,7 +90,7 @@ extension RaftCore {
     }
 
     private func sendSnapshot(to peer: NodeID, progress state: inout Progress) {
-        seq += 1
+        seq &+= 1
         state.becomeSnapshot(index: log.snapshotIndex, seq: seq)
         send(.installSnapshot(InstallSnapshotRequest(
             term: term, leaderID: id, metadata: log.snapshot, offset: 0, data: [], done: true, seq: seq,
@@ -107,7 +107,7 @@ extension RaftCore {
         if prevTerm == nil {
             (prev, prevTerm) = (0, 0)
         }
-        seq += 1
+        seq &+= 1
         send(.appendEntries(AppendEntriesRequest(
             term: term, leaderID: id, prevLogIndex: prev, prevLogTerm: prevTerm ?? 0, entries: [],
             leaderCommit: min(commitIndex, prev), seq: seq, targetID: peer)), to: peer)

@@ -26,6 +26,12 @@ extension RaftCore {
 
     // MARK: Follower
 
+    /// Whether a snapshot from the leader would replace this server's log: it is past the
+    /// commit index and the log does not already hold its last entry.
+    public func needsSnapshot(_ metadata: SnapshotMetadata) -> Bool {
+        metadata.lastIncludedIndex > commitIndex && !log.matches(index: metadata.lastIncludedIndex, term: metadata.lastIncludedTerm)
+    }
+
     /// A whole snapshot from the leader (the driver has assembled its chunks).
     func handleInstallSnapshot(_ request: InstallSnapshotRequest, from message: Message) {
         leaderID = request.leaderID
@@ -33,7 +39,7 @@ extension RaftCore {
         let metadata = request.metadata
         let index = metadata.lastIncludedIndex
         if request.done && index > commitIndex {
-            if log.matches(index: index, term: metadata.lastIncludedTerm) {
+            if !needsSnapshot(metadata) {
                 // The log already holds it: the snapshot only tells us it is committed.
                 commitIndex = index
             } else {

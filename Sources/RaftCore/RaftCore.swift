@@ -238,7 +238,7 @@ public final class RaftCore {
         heartbeatElapsed = 0
         electionElapsed = 0
         transferTarget = nil
-        seq = term << 32
+        seq = term &<< 32
         progress = [:]
         leaseCheckpoints = []
         leaseRevoked = false

@@ -79,6 +79,14 @@ public struct Message: Sendable, Equatable {
         }
     }
 
+    /// A leader's replication, which a server that knows no cluster yet learns its term from.
+    var isFromLeader: Bool {
+        switch body {
+        case .appendEntries, .installSnapshot: true
+        default: false
+        }
+    }
+
     /// A leader's request that claims nothing about the sender's disk: it may be sent while
     /// earlier writes are still being synced (the leader counts only entries it knows are
     /// durable toward a commit). Everything else waits for every write before it.

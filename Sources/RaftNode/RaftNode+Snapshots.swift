@@ -2,6 +2,7 @@
 import CMallocTrim
 import Glibc
 #endif
+import CacheStore
 import NIOCore
 import NIOPosix
 import RaftCore
@@ -115,6 +116,8 @@ extension RaftNode {
             while true {
                 let data = try snapshot.read(offset: offset, count: chunkSize)
                 var chunk = request
+                // The receiver checks it has the whole snapshot before installing it.
+                chunk.metadata.size = snapshot.size
                 chunk.offset = offset
                 chunk.data = data
                 chunk.done = offset + UInt64(data.count) >= snapshot.size
@@ -142,13 +145,14 @@ extension RaftNode {
         do {
             if request.offset == 0 {
                 incoming?.sink.abort()
-                incoming = (request.metadata, try storage.beginSnapshot(request.metadata), 0)
+                incoming = (request.metadata, try storage.beginSnapshot(request.metadata), 0, nil)
             }
             guard let current = incoming, current.metadata == request.metadata, current.nextOffset == request.offset else {
                 return .rejected("snapshot chunk at \(request.offset) is not the one expected; start again from 0")
             }
             try current.sink.write(request.data)
             incoming?.nextOffset += UInt64(request.data.count)
+            if request.done { return try checkReceived(term: request.term) }
             return nil
         } catch {
             incoming = nil
@@ -156,16 +160,46 @@ extension RaftNode {
         }
     }
 
+    /// With the last chunk: a snapshot the core will install is read back and checked whole
+    /// (its size, every pair, its index) before the core hears of it, so no bytes from the
+    /// wire can make the install fail. One it will not install is dropped.
+    private func checkReceived(term: UInt64) throws -> RaftNodeError? {
+        guard let current = incoming else { return nil }
+        guard current.metadata.lastIncludedTerm <= term, core.needsSnapshot(current.metadata) else {
+            current.sink.abort()
+            incoming = nil
+            return nil
+        }
+        do {
+            guard current.sink.size == current.metadata.size else {
+                throw CacheSnapshotError.malformed("\(current.sink.size) bytes received of \(current.metadata.size)")
+            }
+            let loaded = try CacheStore.loadSnapshot(size: current.sink.size) { offset, count in
+                try current.sink.read(offset: offset, count: count)
+            }
+            guard loaded.appliedIndex == current.metadata.lastIncludedIndex else {
+                throw CacheSnapshotError.malformed(
+                    "it holds index \(loaded.appliedIndex), not \(current.metadata.lastIncludedIndex)")
+            }
+            incoming?.loaded = loaded
+            return nil
+        } catch {
+            current.sink.abort()
+            incoming = nil
+            return .rejected("snapshot \(current.metadata.lastIncludedIndex) is not valid: \(error)")
+        }
+    }
+
     /// The core installs a snapshot from the leader: make it durable (the log goes), and
-    /// load the store from it.
+    /// put the map checked on arrival in force.
     func install(_ metadata: SnapshotMetadata) throws {
-        guard let current = incoming, current.metadata == metadata else {
+        guard let current = incoming, current.metadata == metadata, let loaded = current.loaded else {
             throw RaftNodeError.unexpected("snapshot \(metadata.lastIncludedIndex) was not received")
         }
         incoming = nil
         let started = NIODeadline.now()
         let snapshot = try storage.commitSnapshot(current.sink, replacingLog: true)
-        try store.restoreSnapshot(size: snapshot.size) { offset, count in try snapshot.read(offset: offset, count: count) }
+        store.replace(with: loaded)
         // The map it replaced is free now: give its pages back (the new one was built beside it).
         returnFreeMemorySoon()
         currentSnapshot = snapshot

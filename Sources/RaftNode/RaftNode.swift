@@ -110,7 +110,7 @@ public final class RaftNode: @unchecked Sendable {
     /// Peers a snapshot is being streamed to.
     var streaming: Set<NodeID> = []
     /// A snapshot arriving from the leader, chunk by chunk.
-    var incoming: (metadata: SnapshotMetadata, sink: any SnapshotSink, nextOffset: UInt64)?
+    var incoming: (metadata: SnapshotMetadata, sink: any SnapshotSink, nextOffset: UInt64, loaded: LoadedSnapshot?)?
     private let failurePromise: EventLoopPromise<String>
 
     /// Succeeds, with the reason, if the node stops itself (its storage failed): it serves

@@ -12,9 +12,15 @@ public struct SimulationOptions: Sendable {
     public var tickInterval: UInt64 = 10
     /// Print every event.
     public var verbose: Bool
+    /// A stranger sends messages with extreme fields while faults last (nil: one seed in three).
+    public var hostile: Bool?
 
-    public init(seed: UInt64, nodeCount: Int = 0, duration: UInt64 = 5_000, livenessBound: UInt64 = 5_000, verbose: Bool = false) {
+    public init(
+        seed: UInt64, nodeCount: Int = 0, duration: UInt64 = 5_000, livenessBound: UInt64 = 5_000, verbose: Bool = false,
+        hostile: Bool? = nil
+    ) {
         self.seed = seed
+        self.hostile = hostile
         self.nodeCount = nodeCount
         self.duration = duration
         self.livenessBound = livenessBound
@@ -38,6 +44,8 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var readsServed = 0
     public var leaseReads = 0
     public var messagesDelivered = 0
+    public var hostileMessages = 0
+    public var hostileRefusedByWire = 0
 
     public var passed: Bool { violation == nil }
 
@@ -46,7 +54,8 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
         return "seed \(seed): \(outcome) (\(nodes) nodes; \(leadersElected) leaders, \(committed) entries committed, "
              + "\(proposals) proposals, \(readsServed) reads, \(leaseReads) lease reads, \(crashes) crashes, \(partitions) partitions, "
             + "\(membershipChanges) membership changes, \(transfers) transfers, \(snapshotsTaken) snapshots taken, "
-            + "\(snapshotsInstalled) installed, \(messagesDelivered) messages)"
+            + "\(snapshotsInstalled) installed, \(messagesDelivered) messages"
+            + (hostileMessages > 0 ? ", \(hostileMessages) hostile (\(hostileRefusedByWire) refused by the wire codec))" : ")")
     }
 }
 
@@ -78,6 +87,7 @@ public final class Simulation {
     /// partial replication; larger values test batching and pipelining.
     private let maxMessageBytes: Int
     private let maxInflight: Int
+    private var intruder: HostileSender?
 
     public init(options: SimulationOptions) {
         self.options = options
@@ -93,6 +103,7 @@ public final class Simulation {
             addNode(server.id, address: server.address, state: RaftCore.bootstrapState(servers: servers))
         }
         report.nodes = count
+        if options.hostile ?? (options.seed % 3 == 0) { intruder = HostileSender() }
     }
 
     public func run() -> SimulationReport {
@@ -101,11 +112,14 @@ public final class Simulation {
         while now < options.duration && checker.violation == nil {
             injectFaults()
             clientTraffic()
+            intrude()
             step()
         }
         if checker.violation == nil { checkLiveness() }
         checkAllLogs()
         report.violation = checker.violation
+        report.hostileMessages = intruder?.sent ?? 0
+        report.hostileRefusedByWire = intruder?.refusedByWire ?? 0
         report.leadersElected = checker.leaderCount
         report.committed = checker.highestCommitted
         return report
@@ -227,6 +241,19 @@ public final class Simulation {
             report.snapshotsTaken += 1
             trace("\(node.id) snapshots through \(node.snapshotIndex)")
         }
+    }
+
+    /// The stranger's messages, while faults last: no core may trap, and safety must hold.
+    /// Delivered at once, so the term each was made against is still the target's.
+    private func intrude() {
+        guard faultsOn, intruder != nil, chance(50), let node = upNodes.randomElement(using: &rng), let core = node.core
+        else { return }
+        let members = leader?.core?.configuration.servers.map(\.id) ?? []
+        guard let message = intruder!.message(to: node.id, targetTerm: core.term, members: members, rng: &rng) else { return }
+        trace("intruder sends \(message.body) to \(node.id)")
+        node.stash(snapshotOf: message)
+        core.step(message)
+        drive(node)
     }
 
     private func partition() {

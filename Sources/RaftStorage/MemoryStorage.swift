@@ -84,6 +84,13 @@ final class MemorySnapshotSink: SnapshotSink, @unchecked Sendable {
         data += chunk
     }
 
+    var size: UInt64 { UInt64(data.count) }
+
+    func read(offset: UInt64, count: Int) throws -> [UInt8] {
+        let start = Int(min(offset, size))
+        return Array(data[start..<min(data.count, start + count)])
+    }
+
     func abort() {
         data = []
     }

@@ -19,6 +19,11 @@ public struct StorageUpdate: Sendable {
 public protocol SnapshotSink: AnyObject, Sendable {
     var metadata: SnapshotMetadata { get }
     func write(_ chunk: [UInt8]) throws
+    /// The data's length so far.
+    var size: UInt64 { get }
+    /// Reads back data written so far: a snapshot from the wire is checked whole before it
+    /// is committed.
+    func read(offset: UInt64, count: Int) throws -> [UInt8]
     /// Throws away what was written.
     func abort()
 }

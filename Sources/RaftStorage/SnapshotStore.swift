@@ -81,6 +81,7 @@ public final class FileSnapshotWriter: SnapshotSink, @unchecked Sendable {
     private let finalPath: String
     private var crc: UInt32 = 0
     private var dataLength: UInt64 = 0
+    private var headerLength = 0
     private var written = 0
     private var writtenBack = 0
     private var finished = false
@@ -93,12 +94,13 @@ public final class FileSnapshotWriter: SnapshotSink, @unchecked Sendable {
         finalPath = store.directory + "/" + SnapshotStore.fileName(metadata)
         // A name of its own: two writers of the same snapshot never share a file.
         let unique = "\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        file = try POSIXFile(path: finalPath.dropLast(5) + "-\(unique).tmp", flags: O_WRONLY | O_CREAT | O_EXCL)
+        file = try POSIXFile(path: finalPath.dropLast(5) + "-\(unique).tmp", flags: O_RDWR | O_CREAT | O_EXCL)
         var header = SnapshotStore.magic
         let encoded = try metadata.wireBytes()
         header.appendLittleEndian(UInt32(encoded.count))
         header += encoded
         try put(header)
+        headerLength = header.count
         dataLength = 0
     }
 
@@ -115,6 +117,13 @@ public final class FileSnapshotWriter: SnapshotSink, @unchecked Sendable {
     public func write(_ chunk: [UInt8]) throws {
         try put(chunk)
         dataLength += UInt64(chunk.count)
+    }
+
+    public var size: UInt64 { dataLength }
+
+    public func read(offset: UInt64, count: Int) throws -> [UInt8] {
+        guard offset < dataLength else { return [] }
+        return try file.read(count: Int(min(UInt64(count), dataLength - offset)), at: headerLength + Int(offset))
     }
 
     /// Makes the snapshot durable and visible under its final name.

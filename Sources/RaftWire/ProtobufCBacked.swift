@@ -96,6 +96,16 @@ func decodeMessage<M: ProtobufCBacked>(_ pointer: UnsafeMutablePointer<M.CMessag
     return try M(c: pointer.pointee)
 }
 
+/// Terms, indexes, offsets, sizes and sequence numbers are below 2^63 (Protos/README.md,
+/// "Numbers"): one at or above it is refused, so no sum of wire values, nor a successor of
+/// one, can overflow in the code that acts on them.
+public let wireNumberLimit: UInt64 = 1 << 63
+
+func decodeNumber(_ value: UInt64, field: String) throws -> UInt64 {
+    guard value < wireNumberLimit else { throw WireError.numberOutOfRange(field: field, value: value) }
+    return value
+}
+
 /// A Swift enum from the raw value of a protoc-c enum.
 func decodeEnum<E: RawRepresentable<UInt32>>(_ raw: UInt32, _: E.Type = E.self) throws -> E {
     guard let value = E(rawValue: raw) else {

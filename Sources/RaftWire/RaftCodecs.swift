@@ -6,7 +6,9 @@ extension Entry: ProtobufCBacked {
     static func cInit(_ message: UnsafeMutablePointer<Raftcache__Entry>) { raftcache__entry__init(message) }
 
     init(c: Raftcache__Entry) throws {
-        self.init(term: c.term, index: c.index, type: try decodeEnum(c.type.rawValue), data: decodeBytes(c.data))
+        self.init(
+            term: try decodeNumber(c.term, field: "Entry.term"), index: try decodeNumber(c.index, field: "Entry.index"),
+            type: try decodeEnum(c.type.rawValue), data: decodeBytes(c.data))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__Entry {
@@ -61,10 +63,10 @@ extension RequestVoteRequest: ProtobufCBacked {
 
     init(c: Raftcache__RequestVoteRequest) throws {
         self.init(
-            term: c.term,
+            term: try decodeNumber(c.term, field: "RequestVoteRequest.term"),
             candidateID: try decodeString(c.candidate_id, field: "RequestVoteRequest.candidate_id"),
-            lastLogIndex: c.last_log_index,
-            lastLogTerm: c.last_log_term,
+            lastLogIndex: try decodeNumber(c.last_log_index, field: "RequestVoteRequest.last_log_index"),
+            lastLogTerm: try decodeNumber(c.last_log_term, field: "RequestVoteRequest.last_log_term"),
             preVote: c.pre_vote != 0,
             leadershipTransfer: c.leadership_transfer != 0,
             targetID: try decodeString(c.target_id, field: "RequestVoteRequest.target_id"))
@@ -89,7 +91,9 @@ extension RequestVoteResponse: ProtobufCBacked {
     }
 
     init(c: Raftcache__RequestVoteResponse) throws {
-        self.init(term: c.term, voteGranted: c.vote_granted != 0, preVote: c.pre_vote != 0)
+        self.init(
+            term: try decodeNumber(c.term, field: "RequestVoteResponse.term"), voteGranted: c.vote_granted != 0,
+            preVote: c.pre_vote != 0)
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__RequestVoteResponse {
@@ -108,13 +112,13 @@ extension AppendEntriesRequest: ProtobufCBacked {
 
     init(c: Raftcache__AppendEntriesRequest) throws {
         self.init(
-            term: c.term,
+            term: try decodeNumber(c.term, field: "AppendEntriesRequest.term"),
             leaderID: try decodeString(c.leader_id, field: "AppendEntriesRequest.leader_id"),
-            prevLogIndex: c.prev_log_index,
-            prevLogTerm: c.prev_log_term,
+            prevLogIndex: try decodeNumber(c.prev_log_index, field: "AppendEntriesRequest.prev_log_index"),
+            prevLogTerm: try decodeNumber(c.prev_log_term, field: "AppendEntriesRequest.prev_log_term"),
             entries: try decodeRepeated(c.n_entries, c.entries),
-            leaderCommit: c.leader_commit,
-            seq: c.seq,
+            leaderCommit: try decodeNumber(c.leader_commit, field: "AppendEntriesRequest.leader_commit"),
+            seq: try decodeNumber(c.seq, field: "AppendEntriesRequest.seq"),
             targetID: try decodeString(c.target_id, field: "AppendEntriesRequest.target_id"))
     }
 
@@ -139,9 +143,14 @@ extension AppendEntriesResponse: ProtobufCBacked {
 
     init(c: Raftcache__AppendEntriesResponse) throws {
         self.init(
-            term: c.term, success: c.success != 0, matchIndex: c.match_index, rejectIndex: c.reject_index,
-            conflictTerm: c.conflict_term, conflictIndex: c.conflict_index, lastLogIndex: c.last_log_index,
-            seq: c.seq)
+            term: try decodeNumber(c.term, field: "AppendEntriesResponse.term"),
+            success: c.success != 0,
+            matchIndex: try decodeNumber(c.match_index, field: "AppendEntriesResponse.match_index"),
+            rejectIndex: try decodeNumber(c.reject_index, field: "AppendEntriesResponse.reject_index"),
+            conflictTerm: try decodeNumber(c.conflict_term, field: "AppendEntriesResponse.conflict_term"),
+            conflictIndex: try decodeNumber(c.conflict_index, field: "AppendEntriesResponse.conflict_index"),
+            lastLogIndex: try decodeNumber(c.last_log_index, field: "AppendEntriesResponse.last_log_index"),
+            seq: try decodeNumber(c.seq, field: "AppendEntriesResponse.seq"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__AppendEntriesResponse {
@@ -165,8 +174,10 @@ extension SnapshotMetadata: ProtobufCBacked {
 
     init(c: Raftcache__SnapshotMetadata) throws {
         self.init(
-            lastIncludedIndex: c.last_included_index, lastIncludedTerm: c.last_included_term,
-            configuration: try decodeMessage(c.configuration), size: c.size)
+            lastIncludedIndex: try decodeNumber(c.last_included_index, field: "SnapshotMetadata.last_included_index"),
+            lastIncludedTerm: try decodeNumber(c.last_included_term, field: "SnapshotMetadata.last_included_term"),
+            configuration: try decodeMessage(c.configuration),
+            size: try decodeNumber(c.size, field: "SnapshotMetadata.size"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__SnapshotMetadata {
@@ -186,13 +197,13 @@ extension InstallSnapshotRequest: ProtobufCBacked {
 
     init(c: Raftcache__InstallSnapshotRequest) throws {
         self.init(
-            term: c.term,
+            term: try decodeNumber(c.term, field: "InstallSnapshotRequest.term"),
             leaderID: try decodeString(c.leader_id, field: "InstallSnapshotRequest.leader_id"),
             metadata: try decodeMessage(c.metadata),
-            offset: c.offset,
+            offset: try decodeNumber(c.offset, field: "InstallSnapshotRequest.offset"),
             data: decodeBytes(c.data),
             done: c.done != 0,
-            seq: c.seq,
+            seq: try decodeNumber(c.seq, field: "InstallSnapshotRequest.seq"),
             targetID: try decodeString(c.target_id, field: "InstallSnapshotRequest.target_id"))
     }
 
@@ -216,7 +227,11 @@ extension InstallSnapshotResponse: ProtobufCBacked {
     }
 
     init(c: Raftcache__InstallSnapshotResponse) throws {
-        self.init(term: c.term, nextOffset: c.next_offset, installed: c.installed != 0, seq: c.seq)
+        self.init(
+            term: try decodeNumber(c.term, field: "InstallSnapshotResponse.term"),
+            nextOffset: try decodeNumber(c.next_offset, field: "InstallSnapshotResponse.next_offset"),
+            installed: c.installed != 0,
+            seq: try decodeNumber(c.seq, field: "InstallSnapshotResponse.seq"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__InstallSnapshotResponse {
@@ -236,7 +251,7 @@ extension TimeoutNowRequest: ProtobufCBacked {
 
     init(c: Raftcache__TimeoutNowRequest) throws {
         self.init(
-            term: c.term,
+            term: try decodeNumber(c.term, field: "TimeoutNowRequest.term"),
             leaderID: try decodeString(c.leader_id, field: "TimeoutNowRequest.leader_id"),
             targetID: try decodeString(c.target_id, field: "TimeoutNowRequest.target_id"))
     }
@@ -256,7 +271,7 @@ extension TimeoutNowResponse: ProtobufCBacked {
     }
 
     init(c: Raftcache__TimeoutNowResponse) throws {
-        self.init(term: c.term)
+        self.init(term: try decodeNumber(c.term, field: "TimeoutNowResponse.term"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__TimeoutNowResponse {
@@ -288,7 +303,9 @@ extension ReadIndexResponse: ProtobufCBacked {
     }
 
     init(c: Raftcache__ReadIndexResponse) throws {
-        self.init(term: c.term, readIndex: c.read_index)
+        self.init(
+            term: try decodeNumber(c.term, field: "ReadIndexResponse.term"),
+            readIndex: try decodeNumber(c.read_index, field: "ReadIndexResponse.read_index"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__ReadIndexResponse {
@@ -342,7 +359,8 @@ extension MembershipResponse: ProtobufCBacked {
     }
 
     init(c: Raftcache__MembershipResponse) throws {
-        self.init(index: c.index, configuration: try decodeMessage(c.configuration))
+        self.init(
+            index: try decodeNumber(c.index, field: "MembershipResponse.index"), configuration: try decodeMessage(c.configuration))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__MembershipResponse {
@@ -376,7 +394,8 @@ extension TransferLeadershipResponse: ProtobufCBacked {
 
     init(c: Raftcache__TransferLeadershipResponse) throws {
         self.init(
-            leaderID: try decodeString(c.leader_id, field: "TransferLeadershipResponse.leader_id"), term: c.term)
+            leaderID: try decodeString(c.leader_id, field: "TransferLeadershipResponse.leader_id"),
+            term: try decodeNumber(c.term, field: "TransferLeadershipResponse.term"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__TransferLeadershipResponse {

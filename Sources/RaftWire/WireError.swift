@@ -10,6 +10,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case nulInString(field: String)
     /// An enum field holds a number this version does not know.
     case unknownEnumValue(type: String, value: UInt32)
+    /// A term, index, offset, size or sequence number at or above 2^63 (`wireNumberLimit`).
+    case numberOutOfRange(field: String, value: UInt64)
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
             return "field \(field) contains a NUL byte"
         case .unknownEnumValue(let type, let value):
             return "unknown \(type) value \(value)"
+        case .numberOutOfRange(let field, let value):
+            return "field \(field) is \(value), at or above the limit of 2^63"
         }
     }
 }

@@ -31,18 +31,28 @@ struct RaftSimCommand: ParsableCommand {
     @Flag(help: "Print every event of the run.")
     var verbose = false
 
+    @Option(help: "A stranger sends messages with extreme fields: always, never, or seed (one seed in three).")
+    var hostile = "seed"
+
+    func validate() throws {
+        guard ["always", "never", "seed"].contains(hostile) else {
+            throw ValidationError("--hostile must be always, never or seed")
+        }
+    }
+
     func run() throws {
         let range = seed.map { $0...$0 } ?? first...(first + UInt64(max(seeds, 1)) - 1)
         var failures: [UInt64] = []
         for seed in range {
             let report = Simulation(options: SimulationOptions(
-                seed: seed, nodeCount: nodes, duration: duration, verbose: verbose)).run()
+                seed: seed, nodeCount: nodes, duration: duration, verbose: verbose,
+                hostile: hostile == "seed" ? nil : hostile == "always")).run()
             if !report.passed || self.seed != nil || verbose {
                 print(report)
             }
             if !report.passed {
                 failures.append(seed)
-                print("replay: make sim SEED=\(seed)   (or: swift run -c release raft-sim --seed \(seed) --nodes \(nodes) --duration \(duration) --verbose)")
+                print("replay: make sim SEED=\(seed)   (or: swift run -c release raft-sim --seed \(seed) --nodes \(nodes) --duration \(duration) --hostile \(hostile) --verbose)")
             }
         }
         print("raft-sim: \(range.count - failures.count) passed, \(failures.count) failed")

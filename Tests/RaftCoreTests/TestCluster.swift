@@ -22,7 +22,7 @@ final class TestCluster {
 
     static func options(_ id: NodeID) -> RaftOptions {
         RaftOptions(id: id, electionTicks: 10, heartbeatTicks: 1, maxInflightMessages: 4, maxMessageBytes: 1 << 20,
-                    randomSeed: UInt64(id.hashValue & 0xFFFF))
+                    randomSeed: id.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) })
     }
 
     subscript(_ id: NodeID) -> RaftCore { cores[id]! }
@@ -65,7 +65,7 @@ final class TestCluster {
     /// hear from a leader vote too), and lets the election run.
     func elect(_ id: NodeID) {
         let core = cores[id]!
-        core.step(Message(from: "harness", to: id, body: .timeoutNow(TimeoutNowRequest(term: core.term, leaderID: "harness"))))
+        core.campaignNow()
         deliverAll()
     }
 

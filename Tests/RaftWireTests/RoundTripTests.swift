@@ -7,6 +7,8 @@ private func roundTrips<M: WireMessage>(_ message: M) throws -> Bool {
 
 private let longText = String(repeating: "ñ-節點-🚀", count: 2_000)
 private let big = UInt64.max
+/// Raft's numbers stop below 2^63 (Protos/README.md, "Numbers").
+private let raftBig = wireNumberLimit - 1
 private let maximalConfiguration = Configuration(
     servers: (0..<100).map { Server(id: "node-\($0)-\(longText.prefix(50))", address: "[::1]:\(1000 + $0)", suffrage: $0 % 3 == 0 ? .learner : .voter) })
 
@@ -14,25 +16,25 @@ private let maximalConfiguration = Configuration(
 let maximalMessages: [any WireMessage] = [
     Envelope(callID: big, kind: .response, method: longText, timeoutMs: .max, status: StatusCode(rawValue: 999), message: longText, payload: Array(repeating: 0xFF, count: 70_000), hops: .max),
     ErrorDetail(leaderID: longText, leaderAddress: longText, retryAfterMs: .max),
-    Entry(term: big, index: big, type: .configuration, data: Array(repeating: 0, count: 65_536)),
+    Entry(term: raftBig, index: raftBig, type: .configuration, data: Array(repeating: 0, count: 65_536)),
     Server(id: longText, address: longText, suffrage: .learner),
     maximalConfiguration,
-    RequestVoteRequest(term: big, candidateID: longText, lastLogIndex: big, lastLogTerm: big, preVote: true, leadershipTransfer: true, targetID: longText),
-    RequestVoteResponse(term: big, voteGranted: true, preVote: true),
-    AppendEntriesRequest(term: big, leaderID: longText, prevLogIndex: big, prevLogTerm: big, entries: [Entry(term: big, index: big, type: .noop, data: [1, 2, 3])], leaderCommit: big, seq: big, targetID: longText),
-    AppendEntriesResponse(term: big, success: true, matchIndex: big, rejectIndex: big, conflictTerm: big, conflictIndex: big, lastLogIndex: big, seq: big),
-    SnapshotMetadata(lastIncludedIndex: big, lastIncludedTerm: big, configuration: maximalConfiguration, size: big),
-    InstallSnapshotRequest(term: big, leaderID: longText, metadata: SnapshotMetadata(lastIncludedIndex: big, lastIncludedTerm: big, configuration: maximalConfiguration, size: big), offset: big, data: Array(repeating: 7, count: 1 << 20), done: true, seq: big, targetID: longText),
-    InstallSnapshotResponse(term: big, nextOffset: big, installed: true, seq: big),
-    TimeoutNowRequest(term: big, leaderID: longText, targetID: longText),
-    TimeoutNowResponse(term: big),
+    RequestVoteRequest(term: raftBig, candidateID: longText, lastLogIndex: raftBig, lastLogTerm: raftBig, preVote: true, leadershipTransfer: true, targetID: longText),
+    RequestVoteResponse(term: raftBig, voteGranted: true, preVote: true),
+    AppendEntriesRequest(term: raftBig, leaderID: longText, prevLogIndex: raftBig, prevLogTerm: raftBig, entries: [Entry(term: raftBig, index: raftBig, type: .noop, data: [1, 2, 3])], leaderCommit: raftBig, seq: raftBig, targetID: longText),
+    AppendEntriesResponse(term: raftBig, success: true, matchIndex: raftBig, rejectIndex: raftBig, conflictTerm: raftBig, conflictIndex: raftBig, lastLogIndex: raftBig, seq: raftBig),
+    SnapshotMetadata(lastIncludedIndex: raftBig, lastIncludedTerm: raftBig, configuration: maximalConfiguration, size: raftBig),
+    InstallSnapshotRequest(term: raftBig, leaderID: longText, metadata: SnapshotMetadata(lastIncludedIndex: raftBig, lastIncludedTerm: raftBig, configuration: maximalConfiguration, size: raftBig), offset: raftBig, data: Array(repeating: 7, count: 1 << 20), done: true, seq: raftBig, targetID: longText),
+    InstallSnapshotResponse(term: raftBig, nextOffset: raftBig, installed: true, seq: raftBig),
+    TimeoutNowRequest(term: raftBig, leaderID: longText, targetID: longText),
+    TimeoutNowResponse(term: raftBig),
     ReadIndexRequest(requesterID: longText),
-    ReadIndexResponse(term: big, readIndex: big),
+    ReadIndexResponse(term: raftBig, readIndex: raftBig),
     AddVoterRequest(id: longText, address: longText, learner: true),
     RemoveServerRequest(id: longText),
-    MembershipResponse(index: big, configuration: maximalConfiguration),
+    MembershipResponse(index: raftBig, configuration: maximalConfiguration),
     TransferLeadershipRequest(targetID: longText),
-    TransferLeadershipResponse(leaderID: longText, term: big),
+    TransferLeadershipResponse(leaderID: longText, term: raftBig),
     GetRequest(key: Array(longText.utf8), consistency: .lease),
     GetResponse(value: Array(repeating: 0, count: 100_000), appliedIndex: big, leaderContactAgeMs: big),
     SetRequest(key: [0, 0xFF, 0], value: Array(repeating: 0xAB, count: 1 << 20)),
