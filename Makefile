@@ -10,7 +10,7 @@ FAULT_SECONDS ?= 60
 
 help:
 	@echo "make run        install what is missing, build the release binary, start node 1 (ARGS=... for flags)"
-	@echo "make cluster    start a local 3-node cluster in the background (make cluster-stop ends it)"
+	@echo "make cluster    start a local 3-node cluster in the background (make cluster-stop ends it; TLS=1: with mutual TLS)"
 	@echo "make test       everything CI runs: drift check, warning-free build, Swift and Python tests, chaos rounds, leak check"
 	@echo "make test-long  the large cluster cases on release builds: 100,000 writes and a fresh node, a million-key snapshot"
 	@echo "make chaos      fault rounds (kill, pause, partitions) on a release cluster, FAULT_SECONDS each (default 60), checked for linearizability"
@@ -44,7 +44,7 @@ run: release
 	.build/release/raft-cache $(ARGS)
 
 cluster: setup
-	tools/cluster
+	tools/cluster $(if $(TLS),--tls)
 
 cluster-stop:
 	tools/cluster stop

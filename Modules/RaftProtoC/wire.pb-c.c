@@ -97,7 +97,7 @@ void   raftcache__error_detail__free_unpacked
   assert(message->base.descriptor == &raftcache__error_detail__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor raftcache__envelope__field_descriptors[8] =
+static const ProtobufCFieldDescriptor raftcache__envelope__field_descriptors[9] =
 {
   {
     "call_id",
@@ -195,8 +195,21 @@ static const ProtobufCFieldDescriptor raftcache__envelope__field_descriptors[8] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "auth_token",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Envelope, auth_token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__envelope__field_indices_by_name[] = {
+  8,   /* field[8] = auth_token */
   0,   /* field[0] = call_id */
   7,   /* field[7] = hops */
   1,   /* field[1] = kind */
@@ -209,7 +222,7 @@ static const unsigned raftcache__envelope__field_indices_by_name[] = {
 static const ProtobufCIntRange raftcache__envelope__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor raftcache__envelope__descriptor =
 {
@@ -219,7 +232,7 @@ const ProtobufCMessageDescriptor raftcache__envelope__descriptor =
   "Raftcache__Envelope",
   "raftcache",
   sizeof(Raftcache__Envelope),
-  8,
+  9,
   raftcache__envelope__field_descriptors,
   raftcache__envelope__field_indices_by_name,
   1,  raftcache__envelope__number_ranges,

@@ -44,6 +44,16 @@ struct APIError: Error {
         self.retryAfter = retryAfter
     }
 
+    /// A refused credential: 401 (asking for a bearer token) or 403.
+    init(_ denied: AccessDenied) {
+        switch denied {
+        case .unauthenticated(let why):
+            self.init(.unauthorized, why)
+        case .permissionDenied(let why):
+            self.init(.forbidden, why)
+        }
+    }
+
     /// A failed call of the node's services, in HTTP terms.
     init(_ error: RPCError) {
         let retry = error.detail.map { max(1, Int(($0.retryAfterMs + 999) / 1_000)) } ?? 1
@@ -55,6 +65,8 @@ struct APIError: Error {
         case .unavailable, .aborted: self.init(.serviceUnavailable, error.message, retryAfter: retry)
         case .failedPrecondition, .alreadyExists: self.init(.conflict, error.message)
         case .unimplemented: self.init(.notImplemented, error.message)
+        case .unauthenticated: self.init(.unauthorized, error.message)
+        case .permissionDenied: self.init(.forbidden, error.message)
         default: self.init(.internalServerError, error.message)
         }
     }
@@ -62,6 +74,8 @@ struct APIError: Error {
     var answer: HTTPAnswer {
         var headers = HTTPHeaders()
         if let retryAfter { headers.add(name: "Retry-After", value: String(retryAfter)) }
+        // RFC 6750: a 401 says which scheme would do.
+        if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: "Bearer") }
         return .json(status, ["message": message, "status": status.reasonPhrase], headers: headers)
     }
 }

@@ -21,19 +21,31 @@ public struct HTTPFrontend: Sendable {
         }
     }
 
-    /// A request as read from the connection: its head and its whole body.
+    /// A request as read from the connection: its head and its whole body, and who the
+    /// connection's certificate names (TLS), if anyone.
     public struct Request: Sendable {
         public var head: HTTPRequestHead
         public var body: ByteBuffer
+        public var certificate: Caller?
+
+        /// The token of an `Authorization: Bearer ...` header.
+        var bearerToken: String? {
+            guard let value = head.headers.first(name: "Authorization"), value.count > 7,
+                value.prefix(7).lowercased() == "bearer "
+            else { return nil }
+            return String(value.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        }
     }
 
     let node: RaftNode
     let service: RaftNodeService
+    let access: AccessPolicy
     let options: Options
 
-    public init(node: RaftNode, options: Options = Options()) {
+    public init(node: RaftNode, access: AccessPolicy = AccessPolicy(tls: false, tokens: nil), options: Options = Options()) {
         self.node = node
-        service = RaftNodeService(node: node)
+        self.access = access
+        service = RaftNodeService(node: node, access: access)
         self.options = options
     }
 
@@ -55,8 +67,15 @@ public struct HTTPFrontend: Sendable {
         let question = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = question.map { uri[..<$0] } ?? uri
         let query = question.map { uri[uri.utf8.index(after: $0)...] } ?? ""
+        var credentials = Credentials(caller: nil, token: request.bearerToken ?? "")
+        if let needed = Self.role(request.head.method, path: path) {
+            switch access.authorize(needed, certificate: request.certificate, token: request.bearerToken) {
+            case .success(let caller): credentials.caller = caller
+            case .failure(let denied): return .now(APIError(denied).answer)
+            }
+        }
         do {
-            switch try route(request, path: path, query: Query(query), on: loop) {
+            switch try route(request, path: path, query: Query(query), credentials: credentials, on: loop) {
             case .now(let answer): return .now(answer)
             case .later(let answer): return .later(answer.recover(Self.answer(for:)))
             }
@@ -65,11 +84,32 @@ public struct HTTPFrontend: Sendable {
         }
     }
 
-    private func route(_ request: Request, path: Substring, query: Query, on loop: any EventLoop) throws -> Reply {
+    /// Who a request is, for the node's services it calls: authorized here already, with the
+    /// token a follower forwards to the leader with it.
+    struct Credentials {
+        var caller: Caller?
+        var token: String
+    }
+
+    /// The role a route needs; nil for the probes anyone may ask (health, readiness).
+    static func role(_ method: HTTPMethod, path: Substring) -> AccessRole? {
+        if path.utf8.starts(with: keyPrefix.utf8) { return method == .GET ? .read : .write }
+        switch path {
+        case "/health", "/ready": return nil
+        case "/api/v1/status": return .read
+        default: return path.hasPrefix("/api/v1/") ? .admin : .read
+        }
+    }
+
+    private func route(
+        _ request: Request, path: Substring, query: Query, credentials: Credentials, on loop: any EventLoop
+    ) throws -> Reply {
         let method = request.head.method
         // Key routes are matched on the raw path, so a percent-encoded "/" (%2F) stays
         // inside its key or value.
-        if path.utf8.starts(with: Self.keyPrefix.utf8) { return try keyRoute(request, path: path, query: query, on: loop) }
+        if path.utf8.starts(with: Self.keyPrefix.utf8) {
+            return try keyRoute(request, path: path, query: query, credentials: credentials, on: loop)
+        }
         switch (method, path) {
         case (.GET, "/health"):
             // Touches nothing of the node: the HTTP stack's own ceiling (make bench measures it).
@@ -81,10 +121,10 @@ public struct HTTPFrontend: Sendable {
         case (.POST, "/api/v1/snapshot"):
             return .later(loop.makeFutureWithTask { .json(.ok, json(try await node.snapshotNow())) })
         case (.POST, "/api/v1/node"):
-            return try join(request.body, on: loop)
+            return try join(request.body, credentials: credentials, on: loop)
         case (.POST, "/api/v1/leader/transfer"):
             let request = TransferLeadershipRequest(targetID: query["id"] ?? "")
-            return .later(call(.transferLeadership, request, on: loop).map { (_: TransferLeadershipResponse) in
+            return .later(call(.transferLeadership, request, credentials: credentials, on: loop).map { (_: TransferLeadershipResponse) in
                 .json(.ok, ["status": "transferring"])
             })
         case (.DELETE, _) where path.hasPrefix("/api/v1/node/"):
@@ -93,7 +133,7 @@ public struct HTTPFrontend: Sendable {
             guard let id = Self.percentDecode(raw).flatMap({ String(validating: $0, as: UTF8.self) }) else {
                 throw APIError(.badRequest, "id is not valid percent-encoded UTF-8")
             }
-            return .later(call(.removeServer, RemoveServerRequest(id: id), on: loop).map { (response: MembershipResponse) in
+            return .later(call(.removeServer, RemoveServerRequest(id: id), credentials: credentials, on: loop).map { (response: MembershipResponse) in
                 .json(.ok, ["index": response.index])
             })
         default:
@@ -105,7 +145,9 @@ public struct HTTPFrontend: Sendable {
 
     private static let keyPrefix = "/api/v1/key/"
 
-    private func keyRoute(_ request: Request, path: Substring, query: Query, on loop: any EventLoop) throws -> Reply {
+    private func keyRoute(
+        _ request: Request, path: Substring, query: Query, credentials: Credentials, on loop: any EventLoop
+    ) throws -> Reply {
         let parts = try Self.keyParts(path)
         let wrongShape = APIError(.notFound, "no route for \(path)")
         switch request.head.method {
@@ -114,18 +156,18 @@ public struct HTTPFrontend: Sendable {
             return try get(key: try Self.key(parts), query: query, on: loop)
         case .DELETE:
             guard parts.count == 1 else { throw wrongShape }
-            return .later(call(.delete, DeleteRequest(key: try Self.key(parts)), on: loop).map { (_: DeleteResponse) in
+            return .later(call(.delete, DeleteRequest(key: try Self.key(parts)), credentials: credentials, on: loop).map { (_: DeleteResponse) in
                 HTTPAnswer(status: .ok, headers: [:], body: ByteBuffer())
             })
         case .PUT:
             guard parts.count == 1 else { throw wrongShape }
-            return try set(key: try Self.key(parts), value: Array(request.body.readableBytesView), on: loop)
+            return try set(key: try Self.key(parts), value: Array(request.body.readableBytesView), credentials: credentials, on: loop)
         case .POST:
             // The route the original program registers (key/value), and the one its README
             // documents (key/value/value).
             switch parts.count {
-            case 2: return try set(key: try Self.key(parts), value: parts[1], on: loop)
-            case 3 where parts[1] == Array("value".utf8): return try set(key: try Self.key(parts), value: parts[2], on: loop)
+            case 2: return try set(key: try Self.key(parts), value: parts[1], credentials: credentials, on: loop)
+            case 3 where parts[1] == Array("value".utf8): return try set(key: try Self.key(parts), value: parts[2], credentials: credentials, on: loop)
             default: throw APIError(.notFound, "use POST /api/v1/key/{key}/{value} or /api/v1/key/{key}/value/{value}")
             }
         default:
@@ -161,11 +203,11 @@ public struct HTTPFrontend: Sendable {
         return HTTPAnswer(status: .ok, headers: headers, body: body)
     }
 
-    private func set(key: [UInt8], value: [UInt8], on loop: any EventLoop) throws -> Reply {
+    private func set(key: [UInt8], value: [UInt8], credentials: Credentials, on loop: any EventLoop) throws -> Reply {
         guard value.count <= options.maxValueSize else {
             throw APIError(.payloadTooLarge, "value of \(value.count) bytes is over the limit of \(options.maxValueSize) bytes")
         }
-        return .later(call(.set, SetRequest(key: key, value: value), on: loop).map { (response: SetResponse) in .index(response.index) })
+        return .later(call(.set, SetRequest(key: key, value: value), credentials: credentials, on: loop).map { (response: SetResponse) in .index(response.index) })
     }
 
     // MARK: Membership and status
@@ -176,18 +218,18 @@ public struct HTTPFrontend: Sendable {
         var voter: Bool?
     }
 
-    private func join(_ body: ByteBuffer, on loop: any EventLoop) throws -> Reply {
+    private func join(_ body: ByteBuffer, credentials: Credentials, on loop: any EventLoop) throws -> Reply {
         let join: JoinRequest
         do {
             join = try JSONDecoder().decode(JoinRequest.self, from: Data(body.readableBytesView))
         } catch {
             throw APIError(.badRequest, "the body must be JSON {\"addr\": \"host:port\", \"node_id\": \"id\"}")
         }
-        guard !join.node_id.isEmpty, RaftNode.split(join.addr) != nil else {
-            throw APIError(.badRequest, "node_id must not be empty and addr must be host:port")
+        if let problem = RaftNode.membershipProblem(id: join.node_id, address: join.addr) {
+            throw APIError(.badRequest, "node_id and addr: \(problem)")
         }
         let request = AddVoterRequest(id: join.node_id, address: join.addr, learner: join.voter == false)
-        return .later(call(.addVoter, request, on: loop).map { (response: MembershipResponse) in .json(.ok, ["index": response.index]) })
+        return .later(call(.addVoter, request, credentials: credentials, on: loop).map { (response: MembershipResponse) in .json(.ok, ["index": response.index]) })
     }
 
     private func status() async throws -> HTTPAnswer {
@@ -244,14 +286,18 @@ public struct HTTPFrontend: Sendable {
     // MARK: Helpers
 
     /// Runs a call through the node's services; its failure becomes an APIError.
-    private func call<Response: WireMessage>(_ method: Method, _ request: some WireMessage, on loop: any EventLoop) -> EventLoopFuture<Response> {
+    private func call<Response: WireMessage>(
+        _ method: Method, _ request: some WireMessage, credentials: Credentials, on loop: any EventLoop
+    ) -> EventLoopFuture<Response> {
         let payload: [UInt8]
         do {
             payload = try request.wireBytes()
         } catch {
             return loop.makeFailedFuture(error)
         }
-        return service.respond(to: InboundCall(method: method.rawValue, payload: payload, timeoutMs: 0), on: loop)
+        let call = InboundCall(
+            method: method.rawValue, payload: payload, timeoutMs: 0, caller: credentials.caller, token: credentials.token)
+        return service.respond(to: call, on: loop)
             .flatMapThrowing { result in
                 switch result {
                 case .success(let payload): return try Response(wireBytes: payload)

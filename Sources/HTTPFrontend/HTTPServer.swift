@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import RaftTransport
 
 /// The HTTP listener: SwiftNIO's HTTP/1.1 codec, with its pipelining assistance so answers
@@ -14,15 +15,26 @@ public final class HTTPServer: Sendable {
     public var localAddress: SocketAddress? { listener.localAddress }
 
     public static func start(
-        host: String, port: Int, frontend: HTTPFrontend, group: any EventLoopGroup, logger: Logger
+        host: String, port: Int, frontend: HTTPFrontend, group: any EventLoopGroup,
+        limits: ConnectionLimits = ConnectionLimits(), tls: TLSContexts? = nil, logger: Logger
     ) async throws -> HTTPServer {
         let bodyLimit = frontend.bodyLimit
-        return HTTPServer(listener: try await TrackedListener.bind(host: host, port: port, group: group) { pipeline in
+        return HTTPServer(listener: try await TrackedListener.bind(
+            host: host, port: port, group: group, limits: limits, tls: tls, logger: logger,
+            refusal: { why in
+                let answer = APIError(.forbidden, why).answer
+                var raw = ByteBuffer(string: "HTTP/1.1 403 Forbidden\r\n")
+                for (name, value) in answer.headers { raw.writeString("\(name): \(value)\r\n") }
+                raw.writeString("Content-Length: \(answer.body.readableBytes)\r\nConnection: close\r\n\r\n")
+                raw.writeImmutableBuffer(answer.body)
+                return raw
+            }
+        ) { pipeline, activity in
             // Malformed HTTP is answered 400 and the connection closed by NIO. Answers carry
             // only header names and values of our own, so they go unvalidated.
             try pipeline.configureHTTPServerPipeline(
                 withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false)
-            try pipeline.addHandler(HTTPConnectionHandler(frontend: frontend, bodyLimit: bodyLimit, logger: logger))
+            try pipeline.addHandler(HTTPConnectionHandler(frontend: frontend, bodyLimit: bodyLimit, activity: activity, logger: logger))
         })
     }
 
@@ -51,12 +63,16 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private let frontend: HTTPFrontend
     private let bodyLimit: Int
+    private let activity: ConnectionActivity
     private let logger: Logger
     private var state = State.idle
+    /// Who the connection's certificate names, read with its first request.
+    private var certificate: Caller??
 
-    init(frontend: HTTPFrontend, bodyLimit: Int, logger: Logger) {
+    init(frontend: HTTPFrontend, bodyLimit: Int, activity: ConnectionActivity, logger: Logger) {
         self.frontend = frontend
         self.bodyLimit = bodyLimit
+        self.activity = activity
         self.logger = logger
     }
 
@@ -82,7 +98,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             state = .reading(head, body)
         case (.end, .reading(let head, let body)):
             state = .idle
-            answer(context: context, request: HTTPFrontend.Request(head: head, body: body))
+            if certificate == nil {
+                certificate = .some((try? context.pipeline.syncOperations.nioSSL_peerCertificate())?.flatMap(Caller.init(certificate:)))
+            }
+            answer(context: context, request: HTTPFrontend.Request(head: head, body: body, certificate: certificate ?? nil))
         case (_, .refused):
             break
         default:
@@ -92,6 +111,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     private func answer(context: ChannelHandlerContext, request: HTTPFrontend.Request) {
+        activity.requestReceived()
         let keepAlive = request.head.isKeepAlive
         let version = request.head.version
         switch frontend.respond(to: request, on: context.eventLoop) {
@@ -113,6 +133,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private func refuse(context: ChannelHandlerContext, head: HTTPRequestHead, length: Int) {
         state = .refused
+        activity.requestReceived()
         let answer = APIError(.payloadTooLarge, "a body of \(length) bytes is over the limit of \(bodyLimit) bytes").answer
         write(answer, context: context, version: head.version, keepAlive: false)
     }
@@ -124,6 +145,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: answer.status, headers: headers))), promise: nil)
         if answer.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil) }
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        activity.requestAnswered()
         if !keepAlive {
             let channel = context.channel
             written.whenComplete { _ in channel.close(promise: nil) }

@@ -26,6 +26,9 @@ extension RaftCore {
 
     // MARK: Follower
 
+    /// A snapshot from the leader waits in the next Ready to be installed.
+    public var installPending: Bool { snapshotToInstall != nil }
+
     /// Whether a snapshot from the leader would replace this server's log: it is past the
     /// commit index and the log does not already hold its last entry.
     public func needsSnapshot(_ metadata: SnapshotMetadata) -> Bool {

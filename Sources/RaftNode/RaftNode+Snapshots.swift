@@ -145,7 +145,7 @@ extension RaftNode {
         do {
             if request.offset == 0 {
                 incoming?.sink.abort()
-                incoming = (request.metadata, try storage.beginSnapshot(request.metadata), 0, nil)
+                incoming = (request.metadata, try storage.beginSnapshot(request.metadata), 0)
             }
             guard let current = incoming, current.metadata == request.metadata, current.nextOffset == request.offset else {
                 return .rejected("snapshot chunk at \(request.offset) is not the one expected; start again from 0")
@@ -181,7 +181,9 @@ extension RaftNode {
                 throw CacheSnapshotError.malformed(
                     "it holds index \(loaded.appliedIndex), not \(current.metadata.lastIncludedIndex)")
             }
-            incoming?.loaded = loaded
+            received?.sink.abort()
+            received = (current.metadata, current.sink, loaded)
+            incoming = nil
             return nil
         } catch {
             current.sink.abort()
@@ -193,13 +195,13 @@ extension RaftNode {
     /// The core installs a snapshot from the leader: make it durable (the log goes), and
     /// put the map checked on arrival in force.
     func install(_ metadata: SnapshotMetadata) throws {
-        guard let current = incoming, current.metadata == metadata, let loaded = current.loaded else {
+        guard let current = received, current.metadata == metadata else {
             throw RaftNodeError.unexpected("snapshot \(metadata.lastIncludedIndex) was not received")
         }
-        incoming = nil
+        received = nil
         let started = NIODeadline.now()
         let snapshot = try storage.commitSnapshot(current.sink, replacingLog: true)
-        store.replace(with: loaded)
+        store.replace(with: current.loaded)
         // The map it replaced is free now: give its pages back (the new one was built beside it).
         returnFreeMemorySoon()
         currentSnapshot = snapshot

@@ -110,7 +110,10 @@ public final class RaftNode: @unchecked Sendable {
     /// Peers a snapshot is being streamed to.
     var streaming: Set<NodeID> = []
     /// A snapshot arriving from the leader, chunk by chunk.
-    var incoming: (metadata: SnapshotMetadata, sink: any SnapshotSink, nextOffset: UInt64, loaded: LoadedSnapshot?)?
+    var incoming: (metadata: SnapshotMetadata, sink: any SnapshotSink, nextOffset: UInt64)?
+    /// A snapshot received whole and checked, which the core is about to install: kept apart
+    /// from `incoming`, which the next transfer may start over before the install runs.
+    var received: (metadata: SnapshotMetadata, sink: any SnapshotSink, loaded: LoadedSnapshot)?
     private let failurePromise: EventLoopPromise<String>
 
     /// Succeeds, with the reason, if the node stops itself (its storage failed): it serves
@@ -380,12 +383,28 @@ public final class RaftNode: @unchecked Sendable {
         return client
     }
 
-    /// "host:port" (or "[v6]:port"; an empty host is every interface) as host and port.
+    /// "host:port" (or "[v6]:port"; an empty host is every interface) as host and port; the
+    /// port is 0...65535.
     public static func split(_ address: String) -> (String, Int)? {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { return nil }
+        guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
+            return nil
+        }
         var host = String(address[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host.isEmpty ? "0.0.0.0" : host, port)
+        if host.hasPrefix("[") != host.hasSuffix("]") { return nil }
+        if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, Int(port))
+    }
+
+    /// Why a server may not join as `id` at `address`, or nil: an id is 1 to 128 bytes with
+    /// no control characters or spaces, an address a host (up to 253 bytes) and a port 1...65535.
+    public static func membershipProblem(id: String, address: String) -> String? {
+        guard (1...128).contains(id.utf8.count), !id.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F })
+        else { return "a server id is 1 to 128 bytes without spaces or control characters" }
+        guard address.utf8.count <= 261, let colon = address.lastIndex(of: ":"), !address[..<colon].isEmpty,
+            let (_, port) = split(address), port > 0,
+            !address.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 })
+        else { return "a server address is host:port, with a port from 1 to 65535" }
+        return nil
     }
 
     /// A request goes out as a call; its answer comes back into the core. A response
@@ -416,8 +435,9 @@ public final class RaftNode: @unchecked Sendable {
 
     // MARK: Inbound Raft calls
 
-    /// Hands an inbound Raft request to the core and waits for its answer.
-    func handleRaftCall(method: Method, payload: [UInt8]) -> EventLoopFuture<[UInt8]> {
+    /// Hands an inbound Raft request to the core and waits for its answer. `sender`: the
+    /// peer its certificate names, who must be the one the message claims to be from.
+    func handleRaftCall(method: Method, payload: [UInt8], sender: NodeID? = nil) -> EventLoopFuture<[UInt8]> {
         onLoop { [self] in
             guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
             let decoded: (from: NodeID, body: MessageBody)?
@@ -429,6 +449,9 @@ public final class RaftNode: @unchecked Sendable {
             guard let (from, body) = decoded else {
                 return loop.makeFailedFuture(RaftNodeError.unexpected("\(method.rawValue) is not a Raft request"))
             }
+            if let sender, sender != from {
+                return loop.makeFailedFuture(RPCError(.permissionDenied, "\(sender)'s certificate cannot send a message from \(from)"))
+            }
             if case .installSnapshot(let request) = body, let refusal = receiveChunk(request) {
                 return loop.makeFailedFuture(refusal)
             }
@@ -436,6 +459,11 @@ public final class RaftNode: @unchecked Sendable {
             let promise = loop.makePromise(of: MessageBody.self)
             inboundCalls[context] = promise
             core.step(Message(from: from, to: options.id, context: context, body: body))
+            if received != nil && !core.installPending {
+                // The core refused the message that completed it: nothing will install it.
+                received?.sink.abort()
+                received = nil
+            }
             if method == .appendEntries || method == .installSnapshot, core.leaderID == from {
                 lastLeaderContact.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
             }

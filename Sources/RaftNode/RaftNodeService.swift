@@ -8,11 +8,27 @@ import RaftWire
 /// are served locally after a ReadIndex round, which a follower asks of the leader.
 /// Raft calls, reads and writes are answered with futures on event loops, not tasks: on
 /// the node's own loop they never change threads.
+///
+/// Each call is authorized first (`AccessPolicy`): Raft's messages need a peer (whose
+/// certificate must name the sender the message claims), membership and transfers an admin,
+/// writes a writer, reads and status a reader.
 public struct RaftNodeService: RPCService {
     let node: RaftNode
+    let access: AccessPolicy
 
-    public init(node: RaftNode) {
+    public init(node: RaftNode, access: AccessPolicy = AccessPolicy(tls: false, tokens: nil)) {
         self.node = node
+        self.access = access
+    }
+
+    /// The role a method needs.
+    public static func role(for method: Method) -> AccessRole {
+        switch method {
+        case .requestVote, .appendEntries, .installSnapshot, .timeoutNow, .readIndex: .peer
+        case .addVoter, .removeServer, .transferLeadership: .admin
+        case .set, .delete: .write
+        case .get, .status: .read
+        }
     }
 
     public func handle(_ call: InboundCall) async -> RPCResult {
@@ -27,11 +43,18 @@ public struct RaftNodeService: RPCService {
         guard let method = Method(rawValue: call.method) else {
             return loop.makeSucceededFuture(.failure(.unimplemented, "unknown method \(call.method)"))
         }
+        let caller: Caller
+        switch access.authorize(Self.role(for: method), certificate: call.caller, token: call.token) {
+        case .success(let allowed): caller = allowed
+        case .failure(let denied): return loop.makeSucceededFuture(.failure(Self.rpcError(denied)))
+        }
         let answer: EventLoopFuture<[UInt8]>
         do {
             switch method {
             case .requestVote, .appendEntries, .installSnapshot, .timeoutNow, .readIndex:
-                answer = node.handleRaftCall(method: method, payload: call.payload)
+                // With TLS a peer speaks for itself only.
+                answer = node.handleRaftCall(
+                    method: method, payload: call.payload, sender: call.caller == nil ? nil : caller.name)
             case .get:
                 return get(try GetRequest(wireBytes: call.payload), on: loop)
             case .set:
@@ -56,8 +79,8 @@ public struct RaftNodeService: RPCService {
                 answer = loop.makeFutureWithTask { try await node.status().wireBytes() }
             case .addVoter:
                 let request = try AddVoterRequest(wireBytes: call.payload)
-                guard !request.id.isEmpty, RaftNode.split(request.address) != nil else {
-                    return loop.makeSucceededFuture(.failure(.invalidArgument, "AddVoter needs an id and a host:port address"))
+                if let problem = RaftNode.membershipProblem(id: request.id, address: request.address) {
+                    return loop.makeSucceededFuture(.failure(.invalidArgument, "AddVoter: \(problem)"))
                 }
                 let change: MembershipChange = request.learner
                     ? .addLearner(id: request.id, address: request.address) : .addVoter(id: request.id, address: request.address)
@@ -121,8 +144,16 @@ public struct RaftNodeService: RPCService {
             return node.onLoop { node.loop.makeSucceededFuture(node.client(for: address)) }.flatMap { client in
                 guard let client else { return loop.makeFailedFuture(RaftNodeError.notLeader(id: id, address: address)) }
                 return client.callFuture(
-                    call.method, payload: call.payload, timeout: node.options.requestTimeout, hops: call.hops + 1)
+                    call.method, payload: call.payload, timeout: node.options.requestTimeout, hops: call.hops + 1,
+                    token: call.token)
             }
+        }
+    }
+
+    public static func rpcError(_ denied: AccessDenied) -> RPCError {
+        switch denied {
+        case .unauthenticated(let why): RPCError(.unauthenticated, why)
+        case .permissionDenied(let why): RPCError(.permissionDenied, why)
         }
     }
 

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RaftWire
 
 /// Calls to one peer over up to `maxConnections` connections (--max-pool), made as needed
@@ -17,12 +18,18 @@ public final class RPCClient: Sendable {
         public var maxCallsInFlightPerConnection: Int
         public var initialBackoff: TimeAmount
         public var maxBackoff: TimeAmount
+        /// TLS to the server, presenting this side's certificate (nil: plain TCP).
+        public var tls: TLSContexts?
+        /// The bearer token every call carries unless it names its own ("" for none).
+        public var token: String
 
         public init(
             maxConnections: Int = 3, timeout: TimeAmount = .seconds(3), maxFrameLength: Int = Frame.defaultMaxLength,
             maxCallsInFlightPerConnection: Int = 4_096, initialBackoff: TimeAmount = .milliseconds(50),
-            maxBackoff: TimeAmount = .seconds(2)
+            maxBackoff: TimeAmount = .seconds(2), tls: TLSContexts? = nil, token: String = ""
         ) {
+            self.tls = tls
+            self.token = token
             self.maxConnections = max(1, maxConnections)
             self.timeout = timeout
             self.maxFrameLength = maxFrameLength
@@ -63,23 +70,26 @@ public final class RPCClient: Sendable {
     /// Calls `method` and returns the response payload, or throws RPCError. `ordered`: use
     /// the first connection only, so calls reach the peer in the order they were made.
     public func call(
-        _ method: String, payload: [UInt8], timeout: TimeAmount? = nil, ordered: Bool = false, hops: UInt32 = 0
+        _ method: String, payload: [UInt8], timeout: TimeAmount? = nil, ordered: Bool = false, hops: UInt32 = 0,
+        token: String? = nil
     ) async throws -> [UInt8] {
-        try await callFuture(method, payload: payload, timeout: timeout, ordered: ordered, hops: hops).get()
+        try await callFuture(method, payload: payload, timeout: timeout, ordered: ordered, hops: hops, token: token).get()
     }
 
     /// `call` without a task: the future completes on the connection's event loop, so a
     /// caller on that loop (a node's own peers) never changes threads.
     public func callFuture(
-        _ method: String, payload: [UInt8], timeout: TimeAmount? = nil, ordered: Bool = false, hops: UInt32 = 0
+        _ method: String, payload: [UInt8], timeout: TimeAmount? = nil, ordered: Bool = false, hops: UInt32 = 0,
+        token: String? = nil
     ) -> EventLoopFuture<[UInt8]> {
+        let token = token ?? options.token
         let timeout = timeout ?? options.timeout
         let host = host, port = port
         return connection(ordered: ordered).flatMap { channel in
             let promise = channel.eventLoop.makePromise(of: Envelope.self)
             let request = Envelope(
                 kind: .request, method: method, timeoutMs: UInt32(clamping: timeout.nanoseconds / 1_000_000),
-                payload: payload, hops: hops)
+                payload: payload, hops: hops, authToken: token)
             // A write that fails (the connection closed meanwhile) fails the call too.
             let written = channel.eventLoop.makePromise(of: Void.self)
             written.futureResult.whenFailure { error in
@@ -149,6 +159,9 @@ public final class RPCClient: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    if let tls = options.tls {
+                        try sync.addHandler(NIOSSLClientHandler(context: tls.client, serverHostname: nil))
+                    }
                     try sync.addHandler(ByteToMessageHandler(EnvelopeDecoder(maxFrameLength: options.maxFrameLength)))
                     try sync.addHandler(MessageToByteHandler(EnvelopeEncoder(maxFrameLength: options.maxFrameLength)))
                     try sync.addHandler(ClientCallHandler(maxInFlight: options.maxCallsInFlightPerConnection))

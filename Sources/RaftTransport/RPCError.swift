@@ -35,12 +35,22 @@ public struct InboundCall: Sendable {
     public var timeoutMs: UInt32
     /// How many nodes forwarded it here.
     public var hops: UInt32
+    /// Who is calling, when that is known for sure: the connection's certificate (TLS), or a
+    /// frontend that has authorized the request already.
+    public var caller: Caller?
+    /// The bearer token the call carries ("" for none).
+    public var token: String
 
-    public init(method: String, payload: [UInt8], timeoutMs: UInt32 = 0, hops: UInt32 = 0) {
+    public init(
+        method: String, payload: [UInt8], timeoutMs: UInt32 = 0, hops: UInt32 = 0, caller: Caller? = nil,
+        token: String = ""
+    ) {
         self.method = method
         self.payload = payload
         self.timeoutMs = timeoutMs
         self.hops = hops
+        self.caller = caller
+        self.token = token
     }
 }
 

@@ -10,10 +10,18 @@ public final class RPCServer: Sendable {
     public struct Options: Sendable {
         public var maxFrameLength: Int
         public var maxCallsInFlightPerConnection: Int
+        public var connections: ConnectionLimits
+        /// TLS on the port (nil: plain TCP).
+        public var tls: TLSContexts?
 
-        public init(maxFrameLength: Int = Frame.defaultMaxLength, maxCallsInFlightPerConnection: Int = 1_024) {
+        public init(
+            maxFrameLength: Int = Frame.defaultMaxLength, maxCallsInFlightPerConnection: Int = 1_024,
+            connections: ConnectionLimits = ConnectionLimits(), tls: TLSContexts? = nil
+        ) {
             self.maxFrameLength = maxFrameLength
             self.maxCallsInFlightPerConnection = maxCallsInFlightPerConnection
+            self.connections = connections
+            self.tls = tls
         }
     }
 
@@ -26,11 +34,20 @@ public final class RPCServer: Sendable {
         host: String, port: Int, service: any RPCService, options: Options = Options(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) async throws -> RPCServer {
-        RPCServer(listener: try await TrackedListener.bind(host: host, port: port, group: group) { pipeline in
+        RPCServer(listener: try await TrackedListener.bind(
+            host: host, port: port, group: group, limits: options.connections, tls: options.tls, logger: logger,
+            refusal: { why in
+                // Protos/README.md: said on call id 0, as a frame too large is.
+                let notice = Envelope(callID: 0, kind: .response, status: .permissionDenied, message: why)
+                var buffer = ByteBuffer()
+                try? EnvelopeEncoder(maxFrameLength: options.maxFrameLength).encode(data: notice, out: &buffer)
+                return buffer
+            }
+        ) { pipeline, activity in
             try pipeline.addHandler(ByteToMessageHandler(EnvelopeDecoder(maxFrameLength: options.maxFrameLength)))
             try pipeline.addHandler(MessageToByteHandler(EnvelopeEncoder(maxFrameLength: options.maxFrameLength)))
             try pipeline.addHandler(ServerCallHandler(
-                service: service, maxInFlight: options.maxCallsInFlightPerConnection, logger: logger))
+                service: service, maxInFlight: options.maxCallsInFlightPerConnection, activity: activity, logger: logger))
         })
     }
 
@@ -51,13 +68,18 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let service: any RPCService
     private let maxInFlight: Int
+    private let activity: ConnectionActivity
     private let logger: Logger
     private var inFlight = 0
     private var paused = false
+    /// Who the connection's certificate names, read once its first call arrives (the
+    /// handshake is over by then).
+    private var certificate: Caller??
 
-    init(service: any RPCService, maxInFlight: Int, logger: Logger) {
+    init(service: any RPCService, maxInFlight: Int, activity: ConnectionActivity, logger: Logger) {
         self.service = service
         self.maxInFlight = maxInFlight
+        self.activity = activity
         self.logger = logger
     }
 
@@ -71,11 +93,17 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         inFlight += 1
+        activity.requestReceived()
         if inFlight >= maxInFlight && !paused {
             paused = true
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         }
-        let call = InboundCall(method: request.method, payload: request.payload, timeoutMs: request.timeoutMs, hops: request.hops)
+        if certificate == nil {
+            certificate = .some((try? context.pipeline.syncOperations.nioSSL_peerCertificate())?.flatMap(Caller.init(certificate:)))
+        }
+        let call = InboundCall(
+            method: request.method, payload: request.payload, timeoutMs: request.timeoutMs, hops: request.hops,
+            caller: certificate ?? nil, token: request.authToken)
         let channel = context.channel
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         service.respond(to: call, on: context.eventLoop).whenComplete { outcome in
@@ -103,6 +131,7 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func callFinished(channel: any Channel) {
         inFlight -= 1
+        activity.requestAnswered()
         if paused && inFlight < maxInFlight / 2 {
             paused = false
             channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }

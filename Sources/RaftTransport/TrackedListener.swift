@@ -1,47 +1,104 @@
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
-/// A TCP listener that keeps its connections, so closing it closes them too. The servers of
-/// both protocols are one of these with a pipeline of their own.
+/// A TCP listener that keeps its connections, so closing it closes them too, and holds them
+/// to its `ConnectionLimits`: a sweep closes those past their deadline, and at the limit the
+/// oldest connection serving no request makes room for a new one (none serving: the new
+/// one is refused). The servers of both protocols are one of these with a pipeline of their own.
 public final class TrackedListener: Sendable {
     private let channel: any Channel
-    private let connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
+    private let connections: NIOLockedValueBox<[ObjectIdentifier: (channel: any Channel, activity: ConnectionActivity)]>
+    private let sweep: RepeatedTask
 
     /// The address the listener is bound to (with the port chosen when 0 was asked).
     public var localAddress: SocketAddress? { channel.localAddress }
 
-    /// Listens on host:port; `configure` sets up each new connection's pipeline.
+    /// Connections open now.
+    public var connectionCount: Int { connections.withLockedValue { $0.count } }
+
+    /// Listens on host:port; `configure` sets up each new connection's pipeline, whose
+    /// handlers report requests to the connection's activity. A connection refused because
+    /// it is not from loopback (`limits.loopbackOnly`) is sent `refusal(why)` first.
     public static func bind(
-        host: String, port: Int, group: any EventLoopGroup,
-        configure: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void
+        host: String, port: Int, group: any EventLoopGroup, limits: ConnectionLimits = ConnectionLimits(),
+        tls: TLSContexts? = nil, logger: Logger,
+        refusal: @escaping @Sendable (String) -> ByteBuffer = { _ in ByteBuffer() },
+        configure: @escaping @Sendable (ChannelPipeline.SynchronousOperations, ConnectionActivity) throws -> Void
     ) async throws -> TrackedListener {
-        let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+        let connections = NIOLockedValueBox<[ObjectIdentifier: (channel: any Channel, activity: ConnectionActivity)]>([:])
         let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.backlog, value: 4_096)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
+                if limits.loopbackOnly, let remote = channel.remoteAddress, !remote.isLoopback {
+                    logger.notice("refused a connection from outside loopback (no TLS configured)", metadata: ["remote": "\(remote)"])
+                    let why = ConnectionLimits.loopbackOnlyMessage("\(remote)")
+                    return channel.writeAndFlush(refusal(why)).flatMap { channel.close() }
+                }
                 let key = ObjectIdentifier(channel)
-                connections.withLockedValue { $0[key] = channel }
+                let activity = ConnectionActivity(limits: limits)
+                let admitted = connections.withLockedValue { open -> Bool in
+                    if open.count >= limits.maxConnections {
+                        var oldest: (key: ObjectIdentifier, opened: NIODeadline)?
+                        for (key, connection) in open where !connection.activity.isServing {
+                            if oldest.map({ connection.activity.opened < $0.opened }) ?? true {
+                                oldest = (key, connection.activity.opened)
+                            }
+                        }
+                        guard let oldest, let evicted = open.removeValue(forKey: oldest.key) else { return false }
+                        evicted.channel.close(promise: nil)
+                        logger.debug("connection limit reached: closed the oldest connection serving no request")
+                    }
+                    open[key] = (channel, activity)
+                    return true
+                }
+                guard admitted else {
+                    logger.debug("connection limit reached and every connection busy: refused a new one")
+                    return channel.close()
+                }
                 channel.closeFuture.whenComplete { _ in _ = connections.withLockedValue { $0.removeValue(forKey: key) } }
-                return channel.eventLoop.makeCompletedFuture { try configure(channel.pipeline.syncOperations) }
+                return channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // The contexts in force now: a certificate rotated on SIGHUP serves new connections.
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.server))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ActivityHandler(activity: activity))
+                    try configure(channel.pipeline.syncOperations, activity)
+                }
             }
             .bind(host: host, port: port)
             .get()
-        return TrackedListener(channel: channel, connections: connections)
+        // A tenth of the shorter timeout apart: a connection is closed at most 10% late.
+        let every = TimeAmount.nanoseconds(
+            max(min(limits.idleTimeout, limits.readTimeout).nanoseconds / 10, TimeAmount.milliseconds(50).nanoseconds))
+        let sweep = channel.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
+            let now = NIODeadline.now()
+            let late = connections.withLockedValue { open in open.values.filter { $0.activity.isPastDeadline(now) } }
+            for connection in late { connection.channel.close(promise: nil) }
+            if !late.isEmpty { logger.debug("closed connections past their deadline", metadata: ["count": "\(late.count)"]) }
+        }
+        return TrackedListener(channel: channel, connections: connections, sweep: sweep)
     }
 
-    private init(channel: any Channel, connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>) {
+    private init(
+        channel: any Channel, connections: NIOLockedValueBox<[ObjectIdentifier: (channel: any Channel, activity: ConnectionActivity)]>,
+        sweep: RepeatedTask
+    ) {
         self.channel = channel
         self.connections = connections
+        self.sweep = sweep
     }
 
     /// Stops listening and closes every connection.
     public func close() async {
+        sweep.cancel()
         try? await channel.close()
         for connection in connections.withLockedValue({ Array($0.values) }) {
-            try? await connection.close()
+            try? await connection.channel.close()
         }
     }
 }

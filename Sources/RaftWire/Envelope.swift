@@ -54,10 +54,12 @@ public struct Envelope: Sendable, Equatable {
     public var message: String
     public var payload: [UInt8]
     public var hops: UInt32
+    /// Requests only: a bearer token (wire.proto); empty for none.
+    public var authToken: String
 
     public init(
         callID: UInt64 = 0, kind: FrameKind = .request, method: String = "", timeoutMs: UInt32 = 0,
-        status: StatusCode = .ok, message: String = "", payload: [UInt8] = [], hops: UInt32 = 0
+        status: StatusCode = .ok, message: String = "", payload: [UInt8] = [], hops: UInt32 = 0, authToken: String = ""
     ) {
         self.callID = callID
         self.kind = kind
@@ -67,6 +69,7 @@ public struct Envelope: Sendable, Equatable {
         self.message = message
         self.payload = payload
         self.hops = hops
+        self.authToken = authToken
     }
 
     /// A request frame's envelope for `method`, carrying `request`.

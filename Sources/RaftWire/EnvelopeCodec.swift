@@ -12,7 +12,8 @@ extension Envelope: ProtobufCBacked {
             status: StatusCode(rawValue: c.status.rawValue),
             message: try decodeString(c.message, field: "Envelope.message"),
             payload: decodeBytes(c.payload),
-            hops: c.hops)
+            hops: c.hops,
+            authToken: try decodeString(c.auth_token, field: "Envelope.auth_token"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__Envelope {
@@ -25,6 +26,7 @@ extension Envelope: ProtobufCBacked {
         c.message = try arena.cString(message, field: "Envelope.message")
         c.payload = arena.binary(payload)
         c.hops = hops
+        c.auth_token = try arena.cString(authToken, field: "Envelope.auth_token")
         return c
     }
 }

@@ -35,6 +35,7 @@ extension ProtobufCBacked {
     }
 
     static func decodeWithProtobufC(_ bytes: UnsafeRawBufferPointer) throws -> Self {
+        try rejectNULInStrings(bytes, descriptor: descriptor)
         // protobuf-c reads nothing when the length is 0, but wants a pointer all the same.
         var empty: UInt8 = 0
         let unpacked = withUnsafePointer(to: &empty) { emptyPointer in

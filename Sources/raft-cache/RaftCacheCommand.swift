@@ -31,8 +31,15 @@ struct RaftCacheCommand: AsyncParsableCommand {
             and membership - and never founds a second cluster.
 
             SIGINT or SIGTERM: a leader hands leadership to another voter first, then the node \
-            stops. It stays a member unless --leave-on-shutdown is given.
-            """)
+            stops. It stays a member unless --leave-on-shutdown is given. SIGHUP: the TLS files \
+            and the token file are read again.
+
+            Without TLS a node serves loopback clients only (unless --insecure). With \
+            --tls-cert-file, --tls-key-file and --tls-ca-file (raft-cache certs makes them) \
+            both ports speak TLS: peers authenticate each other with their certificates, \
+            clients with a certificate or a bearer token (--auth-token-file).
+            """,
+        subcommands: [CertsCommand.self])
 
     @Option(help: "This node's id.")
     var localID = "node-1"
@@ -61,6 +68,9 @@ struct RaftCacheCommand: AsyncParsableCommand {
     @Option(help: "Size of each log segment file (MiB); whole segments are dropped once a snapshot covers them.")
     var segmentMib = 64
 
+    @Option(help: "Size of each chunk a snapshot is sent to a follower in (KiB); one chunk is in flight at a time.")
+    var snapshotChunkKib = 1_024
+
     @Option(help: "HTTP listen address (:8000 means every interface, port 8000).")
     var port = ":8000"
 
@@ -85,6 +95,33 @@ struct RaftCacheCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
+    @Flag(help: "Accept connections from any host, not only from loopback, without TLS. Then nothing tells peers and clients from strangers: anyone who reaches a port can read, write and change the membership.")
+    var insecure = false
+
+    @Option(help: "This node's certificate (PEM; its subject: CN=the node's id, OU=peer). With --tls-key-file and --tls-ca-file: mutual TLS between peers, TLS on both ports (HTTPS on --port). Read again on SIGHUP.")
+    var tlsCertFile = ""
+
+    @Option(help: "The key of --tls-cert-file (PEM).")
+    var tlsKeyFile = ""
+
+    @Option(help: "The cluster CA (PEM): every peer's and client's certificate must chain to it.")
+    var tlsCaFile = ""
+
+    @Option(help: "Append TLS session secrets here in the NSS key log format, for Wireshark. Debugging only: anyone with the file can read the traffic.")
+    var tlsKeylogFile = ""
+
+    @Option(help: "Bearer tokens, one per line: ROLE TOKEN [NAME], ROLE read, write or admin. Clients without a certificate send one (HTTP Authorization: Bearer; on the wire the Envelope's auth_token). Read again on SIGHUP.")
+    var authTokenFile = ""
+
+    @Option(help: "Connections each port (HTTP, binary) keeps open; past it the oldest one serving no request is closed for a new one.")
+    var maxConnections = 4_096
+
+    @Option(help: "Time a client has to send a whole request (HTTP head and body, or a frame) once it starts (Go duration).")
+    var readTimeout = "10s"
+
+    @Option(help: "Time a connection may stay open with no request (Go duration).")
+    var idleTimeout = "2m"
+
     func validate() throws {
         guard let io = GoDuration.parse(timeout), io.nanoseconds > 0 else {
             throw ValidationError("--timeout: '\(timeout)' is not a positive duration like 500ms, 3s or 1m")
@@ -98,14 +135,31 @@ struct RaftCacheCommand: AsyncParsableCommand {
             throw ValidationError("--election-timeout must be a duration of more than twice --heartbeat")
         }
         guard RaftNode.split(raftAddr) != nil else { throw ValidationError("--raft-addr: '\(raftAddr)' is not host:port") }
+        // Both go into the cluster's configuration, as every joining server's do.
+        if let problem = RaftNode.membershipProblem(id: localID, address: raftAddr) {
+            throw ValidationError("--local-id '\(localID)' and --raft-addr '\(raftAddr)': \(problem)")
+        }
         guard leaderAddr.isEmpty || RaftNode.split(leaderAddr) != nil else { throw ValidationError("--leader-addr: '\(leaderAddr)' is not host:port") }
         guard ListenAddress.parse(port) != nil else { throw ValidationError("--port: '\(port)' is not :port or host:port") }
         guard maxPool >= 1 else { throw ValidationError("--max-pool must be at least 1") }
         guard snapshotEntries >= 1 else { throw ValidationError("--snapshot-entries must be at least 1") }
         guard snapshotMib >= 1 else { throw ValidationError("--snapshot-mib must be at least 1") }
         guard (1...1024).contains(segmentMib) else { throw ValidationError("--segment-mib must be 1...1024") }
+        guard (1...8_192).contains(snapshotChunkKib) else { throw ValidationError("--snapshot-chunk-kib must be 1...8192") }
         guard snapshotRetain >= 1 else { throw ValidationError("--snapshot-retain must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        let tlsFiles = [tlsCertFile, tlsKeyFile, tlsCaFile].filter { !$0.isEmpty }.count
+        guard tlsFiles == 0 || tlsFiles == 3 else {
+            throw ValidationError("--tls-cert-file, --tls-key-file and --tls-ca-file go together")
+        }
+        guard tlsKeylogFile.isEmpty || tlsFiles == 3 else { throw ValidationError("--tls-keylog-file needs TLS") }
+        guard let read = GoDuration.parse(readTimeout), read.nanoseconds > 0 else {
+            throw ValidationError("--read-timeout: '\(readTimeout)' is not a positive duration")
+        }
+        guard let idle = GoDuration.parse(idleTimeout), idle.nanoseconds > 0 else {
+            throw ValidationError("--idle-timeout: '\(idleTimeout)' is not a positive duration")
+        }
     }
 
     func run() async throws {
@@ -122,6 +176,11 @@ struct RaftCacheCommand: AsyncParsableCommand {
             return handler
         }
 
+        let security = try Security.load(
+            tls: tlsCertFile.isEmpty ? nil : TLSFiles(
+                certificate: tlsCertFile, key: tlsKeyFile, ca: tlsCaFile, keyLog: tlsKeylogFile.isEmpty ? nil : tlsKeylogFile),
+            tokenFile: authTokenFile.isEmpty ? nil : authTokenFile, localID: localID, logger: logger)
+        let limits = connectionLimits(tls: security.tls != nil, logger: logger)
         let storage: FileStorage
         do {
             storage = try FileStorage(directory: raftDir, options: .init(segmentSize: segmentMib << 20, snapshotRetain: snapshotRetain), logger: logger)
@@ -149,9 +208,11 @@ struct RaftCacheCommand: AsyncParsableCommand {
             options: .init(
                 id: localID, address: raftAddr, tickInterval: tick, electionTicks: max(2, electionTicks), heartbeatTicks: 1,
                 requestTimeout: max(ioTimeout, .seconds(1)), maxValueSize: maxValueSize,
-                snapshotEntries: UInt64(snapshotEntries), snapshotBytes: snapshotMib << 20,
+                snapshotEntries: UInt64(snapshotEntries), snapshotBytes: snapshotMib << 20, snapshotChunkSize: snapshotChunkKib << 10,
                 // A peer that comes back is reached again within half a second.
-                client: .init(maxConnections: maxPool, timeout: ioTimeout, maxBackoff: .milliseconds(500))),
+                client: .init(
+                    maxConnections: maxPool, timeout: ioTimeout, maxBackoff: .milliseconds(500), tls: security.tls,
+                    token: security.access.adminToken ?? "")),
             storage: storage, state: founding, store: storeState, logger: logger)
         do {
             try node.restoreStore()
@@ -163,7 +224,9 @@ struct RaftCacheCommand: AsyncParsableCommand {
         do {
             // On the node's loop: peers' calls and binary clients reach the core without a thread hop.
             server = try await RPCServer.start(
-                host: host, port: raftPort, service: RaftNodeService(node: node), group: node.eventLoop, logger: logger)
+                host: host, port: raftPort, service: RaftNodeService(node: node, access: security.access),
+                options: .init(connections: limits, tls: security.tls),
+                group: node.eventLoop, logger: logger)
         } catch {
             throw StartupError("cannot listen on --raft-addr \(raftAddr): \(error)")
         }
@@ -171,13 +234,15 @@ struct RaftCacheCommand: AsyncParsableCommand {
         logger.info("serving the binary protocol", metadata: ["address": "\(raftAddr)", "data_dir": "\(raftDir)"])
 
         let (httpHost, httpPort) = ListenAddress.parse(port)!
-        let frontend = HTTPFrontend(node: node, options: .init(maxValueSize: maxValueSize))
+        let frontend = HTTPFrontend(node: node, access: security.access, options: .init(maxValueSize: maxValueSize))
         let http: HTTPServer
         do {
             // On the node's loop as well: a key request reaches the core without a thread hop.
-            http = try await HTTPServer.start(host: httpHost, port: httpPort, frontend: frontend, group: node.eventLoop, logger: logger)
+            http = try await HTTPServer.start(
+                host: httpHost, port: httpPort, frontend: frontend, group: node.eventLoop, limits: limits, tls: security.tls,
+                logger: logger)
         } catch {
-            await shutDown(node: node, server: server, storage: storage, logger: logger)
+            await shutDown(node: node, server: server, storage: storage, security: security, logger: logger)
             throw StartupError("cannot serve HTTP on --port \(port): \(error)")
         }
         logger.info("serving HTTP", metadata: ["address": "\(port)"])
@@ -190,7 +255,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
             if shouldJoin {
                 group.addTask {
                     do {
-                        try await join(logger: logger, timeout: ioTimeout)
+                        try await join(logger: logger, timeout: ioTimeout, security: security)
                     } catch {
                         stop.fire(error)
                     }
@@ -201,18 +266,42 @@ struct RaftCacheCommand: AsyncParsableCommand {
             return reason
         }
         await http.close()
-        await shutDown(node: node, server: server, storage: storage, logger: logger)
+        await shutDown(node: node, server: server, storage: storage, security: security, logger: logger)
         if let failure { throw failure }
+    }
+
+    /// The connection limits from the flags, within the file descriptors the process may
+    /// open: the soft limit is raised to the hard one, and both ports' connections must fit
+    /// in it beside the node's own files and peers.
+    private func connectionLimits(tls: Bool, logger: Logger) -> ConnectionLimits {
+        let descriptors = raiseOpenFileLimit()
+        let fit = max(1, (descriptors - 256) / 2)
+        if maxConnections > fit {
+            logger.warning("--max-connections lowered to fit the open-file limit", metadata: [
+                "asked": "\(maxConnections)", "allowed": "\(fit)", "open_file_limit": "\(descriptors)"])
+        }
+        if tls {
+            logger.info("TLS on both ports: peers and clients from any host, authenticated")
+        } else if insecure {
+            logger.warning("--insecure: accepting connections from any host, with no authentication; anyone who reaches the ports can read, write and change the membership")
+        } else {
+            logger.notice("serving loopback clients only: connections from other hosts are refused; to serve them, configure --tls-cert-file, --tls-key-file and --tls-ca-file, or start with --insecure on a network you trust")
+        }
+        return ConnectionLimits(
+            maxConnections: min(maxConnections, fit), idleTimeout: GoDuration.parse(idleTimeout)!,
+            readTimeout: GoDuration.parse(readTimeout)!, loopbackOnly: !insecure && !tls)
     }
 
     /// Asks a member to add this node: over HTTP at --leader-api-endpoint (the original's
     /// way), or over the binary protocol at --leader-addr. Retried while the cluster has no
     /// leader or another change is committing.
-    private func join(logger: Logger, timeout: TimeAmount) async throws {
-        if !leaderApiEndpoint.isEmpty { return try await joinOverHTTP(logger: logger) }
+    private func join(logger: Logger, timeout: TimeAmount, security: Security) async throws {
+        if !leaderApiEndpoint.isEmpty { return try await joinOverHTTP(logger: logger, token: security.access.adminToken) }
         guard !leaderAddr.isEmpty else { return }
         let (host, port) = RaftNode.split(leaderAddr)!
-        let client = RPCClient(host: host, port: port, options: .init(timeout: timeout), logger: logger)
+        let client = RPCClient(
+            host: host, port: port,
+            options: .init(timeout: timeout, tls: security.tls, token: security.access.adminToken ?? ""), logger: logger)
         defer { Task { await client.close() } }
         let deadline = ContinuousClock.now + .seconds(30)
         while true {
@@ -234,7 +323,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
         }
     }
 
-    private func joinOverHTTP(logger: Logger) async throws {
+    private func joinOverHTTP(logger: Logger, token: String?) async throws {
         let endpoint = leaderApiEndpoint.hasSuffix("/") ? String(leaderApiEndpoint.dropLast()) : leaderApiEndpoint
         guard let url = URL(string: endpoint + "/api/v1/node") else {
             throw StartupError("--leader-api-endpoint \(leaderApiEndpoint) is not a URL")
@@ -242,6 +331,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
         var request = URLRequest(url: url)
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         request.httpBody = try JSONSerialization.data(withJSONObject: ["addr": raftAddr, "node_id": localID])
         request.timeoutInterval = 15
         let deadline = ContinuousClock.now + .seconds(30)
@@ -266,12 +356,15 @@ struct RaftCacheCommand: AsyncParsableCommand {
         }
     }
 
-    private func shutDown(node: RaftNode, server: RPCServer, storage: FileStorage, logger: Logger) async {
+    private func shutDown(node: RaftNode, server: RPCServer, storage: FileStorage, security: Security, logger: Logger) async {
         if let status = try? await node.status() {
             if leaveOnShutdown {
                 // Through the node's service, which forwards to the leader from a follower.
                 let call = InboundCall(method: Method.removeServer.rawValue, payload: (try? RemoveServerRequest(id: localID).wireBytes()) ?? [])
-                switch await RaftNodeService(node: node).handle(call) {
+                switch await RaftNodeService(node: node, access: security.access).handle(InboundCall(
+                    method: call.method, payload: call.payload, caller: Caller(name: localID, role: .admin),
+                    token: security.access.adminToken ?? ""))
+                {
                 case .success: logger.info("left the cluster")
                 case .failure(let error): logger.warning("could not leave the cluster", metadata: ["error": "\(error)"])
                 }
@@ -352,4 +445,16 @@ struct StartupError: Error, CustomStringConvertible {
     init(_ description: String) {
         self.description = description
     }
+}
+
+/// Raises the soft limit on open files to the hard one (which any user may); returns the limit now.
+func raiseOpenFileLimit() -> Int {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1_024 }
+    if limit.rlim_cur < limit.rlim_max {
+        var raised = limit
+        raised.rlim_cur = limit.rlim_max
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+    }
+    return Int(clamping: limit.rlim_cur)
 }

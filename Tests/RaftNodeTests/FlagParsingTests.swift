@@ -28,4 +28,19 @@ struct FlagParsingTests {
             #expect(ListenAddress.parse(bad) == nil, "\(bad)")
         }
     }
+
+    @Test("a joining server's id and address are checked before they enter the configuration")
+    func membershipChecks() {
+        #expect(RaftNode.membershipProblem(id: "node-4", address: "127.0.0.1:8084") == nil)
+        #expect(RaftNode.membershipProblem(id: "n", address: "[::1]:1") == nil)
+        #expect(RaftNode.membershipProblem(id: String(repeating: "x", count: 128), address: "db-1.example:65535") == nil)
+        let bad: [(String, String)] = [
+            ("", "127.0.0.1:1"), (String(repeating: "x", count: 129), "127.0.0.1:1"), ("a b", "127.0.0.1:1"),
+            ("a\u{7}", "127.0.0.1:1"), ("n", "127.0.0.1:0"), ("n", "127.0.0.1:65536"), ("n", "127.0.0.1:-1"),
+            ("n", ":8081"), ("n", "[::1:8081"), ("n", "127.0.0.1"), ("n", String(repeating: "h", count: 300) + ":1"),
+        ]
+        for (id, address) in bad {
+            #expect(RaftNode.membershipProblem(id: id, address: address) != nil, "\(id) at \(address)")
+        }
+    }
 }

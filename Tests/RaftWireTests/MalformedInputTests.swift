@@ -108,4 +108,21 @@ struct MalformedInputTests {
             decodeAsEveryType(bytes)
         }
     }
+
+    @Test("a string with a NUL is refused, not read up to the NUL")
+    func nulInReceivedString() {
+        // RemoveServerRequest.id = "node-2\0x": protobuf-c alone would read "node-2".
+        #expect(throws: WireError.nulInString(field: "raftcache.RemoveServerRequest.id")) {
+            try RemoveServerRequest(wireBytes: [0x0A, 0x08] + Array("node-2".utf8) + [0x00, 0x78])
+        }
+        // Nested: a Server in a Configuration.
+        #expect(throws: WireError.nulInString(field: "raftcache.Server.id")) {
+            try Configuration(wireBytes: [0x0A, 0x04, 0x0A, 0x02, 0x61, 0x00])
+        }
+        #expect(throws: WireError.nulInString(field: "raftcache.Envelope.method")) {
+            try Envelope(wireBytes: [0x1A, 0x02, 0x2F, 0x00])
+        }
+        // NUL in bytes fields is data.
+        #expect(throws: Never.self) { try SetRequest(wireBytes: [0x0A, 0x01, 0x00, 0x12, 0x01, 0x00]) }
+    }
 }

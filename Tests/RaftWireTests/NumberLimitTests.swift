@@ -61,4 +61,13 @@ struct NumberLimitTests {
             }
         }
     }
+
+    @Test("the bytes of Protos/README.md's example")
+    func readmeExample() throws {
+        #expect(throws: WireError.numberOutOfRange(field: "AppendEntriesRequest.term", value: 1 << 63)) {
+            try AppendEntriesRequest(wireBytes: [0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01])
+        }
+        let edge = try AppendEntriesRequest(wireBytes: [0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F])
+        #expect(edge.term == wireNumberLimit - 1)
+    }
 }

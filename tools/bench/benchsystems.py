@@ -1,7 +1,8 @@
 """The two systems tools/bench/compare measures, each a 3-node cluster on loopback that syncs
 to disk: raft-cache (release build, default flags) and etcd (Debian's etcd-server, 3.4, its
 JSON gateway for HTTP). Each can start, stop, report its term, time failovers and report
-the memory of a node holding a million 100-byte values."""
+the memory of a node holding a million 100-byte values. Run as root, both run as an
+unprivileged user (tools/clients/python/unprivileged.py)."""
 
 import base64
 import json
@@ -20,6 +21,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "clients", "python"))
 sys.path.insert(0, os.path.join(ROOT, "tools", "clients", "python", "tests"))
 import cluster_support  # noqa: E402
 import raftcache_client as rc  # noqa: E402
+import unprivileged  # noqa: E402
 from cluster_support import Node, eventually, free_port, leader_of  # noqa: E402
 
 MILLION = 1_000_000
@@ -45,8 +47,8 @@ def until_ok(action, deadline=30.0):
 class RaftCacheCluster:
     def __init__(self, workdir, binary=os.path.join(ROOT, ".build", "release", "raft-cache")):
         cluster_support.BINARY = binary
+        unprivileged.writable_dir(workdir)  # A tempfile.mkdtemp of root's (0700) would keep the nodes out.
         self.workdir = os.path.join(workdir, "raft-cache")
-        os.makedirs(self.workdir, exist_ok=True)
         first = Node(self.workdir, "node-1")
         self.nodes = [first, Node(self.workdir, "node-2", join=first.addr), Node(self.workdir, "node-3", join=first.addr)]
 
@@ -95,14 +97,17 @@ class RaftCacheCluster:
 
     def memory_for_million(self):
         load = os.path.join(ROOT, ".build", "release", "raft-cache-load")
-        subprocess.run([load, f"--target={self.binary_addr()}", "--sequential", f"--count={MILLION}", "--value-size=100",
-                        "--key-prefix=million-", "--in-flight=256"], check=True, capture_output=True)
+        subprocess.run(unprivileged.command([load, f"--target={self.binary_addr()}", "--sequential", f"--count={MILLION}",
+                                             "--value-size=100", "--key-prefix=million-", "--in-flight=256"]),
+                       check=True, capture_output=True)
         return max(resident_mb(node.process.pid) for node in self.nodes)
 
 
 class EtcdCluster:
     def __init__(self, workdir):
         self.workdir = os.path.join(workdir, "etcd")
+        unprivileged.writable_dir(workdir)
+        unprivileged.writable_dir(self.workdir)  # etcd creates its data directories in it.
         self.members = []
         for i in (1, 2, 3):
             self.members.append({"name": f"e{i}", "client": free_port(), "peer": free_port(), "process": None,
@@ -117,7 +122,7 @@ class EtcdCluster:
                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{member['peer']}",
                 "--initial-cluster", self.initial, "--initial-cluster-state", state,
                 "--initial-cluster-token", "raft-cache-bench", "--log-level", "error"]
-        member["process"] = subprocess.Popen(args, stdout=member["log"], stderr=member["log"])
+        member["process"] = subprocess.Popen(unprivileged.command(args), stdout=member["log"], stderr=member["log"])
 
     def start(self):
         for member in self.members:

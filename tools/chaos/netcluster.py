@@ -2,16 +2,21 @@
 a bridge, so faults are real: a partition is a blackhole route inside a node's namespace
 (packets to that peer vanish, as on a cut cable), a pause is SIGSTOP, a crash is SIGKILL.
 Clients stay in the root namespace and reach every node over the bridge, so they can watch
-how a node on the minority side answers. Needs root (ip netns, veth, bridge)."""
+how a node on the minority side answers. Needs root (ip netns, veth, bridge); the nodes
+themselves run unprivileged (see tools/clients/python/unprivileged.py)."""
 
 import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python"))
+import unprivileged  # noqa: E402
 
 RAFT_PORT = 7000
 HTTP_PORT = 8000
@@ -35,12 +40,15 @@ class NetNode:
         self.log = open(os.path.join(cluster.workdir, self.id + ".log"), "ab")
 
     def start(self, join=None):
-        args = ["ip", "netns", "exec", self.netns, self.cluster.binary, f"--local-id={self.id}",
-                f"--raft-addr={self.addr}", f"--raft-dir={self.dir}", f"--port={self.ip}:{HTTP_PORT}",
-                "--log-level=notice", "--timeout=1s"]
+        args = [self.cluster.binary, f"--local-id={self.id}", f"--raft-addr={self.addr}", f"--raft-dir={self.dir}",
+                f"--port={self.ip}:{HTTP_PORT}", "--log-level=notice", "--timeout=1s",
+                # Nodes and clients reach each other across namespaces, not on loopback.
+                "--insecure"]
         if join:
             args.append(f"--leader-addr={join}")
-        self.process = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        # Entering the namespace needs root; the node after it does not, and must not have it.
+        self.process = subprocess.Popen(["ip", "netns", "exec", self.netns, *unprivileged.command(args)],
+                                        stdout=self.log, stderr=self.log)
         self.paused = False
 
     def alive(self):
@@ -95,7 +103,7 @@ class NetCluster:
     def __enter__(self):
         if os.geteuid() != 0:
             raise SystemExit("chaos: network namespaces need root")
-        os.makedirs(self.workdir, exist_ok=True)
+        unprivileged.writable_dir(self.workdir)  # The nodes create their --raft-dir in it.
         sh("ip", "link", "add", self.bridge, "type", "bridge")
         sh("ip", "addr", "add", f"{self.prefix}.1/24", "dev", self.bridge)
         sh("ip", "link", "set", self.bridge, "up")

@@ -2,17 +2,22 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
+import RaftTransport
 
-/// `--listen ... --forward ...`: a TCP relay that decodes both directions as they pass.
+/// `--listen ... --forward ...`: a TCP relay that decodes both directions as they pass. With
+/// TLS it ends TLS on both sides: clients see its certificate, the node sees it present the
+/// same one, and the frames between are plain to decode.
 struct ProxySource {
     let listen: HostAndPort
     let forward: HostAndPort
+    var tls: TLSContexts?
 
     /// Runs until SIGINT or SIGTERM, then finishes the dumper (summary) and exits.
     func run(dumper: Dumper) throws -> Never {
         let shared = NIOLockedValueBox(dumper)
         let connectionCount = NIOLockedValueBox(0)
-        let forward = self.forward
+        let forward = self.forward, tls = self.tls
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = try ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -25,10 +30,21 @@ struct ProxySource {
                 let client = inbound.remoteAddress.map(Self.text) ?? "client"
                 let upstream = StreamLabel(connection: number, source: client, destination: forward.description)
                 let downstream = StreamLabel(connection: number, source: forward.description, destination: client)
+                if let tls {
+                    do {
+                        try inbound.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.server))
+                    } catch {
+                        return inbound.eventLoop.makeFailedFuture(error)
+                    }
+                }
                 return ClientBootstrap(group: inbound.eventLoop)
                     .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                     .channelInitializer { outbound in
                         outbound.eventLoop.makeCompletedFuture {
+                            if let tls {
+                                try outbound.pipeline.syncOperations.addHandler(
+                                    NIOSSLClientHandler(context: tls.client, serverHostname: nil))
+                            }
                             try outbound.pipeline.syncOperations.addHandler(
                                 Self.relay(to: inbound, label: downstream, shared: shared))
                         }

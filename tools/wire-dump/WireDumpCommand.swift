@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RaftTransport
 import RaftWire
 
 @main
@@ -51,7 +52,20 @@ struct WireDumpCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The largest frame body accepted; longer ones are reported, not buffered.", valueName: "bytes"))
     var maxFrame: Int = Frame.defaultMaxLength
 
+    @Option(help: ArgumentHelp("Proxy: end TLS on both sides with the cluster CA and --tls-cert-file.", valueName: "file"))
+    var tlsCaFile: String?
+
+    @Option(help: ArgumentHelp("Proxy: the certificate shown to clients and presented to the node (PEM).", valueName: "file"))
+    var tlsCertFile: String?
+
+    @Option(help: ArgumentHelp("Proxy: the key of --tls-cert-file (PEM).", valueName: "file"))
+    var tlsKeyFile: String?
+
     func validate() throws {
+        let tls = [tlsCaFile, tlsCertFile, tlsKeyFile].compactMap { $0 }.count
+        guard tls == 0 || (tls == 3 && listen != nil) else {
+            throw ValidationError("--tls-ca-file, --tls-cert-file and --tls-key-file go together, with --listen")
+        }
         let sources = [listen != nil || forward != nil, pcap != nil, raw != nil].filter { $0 }.count
         guard sources == 1 else { throw ValidationError("give exactly one source: --listen/--forward, --pcap or --raw") }
         if (listen == nil) != (forward == nil) { throw ValidationError("--listen and --forward go together") }
@@ -66,7 +80,9 @@ struct WireDumpCommand: ParsableCommand {
             output: Output(flushEachLine: listen != nil))
         do {
             if let listen, let forward {
-                let proxy = ProxySource(listen: try HostAndPort(parsing: listen), forward: try HostAndPort(parsing: forward))
+                let tls = try tlsCaFile.map { try TLSContexts(files: TLSFiles(certificate: tlsCertFile!, key: tlsKeyFile!, ca: $0)) }
+                let proxy = ProxySource(
+                    listen: try HostAndPort(parsing: listen), forward: try HostAndPort(parsing: forward), tls: tls)
                 try proxy.run(dumper: dumper)
             } else if let pcap {
                 var source = CaptureSource(ports: Set(ports))

@@ -93,10 +93,15 @@ struct  Raftcache__Envelope
    * forwards a call with hops 0 at most once; one with hops > 0 it answers itself.
    */
   uint32_t hops;
+  /*
+   * Requests only: a bearer token standing for a caller and its role (read, write or
+   * admin), for clients without a certificate. A forwarded call carries its caller's.
+   */
+  char *auth_token;
 };
 #define RAFTCACHE__ENVELOPE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__envelope__descriptor) \
-    , 0, RAFTCACHE__FRAME_KIND__FRAME_KIND_REQUEST, (char *)protobuf_c_empty_string, 0, RAFTCACHE__STATUS_CODE__STATUS_CODE_OK, (char *)protobuf_c_empty_string, {0,NULL}, 0 }
+    , 0, RAFTCACHE__FRAME_KIND__FRAME_KIND_REQUEST, (char *)protobuf_c_empty_string, 0, RAFTCACHE__STATUS_CODE__STATUS_CODE_OK, (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string }
 
 
 /*

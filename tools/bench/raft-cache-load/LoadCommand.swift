@@ -69,6 +69,18 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Write every successful call to this file: its start (Unix time, microseconds) and latency (microseconds).")
     var latencyFile: String?
 
+    @Option(help: "The cluster CA (PEM): speak TLS to the nodes, presenting --tls-cert-file.")
+    var tlsCaFile: String?
+
+    @Option(help: "A client certificate (PEM; its OU is the role: write for sets).")
+    var tlsCertFile: String?
+
+    @Option(help: "The key of --tls-cert-file (PEM).")
+    var tlsKeyFile: String?
+
+    @Option(help: "A file holding a bearer token sent with every call (default: the RAFT_CACHE_TOKEN variable).")
+    var tokenFile: String?
+
     func validate() throws {
         guard inFlight >= 1, connections >= 1, keys >= 1, valueSize >= 0, count >= 0, duration > 0, timeout > 0 else {
             throw ValidationError("--in-flight, --connections and --keys must be at least 1; --count, --value-size at least 0")
@@ -77,6 +89,8 @@ struct LoadCommand: AsyncParsableCommand {
         guard parsedConsistency != nil else { throw ValidationError("--consistency must be linearizable, lease or stale") }
         guard !sequential || count > 0 else { throw ValidationError("--sequential needs --count") }
         for target in targets where split(target) == nil { throw ValidationError("--target '\(target)' is not host:port") }
+        let tls = [tlsCaFile, tlsCertFile, tlsKeyFile].compactMap { $0 }.count
+        guard tls == 0 || tls == 3 else { throw ValidationError("--tls-ca-file, --tls-cert-file and --tls-key-file go together") }
     }
 
     var parsedConsistency: Consistency? {
@@ -91,11 +105,16 @@ struct LoadCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "raft-cache-load")
         logger.logLevel = .error
+        let tls = try tlsCaFile.map { ca in try TLSContexts(files: TLSFiles(certificate: tlsCertFile!, key: tlsKeyFile!, ca: ca)) }
+        let token = try tokenFile.map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
+            ?? ProcessInfo.processInfo.environment["RAFT_CACHE_TOKEN"] ?? ""
         let clients = targets.map { target in
             let (host, port) = split(target)!
             return RPCClient(
                 host: host, port: port,
-                options: .init(maxConnections: connections, timeout: .nanoseconds(Int64(timeout * 1e9))), logger: logger)
+                options: .init(
+                    maxConnections: connections, timeout: .nanoseconds(Int64(timeout * 1e9)), tls: tls, token: token),
+                logger: logger)
         }
         let plan = Plan(
             workload: workload, readPercent: readPercent, keys: keys, keyPrefix: keyPrefix,

@@ -15,7 +15,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from netcluster import NetCluster  # noqa: E402
+from netcluster import NetCluster, unprivileged  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 BINARY = os.environ.get("RAFT_CACHE_BIN", os.path.join(ROOT, ".build", "debug", "raft-cache"))
@@ -70,6 +70,8 @@ def test_minority_node_refuses_linearizable_reads():
     with NetCluster(BINARY, tempfile.mkdtemp(prefix="raft-cache-minority-")) as cluster:
         try:
             cluster.start()
+            # Root (as chaos needs) would hide socket options only root may set: not in the nodes.
+            assert all(0 not in unprivileged.process_uids(n.process.pid) for n in cluster.nodes)
             leader = cluster.leader()
             assert put(leader, "x", b"old") == 200
             follower = next(n for n in cluster.nodes if n is not leader)

@@ -5,6 +5,8 @@
     raftcache_cli.py --addr HOST:PORT get KEY [--consistency linearizable|lease|stale]
     raftcache_cli.py --addr HOST:PORT delete KEY
     raftcache_cli.py --addr HOST:PORT status
+    raftcache_cli.py --addr HOST:PORT --tls-ca-file ca.pem --tls-cert-file me.pem --tls-key-file me-key.pem get KEY
+    RAFT_CACHE_TOKEN=... raftcache_cli.py --addr HOST:PORT set KEY VALUE
 
 Exit status: 0 done, 1 key not found (get), 2 the call failed.
 """
@@ -24,6 +26,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="raft-cache client (binary protocol)")
     parser.add_argument("--addr", default="localhost:8081", help="a node's --raft-addr (default localhost:8081)")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
+    parser.add_argument("--tls-ca-file", help="the cluster CA: speak TLS, and trust nodes whose certificate it signed")
+    parser.add_argument("--tls-cert-file", help="a client certificate (its CN and OU name the caller and its role)")
+    parser.add_argument("--tls-key-file", help="the key of --tls-cert-file")
+    parser.add_argument("--token-file", help="a file holding a bearer token (default: the RAFT_CACHE_TOKEN variable)")
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("set", help="set KEY to VALUE")
     p.add_argument("key")
@@ -35,9 +41,16 @@ def main(argv=None):
     p.add_argument("key")
     commands.add_parser("status", help="the node's view of the cluster, as JSON")
     args = parser.parse_args(argv)
+    if bool(args.tls_cert_file) != bool(args.tls_key_file) or (args.tls_cert_file and not args.tls_ca_file):
+        parser.error("--tls-cert-file and --tls-key-file go together, with --tls-ca-file")
+    token = os.environ.get("RAFT_CACHE_TOKEN", "")
+    if args.token_file:
+        with open(args.token_file) as f:
+            token = f.read().strip()
 
     try:
-        with rc.Client(args.addr, timeout=args.timeout) as client:
+        tls = rc.tls_context(args.tls_ca_file, args.tls_cert_file, args.tls_key_file) if args.tls_ca_file else None
+        with rc.Client(args.addr, timeout=args.timeout, tls=tls, token=token) as client:
             if args.command == "set":
                 print(client.set(args.key.encode(), args.value.encode()))
             elif args.command == "get":

@@ -9,9 +9,14 @@
 
 Any node takes any call: followers forward writes to the leader and serve linearizable
 reads after asking the leader for a read index.
+
+A node with TLS wants `tls=tls_context(ca, cert, key)` (a client certificate names the caller
+and its role) or `tls=tls_context(ca)` with a bearer `token`; a node with tokens but no TLS
+wants the token alone.
 """
 
 import socket
+import ssl
 
 import raftcache_wire as wire
 
@@ -34,11 +39,25 @@ class RPCError(Exception):
         self.detail = detail
 
 
+def tls_context(ca, cert=None, key=None):
+    """A TLS context trusting the cluster CA `ca`, presenting `cert` and `key` if given. The
+    node's certificate is checked against the CA, not against the address called: a cluster
+    is called by address, and its certificates name node ids."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    context.check_hostname = False
+    if cert:
+        context.load_cert_chain(cert, key)
+    return context
+
+
 class Client:
-    def __init__(self, addr, timeout=5.0):
+    def __init__(self, addr, timeout=5.0, tls=None, token=""):
         host, _, port = addr.rpartition(":")
         self.timeout = timeout
-        self.sock = socket.create_connection((host or "localhost", int(port)), timeout=timeout)
+        self.token = token
+        self.sock = socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=timeout)
+        if tls:
+            self.sock = tls.wrap_socket(self.sock)
         self.decoder = wire.FrameDecoder()
         self.next_call_id = 1
 
@@ -55,7 +74,8 @@ class Client:
         """Calls `method` and returns its decoded response, or raises RPCError."""
         call_id = self.next_call_id
         self.next_call_id += 1
-        self.sock.sendall(wire.request_frame(call_id, method, request, timeout_ms=int(self.timeout * 1000)))
+        self.sock.sendall(wire.request_frame(call_id, method, request, timeout_ms=int(self.timeout * 1000),
+                                             auth_token=self.token))
         while True:
             for envelope in self.decoder.frames():
                 if envelope.call_id not in (call_id, 0):

@@ -73,10 +73,10 @@ def encode_frame(envelope, max_length=DEFAULT_MAX_LENGTH):
     return HEADER.pack(len(body)) + body
 
 
-def request_frame(call_id, method, request, timeout_ms=0):
-    """A request frame calling `method` with message `request`."""
-    return encode_frame(Envelope(call_id=call_id, kind=REQUEST, method=method,
-                                 timeout_ms=timeout_ms, payload=request.SerializeToString()))
+def request_frame(call_id, method, request, timeout_ms=0, auth_token=""):
+    """A request frame calling `method` with message `request` (and a bearer token, if any)."""
+    return encode_frame(Envelope(call_id=call_id, kind=REQUEST, method=method, timeout_ms=timeout_ms,
+                                 payload=request.SerializeToString(), auth_token=auth_token))
 
 
 class FrameDecoder:

@@ -37,7 +37,8 @@ def preloaded():
     """Three nodes holding `writes` keys, written with snapshots every `entries` entries."""
     writes, entries, value_size = (100_000, 10_000, 400) if LONG else (20_000, 2_000, 400)
     workdir = tempfile.mkdtemp(prefix="raft-cache-snapshots-")
-    first, joiners, args = snapshot_cluster(workdir, entries)
+    # Small chunks: a transfer takes hundreds of round trips, long enough to be seen under way.
+    first, joiners, args = snapshot_cluster(workdir, entries, extra=["--snapshot-chunk-kib=16"])
     for nodes in running(workdir, first, joiners):
         report = load(nodes, "--sequential", f"--count={writes}", f"--value-size={value_size}", "--in-flight=128")
         assert report["errors"] == {} and report["ok"] == writes, report

@@ -2,7 +2,8 @@
 the same packets as pcapng), hand-built captures that stress TCP reassembly and link types,
 the live proxy in front of a node, and garbage or truncated input. The binaries are
 RAFT_CACHE_BIN / WIRE_DUMP_BIN or .build/debug/{raft-cache,wire-dump}; tcpdump comes from
-tools/setup (these tests need it and root, as CI has)."""
+tools/setup (these tests need it and root, as CI has; the nodes and the proxy still run
+unprivileged, see unprivileged.py)."""
 
 import contextlib
 import json
@@ -21,6 +22,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import raftcache_client as rc  # noqa: E402
 import raftcache_wire as wire  # noqa: E402
+import unprivileged  # noqa: E402
 import vectors  # noqa: E402
 
 from cluster_support import BINARY, ROOT, Node, eventually, free_port, leader_of, running  # noqa: E402
@@ -361,11 +363,15 @@ def test_proxy_relays_unchanged_and_prints_every_call():
     try:
         node.start()
         eventually("node-1 to lead", lambda: node.status().role == rc.wire.kv_pb2.ROLE_LEADER)
-        proxy = subprocess.Popen([WIRE_DUMP, "--listen", f"127.0.0.1:{proxy_port}", "--forward", node.addr, "--json"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # Unprivileged, as the nodes are: root would hide socket options only root may set.
+        proxy = subprocess.Popen(
+            unprivileged.command([WIRE_DUMP, "--listen", f"127.0.0.1:{proxy_port}", "--forward", node.addr, "--json"]),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             first = json.loads(proxy.stdout.readline())
             assert first["kind"] == "note" and "listening" in first["note"]
+            if os.geteuid() == 0:
+                assert 0 not in unprivileged.process_uids(proxy.pid)
             with node.client() as direct:
                 expected = operations(direct)
             with rc.Client(f"127.0.0.1:{proxy_port}") as through:
