@@ -95,13 +95,47 @@ private final class KeyLogFile: Sendable {
         self.path = path
     }
 
+    /// `line` ends with its newline already.
     func append(_ line: ByteBuffer) {
-        var line = line
-        line.writeString("\n")
         lock.withLock {
             guard let file = fopen(path, "a") else { return }
             defer { fclose(file) }
             _ = line.readableBytesView.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
         }
+    }
+}
+
+/// Joins the bytes written between two flushes into one buffer, so TLS seals them as one
+/// record: an HTTP answer is written as head, body and end, three records without it.
+final class WriteCoalescer: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var pending: ByteBuffer?
+    private var promises: [EventLoopPromise<Void>] = []
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        var bytes = unwrapOutboundIn(data)
+        if pending == nil {
+            pending = bytes
+        } else {
+            pending!.writeBuffer(&bytes)
+        }
+        if let promise { promises.append(promise) }
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        guard let bytes = pending else { return context.flush() }
+        pending = nil
+        let waiting = promises
+        promises = []
+        let written: EventLoopPromise<Void>? = waiting.isEmpty ? nil : context.eventLoop.makePromise()
+        written?.futureResult.whenComplete { result in waiting.forEach { $0.completeWith(result) } }
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: written)
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if pending != nil { flush(context: context) }
+        context.close(mode: mode, promise: promise)
     }
 }

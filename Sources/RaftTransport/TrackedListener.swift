@@ -37,7 +37,9 @@ public final class TrackedListener: Sendable {
                 if limits.loopbackOnly, let remote = channel.remoteAddress, !remote.isLoopback {
                     logger.notice("refused a connection from outside loopback (no TLS configured)", metadata: ["remote": "\(remote)"])
                     let why = ConnectionLimits.loopbackOnlyMessage("\(remote)")
-                    return channel.writeAndFlush(refusal(why)).flatMap { channel.close() }
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(RefusalHandler(message: refusal(why)))
+                    }
                 }
                 let key = ObjectIdentifier(channel)
                 let activity = ConnectionActivity(limits: limits)
@@ -65,6 +67,7 @@ public final class TrackedListener: Sendable {
                     if let tls {
                         // The contexts in force now: a certificate rotated on SIGHUP serves new connections.
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.server))
+                        try channel.pipeline.syncOperations.addHandler(WriteCoalescer())
                     }
                     try channel.pipeline.syncOperations.addHandler(ActivityHandler(activity: activity))
                     try configure(channel.pipeline.syncOperations, activity)

@@ -92,6 +92,10 @@ let vectors: [Vector] = [
         message: AppendEntriesRequest(
             term: 3, leaderID: "node-1", prevLogIndex: 12, prevLogTerm: 3, leaderCommit: 12, seq: 100,
             targetID: "node-2")),
+    Vector(
+        name: "14-kv-get-with-token",
+        envelope: Envelope(callID: 5, kind: .request, method: Method.get.rawValue, authToken: "read-token-0123456789"),
+        message: GetRequest(key: Array("greeting".utf8))),
 ]
 
 /// Decodes `bytes` as the type of `like` and compares.

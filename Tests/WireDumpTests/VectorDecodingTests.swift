@@ -41,6 +41,7 @@ struct VectorDecodingTests {
         ],
         "12-add-voter-request": ["request #9 Raft/AddVoter", "id=node-4 address=localhost:8084"],
         "13-heartbeat": ["request #8 Raft/AppendEntries", "entries=0 commit=12"],
+        "14-kv-get-with-token": ["request #5 KV/Get", "key=\"greeting\""],
     ]
 
     @Test("every vector file has its expectation")
@@ -69,6 +70,16 @@ struct VectorDecodingTests {
         #expect(lines[0].contains(#""entries":{"count":2,"first_index":11,"last_index":12,"terms":[3]"#))
         #expect(lines[0].contains(#"{"index":11,"term":3,"type":"command","op":"set","key":"hello","value_size":5}"#))
         #expect(lines[1].contains(#""kind":"response","call_id":7,"method":"/raftcache.Raft/AppendEntries""#))
+    }
+
+    @Test("a bearer token is never printed")
+    func tokenNotShown() throws {
+        let frame = try VectorFiles.bytes("14-kv-get-with-token")
+        for format in [Dumper.Format.text, .json] {
+            let lines = dumpLines(frame, format: format)
+            #expect(!lines.isEmpty)
+            #expect(!lines.contains { $0.contains("read-token") })
+        }
     }
 
     @Test("--no-heartbeats hides the empty AppendEntries and its response")

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "clients", "python", "tests"))
 import cluster_support  # noqa: E402
 import raftcache_client as rc  # noqa: E402
 import unprivileged  # noqa: E402
-from cluster_support import Node, eventually, free_port, leader_of  # noqa: E402
+from cluster_support import Node, eventually, free_port, leader_of, tls_files  # noqa: E402
 
 MILLION = 1_000_000
 
@@ -45,12 +45,27 @@ def until_ok(action, deadline=30.0):
 
 
 class RaftCacheCluster:
-    def __init__(self, workdir, binary=os.path.join(ROOT, ".build", "release", "raft-cache")):
+    """Three nodes on loopback; with `tls`, speaking mutual TLS (certificates from raft-cache
+    certs) and taking bearer tokens, so HTTP clients without a certificate (wrk) send TOKEN."""
+
+    TOKEN = "bench-write-token-0123456789"
+
+    def __init__(self, workdir, binary=os.path.join(ROOT, ".build", "release", "raft-cache"), tls=False):
         cluster_support.BINARY = binary
         unprivileged.writable_dir(workdir)  # A tempfile.mkdtemp of root's (0700) would keep the nodes out.
-        self.workdir = os.path.join(workdir, "raft-cache")
-        first = Node(self.workdir, "node-1")
-        self.nodes = [first, Node(self.workdir, "node-2", join=first.addr), Node(self.workdir, "node-3", join=first.addr)]
+        self.workdir = os.path.join(workdir, "raft-cache-tls" if tls else "raft-cache")
+        unprivileged.writable_dir(self.workdir)
+        self.certs = None
+        args = []
+        if tls:
+            self.certs = cluster_support.make_certs(os.path.join(self.workdir, "certs"), ["node-1", "node-2", "node-3"],
+                                                    ["admin:admin", "app:write"])
+            tokens = os.path.join(self.workdir, "tokens")
+            with open(tokens, "w") as f:
+                f.write(f"write {self.TOKEN} bench\n")
+            args.append(f"--auth-token-file={tokens}")
+        first = Node(self.workdir, "node-1", args=args, certs=self.certs)
+        self.nodes = [first] + [Node(self.workdir, f"node-{i}", join=first.addr, args=args, certs=self.certs) for i in (2, 3)]
 
     def start(self):
         first = self.nodes[0]

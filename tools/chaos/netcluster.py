@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python"))
+import raftcache_client as rc  # noqa: E402
 import unprivileged  # noqa: E402
 
 RAFT_PORT = 7000
@@ -33,7 +34,9 @@ class NetNode:
         self.ip = f"{cluster.prefix}.{10 + index}"
         self.netns = f"{cluster.name}-{index}"
         self.addr = f"{self.ip}:{RAFT_PORT}"
-        self.http = f"http://{self.ip}:{HTTP_PORT}"
+        self.http = f"{'https' if cluster.certs else 'http'}://{self.ip}:{HTTP_PORT}"
+        # The clients' TLS context (an admin certificate), or None without TLS.
+        self.tls = rc.tls_context(*cluster.tls_files("admin")) if cluster.certs else None
         self.dir = os.path.join(cluster.workdir, self.id)
         self.process = None
         self.paused = False
@@ -41,9 +44,12 @@ class NetNode:
 
     def start(self, join=None):
         args = [self.cluster.binary, f"--local-id={self.id}", f"--raft-addr={self.addr}", f"--raft-dir={self.dir}",
-                f"--port={self.ip}:{HTTP_PORT}", "--log-level=notice", "--timeout=1s",
-                # Nodes and clients reach each other across namespaces, not on loopback.
-                "--insecure"]
+                f"--port={self.ip}:{HTTP_PORT}", "--log-level=notice", "--timeout=1s"]
+        if self.cluster.certs:
+            ca, cert, key = self.cluster.tls_files(self.id)
+            args += [f"--tls-ca-file={ca}", f"--tls-cert-file={cert}", f"--tls-key-file={key}"]
+        elif self.cluster.insecure:
+            args.append("--insecure")  # Nodes and clients reach each other across namespaces, not on loopback.
         if join:
             args.append(f"--leader-addr={join}")
         # Entering the namespace needs root; the node after it does not, and must not have it.
@@ -80,16 +86,18 @@ class NetNode:
     def status(self, timeout=1.0):
         """GET /api/v1/status as a dict, or None when the node does not answer."""
         try:
-            with urllib.request.urlopen(self.http + "/api/v1/status", timeout=timeout) as response:
+            with urllib.request.urlopen(self.http + "/api/v1/status", timeout=timeout, context=self.tls) as response:
                 return json.loads(response.read())
         except (OSError, ValueError, urllib.error.URLError):
             return None
 
 
 class NetCluster:
-    """`size` nodes n1..nN in namespaces <name>-1.. on the bridge <name>b, subnet <prefix>.0/24."""
+    """`size` nodes n1..nN in namespaces <name>-1.. on the bridge <name>b, subnet <prefix>.0/24;
+    with `tls`, speaking mutual TLS with certificates from `raft-cache certs` (else --insecure,
+    unless `insecure` is False: then the nodes refuse everyone, who is not on their loopback)."""
 
-    def __init__(self, binary, workdir, size=3):
+    def __init__(self, binary, workdir, size=3, tls=False, insecure=True):
         tag = os.getpid() % 10000
         self.name = f"rc{tag}"
         self.prefix = f"10.{200 + tag % 50}.{tag % 250}"
@@ -99,6 +107,20 @@ class NetCluster:
         self.nodes = []
         self.cuts = set()
         self.size = size
+        self.insecure = insecure
+        self.certs = os.path.join(workdir, "certs") if tls else None
+        if self.certs:
+            unprivileged.writable_dir(workdir)
+            unprivileged.writable_dir(self.certs)
+            done = subprocess.run(unprivileged.command(
+                [self.binary, "certs", f"--dir={self.certs}", "--client=admin:admin"]
+                + [f"--node=n{i}" for i in range(1, size + 1)]), capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"chaos: raft-cache certs failed: {done.stderr}")
+
+    def tls_files(self, name):
+        return (os.path.join(self.certs, "ca.pem"), os.path.join(self.certs, f"{name}.pem"),
+                os.path.join(self.certs, f"{name}-key.pem"))
 
     def __enter__(self):
         if os.geteuid() != 0:

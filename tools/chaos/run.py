@@ -88,6 +88,7 @@ def main():
     parser.add_argument("--budget", type=float, default=120, help="checker seconds per key")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--expect-violation", action="store_true")
+    parser.add_argument("--tls", action="store_true", help="mutual TLS between the nodes and with the clients")
     args = parser.parse_args()
     faults = [f for f in args.faults.split(",") if f]
     for fault in faults:
@@ -97,10 +98,10 @@ def main():
     rng = random.Random(seed)
     workdir = tempfile.mkdtemp(prefix="raft-cache-chaos-")
     print(f"chaos: seed {seed}, {args.nodes} nodes, faults {', '.join(faults)}, {args.fault_seconds:.0f} s each, "
-          f"reads {args.consistency}; work directory {workdir}", flush=True)
+          f"reads {args.consistency}{', TLS' if args.tls else ''}; work directory {workdir}", flush=True)
 
     windows = []
-    with NetCluster(args.binary, workdir, args.nodes) as cluster:
+    with NetCluster(args.binary, workdir, args.nodes, tls=args.tls) as cluster:
         cluster.start()
         workload = Workload(cluster.nodes, clients=args.clients, keys=args.keys, consistency=args.consistency)
         workload.start()

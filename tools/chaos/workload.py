@@ -78,7 +78,7 @@ class Workload:
         else:
             request = urllib.request.Request(node.http + path + f"?consistency={self.consistency}")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=node.tls) as response:
                 body = response.read()
                 return "ok", body[:-1].decode() if op == "get" else None
         except urllib.error.HTTPError as error:
@@ -90,7 +90,7 @@ class Workload:
 
     def call_binary(self, node, op, key, value):
         try:
-            with rc.Client(node.addr, timeout=self.timeout) as client:
+            with rc.Client(node.addr, timeout=self.timeout, tls=node.tls) as client:
                 if op == "set":
                     client.set(key.encode(), value.encode())
                 elif op == "delete":

@@ -11,7 +11,8 @@ import RaftTransport
 struct ProxySource {
     let listen: HostAndPort
     let forward: HostAndPort
-    var tls: TLSContexts?
+    /// TLS toward clients (`server`) and toward the node (`client`).
+    var tls: (server: NIOSSLContext, client: NIOSSLContext)?
 
     /// Runs until SIGINT or SIGTERM, then finishes the dumper (summary) and exits.
     func run(dumper: Dumper) throws -> Never {

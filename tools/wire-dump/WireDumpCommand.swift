@@ -55,16 +55,25 @@ struct WireDumpCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Proxy: end TLS on both sides with the cluster CA and --tls-cert-file.", valueName: "file"))
     var tlsCaFile: String?
 
-    @Option(help: ArgumentHelp("Proxy: the certificate shown to clients and presented to the node (PEM).", valueName: "file"))
+    @Option(help: ArgumentHelp("Proxy: the certificate shown to clients (PEM; a node's will do), and presented to the node unless --tls-upstream-cert-file is given.", valueName: "file"))
     var tlsCertFile: String?
 
     @Option(help: ArgumentHelp("Proxy: the key of --tls-cert-file (PEM).", valueName: "file"))
     var tlsKeyFile: String?
 
+    @Option(help: ArgumentHelp("Proxy: the certificate presented to the node (PEM): it names the caller the node sees.", valueName: "file"))
+    var tlsUpstreamCertFile: String?
+
+    @Option(help: ArgumentHelp("Proxy: the key of --tls-upstream-cert-file (PEM).", valueName: "file"))
+    var tlsUpstreamKeyFile: String?
+
     func validate() throws {
         let tls = [tlsCaFile, tlsCertFile, tlsKeyFile].compactMap { $0 }.count
         guard tls == 0 || (tls == 3 && listen != nil) else {
             throw ValidationError("--tls-ca-file, --tls-cert-file and --tls-key-file go together, with --listen")
+        }
+        guard (tlsUpstreamCertFile == nil) == (tlsUpstreamKeyFile == nil), tlsUpstreamCertFile == nil || tls == 3 else {
+            throw ValidationError("--tls-upstream-cert-file and --tls-upstream-key-file go together, with --tls-ca-file")
         }
         let sources = [listen != nil || forward != nil, pcap != nil, raw != nil].filter { $0 }.count
         guard sources == 1 else { throw ValidationError("give exactly one source: --listen/--forward, --pcap or --raw") }
@@ -80,7 +89,13 @@ struct WireDumpCommand: ParsableCommand {
             output: Output(flushEachLine: listen != nil))
         do {
             if let listen, let forward {
-                let tls = try tlsCaFile.map { try TLSContexts(files: TLSFiles(certificate: tlsCertFile!, key: tlsKeyFile!, ca: $0)) }
+                let tls = try tlsCaFile.map { ca in
+                    let facingClients = try TLSContexts(files: TLSFiles(certificate: tlsCertFile!, key: tlsKeyFile!, ca: ca))
+                    let facingNode = try tlsUpstreamCertFile.map {
+                        try TLSContexts(files: TLSFiles(certificate: $0, key: tlsUpstreamKeyFile!, ca: ca))
+                    }
+                    return (server: facingClients.server, client: (facingNode ?? facingClients).client)
+                }
                 let proxy = ProxySource(
                     listen: try HostAndPort(parsing: listen), forward: try HostAndPort(parsing: forward), tls: tls)
                 try proxy.run(dumper: dumper)

@@ -15,7 +15,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from netcluster import NetCluster, unprivileged  # noqa: E402
+from netcluster import NetCluster, rc, unprivileged  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 BINARY = os.environ.get("RAFT_CACHE_BIN", os.path.join(ROOT, ".build", "debug", "raft-cache"))
@@ -34,14 +34,16 @@ def chaos(*args):
     return done
 
 
-@pytest.mark.parametrize("faults, seconds", [
-    ("kill", 20),
-    ("pause", 20),
-    ("partition,isolate-leader,one-way", 10),
+@pytest.mark.parametrize("faults, seconds, tls", [
+    ("kill", 20, False),
+    ("pause", 20, False),
+    ("partition,isolate-leader,one-way", 10, False),
+    ("kill,partition", 10, True),
 ])
-def test_round_is_linearizable_and_converges(faults, seconds):
-    done = chaos(f"--faults={faults}", f"--fault-seconds={seconds}")
+def test_round_is_linearizable_and_converges(faults, seconds, tls):
+    done = chaos(f"--faults={faults}", f"--fault-seconds={seconds}", *(["--tls"] if tls else []))
     assert done.returncode == 0, done.stdout[-3000:]
+    assert ("TLS;" in done.stdout) == tls
     assert "verdict: linearizable" in done.stdout
     assert "converged: True" in done.stdout
 
@@ -96,3 +98,29 @@ def _put_ok(node, key, value):
     except OSError:
         time.sleep(0.1)
         return False
+
+
+def test_without_tls_or_insecure_a_node_refuses_other_hosts():
+    """The clients live in the root namespace, not on the node's loopback: refused, and told why."""
+    with NetCluster(BINARY, tempfile.mkdtemp(prefix="raft-cache-loopback-"), size=1, insecure=False) as cluster:
+        try:
+            node = cluster.nodes[0]
+            node.start()
+
+            def refused_over_http():
+                try:
+                    urllib.request.urlopen(node.http + "/api/v1/status", timeout=2)
+                except urllib.error.HTTPError as error:
+                    return error.code == 403 and b"--insecure" in error.read()
+                except OSError:
+                    return False
+                return False
+            NetCluster.wait("the node to refuse an HTTP client", refused_over_http, 20)
+            with rc.Client(node.addr, timeout=2) as client:
+                with pytest.raises(rc.RPCError) as refused:
+                    client.status()
+            assert refused.value.status == rc.wire.wire_pb2.STATUS_CODE_PERMISSION_DENIED
+            assert "loopback" in refused.value.message
+            assert "refused a connection from outside loopback" in open(node.log.name, errors="replace").read()
+        finally:
+            cluster.remove_workdir()

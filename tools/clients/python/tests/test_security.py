@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +21,7 @@ import raftcache_client as rc  # noqa: E402
 import raftcache_wire as wire  # noqa: E402
 import unprivileged  # noqa: E402
 
-from cluster_support import BINARY, Node, eventually, leader_of, make_certs, running, tls_files  # noqa: E402
+from cluster_support import BINARY, Node, eventually, free_port, leader_of, make_certs, running, tls_files  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not os.path.exists(BINARY), reason=f"{BINARY} is not built")
 
@@ -158,19 +159,34 @@ def test_certificate_rotated_on_disk_is_served_after_sighup(tls_cluster):
 
 
 @pytest.fixture(scope="module")
-def token_node():
+def token_cluster():
+    """Three nodes with tokens and no TLS: the joiners join with the file's admin token."""
     workdir = tempfile.mkdtemp(prefix="raft-cache-tokens-")
     unprivileged.writable_dir(workdir)
     tokens = os.path.join(workdir, "tokens")
     with open(tokens, "w") as f:
         f.write(f"# role token name\nread {READ_TOKEN} dashboards\nwrite {WRITE_TOKEN} app\nadmin {ADMIN_TOKEN} ops\n")
-    node = Node(workdir, "node-1", args=[f"--auth-token-file={tokens}"], token=ADMIN_TOKEN)
-    node.start()
-    try:
-        eventually("node-1 to lead", lambda: node.status().role == rc.wire.kv_pb2.ROLE_LEADER)
-        yield node
-    finally:
-        node.stop()
+    args = [f"--auth-token-file={tokens}"]
+    first = Node(workdir, "node-1", args=args, token=ADMIN_TOKEN)
+    joiners = [Node(workdir, f"node-{i}", join=first.addr, args=args, token=ADMIN_TOKEN) for i in (2, 3)]
+    yield from running(workdir, first, joiners)
+
+
+@pytest.fixture
+def token_node(token_cluster):
+    return token_cluster[0]
+
+
+def test_a_follower_forwards_a_write_with_its_callers_token(token_cluster):
+    follower = next(n for n in token_cluster if n is not leader_of(token_cluster))
+    bearer = lambda token: {"Authorization": f"Bearer {token}"}  # noqa: E731
+    assert follower.request("PUT", "/api/v1/key/forwarded", b"v", headers=bearer(WRITE_TOKEN))[0] == 200
+    assert follower.request("PUT", "/api/v1/key/forwarded", b"x", headers=bearer(READ_TOKEN))[0] == 403
+    with rc.Client(follower.addr, timeout=3, token=WRITE_TOKEN) as c:
+        assert c.set(b"forwarded-bin", b"v") > 0
+    for node in token_cluster:
+        with rc.Client(node.addr, timeout=3, token=READ_TOKEN) as c:
+            assert c.get(b"forwarded") == b"v"
 
 
 def test_tokens_and_their_roles(token_node):
@@ -212,3 +228,61 @@ def test_a_changed_token_file_takes_effect_on_sighup(token_node):
     eventually("the new token to be accepted", lambda: node.request(
         "GET", "/api/v1/status", headers={"Authorization": f"Bearer {rotated}"})[0] == 200)
     assert rotated not in node.log_text()
+
+
+WIRE_DUMP = os.environ.get("WIRE_DUMP_BIN", os.path.join(os.path.dirname(BINARY), "wire-dump"))
+LOAD_BINARY = os.environ.get("RAFT_CACHE_LOAD_BIN", os.path.join(os.path.dirname(BINARY), "raft-cache-load"))
+
+
+@pytest.mark.skipif(not os.path.exists(WIRE_DUMP), reason="wire-dump is not built")
+def test_wire_dump_proxy_ends_tls_on_both_sides(tls_cluster):
+    node = tls_cluster[0]
+    port = free_port()
+    # Clients see a node's certificate (one made for serving); the node sees the app's.
+    ca, cert, key = tls_files(node.certs, node.id)
+    _, app_cert, app_key = tls_files(node.certs, "app")
+    proxy = subprocess.Popen(unprivileged.command(
+        [WIRE_DUMP, "--listen", f"127.0.0.1:{port}", "--forward", node.addr, "--json",
+         "--tls-ca-file", ca, "--tls-cert-file", cert, "--tls-key-file", key,
+         "--tls-upstream-cert-file", app_cert, "--tls-upstream-key-file", app_key]),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert "listening" in json.loads(proxy.stdout.readline())["note"]
+        # The client speaks TLS to the proxy, the proxy to the node with the app certificate.
+        with rc.Client(f"127.0.0.1:{port}", timeout=3, tls=https_as(node, "reader")) as through:
+            assert through.set(b"through-proxy", b"v") > 0
+    finally:
+        proxy.send_signal(signal.SIGINT)
+        out, err = proxy.communicate(timeout=10)
+    records = [json.loads(line) for line in out.decode().splitlines()]
+    methods = [r.get("method") for r in records if r.get("kind") == "request"]
+    assert "/raftcache.KV/Set" in methods, records
+
+
+@pytest.mark.skipif(not os.path.exists(LOAD_BINARY), reason="raft-cache-load is not built")
+def test_load_generator_speaks_tls(tls_cluster):
+    ca, cert, key = tls_files(tls_cluster[0].certs, "app")
+    done = subprocess.run(unprivileged.command(
+        [LOAD_BINARY, "--json", f"--target={tls_cluster[1].addr}", "--count=200", "--in-flight=8",
+         f"--tls-ca-file={ca}", f"--tls-cert-file={cert}", f"--tls-key-file={key}"]),
+        capture_output=True, text=True, timeout=120)
+    report = json.loads(done.stdout)
+    assert report["ok"] == 200 and report["errors"] == {}, report
+
+
+def test_tls_keylog_file_is_written_with_a_warning(tls_cluster):
+    """--tls-keylog-file (for Wireshark): NSS key log lines for every session, and a warning."""
+    workdir = tempfile.mkdtemp(prefix="raft-cache-keylog-")
+    unprivileged.writable_dir(workdir)
+    keylog = os.path.join(workdir, "keys.log")
+    node = Node(workdir, "node-1", certs=tls_cluster[0].certs, args=[f"--tls-keylog-file={keylog}"])
+    node.start()
+    try:
+        eventually("node-1 to lead", lambda: node.status().role == rc.wire.kv_pb2.ROLE_LEADER)
+        with open(keylog) as f:
+            lines = f.read().splitlines()
+        labels = {line.split(" ")[0] for line in lines}
+        assert lines and all("SECRET" in label or label == "CLIENT_RANDOM" for label in labels), labels
+        assert "TLS session secrets are written to" in node.log_text()
+    finally:
+        node.stop()
