@@ -1,6 +1,12 @@
 import RaftWire
 
 extension RaftCore {
+    /// Whether `step` would act on this message rather than drop it (a stale one it answers
+    /// counts as dropped): the driver checks a snapshot's last chunk against it first.
+    public func accepts(_ message: Message) -> Bool {
+        message.to == id && message.from != id && isWellFormed(message) && message.term >= term
+    }
+
     /// Handles one message from a peer.
     public func step(_ message: Message) {
         guard message.to == id, message.from != id, isWellFormed(message) else { return }
@@ -35,20 +41,30 @@ extension RaftCore {
         }
     }
 
-    /// A message whose term is more than this far ahead of ours is dropped: no cluster holds
-    /// 2^32 elections (one every 100 ms for 13 years), so such a term is a stranger's, and
-    /// taking it would bring the term near the wire's limit (Protos/README.md, "Numbers"),
-    /// where no election could be held again. A server at term 0 has never heard of any
-    /// cluster (it is joining) and takes its first term from the leader that replicates to it.
-    public static let maxTermLeap: UInt64 = 1 << 32
+    /// A message with a higher term than ours from a server outside our configuration, or one
+    /// more than this far ahead, is dropped: no server misses
+    /// 2^20 elections (back to back, a day of them; at one a minute, two years), so such a
+    /// term is a stranger's, and each one it made us take would bring the term closer to the
+    /// wire's limit (Protos/README.md, "Numbers"), past which no election could be held. A
+    /// leader's AppendEntries or snapshot is taken all the same by a server at term 0 (it is
+    /// joining and knows no cluster) or one that has heard no leader for four election
+    /// timeouts (it is lost, and the cluster's term may have moved on by many steps, each
+    /// allowed): a stranger can then mislead only a server that is cut off already.
+    public static let maxTermLeap: UInt64 = 1 << 20
+
+    /// Joining, or lost: a leader's term is taken however far ahead (`maxTermLeap`).
+    public var takesAnyLeaderTerm: Bool { term == 0 || ticksWithoutLeader >= lostTicks }
 
     /// Refuses requests meant for another server (an address now used by someone else), that
     /// claim a sender other than the one they came from, whose term leaps too far ahead, or
     /// whose entries do not follow on from their previous index with sensible terms; and
     /// answers claiming entries this leader never sent.
     private func isWellFormed(_ message: Message) -> Bool {
-        if message.term > term && message.term - term > Self.maxTermLeap && !(term == 0 && message.isFromLeader) {
-            return false
+        if message.term > term && !(message.isFromLeader && takesAnyLeaderTerm) {
+            // Only a member moves our term, and by a sane step: a stranger that moved some
+            // servers' terms and not others' would leave them unable to elect anyone.
+            guard message.term - term <= Self.maxTermLeap, configuration.servers.contains(where: { $0.id == message.from })
+            else { return false }
         }
         switch message.body {
         case .requestVote(let m):

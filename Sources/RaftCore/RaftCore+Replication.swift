@@ -181,6 +181,7 @@ extension RaftCore {
 
     func handleAppendEntries(_ request: AppendEntriesRequest, from message: Message) {
         leaderID = request.leaderID
+        ticksWithoutLeader = 0
         resetElectionTimer()
         var response = AppendEntriesResponse(term: term, lastLogIndex: log.lastIndex, seq: request.seq)
         defer { send(.appendEntriesResponse(response), to: message.from, context: message.context) }

@@ -38,6 +38,7 @@ extension RaftCore {
     /// A whole snapshot from the leader (the driver has assembled its chunks).
     func handleInstallSnapshot(_ request: InstallSnapshotRequest, from message: Message) {
         leaderID = request.leaderID
+        ticksWithoutLeader = 0
         resetElectionTimer()
         let metadata = request.metadata
         let index = metadata.lastIncludedIndex

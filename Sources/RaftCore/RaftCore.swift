@@ -33,6 +33,9 @@ public final class RaftCore {
     /// Ticks since this server started, up to electionTicks: until then, with leases, it
     /// refuses votes as if it heard from a leader, since before a restart it may have.
     var ticksSinceStart = 0
+    /// Ticks since a leader's AppendEntries or snapshot was last taken (0 on a leader), up to
+    /// `lostTicks`: a server cut off that long may take a leader's term however far ahead.
+    var ticksWithoutLeader = 0
     var heartbeatElapsed = 0
     var randomizedElectionTimeout = 0
     /// Voters' answers in the current (pre-)election.
@@ -114,6 +117,9 @@ public final class RaftCore {
 
     var quorum: Int { voters.count / 2 + 1 }
 
+    /// Four election timeouts without a leader: the server has lost its cluster.
+    var lostTicks: Int { 4 * options.electionTicks }
+
     public func termOfEntry(at index: UInt64) -> UInt64? {
         log.term(at: index)
     }
@@ -167,6 +173,7 @@ public final class RaftCore {
     public func tick() {
         electionElapsed += 1
         ticksSinceStart = min(ticksSinceStart + 1, options.electionTicks)
+        ticksWithoutLeader = isLeader ? 0 : min(ticksWithoutLeader + 1, lostTicks)
         tickForwardedReads()
         if isLeader {
             tickLeader()

@@ -452,13 +452,15 @@ public final class RaftNode: @unchecked Sendable {
             if let sender, sender != from {
                 return loop.makeFailedFuture(RPCError(.permissionDenied, "\(sender)'s certificate cannot send a message from \(from)"))
             }
-            if case .installSnapshot(let request) = body, let refusal = receiveChunk(request) {
+            let context = newToken()
+            let message = Message(from: from, to: options.id, context: context, body: body)
+            // Only a chunk the core would take may touch the transfer in progress.
+            if case .installSnapshot(let request) = body, core.accepts(message), let refusal = receiveChunk(request) {
                 return loop.makeFailedFuture(refusal)
             }
-            let context = newToken()
             let promise = loop.makePromise(of: MessageBody.self)
             inboundCalls[context] = promise
-            core.step(Message(from: from, to: options.id, context: context, body: body))
+            core.step(message)
             if received != nil && !core.installPending {
                 // The core refused the message that completed it: nothing will install it.
                 received?.sink.abort()

@@ -23,10 +23,11 @@ public struct HostileSender {
         self.anyLeaderTerm = anyLeaderTerm
     }
 
-    /// A message for `target`, whose current term is `targetTerm` and whose members are
-    /// `members`; nil when it did not survive the wire codec.
+    /// A message for `target`, whose current term is `targetTerm` (`openToLeaders`: it takes
+    /// a leader's term however far ahead) and whose members are `members`; nil when it did
+    /// not survive the wire codec.
     public mutating func message<R: RandomNumberGenerator>(
-        to target: NodeID, targetTerm: UInt64, members: [NodeID], rng: inout R
+        to target: NodeID, targetTerm: UInt64, openToLeaders: Bool = false, members: [NodeID], rng: inout R
     ) -> Message? {
         sent += 1
         func any() -> UInt64 { number(near: targetTerm, rng: &rng) }
@@ -38,7 +39,7 @@ public struct HostileSender {
             default: String(repeating: "x", count: Int.random(in: 1...300, using: &rng))
             }
         }
-        let refusedTerm = anyLeaderTerm ? any() : refusedLeaderTerm(targetTerm: targetTerm, rng: &rng)
+        let refusedTerm = anyLeaderTerm ? any() : refusedLeaderTerm(targetTerm: targetTerm, open: openToLeaders, rng: &rng)
         // Posing as a member too, where only traps are looked for.
         let sender = anyLeaderTerm && Bool.random(using: &rng) ? (members.randomElement(using: &rng) ?? id) : id
         let body: MessageBody
@@ -86,7 +87,7 @@ public struct HostileSender {
         default:
             body = .readIndexResponse(ReadIndexResponse(term: any(), readIndex: any()))
         }
-        guard survivesWire(body) else {
+        guard Self.survivesWire(body) else {
             refusedByWire += 1
             return nil
         }
@@ -96,9 +97,10 @@ public struct HostileSender {
     }
 
     /// A leader's term that a core must refuse: stale, too far ahead, or over the wire's
-    /// limit. A server at term 0 knows no cluster and takes any term under the limit.
-    private func refusedLeaderTerm<R: RandomNumberGenerator>(targetTerm: UInt64, rng: inout R) -> UInt64 {
+    /// limit. A server that is joining or lost (`open`) takes any term under the limit.
+    private func refusedLeaderTerm<R: RandomNumberGenerator>(targetTerm: UInt64, open: Bool, rng: inout R) -> UInt64 {
         guard targetTerm > 0 else { return UInt64.random(in: wireNumberLimit...UInt64.max, using: &rng) }
+        if open { return Bool.random(using: &rng) ? 0 : UInt64.random(in: wireNumberLimit...UInt64.max, using: &rng) }
         switch Int.random(in: 0..<3, using: &rng) {
         case 0: return UInt64.random(in: 0..<targetTerm, using: &rng)
         case 1: return targetTerm &+ RaftCore.maxTermLeap &+ UInt64.random(in: 1...1_000, using: &rng)
@@ -112,7 +114,7 @@ public struct HostileSender {
         case 1: 1
         case 2: term
         case 3: term &+ 1
-        case 4: term &+ RaftCore.maxTermLeap &+ 1
+        case 4: Bool.random(using: &rng) ? term &+ RaftCore.maxTermLeap &+ 1 : term &+ UInt64.random(in: 2...RaftCore.maxTermLeap, using: &rng)
         case 5: wireNumberLimit - 1
         case 6: wireNumberLimit
         case 7: .max
@@ -122,7 +124,7 @@ public struct HostileSender {
     }
 
     /// Encodes and decodes the message as a node's codec would; false when decoding refuses it.
-    private func survivesWire(_ body: MessageBody) -> Bool {
+    static func survivesWire(_ body: MessageBody) -> Bool {
         func roundTrip<M: WireMessage>(_ message: M) -> Bool {
             guard let bytes = try? message.wireBytes() else { return false }
             return (try? M(wireBytes: bytes)) != nil

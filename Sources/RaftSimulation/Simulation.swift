@@ -158,7 +158,13 @@ public final class Simulation {
             committedEarlierTerm = committedEarlierTerm || ready.committedEntries.contains { $0.term < core.term }
             node.process(
                 ready,
-                send: { network.send($0, now: now, rng: &rng) },
+                send: { message in
+                    // Every message a core sends must pass the wire codec, as between real nodes.
+                    if !HostileSender.survivesWire(message.body) {
+                        checker.fail("\(node.id) sent a message the wire codec refuses: \(message.body)")
+                    }
+                    network.send(message, now: now, rng: &rng)
+                },
                 applied: { checker.observeApplied($0, by: node.id, stateHash: node.stateMachine.hash) },
                 installed: { state in
                     report.snapshotsInstalled += 1
@@ -249,7 +255,9 @@ public final class Simulation {
         guard faultsOn, intruder != nil, chance(50), let node = upNodes.randomElement(using: &rng), let core = node.core
         else { return }
         let members = leader?.core?.configuration.servers.map(\.id) ?? []
-        guard let message = intruder!.message(to: node.id, targetTerm: core.term, members: members, rng: &rng) else { return }
+        guard let message = intruder!.message(
+            to: node.id, targetTerm: core.term, openToLeaders: core.takesAnyLeaderTerm, members: members, rng: &rng)
+        else { return }
         trace("intruder sends \(message.body) to \(node.id)")
         node.stash(snapshotOf: message)
         core.step(message)

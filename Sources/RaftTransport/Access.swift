@@ -30,9 +30,11 @@ public struct Caller: Sendable, Equatable {
 
     /// The caller a certificate names: CN is the name (a node's id), OU the role.
     public init?(certificate: NIOSSLCertificate) {
-        let subject = certificate.subjectName
-        guard let name = subject.last(where: { $0.type == .commonName })?.value, !name.isEmpty,
-            let role = subject.last(where: { $0.type == .organizationalUnit }).flatMap({ AccessRole(rawValue: $0.value) })
+        // Exactly one CN and one OU: a subject naming two callers names none.
+        let names = certificate.subjectName.filter { $0.type == .commonName }
+        let units = certificate.subjectName.filter { $0.type == .organizationalUnit }
+        guard names.count == 1, units.count == 1, let name = names.first?.value, !name.isEmpty,
+            let role = AccessRole(rawValue: units[0].value)
         else { return nil }
         self.init(name: name, role: role)
     }
@@ -85,7 +87,7 @@ public struct TokenTable: Sendable {
 }
 
 private func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-    var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+    var difference: UInt8 = a.count == b.count ? 0 : 1
     for i in 0..<max(a.count, b.count) {
         difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
     }

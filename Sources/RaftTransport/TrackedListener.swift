@@ -34,9 +34,10 @@ public final class TrackedListener: Sendable {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                if limits.loopbackOnly, let remote = channel.remoteAddress, !remote.isLoopback {
+                if limits.loopbackOnly, !(channel.remoteAddress?.isLoopback ?? false) {
+                    let remote = channel.remoteAddress.map { "\($0)" } ?? "an unknown address"
                     logger.notice("refused a connection from outside loopback (no TLS configured)", metadata: ["remote": "\(remote)"])
-                    let why = ConnectionLimits.loopbackOnlyMessage("\(remote)")
+                    let why = ConnectionLimits.loopbackOnlyMessage(remote)
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(RefusalHandler(message: refusal(why)))
                     }

@@ -97,9 +97,10 @@ func decodeMessage<M: ProtobufCBacked>(_ pointer: UnsafeMutablePointer<M.CMessag
     return try M(c: pointer.pointee)
 }
 
-/// Terms, indexes, offsets, sizes and sequence numbers are below 2^63 (Protos/README.md,
-/// "Numbers"): one at or above it is refused, so no sum of wire values, nor a successor of
-/// one, can overflow in the code that acts on them.
+/// Terms, indexes, offsets and sizes are below 2^63 (Protos/README.md, "Numbers"): one at
+/// or above it is refused, so no sum of wire values, nor a successor of one, can overflow in
+/// the code that acts on them. Sequence numbers are opaque (a leader starts its own at
+/// term << 32, wrapping) and only compared.
 public let wireNumberLimit: UInt64 = 1 << 63
 
 func decodeNumber(_ value: UInt64, field: String) throws -> UInt64 {

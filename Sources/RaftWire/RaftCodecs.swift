@@ -118,7 +118,7 @@ extension AppendEntriesRequest: ProtobufCBacked {
             prevLogTerm: try decodeNumber(c.prev_log_term, field: "AppendEntriesRequest.prev_log_term"),
             entries: try decodeRepeated(c.n_entries, c.entries),
             leaderCommit: try decodeNumber(c.leader_commit, field: "AppendEntriesRequest.leader_commit"),
-            seq: try decodeNumber(c.seq, field: "AppendEntriesRequest.seq"),
+            seq: c.seq,
             targetID: try decodeString(c.target_id, field: "AppendEntriesRequest.target_id"))
     }
 
@@ -150,7 +150,7 @@ extension AppendEntriesResponse: ProtobufCBacked {
             conflictTerm: try decodeNumber(c.conflict_term, field: "AppendEntriesResponse.conflict_term"),
             conflictIndex: try decodeNumber(c.conflict_index, field: "AppendEntriesResponse.conflict_index"),
             lastLogIndex: try decodeNumber(c.last_log_index, field: "AppendEntriesResponse.last_log_index"),
-            seq: try decodeNumber(c.seq, field: "AppendEntriesResponse.seq"))
+            seq: c.seq)
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__AppendEntriesResponse {
@@ -203,7 +203,7 @@ extension InstallSnapshotRequest: ProtobufCBacked {
             offset: try decodeNumber(c.offset, field: "InstallSnapshotRequest.offset"),
             data: decodeBytes(c.data),
             done: c.done != 0,
-            seq: try decodeNumber(c.seq, field: "InstallSnapshotRequest.seq"),
+            seq: c.seq,
             targetID: try decodeString(c.target_id, field: "InstallSnapshotRequest.target_id"))
     }
 
@@ -231,7 +231,7 @@ extension InstallSnapshotResponse: ProtobufCBacked {
             term: try decodeNumber(c.term, field: "InstallSnapshotResponse.term"),
             nextOffset: try decodeNumber(c.next_offset, field: "InstallSnapshotResponse.next_offset"),
             installed: c.installed != 0,
-            seq: try decodeNumber(c.seq, field: "InstallSnapshotResponse.seq"))
+            seq: c.seq)
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__InstallSnapshotResponse {

@@ -10,7 +10,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case nulInString(field: String)
     /// An enum field holds a number this version does not know.
     case unknownEnumValue(type: String, value: UInt32)
-    /// A term, index, offset, size or sequence number at or above 2^63 (`wireNumberLimit`).
+    /// A term, index, offset or size at or above 2^63 (`wireNumberLimit`).
     case numberOutOfRange(field: String, value: UInt64)
 
     public var description: String {

@@ -44,7 +44,11 @@ struct CertsCommand: ParsableCommand {
                 throw ValidationError("--client '\(client)' is not NAME:ROLE with ROLE read, write or admin")
             }
         }
-        for name in nodes + clients.compactMap({ Self.parseClient($0)?.name }) {
+        let names = nodes + clients.compactMap({ Self.parseClient($0)?.name })
+        guard Set(names).count == names.count, !names.contains("ca") else {
+            throw ValidationError("each name is used once, and not 'ca' (the CA's own files)")
+        }
+        for name in names {
             guard !name.isEmpty, name.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || $0.properties.numericType != nil || "-_.".unicodeScalars.contains($0) })
             else { throw ValidationError("'\(name)' may hold letters, digits, '-', '_' and '.' only (it names files too)") }
         }

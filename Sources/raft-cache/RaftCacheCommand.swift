@@ -22,6 +22,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "raft-cache",
         abstract: "A strongly consistent, in-memory key-value cache replicated with Raft.",
+        usage: "raft-cache [<options>]\nraft-cache certs [<options>]",
         discussion: """
             Starts one node. With an empty data directory and no --leader-addr it founds a \
             one-node cluster. With --leader-addr it joins instead: through \
@@ -211,8 +212,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
                 snapshotEntries: UInt64(snapshotEntries), snapshotBytes: snapshotMib << 20, snapshotChunkSize: snapshotChunkKib << 10,
                 // A peer that comes back is reached again within half a second.
                 client: .init(
-                    maxConnections: maxPool, timeout: ioTimeout, maxBackoff: .milliseconds(500), tls: security.tls,
-                    token: security.access.adminToken ?? "")),
+                    maxConnections: maxPool, timeout: ioTimeout, maxBackoff: .milliseconds(500), tls: security.tls)),
             storage: storage, state: founding, store: storeState, logger: logger)
         do {
             try node.restoreStore()

@@ -6,7 +6,7 @@ import Testing
 /// stranger's TimeoutNow or transfer vote, acknowledgements of entries never sent.
 @Suite("Hostile input")
 struct HostileInputTests {
-    @Test("a term more than 2^32 ahead is dropped, whatever the message")
+    @Test("a term more than 2^20 ahead is dropped, whatever the message")
     func termLeap() {
         let cluster = TestCluster(voters: ["n1", "n2", "n3"])
         cluster.elect("n1")
@@ -20,10 +20,31 @@ struct HostileInputTests {
         #expect(n2.term == term)
         #expect(n2.leaderID == "n1")
         #expect(n2.ready().messages.isEmpty)
-        // Just inside the bound the term is taken (a stranger can still disrupt: mutual TLS stops that).
-        n2.step(Message(from: "x", to: "n2", body: .appendEntries(AppendEntriesRequest(
-            term: term + RaftCore.maxTermLeap, leaderID: "x"))))
+        // A stranger moves no term at all, however small the step.
+        n2.step(Message(from: "x", to: "n2", body: .appendEntries(AppendEntriesRequest(term: term + 1, leaderID: "x"))))
+        n2.step(Message(from: "x", to: "n2", body: .requestVote(RequestVoteRequest(
+            term: term + 1, candidateID: "x", lastLogIndex: 100, lastLogTerm: term))))
+        #expect(n2.term == term)
+        // A member just inside the bound moves it (one posing as a member: mutual TLS stops that).
+        n2.step(Message(from: "n3", to: "n2", body: .appendEntries(AppendEntriesRequest(
+            term: term + RaftCore.maxTermLeap, leaderID: "n3"))))
         #expect(n2.term == term + RaftCore.maxTermLeap)
+    }
+
+    @Test("a server that has heard no leader for four election timeouts takes a leader's term however far ahead")
+    func lostServerCatchesUp() {
+        let cluster = TestCluster(voters: ["n1", "n2", "n3"])
+        cluster.elect("n1")
+        let n2 = cluster["n2"]
+        let far = n2.term + RaftCore.maxTermLeap * 3
+        let heartbeat = Message(from: "n3", to: "n2", body: .appendEntries(AppendEntriesRequest(term: far, leaderID: "n3")))
+        n2.step(heartbeat)
+        #expect(n2.term < far)
+        for _ in 0..<40 { n2.tick() }
+        #expect(n2.takesAnyLeaderTerm)
+        n2.step(heartbeat)
+        #expect(n2.term == far)
+        #expect(n2.leaderID == "n3")
     }
 
     @Test("a server that knows no cluster takes its first term from a leader's AppendEntries only")
@@ -55,12 +76,13 @@ struct HostileInputTests {
 
     @Test("a transfer vote from a non-voter does not unseat a leader that is heard from")
     func strangerTransferVote() {
-        let cluster = TestCluster(voters: ["n1", "n2", "n3"])
+        let cluster = TestCluster(voters: ["n1", "n2", "n3"], learners: ["n4"])
         cluster.elect("n1")
         let n2 = cluster["n2"]
         let term = n2.term
-        n2.step(Message(from: "x", to: "n2", body: .requestVote(RequestVoteRequest(
-            term: term + 1, candidateID: "x", lastLogIndex: 100, lastLogTerm: term + 1, leadershipTransfer: true))))
+        // n4 is a member (a learner), so its term counts; a transfer vote it is not.
+        n2.step(Message(from: "n4", to: "n2", body: .requestVote(RequestVoteRequest(
+            term: term + 1, candidateID: "n4", lastLogIndex: 100, lastLogTerm: term + 1, leadershipTransfer: true))))
         #expect(n2.term == term)
         #expect(n2.leaderID == "n1")
         guard case .requestVoteResponse(let answer)? = n2.ready().messages.first?.body else {
