@@ -145,11 +145,20 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: answer.status, headers: headers))), promise: nil)
         if answer.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil) }
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        activity.requestAnswered()
+        // Answered once written: a client that does not read its answers makes no progress.
+        let activity = activity
+        written.whenComplete { _ in activity.requestAnswered() }
         if !keepAlive {
             let channel = context.channel
             written.whenComplete { _ in channel.close(promise: nil) }
         }
+    }
+
+    /// A client that does not read its answers stops being read: its unread answers stay
+    /// within the channel's write buffer bound, not one per request it keeps sending.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -106,7 +106,7 @@ extension RaftNode {
     /// goes to the core. One stream per follower. A failed stream is retried by the core,
     /// from the start.
     func streamSnapshot(_ request: InstallSnapshotRequest, to peer: NodeID, context: UInt64) {
-        guard !streaming.contains(peer), let address = address(of: peer), let client = client(for: address),
+        guard !streaming.contains(peer), let address = address(of: peer), let client = client(for: address, peer: peer),
             let snapshot = currentSnapshot, snapshot.metadata.lastIncludedIndex == request.metadata.lastIncludedIndex
         else { return }
         streaming.insert(peer)

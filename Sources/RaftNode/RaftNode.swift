@@ -139,6 +139,11 @@ public final class RaftNode: @unchecked Sendable {
         storage.releaseRecovered()
     }
 
+    deinit {
+        // A node that never ran (its process failed to start) has no failure to report.
+        failurePromise.fail(RaftNodeError.shuttingDown)
+    }
+
     /// A follower refuses votes for at least (electionTicks - 1) ticks after it hears from the
     /// leader; the lease is 90% of that, so clocks that drift apart by less than 10% of an
     /// election timeout keep lease reads linearizable.
@@ -373,13 +378,16 @@ public final class RaftNode: @unchecked Sendable {
         core.configuration.servers.first { $0.id == peer }?.address
     }
 
-    func client(for address: String) -> RPCClient? {
+    /// The client for the member `peer` at `address`: with TLS, whoever answers there must
+    /// present `peer`'s certificate.
+    func client(for address: String, peer: NodeID) -> RPCClient? {
         loop.preconditionInEventLoop()
         guard !stopped else { return nil }
-        if let client = clients[address] { return client }
+        let key = peer + "@" + address
+        if let client = clients[key] { return client }
         guard let (host, port) = Self.split(address) else { return nil }
-        let client = RPCClient(host: host, port: port, options: options.client, group: loop, logger: logger)
-        clients[address] = client
+        let client = RPCClient(host: host, port: port, peer: peer, options: options.client, group: loop, logger: logger)
+        clients[key] = client
         return client
     }
 
@@ -417,7 +425,7 @@ public final class RaftNode: @unchecked Sendable {
         if case .installSnapshot(let request) = message.body {
             return streamSnapshot(request, to: message.to, context: message.context)
         }
-        guard let address = address(of: message.to), let client = client(for: address),
+        guard let address = address(of: message.to), let client = client(for: address, peer: message.to),
             let (method, payload) = try? message.body.asCall()
         else { return }
         let ordered = method == .appendEntries

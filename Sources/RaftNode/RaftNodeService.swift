@@ -141,7 +141,7 @@ public struct RaftNodeService: RPCService {
             guard case RaftNodeError.notLeader(let id, let address?) = error, call.hops == 0 else {
                 return loop.makeFailedFuture(error)
             }
-            return node.onLoop { node.loop.makeSucceededFuture(node.client(for: address)) }.flatMap { client in
+            return node.onLoop { node.loop.makeSucceededFuture(id.flatMap { node.client(for: address, peer: $0) }) }.flatMap { client in
                 guard let client else { return loop.makeFailedFuture(RaftNodeError.notLeader(id: id, address: address)) }
                 return client.callFuture(
                     call.method, payload: call.payload, timeout: node.options.requestTimeout, hops: call.hops + 1,

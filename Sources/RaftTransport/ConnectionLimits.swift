@@ -65,7 +65,16 @@ public final class ConnectionActivity: Sendable {
         deadline = Atomic((opened + limits.idleTimeout).uptimeNanoseconds)
     }
 
+    private let peer = Atomic<Bool>(false)
+
     var isServing: Bool { inFlight.load(ordering: .relaxed) > 0 }
+
+    /// A cluster member (its certificate said so): never closed to make room.
+    var isPeer: Bool { peer.load(ordering: .relaxed) }
+
+    public func markPeer() {
+        peer.store(true, ordering: .relaxed)
+    }
 
     func isPastDeadline(_ now: NIODeadline) -> Bool {
         let due = deadline.load(ordering: .relaxed)
@@ -81,17 +90,19 @@ public final class ConnectionActivity: Sendable {
         }
     }
 
-    /// A whole request arrived: no deadline while it is served.
+    /// A whole request arrived. While requests are served the connection must make progress
+    /// (a request received or an answer written) every idle timeout: a client that sends
+    /// and never reads its answers is closed.
     public func requestReceived() {
         inFlight.wrappingAdd(1, ordering: .relaxed)
         awaitingFirstByte.store(true, ordering: .relaxed)
-        deadline.store(0, ordering: .relaxed)
+        deadline.store((NIODeadline.now() + limits.idleTimeout).uptimeNanoseconds, ordering: .relaxed)
     }
 
-    /// A request was answered; with none left the connection is idle.
+    /// A request's answer was written; with none left the connection is idle.
     public func requestAnswered() {
-        guard inFlight.wrappingSubtract(1, ordering: .relaxed).newValue == 0 else { return }
-        let timeout = awaitingFirstByte.load(ordering: .relaxed) ? limits.idleTimeout : limits.readTimeout
+        let left = inFlight.wrappingSubtract(1, ordering: .relaxed).newValue
+        let timeout = left > 0 || awaitingFirstByte.load(ordering: .relaxed) ? limits.idleTimeout : limits.readTimeout
         deadline.store((NIODeadline.now() + timeout).uptimeNanoseconds, ordering: .relaxed)
     }
 }

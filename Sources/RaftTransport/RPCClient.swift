@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import RaftWire
 
 /// Calls to one peer over up to `maxConnections` connections (--max-pool), made as needed
@@ -49,17 +50,20 @@ public final class RPCClient: Sendable {
 
     public let host: String
     public let port: Int
+    /// With TLS: the node id the server's certificate must name (nil: any member's).
+    public let peer: String?
     private let options: Options
     private let group: any EventLoopGroup
     private let logger: Logger
     private let pool: NIOLockedValueBox<Pool>
 
     public init(
-        host: String, port: Int, options: Options = Options(),
+        host: String, port: Int, peer: String? = nil, options: Options = Options(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) {
         self.host = host
         self.port = port
+        self.peer = peer
         self.options = options
         self.group = group
         self.logger = logger
@@ -152,7 +156,14 @@ public final class RPCClient: Sendable {
 
     private func connect(on loop: any EventLoop, slot: Int) -> EventLoopFuture<any Channel> {
         let options = options
-        let host = host, port = port
+        let host = host, port = port, peer = peer
+        // With TLS the connection is handed out only once the server has shown a member's
+        // certificate (the one it was meant to be): no call goes to anyone else.
+        let identified = loop.makePromise(of: Void.self)
+        let handshakeTimer = loop.scheduleTask(in: options.timeout) {
+            identified.fail(RPCError(.unavailable, "no TLS handshake with \(host):\(port) within the timeout"))
+        }
+        identified.futureResult.whenComplete { _ in handshakeTimer.cancel() }
         let future = ClientBootstrap(group: loop)
             .connectTimeout(options.timeout)
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
@@ -161,6 +172,9 @@ public final class RPCClient: Sendable {
                     let sync = channel.pipeline.syncOperations
                     if let tls = options.tls {
                         try sync.addHandler(NIOSSLClientHandler(context: tls.client, serverHostname: nil))
+                        try sync.addHandler(ServerIdentityCheck(expected: peer, identified: identified))
+                    } else {
+                        identified.succeed()
                     }
                     try sync.addHandler(ByteToMessageHandler(EnvelopeDecoder(maxFrameLength: options.maxFrameLength)))
                     try sync.addHandler(MessageToByteHandler(EnvelopeEncoder(maxFrameLength: options.maxFrameLength)))
@@ -168,6 +182,16 @@ public final class RPCClient: Sendable {
                 }
             }
             .connect(host: host, port: port)
+            .flatMapError { error in
+                identified.fail(error)  // Completing twice is harmless; leaving it open is not.
+                return loop.makeFailedFuture(error)
+            }
+            .flatMap { channel in
+                identified.futureResult.map { channel }.flatMapError { error in
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
             .flatMapErrorThrowing { error -> any Channel in
                 throw RPCError(.unavailable, "cannot connect to \(host):\(port): \(error)")
             }
@@ -299,5 +323,49 @@ final class ClientCallHandler: ChannelDuplexHandler {
         sweep = nil
         sweepAt = .max
         for (_, promise) in entries { promise.fail(error) }
+    }
+}
+
+/// Passes the connection on once the TLS handshake shows the server is a member (OU=peer),
+/// the one `expected` names when given; otherwise fails it and closes the connection.
+final class ServerIdentityCheck: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let expected: String?
+    private var identified: EventLoopPromise<Void>?
+
+    init(expected: String?, identified: EventLoopPromise<Void>) {
+        self.expected = expected
+        self.identified = identified
+    }
+
+    /// Completes the promise once.
+    private func finish(_ result: Result<Void, any Error>) {
+        identified?.completeWith(result)
+        identified = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            let server = (try? context.pipeline.syncOperations.nioSSL_peerCertificate())?.flatMap(Caller.init(certificate:))
+            if let server, server.role == .peer, expected == nil || server.name == expected {
+                finish(.success(()))
+            } else {
+                let shown = server.map { "\($0.name) (\($0.role.rawValue))" } ?? "no member's certificate"
+                finish(.failure(RPCError(.unavailable, "the server showed \(shown), not \(expected ?? "a member")'s")))
+                context.close(promise: nil)
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(.failure(RPCError(.unavailable, "the connection closed during the TLS handshake")))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(.failure(error))
+        context.fireErrorCaught(error)
     }
 }

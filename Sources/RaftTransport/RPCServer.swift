@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RaftWire
 
 /// The binary-protocol listener: frames in, each call handed to the service, answers written as they
@@ -94,12 +95,10 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         inFlight += 1
         activity.requestReceived()
-        if inFlight >= maxInFlight && !paused {
-            paused = true
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        }
+        updateReading(channel: context.channel)
         if certificate == nil {
             certificate = .some((try? context.pipeline.syncOperations.nioSSL_peerCertificate())?.flatMap(Caller.init(certificate:)))
+            if certificate??.role == .peer { activity.markPeer() }
         }
         let call = InboundCall(
             method: request.method, payload: request.payload, timeoutMs: request.timeoutMs, hops: request.hops,
@@ -129,10 +128,24 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// A client that does not read its answers stops being read too.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        updateReading(channel: context.channel)
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func updateReading(channel: any Channel) {
+        let shouldPause = inFlight >= maxInFlight || !channel.isWritable
+        if shouldPause != paused {
+            paused = shouldPause
+            channel.setOption(ChannelOptions.autoRead, value: !shouldPause).whenComplete { _ in }
+        }
+    }
+
     private func callFinished(channel: any Channel) {
         inFlight -= 1
         activity.requestAnswered()
-        if paused && inFlight < maxInFlight / 2 {
+        if paused && inFlight < maxInFlight / 2 && channel.isWritable {
             paused = false
             channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
         }
@@ -149,7 +162,7 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         let remote = "\(context.remoteAddress.map { "\($0)" } ?? "?")"
-        if error is IOError {
+        if error is IOError || error as? NIOSSLError == .uncleanShutdown {
             // The peer went away (reset, crashed): ordinary on a network, not a protocol error.
             logger.debug("connection lost", metadata: ["remote": "\(remote)", "error": "\(error)"])
         } else {

@@ -6,8 +6,8 @@ import NIOSSL
 
 /// A TCP listener that keeps its connections, so closing it closes them too, and holds them
 /// to its `ConnectionLimits`: a sweep closes those past their deadline, and at the limit the
-/// oldest connection serving no request makes room for a new one (none serving: the new
-/// one is refused). The servers of both protocols are one of these with a pipeline of their own.
+/// oldest connection serving no request and not a peer's makes room for a new one (none:
+/// the new one is refused). The servers of both protocols are one of these with a pipeline of their own.
 public final class TrackedListener: Sendable {
     private let channel: any Channel
     private let connections: NIOLockedValueBox<[ObjectIdentifier: (channel: any Channel, activity: ConnectionActivity)]>
@@ -47,7 +47,7 @@ public final class TrackedListener: Sendable {
                 let admitted = connections.withLockedValue { open -> Bool in
                     if open.count >= limits.maxConnections {
                         var oldest: (key: ObjectIdentifier, opened: NIODeadline)?
-                        for (key, connection) in open where !connection.activity.isServing {
+                        for (key, connection) in open where !connection.activity.isServing && !connection.activity.isPeer {
                             if oldest.map({ connection.activity.opened < $0.opened }) ?? true {
                                 oldest = (key, connection.activity.opened)
                             }
@@ -65,12 +65,13 @@ public final class TrackedListener: Sendable {
                 }
                 channel.closeFuture.whenComplete { _ in _ = connections.withLockedValue { $0.removeValue(forKey: key) } }
                 return channel.eventLoop.makeCompletedFuture {
+                    // Before TLS: the handshake's first byte starts the read clock too.
+                    try channel.pipeline.syncOperations.addHandler(ActivityHandler(activity: activity))
                     if let tls {
                         // The contexts in force now: a certificate rotated on SIGHUP serves new connections.
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.server))
                         try channel.pipeline.syncOperations.addHandler(WriteCoalescer())
                     }
-                    try channel.pipeline.syncOperations.addHandler(ActivityHandler(activity: activity))
                     try configure(channel.pipeline.syncOperations, activity)
                 }
             }

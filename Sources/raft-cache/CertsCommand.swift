@@ -1,8 +1,9 @@
 import ArgumentParser
-import Crypto
 import Foundation
-import SwiftASN1
-import X509
+#if canImport(Glibc)
+import Glibc
+#endif
+import RaftTransport
 
 /// `raft-cache certs`: a cluster CA, and certificates it signs for nodes and clients.
 struct CertsCommand: ParsableCommand {
@@ -62,90 +63,44 @@ struct CertsCommand: ParsableCommand {
 
     func run() throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let now = Date()
-        let until = now.addingTimeInterval(Double(days) * 86_400)
-        let ca = try loadOrMakeCA(now: now, until: until)
+        let ca = try loadOrMakeCA()
         for node in nodes {
-            try issue(name: node, role: "peer", server: true, ca: ca, now: now, until: until)
+            let issued = try ca.issue(
+                name: node, role: "peer", server: true, hosts: hosts.isEmpty ? ["localhost", "127.0.0.1", "::1"] : hosts, days: days)
+            try write(certificate: issued.certificate, key: issued.key, name: node, subject: "CN=\(node), OU=peer")
         }
         for client in clients {
             let (name, role) = Self.parseClient(client)!
-            try issue(name: name, role: role, server: false, ca: ca, now: now, until: until)
+            let issued = try ca.issue(name: name, role: role, server: false, hosts: [], days: days)
+            try write(certificate: issued.certificate, key: issued.key, name: name, subject: "CN=\(name), OU=\(role)")
         }
     }
 
-    private func loadOrMakeCA(now: Date, until: Date) throws -> (certificate: Certificate, key: P256.Signing.PrivateKey) {
+    private func loadOrMakeCA() throws -> ClusterCA {
         let certificatePath = dir + "/ca.pem", keyPath = dir + "/ca-key.pem"
         if FileManager.default.fileExists(atPath: certificatePath) {
-            let certificate = try Certificate(pemEncoded: try String(contentsOfFile: certificatePath, encoding: .utf8))
-            let key = try P256.Signing.PrivateKey(pemRepresentation: try String(contentsOfFile: keyPath, encoding: .utf8))
             print("certs: signing with \(certificatePath)")
-            return (certificate, key)
+            return try ClusterCA(
+                certificatePEM: try String(contentsOfFile: certificatePath, encoding: .utf8),
+                keyPEM: try String(contentsOfFile: keyPath, encoding: .utf8))
         }
-        let key = P256.Signing.PrivateKey()
-        let name = try DistinguishedName {
-            OrganizationName("raft-cache")
-            CommonName("raft-cache cluster CA")
-        }
-        let certificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
-            notValidBefore: now.addingTimeInterval(-300), notValidAfter: until, issuer: name, subject: name,
-            signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
-                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
-                SubjectKeyIdentifier(hash: .init(key.publicKey))
-            },
-            issuerPrivateKey: .init(key))
-        try write(certificate, key: key, name: "ca")
-        return (certificate, key)
+        let ca = try ClusterCA.make(days: days)
+        try write(certificate: try ca.certificatePEM, key: ca.keyPEM, name: "ca", subject: "the cluster CA")
+        return ca
     }
 
-    private func issue(
-        name: String, role: String, server: Bool, ca: (certificate: Certificate, key: P256.Signing.PrivateKey), now: Date,
-        until: Date
-    ) throws {
-        let key = P256.Signing.PrivateKey()
-        let subject = try DistinguishedName {
-            OrganizationName("raft-cache")
-            OrganizationalUnitName(role)
-            CommonName(name)
-        }
-        let names: [GeneralName] = (hosts.isEmpty ? ["localhost", "127.0.0.1", "::1"] : hosts).map { host in
-            ipAddressBytes(host).map { .ipAddress(ASN1OctetString(contentBytes: ArraySlice($0))) } ?? .dnsName(host)
-        }
-        let certificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
-            notValidBefore: now.addingTimeInterval(-300), notValidAfter: until, issuer: ca.certificate.subject,
-            subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
-                try ExtendedKeyUsage(server ? [.serverAuth, .clientAuth] : [.clientAuth])
-                if server { SubjectAlternativeNames(names) }
-                AuthorityKeyIdentifier(keyIdentifier: try ca.certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
-            },
-            issuerPrivateKey: .init(ca.key))
-        try write(certificate, key: key, name: name)
-    }
-
-    private func write(_ certificate: Certificate, key: P256.Signing.PrivateKey, name: String) throws {
+    private func write(certificate: String, key: String, name: String, subject: String) throws {
         let certificatePath = dir + "/\(name).pem", keyPath = dir + "/\(name)-key.pem"
-        try certificate.serializeAsPEM().pemString.appending("\n").write(toFile: certificatePath, atomically: true, encoding: .utf8)
+        try certificate.write(toFile: certificatePath, atomically: true, encoding: .utf8)
         // Private from the first byte: made with mode 0600, never readable by others.
-        try? FileManager.default.removeItem(atPath: keyPath)
-        guard FileManager.default.createFile(
-            atPath: keyPath, contents: Data(key.pemRepresentation.appending("\n").utf8), attributes: [.posixPermissions: 0o600])
-        else { throw ValidationError("cannot write \(keyPath)") }
-        print("certs: wrote \(certificatePath) and \(keyPath) (\(certificate.subject))")
+        Glibc.unlink(keyPath)
+        let fd = Glibc.open(keyPath, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw ValidationError("cannot create \(keyPath)") }
+        defer { Glibc.close(fd) }
+        let bytes = Array(key.utf8)
+        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw ValidationError("cannot write \(keyPath)")
+        }
+        print("certs: wrote \(certificatePath) and \(keyPath) (\(subject))")
     }
-}
-
-/// The 4 or 16 bytes of an IPv4 or IPv6 address; nil for a name.
-private func ipAddressBytes(_ text: String) -> [UInt8]? {
-    var v4 = in_addr()
-    if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: v4) { Array($0) } }
-    var v6 = in6_addr()
-    if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: v6) { Array($0) } }
-    return nil
 }

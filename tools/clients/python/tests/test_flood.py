@@ -141,3 +141,39 @@ def test_idle_connection_is_closed(cluster):
     assert s.recv(1) == b""  # Returns once the node closes the connection.
     assert 5 < time.monotonic() - opened < 15
     s.close()
+
+
+def peer_closed(s):
+    """Whether the other end has closed this connection (CLOSE_WAIT), without reading from it."""
+    port = s.getsockname()[1]
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if int(local.split(":")[1], 16) == port:
+                return state == "08"
+    return True  # Gone already.
+
+
+def test_client_that_never_reads_is_closed_and_holds_little(cluster):
+    """Pipelined reads of a 60 KB value, answers never read: the node stops reading the
+    connection (its answers stay within the write buffer), and closes it once it has made no
+    progress for --idle-timeout, instead of queueing an answer per request."""
+    node = cluster[1]
+    assert node.request("PUT", "/api/v1/key/big", b"x" * 60_000)[0] == 200
+    rss = lambda: int(open(f"/proc/{node.process.pid}/status").read().split("VmRSS:")[1].split()[0])  # noqa: E731
+    before = rss()
+    s = socket.create_connection(("127.0.0.1", node.http_port))
+    s.settimeout(1)
+    # Padded, so the requests outgrow the sockets' buffers once the node stops reading.
+    request = b"GET /api/v1/key/big?consistency=stale HTTP/1.1\r\nHost: a\r\nX-Pad: " + b"p" * 4000 + b"\r\n\r\n"
+    sent = 0
+    try:
+        for _ in range(20_000):  # 80 MB of requests, 1.2 GB of answers if they were all queued.
+            s.sendall(request)
+            sent += 1
+    except socket.timeout:
+        pass  # The node stopped reading: its buffers and ours are full.
+    assert sent < 20_000
+    eventually("the node to close the connection", lambda: peer_closed(s), timeout=30)
+    assert rss() - before < 100_000, f"RSS grew by {rss() - before} kB"
+    s.close()
