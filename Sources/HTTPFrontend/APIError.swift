@@ -44,16 +44,6 @@ struct APIError: Error {
         self.retryAfter = retryAfter
     }
 
-    /// A refused credential: 401 (asking for a bearer token) or 403.
-    init(_ denied: AccessDenied) {
-        switch denied {
-        case .unauthenticated(let why):
-            self.init(.unauthorized, why)
-        case .permissionDenied(let why):
-            self.init(.forbidden, why)
-        }
-    }
-
     /// A failed call of the node's services, in HTTP terms.
     init(_ error: RPCError) {
         let retry = error.detail.map { max(1, Int(($0.retryAfterMs + 999) / 1_000)) } ?? 1

@@ -71,7 +71,7 @@ public struct HTTPFrontend: Sendable {
         if let needed = Self.role(request.head.method, path: path) {
             switch access.authorize(needed, certificate: request.certificate, token: request.bearerToken) {
             case .success(let caller): credentials.caller = caller
-            case .failure(let denied): return .now(APIError(denied).answer)
+            case .failure(let denied): return .now(APIError(RaftNodeService.rpcError(denied)).answer)
             }
         }
         do {

@@ -99,7 +99,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case (.end, .reading(let head, let body)):
             state = .idle
             if certificate == nil {
-                certificate = .some((try? context.pipeline.syncOperations.nioSSL_peerCertificate())?.flatMap(Caller.init(certificate:)))
+                certificate = .some(context.pipeline.syncOperations.certificateCaller)
             }
             answer(context: context, request: HTTPFrontend.Request(head: head, body: body, certificate: certificate ?? nil))
         case (_, .refused):

@@ -4,12 +4,17 @@ extension RaftCore {
     /// Whether `step` would act on this message rather than drop it (a stale one it answers
     /// counts as dropped): the driver checks a snapshot's last chunk against it first.
     public func accepts(_ message: Message) -> Bool {
-        message.to == id && message.from != id && isWellFormed(message) && message.term >= term
+        isForUs(message) && message.term >= term
+    }
+
+    /// Addressed to this server, from another, and well formed: `step` goes on with it.
+    private func isForUs(_ message: Message) -> Bool {
+        message.to == id && message.from != id && isWellFormed(message)
     }
 
     /// Handles one message from a peer.
     public func step(_ message: Message) {
-        guard message.to == id, message.from != id, isWellFormed(message) else { return }
+        guard isForUs(message) else { return }
         guard admitTerm(of: message) else { return }
 
         switch message.body {

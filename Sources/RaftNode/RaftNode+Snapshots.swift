@@ -97,7 +97,7 @@ extension RaftNode {
         }
         if let incoming {
             status.receivingIndex = incoming.metadata.lastIncludedIndex
-            status.receivedBytes = incoming.nextOffset
+            status.receivedBytes = incoming.size
         }
         return status
     }
@@ -144,15 +144,14 @@ extension RaftNode {
         guard request.term >= core.term else { return nil }  // The core answers a stale leader.
         do {
             if request.offset == 0 {
-                incoming?.sink.abort()
-                incoming = (request.metadata, try storage.beginSnapshot(request.metadata), 0)
+                incoming?.abort()
+                incoming = try storage.beginSnapshot(request.metadata)
             }
-            guard let current = incoming, current.metadata == request.metadata, current.nextOffset == request.offset else {
+            guard let current = incoming, current.metadata == request.metadata, current.size == request.offset else {
                 return .rejected("snapshot chunk at \(request.offset) is not the one expected; start again from 0")
             }
-            try current.sink.write(request.data)
-            incoming?.nextOffset += UInt64(request.data.count)
-            if request.done { return try checkReceived(term: request.term) }
+            try current.write(request.data)
+            if request.done { return checkReceived(term: request.term) }
             return nil
         } catch {
             incoming = nil
@@ -163,39 +162,35 @@ extension RaftNode {
     /// With the last chunk: a snapshot the core will install is read back and checked whole
     /// (its size, every pair, its index) before the core hears of it, so no bytes from the
     /// wire can make the install fail. One it will not install is dropped.
-    private func checkReceived(term: UInt64) throws -> RaftNodeError? {
-        guard let current = incoming else { return nil }
-        guard current.metadata.lastIncludedTerm <= term, core.needsSnapshot(current.metadata) else {
-            current.sink.abort()
-            incoming = nil
+    private func checkReceived(term: UInt64) -> RaftNodeError? {
+        guard let sink = incoming else { return nil }
+        incoming = nil  // Checked now, then installed or dropped.
+        let metadata = sink.metadata
+        guard metadata.lastIncludedTerm <= term, core.needsSnapshot(metadata) else {
+            sink.abort()
             return nil
         }
         do {
-            guard current.sink.size == current.metadata.size else {
-                throw CacheSnapshotError.malformed("\(current.sink.size) bytes received of \(current.metadata.size)")
+            guard sink.size == metadata.size else {
+                throw CacheSnapshotError.malformed("\(sink.size) bytes received of \(metadata.size)")
             }
-            let loaded = try CacheStore.loadSnapshot(size: current.sink.size) { offset, count in
-                try current.sink.read(offset: offset, count: count)
-            }
-            guard loaded.appliedIndex == current.metadata.lastIncludedIndex else {
-                throw CacheSnapshotError.malformed(
-                    "it holds index \(loaded.appliedIndex), not \(current.metadata.lastIncludedIndex)")
+            let loaded = try CacheStore.loadSnapshot(size: sink.size) { offset, count in try sink.read(offset: offset, count: count) }
+            guard loaded.appliedIndex == metadata.lastIncludedIndex else {
+                throw CacheSnapshotError.malformed("it holds index \(loaded.appliedIndex), not \(metadata.lastIncludedIndex)")
             }
             received?.sink.abort()
-            received = (current.metadata, current.sink, loaded)
-            incoming = nil
+            received = (sink, loaded)
             return nil
         } catch {
-            current.sink.abort()
-            incoming = nil
-            return .rejected("snapshot \(current.metadata.lastIncludedIndex) is not valid: \(error)")
+            sink.abort()
+            return .rejected("snapshot \(metadata.lastIncludedIndex) is not valid: \(error)")
         }
     }
 
     /// The core installs a snapshot from the leader: make it durable (the log goes), and
     /// put the map checked on arrival in force.
     func install(_ metadata: SnapshotMetadata) throws {
-        guard let current = received, current.metadata == metadata else {
+        guard let current = received, current.sink.metadata == metadata else {
             throw RaftNodeError.unexpected("snapshot \(metadata.lastIncludedIndex) was not received")
         }
         received = nil

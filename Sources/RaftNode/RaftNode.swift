@@ -109,11 +109,11 @@ public final class RaftNode: @unchecked Sendable {
     var currentSnapshot: (any SnapshotSource)?
     /// Peers a snapshot is being streamed to.
     var streaming: Set<NodeID> = []
-    /// A snapshot arriving from the leader, chunk by chunk.
-    var incoming: (metadata: SnapshotMetadata, sink: any SnapshotSink, nextOffset: UInt64)?
+    /// A snapshot arriving from the leader, chunk by chunk (its metadata and size so far are the sink's).
+    var incoming: (any SnapshotSink)?
     /// A snapshot received whole and checked, which the core is about to install: kept apart
     /// from `incoming`, which the next transfer may start over before the install runs.
-    var received: (metadata: SnapshotMetadata, sink: any SnapshotSink, loaded: LoadedSnapshot)?
+    var received: (sink: any SnapshotSink, loaded: LoadedSnapshot)?
     private let failurePromise: EventLoopPromise<String>
 
     /// Succeeds, with the reason, if the node stops itself (its storage failed): it serves

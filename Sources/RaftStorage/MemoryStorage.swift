@@ -87,8 +87,7 @@ final class MemorySnapshotSink: SnapshotSink, @unchecked Sendable {
     var size: UInt64 { UInt64(data.count) }
 
     func read(offset: UInt64, count: Int) throws -> [UInt8] {
-        let start = Int(min(offset, size))
-        return Array(data[start..<min(data.count, start + count)])
+        data.chunk(at: offset, count: count)
     }
 
     func abort() {
@@ -107,7 +106,14 @@ public final class MemorySnapshot: SnapshotSource, Sendable {
     }
 
     public func read(offset: UInt64, count: Int) throws -> [UInt8] {
-        let start = Int(min(offset, size))
-        return Array(data[start..<min(data.count, start + count)])
+        data.chunk(at: offset, count: count)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Up to `count` bytes from `offset`; fewer at the end, none past it.
+    func chunk(at offset: UInt64, count: Int) -> [UInt8] {
+        let start = Int(Swift.min(offset, UInt64(self.count)))
+        return Array(self[start..<Swift.min(self.count, start + count)])
     }
 }

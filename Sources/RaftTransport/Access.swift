@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import NIOCore
 import NIOSSL
 
 /// What a caller may do. Each role may do what the ones before it may.
@@ -150,5 +151,12 @@ public final class AccessPolicy: Sendable {
             return .failure(.permissionDenied("\(caller.name) has the role \(caller.role.rawValue); this needs \(needed.rawValue)"))
         }
         return .success(caller)
+    }
+}
+
+extension ChannelPipeline.SynchronousOperations {
+    /// Who the TLS peer's certificate names (nil: no TLS, no certificate, or none of ours).
+    public var certificateCaller: Caller? {
+        (try? nioSSL_peerCertificate())?.flatMap(Caller.init(certificate:))
     }
 }

@@ -347,7 +347,7 @@ final class ServerIdentityCheck: ChannelInboundHandler, RemovableChannelHandler 
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted = event as? TLSUserEvent {
-            let server = (try? context.pipeline.syncOperations.nioSSL_peerCertificate())?.flatMap(Caller.init(certificate:))
+            let server = context.pipeline.syncOperations.certificateCaller
             if let server, server.role == .peer, expected == nil || server.name == expected {
                 finish(.success(()))
             } else {

@@ -97,7 +97,7 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
         activity.requestReceived()
         updateReading(channel: context.channel)
         if certificate == nil {
-            certificate = .some((try? context.pipeline.syncOperations.nioSSL_peerCertificate())?.flatMap(Caller.init(certificate:)))
+            certificate = .some(context.pipeline.syncOperations.certificateCaller)
             if certificate??.role == .peer { activity.markPeer() }
         }
         let call = InboundCall(
@@ -134,8 +134,10 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelWritabilityChanged()
     }
 
+    /// Stops reading at the limit of calls in flight or while answers cannot be written, and
+    /// reads again once half the calls are answered and answers can be written.
     private func updateReading(channel: any Channel) {
-        let shouldPause = inFlight >= maxInFlight || !channel.isWritable
+        let shouldPause = !channel.isWritable || inFlight >= (paused ? maxInFlight / 2 : maxInFlight)
         if shouldPause != paused {
             paused = shouldPause
             channel.setOption(ChannelOptions.autoRead, value: !shouldPause).whenComplete { _ in }
@@ -145,10 +147,7 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func callFinished(channel: any Channel) {
         inFlight -= 1
         activity.requestAnswered()
-        if paused && inFlight < maxInFlight / 2 && channel.isWritable {
-            paused = false
-            channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-        }
+        updateReading(channel: channel)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
