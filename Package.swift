@@ -44,20 +44,31 @@ let package = Package(
             name: "RaftStorage",
             dependencies: ["RaftCore", "RaftWire", "CRC32C", .product(name: "Logging", package: "swift-log")]
         ),
-        // The binary protocol over TCP (SwiftNIO): framing, a listener with connection limits and
-        // TLS, pooled multiplexed clients, who a caller is.
+        // Accepting connections safely (SwiftNIO): a listener with connection limits and
+        // deadlines, TLS, and who a caller is (certificates, tokens, roles). Both protocols use it.
+        .target(
+            name: "Connections",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The binary protocol over TCP: framing, the call server, pooled multiplexed clients.
         .target(
             name: "RaftTransport",
             dependencies: [
-                "RaftWire",
+                "RaftWire", "Connections",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -67,7 +78,7 @@ let package = Package(
         .target(
             name: "RaftNode",
             dependencies: [
-                "RaftCore", "RaftStorage", "RaftTransport", "CacheStore", "RaftWire", "CMallocTrim",
+                "RaftCore", "RaftStorage", "RaftTransport", "Connections", "CacheStore", "RaftWire", "CMallocTrim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -77,7 +88,7 @@ let package = Package(
         .target(
             name: "HTTPFrontend",
             dependencies: [
-                "RaftNode", "RaftCore", "RaftTransport", "RaftWire",
+                "RaftNode", "Connections", "RaftWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -89,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "raft-cache",
             dependencies: [
-                "RaftWire", "RaftCore", "RaftStorage", "RaftTransport", "RaftNode", "CacheStore", "HTTPFrontend",
+                "RaftWire", "RaftCore", "RaftStorage", "RaftTransport", "Connections", "RaftNode", "CacheStore", "HTTPFrontend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -115,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "raft-cache-load",
             dependencies: [
-                "RaftTransport", "RaftWire",
+                "RaftTransport", "Connections", "RaftWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -127,7 +138,7 @@ let package = Package(
         .executableTarget(
             name: "wire-dump",
             dependencies: [
-                "RaftWire", "RaftTransport",
+                "RaftWire", "RaftTransport", "Connections",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -141,7 +152,7 @@ let package = Package(
         .testTarget(
             name: "RaftTransportTests",
             dependencies: [
-                "RaftTransport", "RaftWire",
+                "RaftTransport", "Connections", "RaftWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -150,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "RaftNodeTests",
             dependencies: [
-                "RaftNode", "RaftCore", "RaftStorage", "RaftTransport", "CacheStore", "RaftWire", "CMallocTrim",
+                "RaftNode", "RaftCore", "RaftStorage", "RaftTransport", "Connections", "CacheStore", "RaftWire", "CMallocTrim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

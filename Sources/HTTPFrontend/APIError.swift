@@ -1,7 +1,8 @@
+import Connections
 import Foundation
 import NIOCore
 import NIOHTTP1
-import RaftTransport
+import RaftWire
 
 /// An answer: status, headers and body (the connection adds Content-Length).
 public struct HTTPAnswer: Sendable {

@@ -1,26 +1,16 @@
+import Connections
 import Foundation
 import NIOCore
 import NIOHTTP1
-import RaftCore
 import RaftNode
-import RaftTransport
 import RaftWire
 
 /// The public HTTP API, compatible with the original program's (see README): keys, the
-/// node (join/leave), status, health. Writes and membership go to the node's own services -
-/// the same path as a binary client's - so followers forward them to the leader; reads are
-/// served here after their barrier (a ReadIndex round for linearizable reads). Errors are
-/// JSON {"message", "status"}. Answers are futures: nothing here blocks a loop.
+/// node (join/leave), status, health. A codec over `NodeAPI`, as the binary service is: it
+/// reads a route's arguments, asks the API (which authorizes, validates and forwards to the
+/// leader) and writes the answer. Errors are JSON {"message", "status"}, their HTTP status
+/// read from the API's status code (APIError). Answers are futures: nothing here blocks a loop.
 public struct HTTPFrontend: Sendable {
-    public struct Options: Sendable {
-        /// The largest value a request may carry (413 past it).
-        public var maxValueSize: Int
-
-        public init(maxValueSize: Int = 1 << 20) {
-            self.maxValueSize = maxValueSize
-        }
-    }
-
     /// A request as read from the connection: its head and its whole body, and who the
     /// connection's certificate names (TLS), if anyone.
     public struct Request: Sendable {
@@ -37,20 +27,14 @@ public struct HTTPFrontend: Sendable {
         }
     }
 
-    let node: RaftNode
-    let service: RaftNodeService
-    let access: AccessPolicy
-    let options: Options
+    let api: NodeAPI
 
-    public init(node: RaftNode, access: AccessPolicy = AccessPolicy(tls: false, tokens: nil), options: Options = Options()) {
-        self.node = node
-        self.access = access
-        service = RaftNodeService(node: node, access: access)
-        self.options = options
+    public init(api: NodeAPI) {
+        self.api = api
     }
 
     /// The largest body a connection reads: a value, or a join request.
-    var bodyLimit: Int { max(options.maxValueSize, Self.adminBodyLimit) }
+    var bodyLimit: Int { max(api.maxValueSize, Self.adminBodyLimit) }
     private static let adminBodyLimit = 64 * 1024
 
     /// An answer known at once (a stale read, health, a refusal), or one that waits for the
@@ -61,21 +45,15 @@ public struct HTTPFrontend: Sendable {
         case later(EventLoopFuture<HTTPAnswer>)
     }
 
-    public func respond(to request: Request, on loop: any EventLoop) -> Reply {
+    public func respond(to request: Request) -> Reply {
         let uri = request.head.uri[...]
         // Scanned as bytes: a search by Character would decode grapheme clusters.
         let question = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = question.map { uri[..<$0] } ?? uri
         let query = question.map { uri[uri.utf8.index(after: $0)...] } ?? ""
-        var credentials = Credentials(caller: nil, token: request.bearerToken ?? "")
-        if let needed = Self.role(request.head.method, path: path) {
-            switch access.authorize(needed, certificate: request.certificate, token: request.bearerToken) {
-            case .success(let caller): credentials.caller = caller
-            case .failure(let denied): return .now(APIError(RaftNodeService.rpcError(denied)).answer)
-            }
-        }
+        let requester = NodeAPI.Requester(certificate: request.certificate, token: request.bearerToken ?? "")
         do {
-            switch try route(request, path: path, query: Query(query), credentials: credentials, on: loop) {
+            switch try route(request, path: path, query: Query(query), requester: requester) {
             case .now(let answer): return .now(answer)
             case .later(let answer): return .later(answer.recover(Self.answer(for:)))
             }
@@ -84,58 +62,42 @@ public struct HTTPFrontend: Sendable {
         }
     }
 
-    /// Who a request is, for the node's services it calls: authorized here already, with the
-    /// token a follower forwards to the leader with it.
-    struct Credentials {
-        var caller: Caller?
-        var token: String
-    }
-
-    /// The role a route needs; nil for the probes anyone may ask (health, readiness).
-    static func role(_ method: HTTPMethod, path: Substring) -> AccessRole? {
-        if path.utf8.starts(with: keyPrefix.utf8) { return method == .GET ? .read : .write }
-        switch path {
-        case "/health", "/ready": return nil
-        case "/api/v1/status": return .read
-        default: return path.hasPrefix("/api/v1/") ? .admin : .read
-        }
-    }
-
     private func route(
-        _ request: Request, path: Substring, query: Query, credentials: Credentials, on loop: any EventLoop
+        _ request: Request, path: Substring, query: Query, requester: NodeAPI.Requester
     ) throws -> Reply {
         let method = request.head.method
         // Key routes are matched on the raw path, so a percent-encoded "/" (%2F) stays
         // inside its key or value.
         if path.utf8.starts(with: Self.keyPrefix.utf8) {
-            return try keyRoute(request, path: path, query: query, credentials: credentials, on: loop)
+            return try keyRoute(request, path: path, query: query, requester: requester)
         }
         switch (method, path) {
         case (.GET, "/health"):
             // Touches nothing of the node: the HTTP stack's own ceiling (make bench measures it).
             return .now(.healthy)
         case (.GET, "/ready"):
-            return .later(loop.makeFutureWithTask { try await ready() })
-        case (.GET, "/api/v1/status"):
-            return .later(loop.makeFutureWithTask { try await status() })
-        case (.POST, "/api/v1/snapshot"):
-            return .later(loop.makeFutureWithTask { .json(.ok, json(try await node.snapshotNow())) })
-        case (.POST, "/api/v1/node"):
-            return try join(request.body, credentials: credentials, on: loop)
-        case (.POST, "/api/v1/leader/transfer"):
-            let request = TransferLeadershipRequest(targetID: query["id"] ?? "")
-            return .later(call(.transferLeadership, request, credentials: credentials, on: loop).map { (_: TransferLeadershipResponse) in
-                .json(.ok, ["status": "transferring"])
+            return .later(api.isReady().flatMapThrowing { ready in
+                guard ready else {
+                    throw APIError(.serviceUnavailable, "not ready: no leader known yet, or still catching up", retryAfter: 1)
+                }
+                return .json(.ok, ["status": "ready"])
             })
+        case (.GET, "/api/v1/status"):
+            return .later(api.status(by: requester).map(Self.json))
+        case (.POST, "/api/v1/snapshot"):
+            return .later(api.snapshot(by: requester).map { .json(.ok, Self.json($0)) })
+        case (.POST, "/api/v1/node"):
+            return try join(request.body, requester: requester)
+        case (.POST, "/api/v1/leader/transfer"):
+            let target = query["id"].flatMap { $0.isEmpty ? nil : $0 }
+            return .later(api.transferLeadership(to: target, by: requester).map { .json(.ok, ["status": "transferring"]) })
         case (.DELETE, _) where path.hasPrefix("/api/v1/node/"):
             let raw = path.dropFirst("/api/v1/node/".count)
             guard !raw.isEmpty, !raw.contains("/") else { throw APIError(.notFound, "Not Found") }
             guard let id = Self.percentDecode(raw).flatMap({ String(validating: $0, as: UTF8.self) }) else {
                 throw APIError(.badRequest, "id is not valid percent-encoded UTF-8")
             }
-            return .later(call(.removeServer, RemoveServerRequest(id: id), credentials: credentials, on: loop).map { (response: MembershipResponse) in
-                .json(.ok, ["index": response.index])
-            })
+            return .later(api.removeServer(id: id, by: requester).map { .json(.ok, ["index": $0.index]) })
         default:
             throw APIError(.notFound, "Not Found")
         }
@@ -146,28 +108,28 @@ public struct HTTPFrontend: Sendable {
     private static let keyPrefix = "/api/v1/key/"
 
     private func keyRoute(
-        _ request: Request, path: Substring, query: Query, credentials: Credentials, on loop: any EventLoop
+        _ request: Request, path: Substring, query: Query, requester: NodeAPI.Requester
     ) throws -> Reply {
         let parts = try Self.keyParts(path)
         let wrongShape = APIError(.notFound, "no route for \(path)")
         switch request.head.method {
         case .GET:
             guard parts.count == 1 else { throw wrongShape }
-            return try get(key: try Self.key(parts), query: query, on: loop)
+            return try get(key: try Self.key(parts), query: query, requester: requester)
         case .DELETE:
             guard parts.count == 1 else { throw wrongShape }
-            return .later(call(.delete, DeleteRequest(key: try Self.key(parts)), credentials: credentials, on: loop).map { (_: DeleteResponse) in
+            return .later(api.delete(key: try Self.key(parts), by: requester).map { _ in
                 HTTPAnswer(status: .ok, headers: [:], body: ByteBuffer())
             })
         case .PUT:
             guard parts.count == 1 else { throw wrongShape }
-            return try set(key: try Self.key(parts), value: Array(request.body.readableBytesView), credentials: credentials, on: loop)
+            return try set(key: try Self.key(parts), value: Array(request.body.readableBytesView), requester: requester)
         case .POST:
             // The route the original program registers (key/value), and the one its README
             // documents (key/value/value).
             switch parts.count {
-            case 2: return try set(key: try Self.key(parts), value: parts[1], credentials: credentials, on: loop)
-            case 3 where parts[1] == Array("value".utf8): return try set(key: try Self.key(parts), value: parts[2], credentials: credentials, on: loop)
+            case 2: return try set(key: try Self.key(parts), value: parts[1], requester: requester)
+            case 3 where parts[1] == Array("value".utf8): return try set(key: try Self.key(parts), value: parts[2], requester: requester)
             default: throw APIError(.notFound, "use POST /api/v1/key/{key}/{value} or /api/v1/key/{key}/value/{value}")
             }
         default:
@@ -175,7 +137,7 @@ public struct HTTPFrontend: Sendable {
         }
     }
 
-    private func get(key: [UInt8], query: Query, on loop: any EventLoop) throws -> Reply {
+    private func get(key: [UInt8], query: Query, requester: NodeAPI.Requester) throws -> Reply {
         let consistency: Consistency
         switch query["consistency"] ?? "linearizable" {
         case "linearizable": consistency = .linearizable
@@ -183,14 +145,19 @@ public struct HTTPFrontend: Sendable {
         case "stale": consistency = .stale
         case let level: throw APIError(.badRequest, "consistency must be linearizable, lease or stale, not '\(level)'")
         }
-        if consistency == .stale { return .now(Self.answer(node.staleRead(key), stale: true)) }
-        return .later(node.read(key, consistency: consistency).map { Self.answer($0, stale: false) })
+        if consistency == .stale {
+            switch api.staleRead(key: key, by: requester) {
+            case .success(let read): return .now(Self.answer(read, stale: true))
+            case .failure(let error): return .now(APIError(error).answer)
+            }
+        }
+        return .later(api.read(key: key, consistency: consistency, by: requester).map { Self.answer($0, stale: false) })
     }
 
     /// The value and a newline, with the index the answering node had applied when it read;
     /// for stale reads, how long since it last heard from a leader (what the value may miss).
-    private static func answer(_ read: RaftNode.ReadResult, stale: Bool) -> HTTPAnswer {
-        guard let value = read.value else { return APIError(.notFound, "key not found").answer }
+    private static func answer(_ read: NodeAPI.Read, stale: Bool) -> HTTPAnswer {
+        let value = read.value
         var headers = HTTPHeaders()
         headers.reserveCapacity(5)  // With Content-Length and Connection, added on the way out.
         headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
@@ -203,11 +170,8 @@ public struct HTTPFrontend: Sendable {
         return HTTPAnswer(status: .ok, headers: headers, body: body)
     }
 
-    private func set(key: [UInt8], value: [UInt8], credentials: Credentials, on loop: any EventLoop) throws -> Reply {
-        guard value.count <= options.maxValueSize else {
-            throw APIError(.payloadTooLarge, "value of \(value.count) bytes is over the limit of \(options.maxValueSize) bytes")
-        }
-        return .later(call(.set, SetRequest(key: key, value: value), credentials: credentials, on: loop).map { (response: SetResponse) in .index(response.index) })
+    private func set(key: [UInt8], value: [UInt8], requester: NodeAPI.Requester) throws -> Reply {
+        .later(api.set(key: key, value: value, by: requester).map(HTTPAnswer.index))
     }
 
     // MARK: Membership and status
@@ -218,22 +182,19 @@ public struct HTTPFrontend: Sendable {
         var voter: Bool?
     }
 
-    private func join(_ body: ByteBuffer, credentials: Credentials, on loop: any EventLoop) throws -> Reply {
+    private func join(_ body: ByteBuffer, requester: NodeAPI.Requester) throws -> Reply {
         let join: JoinRequest
         do {
             join = try JSONDecoder().decode(JoinRequest.self, from: Data(body.readableBytesView))
         } catch {
             throw APIError(.badRequest, "the body must be JSON {\"addr\": \"host:port\", \"node_id\": \"id\"}")
         }
-        if let problem = RaftNode.membershipProblem(id: join.node_id, address: join.addr) {
-            throw APIError(.badRequest, "node_id and addr: \(problem)")
-        }
-        let request = AddVoterRequest(id: join.node_id, address: join.addr, learner: join.voter == false)
-        return .later(call(.addVoter, request, credentials: credentials, on: loop).map { (response: MembershipResponse) in .json(.ok, ["index": response.index]) })
+        return .later(api.addServer(id: join.node_id, address: join.addr, learner: join.voter == false, by: requester).map {
+            .json(.ok, ["index": $0.index])
+        })
     }
 
-    private func status() async throws -> HTTPAnswer {
-        let status = try await node.status()
+    private static func json(_ status: StatusResponse) -> HTTPAnswer {
         let role = switch status.role {
         case .leader: "leader"
         case .candidate: "candidate"
@@ -265,7 +226,7 @@ public struct HTTPFrontend: Sendable {
         return .json(.ok, body)
     }
 
-    private func json(_ snapshot: SnapshotStatus) -> [String: Any] {
+    private static func json(_ snapshot: SnapshotStatus) -> [String: Any] {
         var body: [String: Any] = [
             "index": snapshot.index, "term": snapshot.term, "size_bytes": snapshot.sizeBytes, "age_ms": snapshot.ageMs,
         ]
@@ -275,44 +236,13 @@ public struct HTTPFrontend: Sendable {
         return body
     }
 
-    private func ready() async throws -> HTTPAnswer {
-        let status = try await node.status()
-        guard !status.leaderID.isEmpty, status.appliedIndex >= status.commitIndex else {
-            throw APIError(.serviceUnavailable, "not ready: no leader known yet, or still catching up", retryAfter: 1)
-        }
-        return .json(.ok, ["status": "ready"])
-    }
-
     // MARK: Helpers
-
-    /// Runs a call through the node's services; its failure becomes an APIError.
-    private func call<Response: WireMessage>(
-        _ method: Method, _ request: some WireMessage, credentials: Credentials, on loop: any EventLoop
-    ) -> EventLoopFuture<Response> {
-        let payload: [UInt8]
-        do {
-            payload = try request.wireBytes()
-        } catch {
-            return loop.makeFailedFuture(error)
-        }
-        let call = InboundCall(
-            method: method.rawValue, payload: payload, timeoutMs: 0, caller: credentials.caller, token: credentials.token)
-        return service.respond(to: call, on: loop)
-            .flatMapThrowing { result in
-                switch result {
-                case .success(let payload): return try Response(wireBytes: payload)
-                case .failure(let error): throw APIError(error)
-                }
-            }
-    }
 
     /// Every failure as its JSON answer.
     private static func answer(for error: any Error) -> HTTPAnswer {
         switch error {
         case let error as APIError: error.answer
-        case let error as RaftNodeError: APIError(RaftNodeService.rpcError(error)).answer
         case let error as RPCError: APIError(error).answer
-        case let error as WireError: APIError(.badRequest, "\(error)").answer
         default: APIError(.internalServerError, "\(error)").answer
         }
     }

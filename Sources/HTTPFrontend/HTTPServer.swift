@@ -1,8 +1,8 @@
+import Connections
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-import RaftTransport
 
 /// The HTTP listener: SwiftNIO's HTTP/1.1 codec, with its pipelining assistance so answers
 /// go out in request order, and a handler per connection that reads one request at a time
@@ -114,7 +114,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         activity.requestReceived()
         let keepAlive = request.head.isKeepAlive
         let version = request.head.version
-        switch frontend.respond(to: request, on: context.eventLoop) {
+        switch frontend.respond(to: request) {
         case .now(let answer):
             write(answer, context: context, version: version, keepAlive: keepAlive)
         case .later(let answer):

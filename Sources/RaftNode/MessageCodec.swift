@@ -45,7 +45,7 @@ extension MessageBody {
         case .installSnapshot: .installSnapshotResponse(try InstallSnapshotResponse(wireBytes: payload))
         case .timeoutNow: .timeoutNowResponse(try TimeoutNowResponse(wireBytes: payload))
         case .readIndex: .readIndexResponse(try ReadIndexResponse(wireBytes: payload))
-        default: throw RaftNodeError.unexpected("\(method.rawValue) is not a Raft message")
+        default: throw RPCError.unexpected("\(method.rawValue) is not a Raft message")
         }
     }
 
@@ -69,38 +69,6 @@ extension MessageBody {
             return (m.requesterID, .readIndex(m))
         default:
             return nil
-        }
-    }
-}
-
-public enum RaftNodeError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// No leader is known (an election is under way, or this node is cut off).
-    case noLeader
-    /// This node is not the leader; the leader it knows of, if any.
-    case notLeader(id: NodeID?, address: String?)
-    case timeout
-    case shuttingDown
-    /// The write was overtaken by a leader change and did not commit.
-    case lost
-    /// Not possible now; trying again shortly may work (a leadership transfer under way).
-    case unavailable(String)
-    /// The request itself is wrong.
-    case invalid(String)
-    /// Refused in the cluster's current state (another membership change pending).
-    case rejected(String)
-    case unexpected(String)
-    /// The node stopped itself (storage failure); it serves nothing more.
-    case failed(String)
-
-    public var description: String {
-        switch self {
-        case .noLeader: "no leader is known; try again shortly"
-        case .notLeader(let id, let address): "not the leader (the leader is \(id ?? "unknown") at \(address ?? "unknown"))"
-        case .timeout: "timed out waiting for the cluster"
-        case .shuttingDown: "the node is shutting down"
-        case .lost: "the write was lost in a leader change; it was not applied"
-        case .unavailable(let reason), .invalid(let reason), .rejected(let reason), .unexpected(let reason): reason
-        case .failed(let reason): "the node has stopped: \(reason)"
         }
     }
 }

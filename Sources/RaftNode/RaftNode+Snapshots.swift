@@ -58,7 +58,7 @@ extension RaftNode {
                 }
             } catch {
                 loop.execute { [self] in
-                    for waiter in waiters { waiter.fail(RaftNodeError.failed("cannot write a snapshot: \(error)")) }
+                    for waiter in waiters { waiter.fail(RPCError.stopped("cannot write a snapshot: \(error)")) }
                     fail("cannot write a snapshot: \(error)")
                 }
             }
@@ -73,14 +73,14 @@ extension RaftNode {
 
     /// Takes a snapshot of everything applied so far (an operator's request) and returns
     /// it once it is on disk and the log it covers is gone.
-    public func snapshotNow() async throws -> SnapshotStatus {
-        try await loop.flatSubmit { [self] () -> EventLoopFuture<SnapshotStatus> in
-            guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
+    public func snapshotNow() -> EventLoopFuture<SnapshotStatus> {
+        loop.flatSubmit { [self] () -> EventLoopFuture<SnapshotStatus> in
+            guard !stopped else { return loop.makeFailedFuture(RPCError.shuttingDown) }
             let promise = loop.makePromise(of: SnapshotStatus.self)
             snapshotWaiters.append(promise)
             maybeSnapshot(forced: true)
             return promise.futureResult
-        }.get()
+        }
     }
 
     /// The newest snapshot, and the one being received, for the status.
@@ -140,7 +140,7 @@ extension RaftNode {
     }
 
     /// Keeps the data of a snapshot chunk from the leader; nil, or why it is refused.
-    func receiveChunk(_ request: InstallSnapshotRequest) -> RaftNodeError? {
+    func receiveChunk(_ request: InstallSnapshotRequest) -> RPCError? {
         guard request.term >= core.term else { return nil }  // The core answers a stale leader.
         do {
             if request.offset == 0 {
@@ -162,7 +162,7 @@ extension RaftNode {
     /// With the last chunk: a snapshot the core will install is read back and checked whole
     /// (its size, every pair, its index) before the core hears of it, so no bytes from the
     /// wire can make the install fail. One it will not install is dropped.
-    private func checkReceived(term: UInt64) -> RaftNodeError? {
+    private func checkReceived(term: UInt64) -> RPCError? {
         guard let sink = incoming else { return nil }
         incoming = nil  // Checked now, then installed or dropped.
         let metadata = sink.metadata
@@ -191,7 +191,7 @@ extension RaftNode {
     /// put the map checked on arrival in force.
     func install(_ metadata: SnapshotMetadata) throws {
         guard let current = received, current.sink.metadata == metadata else {
-            throw RaftNodeError.unexpected("snapshot \(metadata.lastIncludedIndex) was not received")
+            throw RPCError.unexpected("snapshot \(metadata.lastIncludedIndex) was not received")
         }
         received = nil
         let started = NIODeadline.now()

@@ -141,7 +141,7 @@ public final class RaftNode: @unchecked Sendable {
 
     deinit {
         // A node that never ran (its process failed to start) has no failure to report.
-        failurePromise.fail(RaftNodeError.shuttingDown)
+        failurePromise.fail(RPCError.shuttingDown)
     }
 
     /// A follower refuses votes for at least (electionTicks - 1) ticks after it hears from the
@@ -180,15 +180,15 @@ public final class RaftNode: @unchecked Sendable {
     /// Stops the clock; requests still waiting fail.
     public func stop() async {
         let clients: [RPCClient] = (try? await loop.submit { [self] () -> [RPCClient] in
-            halt(RaftNodeError.shuttingDown)
-            failurePromise.fail(RaftNodeError.shuttingDown)
+            halt(.shuttingDown)
+            failurePromise.fail(RPCError.shuttingDown)
             return Array(self.clients.values)
         }.get()) ?? []
         for client in clients { await client.close() }
     }
 
     /// Stops everything on the loop and fails whatever waits.
-    func halt(_ error: RaftNodeError) {
+    func halt(_ error: RPCError) {
         loop.preconditionInEventLoop()
         stopped = true
         ticker?.cancel()
@@ -210,7 +210,7 @@ public final class RaftNode: @unchecked Sendable {
     /// The node cannot go on (its storage failed): it stops, and says so through `failure`.
     func fail(_ reason: String) {
         logger.critical("stopping: \(reason)")
-        halt(.failed(reason))
+        halt(.stopped(reason))
         failurePromise.succeed(reason)
     }
 
@@ -293,7 +293,7 @@ public final class RaftNode: @unchecked Sendable {
             if read.succeeded {
                 promise.succeed(read.index)
             } else {
-                promise.fail(RaftNodeError.noLeader)
+                promise.fail(RPCError.noLeader)
             }
         }
     }
@@ -307,7 +307,7 @@ public final class RaftNode: @unchecked Sendable {
             if proposal.term == entry.term {
                 proposal.promise.succeed(entry.index)
             } else {
-                proposal.promise.fail(RaftNodeError.lost)
+                proposal.promise.fail(RPCError.lost)
             }
         }
         if entry.type == .configuration { configurationApplied(entry.index) }
@@ -321,15 +321,15 @@ public final class RaftNode: @unchecked Sendable {
         for deadline in deadlines.popAll(through: now) {
             switch deadline {
             case .inboundCall(let context):
-                inboundCalls.removeValue(forKey: context)?.fail(RaftNodeError.rejected("the call was not answered in time"))
+                inboundCalls.removeValue(forKey: context)?.fail(RPCError.rejected("the call was not answered in time"))
             case .proposal(let index, let token):
                 guard let proposal = proposals[index], proposal.token == token else { continue }
                 proposals[index] = nil
-                proposal.promise.fail(RaftNodeError.timeout)
+                proposal.promise.fail(RPCError.timedOut)
             case .read(let context):
-                reads.removeValue(forKey: context)?.fail(RaftNodeError.timeout)
+                reads.removeValue(forKey: context)?.fail(RPCError.timedOut)
             case .appliedWaiter(let token):
-                appliedWaiters.removeValue(forKey: token)?.fail(RaftNodeError.timeout)
+                appliedWaiters.removeValue(forKey: token)?.fail(RPCError.timedOut)
             }
         }
     }
@@ -385,34 +385,10 @@ public final class RaftNode: @unchecked Sendable {
         guard !stopped else { return nil }
         let key = peer + "@" + address
         if let client = clients[key] { return client }
-        guard let (host, port) = Self.split(address) else { return nil }
-        let client = RPCClient(host: host, port: port, peer: peer, options: options.client, group: loop, logger: logger)
+        guard let target = HostPort(address) else { return nil }
+        let client = RPCClient(host: target.connectHost, port: target.port, peer: peer, options: options.client, group: loop, logger: logger)
         clients[key] = client
         return client
-    }
-
-    /// "host:port" (or "[v6]:port"; an empty host is every interface) as host and port; the
-    /// port is 0...65535.
-    public static func split(_ address: String) -> (String, Int)? {
-        guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
-            return nil
-        }
-        var host = String(address[..<colon])
-        if host.hasPrefix("[") != host.hasSuffix("]") { return nil }
-        if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
-        return (host.isEmpty ? "0.0.0.0" : host, Int(port))
-    }
-
-    /// Why a server may not join as `id` at `address`, or nil: an id is 1 to 128 bytes with
-    /// no control characters or spaces, an address a host (up to 253 bytes) and a port 1...65535.
-    public static func membershipProblem(id: String, address: String) -> String? {
-        guard (1...128).contains(id.utf8.count), !id.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F })
-        else { return "a server id is 1 to 128 bytes without spaces or control characters" }
-        guard address.utf8.count <= 261, let colon = address.lastIndex(of: ":"), !address[..<colon].isEmpty,
-            let (_, port) = split(address), port > 0,
-            !address.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 })
-        else { return "a server address is host:port, with a port from 1 to 65535" }
-        return nil
     }
 
     /// A request goes out as a call; its answer comes back into the core. A response
@@ -447,7 +423,7 @@ public final class RaftNode: @unchecked Sendable {
     /// peer its certificate names, who must be the one the message claims to be from.
     func handleRaftCall(method: Method, payload: [UInt8], sender: NodeID? = nil) -> EventLoopFuture<[UInt8]> {
         onLoop { [self] in
-            guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
+            guard !stopped else { return loop.makeFailedFuture(RPCError.shuttingDown) }
             let decoded: (from: NodeID, body: MessageBody)?
             do {
                 decoded = try MessageBody.request(method: method, payload: payload)
@@ -455,7 +431,7 @@ public final class RaftNode: @unchecked Sendable {
                 return loop.makeFailedFuture(error)
             }
             guard let (from, body) = decoded else {
-                return loop.makeFailedFuture(RaftNodeError.unexpected("\(method.rawValue) is not a Raft request"))
+                return loop.makeFailedFuture(RPCError.unexpected("\(method.rawValue) is not a Raft request"))
             }
             if let sender, sender != from {
                 return loop.makeFailedFuture(RPCError(.permissionDenied, "\(sender)'s certificate cannot send a message from \(from)"))
@@ -481,7 +457,7 @@ public final class RaftNode: @unchecked Sendable {
             // Requests the core ignores get no answer; ReadIndex is answered later.
             expire(.inboundCall(context: context), after: method == .readIndex ? options.requestTimeout : options.tickInterval * 20)
             return promise.futureResult.flatMapThrowing { body in
-                guard let payload = try body.responsePayload() else { throw RaftNodeError.unexpected("not a response") }
+                guard let payload = try body.responsePayload() else { throw RPCError.unexpected("not a response") }
                 return payload
             }
         }
@@ -504,16 +480,16 @@ public final class RaftNode: @unchecked Sendable {
         _ append: @escaping @Sendable () throws -> (index: UInt64, term: UInt64)
     ) -> EventLoopFuture<UInt64> {
         onLoop { [self] () -> EventLoopFuture<UInt64> in
-            guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
+            guard !stopped else { return loop.makeFailedFuture(RPCError.shuttingDown) }
             do {
                 let (index, term) = try append()
                 let future = awaitApplied(index: index, term: term)
                 schedulePump()
                 return future
             } catch let error as RaftError {
-                return loop.makeFailedFuture(nodeError(error))
+                return loop.makeFailedFuture(refusal(error))
             } catch {
-                return loop.makeFailedFuture(RaftNodeError.rejected("\(error)"))
+                return loop.makeFailedFuture(RPCError.rejected("\(error)"))
             }
         }
     }
@@ -529,7 +505,7 @@ public final class RaftNode: @unchecked Sendable {
             return promise.futureResult
         }
         // An older proposal at this index was overtaken by a leader change.
-        proposals[index]?.promise.fail(RaftNodeError.lost)
+        proposals[index]?.promise.fail(RPCError.lost)
         let token = newToken()
         proposals[index] = (term, promise, token)
         expire(.proposal(index: index, token: token), after: options.requestTimeout)
@@ -537,13 +513,8 @@ public final class RaftNode: @unchecked Sendable {
     }
 
     /// The node's error for a refusal of the core.
-    private func nodeError(_ error: RaftError) -> RaftNodeError {
-        switch error {
-        case .notLeader(let leader): leaderError(leader)
-        case .transferInProgress: .unavailable("a leadership transfer is in progress; try again shortly")
-        case .membershipChangeInProgress, .noVotersLeft, .replacesLeader: .rejected(error.description)
-        case .unknownServer, .invalidTransferTarget: .invalid(error.description)
-        }
+    private func refusal(_ error: RaftError) -> RPCError {
+        RPCError(error, address: address(of:))
     }
 
     /// Succeeds once a read that must be current may be served from the local store, with
@@ -554,7 +525,7 @@ public final class RaftNode: @unchecked Sendable {
     private func currentReadBarrier(lease: Bool) -> EventLoopFuture<UInt64> {
         guard lease else { return readIndex().flatMap { [self] index in waitApplied(index) } }
         return onLoop { [self] in
-            guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
+            guard !stopped else { return loop.makeFailedFuture(RPCError.shuttingDown) }
             core.now = NIODeadline.now().uptimeNanoseconds
             guard let index = core.leaseRead() else { return readIndex() }
             return loop.makeSucceededFuture(index)
@@ -582,8 +553,8 @@ public final class RaftNode: @unchecked Sendable {
     public func read(_ key: [UInt8], consistency: Consistency) -> EventLoopFuture<ReadResult> {
         if consistency == .stale { return loop.makeSucceededFuture(staleRead(key)) }
         return currentReadBarrier(lease: consistency == .lease).flatMapErrorThrowing { error in
-            if case RaftNodeError.timeout = error {
-                throw RaftNodeError.unavailable("could not confirm with a quorum that this read is current; try again")
+            if let error = error as? RPCError, error.status == .deadlineExceeded {
+                throw RPCError.unavailable("could not confirm with a quorum that this read is current; try again")
             }
             throw error
         }.map { [self] _ in
@@ -595,7 +566,7 @@ public final class RaftNode: @unchecked Sendable {
     /// A read index confirmed by a quorum.
     private func readIndex() -> EventLoopFuture<UInt64> {
         onLoop { [self] () -> EventLoopFuture<UInt64> in
-            guard !stopped else { return loop.makeFailedFuture(RaftNodeError.shuttingDown) }
+            guard !stopped else { return loop.makeFailedFuture(RPCError.shuttingDown) }
             let context = newToken()
             let promise = loop.makePromise(of: UInt64.self)
             reads[context] = promise
@@ -625,11 +596,6 @@ public final class RaftNode: @unchecked Sendable {
         }
     }
 
-    private func leaderError(_ leader: NodeID?) -> RaftNodeError {
-        guard let leader else { return .noLeader }
-        return .notLeader(id: leader, address: address(of: leader))
-    }
-
     /// The leader as this node knows it: id and binary address.
     public func leader() async -> (id: NodeID, address: String)? {
         try? await loop.submit { [self] in
@@ -637,8 +603,8 @@ public final class RaftNode: @unchecked Sendable {
         }.get()
     }
 
-    public func status() async throws -> StatusResponse {
-        try await loop.submit { [self] in
+    public func status() -> EventLoopFuture<StatusResponse> {
+        loop.submit { [self] in
             let role: Role = switch core.role {
             case .leader: .leader
             case .candidate: .candidate
@@ -653,25 +619,27 @@ public final class RaftNode: @unchecked Sendable {
                 snapshotIndex: core.snapshotIndex, snapshot: snapshotStatus(), followers: core.followers,
                 keys: UInt64(map.count), bytes: UInt64(map.bytes), digest: map.digest,
                 leaderContactAgeMs: core.isLeader ? 0 : leaderContactAgeMs)
-        }.get()
+        }
     }
 
     /// Proposes a membership change on the leader and waits until its entry is applied
     /// (failing if a leader change replaced it).
-    public func changeMembership(_ change: MembershipChange) async throws -> MembershipResponse {
-        let index = try await submitProposal { [self] in try core.proposeMembership(change) }.get()
-        return try await loop.submit { [self] in MembershipResponse(index: index, configuration: core.configuration) }.get()
+    public func changeMembership(_ change: MembershipChange) -> EventLoopFuture<MembershipResponse> {
+        submitProposal { [self] in try core.proposeMembership(change) }.map { [self] index in
+            MembershipResponse(index: index, configuration: core.configuration)
+        }
     }
 
-    public func transferLeadership(to target: NodeID?) async throws {
-        try await loop.submit { [self] in
+    /// Starts handing leadership to `target` (nil: the most up-to-date voter).
+    public func transferLeadership(to target: NodeID?) -> EventLoopFuture<Void> {
+        loop.submit { [self] in
             do {
                 try core.transferLeadership(to: target)
                 pump()
             } catch let error as RaftError {
-                throw nodeError(error)
+                throw refusal(error)
             }
-        }.get()
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Connections
 import Foundation
 #if canImport(Glibc)
 import Glibc

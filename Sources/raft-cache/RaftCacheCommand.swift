@@ -1,5 +1,6 @@
 import ArgumentParser
 import CacheStore
+import Connections
 import Dispatch
 import Foundation
 #if canImport(FoundationNetworking)
@@ -135,13 +136,13 @@ struct RaftCacheCommand: AsyncParsableCommand {
         guard let election = GoDuration.parse(electionTimeout), election.nanoseconds > 2 * beat.nanoseconds else {
             throw ValidationError("--election-timeout must be a duration of more than twice --heartbeat")
         }
-        guard RaftNode.split(raftAddr) != nil else { throw ValidationError("--raft-addr: '\(raftAddr)' is not host:port") }
+        guard HostPort(raftAddr) != nil else { throw ValidationError("--raft-addr: '\(raftAddr)' is not host:port") }
         // Both go into the cluster's configuration, as every joining server's do.
-        if let problem = RaftNode.membershipProblem(id: localID, address: raftAddr) {
+        if let problem = NodeAPI.membershipProblem(id: localID, address: raftAddr) {
             throw ValidationError("--local-id '\(localID)' and --raft-addr '\(raftAddr)': \(problem)")
         }
-        guard leaderAddr.isEmpty || RaftNode.split(leaderAddr) != nil else { throw ValidationError("--leader-addr: '\(leaderAddr)' is not host:port") }
-        guard ListenAddress.parse(port) != nil else { throw ValidationError("--port: '\(port)' is not :port or host:port") }
+        guard leaderAddr.isEmpty || HostPort(leaderAddr) != nil else { throw ValidationError("--leader-addr: '\(leaderAddr)' is not host:port") }
+        guard HostPort(listenAddress: port) != nil else { throw ValidationError("--port: '\(port)' is not :port or host:port") }
         guard maxPool >= 1 else { throw ValidationError("--max-pool must be at least 1") }
         guard snapshotEntries >= 1 else { throw ValidationError("--snapshot-entries must be at least 1") }
         guard snapshotMib >= 1 else { throw ValidationError("--snapshot-mib must be at least 1") }
@@ -219,12 +220,13 @@ struct RaftCacheCommand: AsyncParsableCommand {
         } catch {
             throw StartupError("cannot load the newest snapshot in --raft-dir \(raftDir): \(error)")
         }
-        let (host, raftPort) = RaftNode.split(raftAddr)!
+        let api = NodeAPI(node: node, access: security.access)
+        let raftListen = HostPort(raftAddr)!
         let server: RPCServer
         do {
             // On the node's loop: peers' calls and binary clients reach the core without a thread hop.
             server = try await RPCServer.start(
-                host: host, port: raftPort, service: RaftNodeService(node: node, access: security.access),
+                host: raftListen.bindHost, port: raftListen.port, service: RaftNodeService(api: api),
                 options: .init(connections: limits, tls: security.tls),
                 group: node.eventLoop, logger: logger)
         } catch {
@@ -233,13 +235,13 @@ struct RaftCacheCommand: AsyncParsableCommand {
         node.start()
         logger.info("serving the binary protocol", metadata: ["address": "\(raftAddr)", "data_dir": "\(raftDir)"])
 
-        let (httpHost, httpPort) = ListenAddress.parse(port)!
-        let frontend = HTTPFrontend(node: node, access: security.access, options: .init(maxValueSize: maxValueSize))
+        let httpListen = HostPort(listenAddress: port)!
+        let frontend = HTTPFrontend(api: api)
         let http: HTTPServer
         do {
             // On the node's loop as well: a key request reaches the core without a thread hop.
             http = try await HTTPServer.start(
-                host: httpHost, port: httpPort, frontend: frontend, group: node.eventLoop, limits: limits, tls: security.tls,
+                host: httpListen.bindHost, port: httpListen.port, frontend: frontend, group: node.eventLoop, limits: limits, tls: security.tls,
                 logger: logger)
         } catch {
             await shutDown(node: node, server: server, storage: storage, security: security, logger: logger)
@@ -298,9 +300,9 @@ struct RaftCacheCommand: AsyncParsableCommand {
     private func join(logger: Logger, timeout: TimeAmount, security: Security) async throws {
         if !leaderApiEndpoint.isEmpty { return try await joinOverHTTP(logger: logger, token: security.access.adminToken) }
         guard !leaderAddr.isEmpty else { return }
-        let (host, port) = RaftNode.split(leaderAddr)!
+        let leader = HostPort(leaderAddr)!
         let client = RPCClient(
-            host: host, port: port,
+            host: leader.connectHost, port: leader.port,
             options: .init(timeout: timeout, tls: security.tls, token: security.access.adminToken ?? ""), logger: logger)
         defer { Task { await client.close() } }
         let deadline = ContinuousClock.now + .seconds(30)
@@ -357,21 +359,20 @@ struct RaftCacheCommand: AsyncParsableCommand {
     }
 
     private func shutDown(node: RaftNode, server: RPCServer, storage: FileStorage, security: Security, logger: Logger) async {
-        if let status = try? await node.status() {
+        if let status = try? await node.status().get() {
             if leaveOnShutdown {
                 // Through the node's service, which forwards to the leader from a follower.
-                let call = InboundCall(method: Method.removeServer.rawValue, payload: (try? RemoveServerRequest(id: localID).wireBytes()) ?? [])
-                switch await RaftNodeService(node: node, access: security.access).handle(InboundCall(
-                    method: call.method, payload: call.payload, caller: Caller(name: localID, role: .admin),
-                    token: security.access.adminToken ?? ""))
-                {
-                case .success: logger.info("left the cluster")
-                case .failure(let error): logger.warning("could not leave the cluster", metadata: ["error": "\(error)"])
+                let me = NodeAPI.Requester(certificate: Caller(name: localID, role: .admin), token: security.access.adminToken ?? "")
+                do {
+                    _ = try await NodeAPI(node: node, access: security.access).removeServer(id: localID, by: me).get()
+                    logger.info("left the cluster")
+                } catch {
+                    logger.warning("could not leave the cluster", metadata: ["error": "\(error)"])
                 }
             } else if status.role == .leader && status.members.filter({ $0.suffrage == .voter }).count > 1 {
-                try? await node.transferLeadership(to: nil)
+                try? await node.transferLeadership(to: nil).get()
                 let deadline = ContinuousClock.now + .seconds(2)
-                while ContinuousClock.now < deadline, (try? await node.status())?.role == .leader {
+                while ContinuousClock.now < deadline, (try? await node.status().get())?.role == .leader {
                     try? await Task.sleep(for: .milliseconds(20))
                 }
             }

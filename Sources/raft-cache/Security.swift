@@ -1,3 +1,4 @@
+import Connections
 import Dispatch
 import Foundation
 import Logging

@@ -22,7 +22,7 @@ private final class ServiceSlot: RPCService {
 
     func handle(_ call: InboundCall) async -> RPCResult {
         guard let node = node.withLock({ $0 }) else { return .failure(.unavailable, "starting") }
-        return await RaftNodeService(node: node).handle(call)
+        return await RaftNodeService(api: NodeAPI(node: node)).handle(call)
     }
 }
 
@@ -96,12 +96,12 @@ private func eventually(within seconds: Double, _ what: String, _ condition: () 
         try await Task.sleep(for: .milliseconds(20))
     }
     Issue.record("timed out waiting for \(what)")
-    throw RaftNodeError.timeout
+    throw RPCError(.deadlineExceeded, "timed out waiting for \(what)")
 }
 
 private func leader(of members: [TestMember]) async -> TestMember? {
     for member in members {
-        if let node = member.node, let status = try? await node.status(), status.role == .leader { return member }
+        if let node = member.node, let status = try? await node.status().get(), status.role == .leader { return member }
     }
     return nil
 }
@@ -165,7 +165,7 @@ struct ClusterTests {
             let got = try? await back.call(.get, GetRequest(key: Array("after".utf8)), as: GetResponse.self)
             return got?.value == Array("failover".utf8)
         }
-        let status = try await old.node!.status()
+        let status = try await old.node!.status().get()
         #expect(status.members.count == 3)
         await back.close()
         for member in members where member.node != nil { try await member.stop() }
@@ -189,7 +189,7 @@ struct ClusterTests {
             let _: SetResponse = try await c.call(.set, SetRequest(key: Array("k\(i % 40)".utf8), value: padded("v\(i)")))
         }
         try await eventually(within: 15, "a snapshot and a compacted log on the leader") {
-            ((try? await leaderMember.node!.status())?.snapshotIndex ?? 0) > 0
+            ((try? await leaderMember.node!.status().get())?.snapshotIndex ?? 0) > 0
         }
 
         // A fresh server joins; the log it needs is gone, so it gets the snapshot.
@@ -200,7 +200,7 @@ struct ClusterTests {
             let got = try? await n4.call(.get, GetRequest(key: Array("k19".utf8), consistency: .stale), as: GetResponse.self)
             return got?.value == padded("v299")
         }
-        #expect(try await newcomer.node!.status().snapshotIndex > 0)
+        #expect(try await newcomer.node!.status().get().snapshotIndex > 0)
         await n4.close()
 
         // It restarts from its directory: the snapshot and the log after it.

@@ -1,5 +1,6 @@
 import NIOCore
 import RaftNode
+import RaftWire
 import Testing
 
 @Suite("Flag values")
@@ -18,29 +19,38 @@ struct FlagParsingTests {
         }
     }
 
-    @Test("listen addresses: :8001, host:8001, [v6]:8001")
-    func listenAddresses() {
-        #expect(ListenAddress.parse(":8001")! == ("0.0.0.0", 8001))
-        #expect(ListenAddress.parse("localhost:8001")! == ("localhost", 8001))
-        #expect(ListenAddress.parse("[::1]:8001")! == ("::1", 8001))
-        #expect(ListenAddress.parse("8001")! == ("0.0.0.0", 8001))
+    @Test("addresses: host:port, [v6]:port, :port; bind and connect defaults; --port's forms")
+    func addresses() {
+        let v6 = HostPort("[::1]:8001")!
+        #expect(v6.host == "::1" && v6.port == 8001 && v6.description == "[::1]:8001")
+        let bare = HostPort(":8001")!
+        #expect(bare.bindHost == "0.0.0.0" && bare.connectHost == "127.0.0.1" && bare.description == ":8001")
+        let named = HostPort("db-1.example:7000")!
+        #expect(named.bindHost == "db-1.example" && named.connectHost == "db-1.example")
+        for bad in ["", ":", "host", "host:", "host:port", "[::1:80", "::1]:80", "h:70000", "h:-1"] {
+            #expect(HostPort(bad) == nil, "\(bad)")
+        }
+        #expect(HostPort(listenAddress: ":8001") == HostPort(host: "", port: 8001))
+        #expect(HostPort(listenAddress: "localhost:8001") == HostPort(host: "localhost", port: 8001))
+        #expect(HostPort(listenAddress: "[::1]:8001") == HostPort(host: "::1", port: 8001))
+        #expect(HostPort(listenAddress: "8001")?.bindHost == "0.0.0.0")
         for bad in [":", ":0", ":70000", "host:", "host:port", ""] {
-            #expect(ListenAddress.parse(bad) == nil, "\(bad)")
+            #expect(HostPort(listenAddress: bad) == nil, "\(bad)")
         }
     }
 
     @Test("a joining server's id and address are checked before they enter the configuration")
     func membershipChecks() {
-        #expect(RaftNode.membershipProblem(id: "node-4", address: "127.0.0.1:8084") == nil)
-        #expect(RaftNode.membershipProblem(id: "n", address: "[::1]:1") == nil)
-        #expect(RaftNode.membershipProblem(id: String(repeating: "x", count: 128), address: "db-1.example:65535") == nil)
+        #expect(NodeAPI.membershipProblem(id: "node-4", address: "127.0.0.1:8084") == nil)
+        #expect(NodeAPI.membershipProblem(id: "n", address: "[::1]:1") == nil)
+        #expect(NodeAPI.membershipProblem(id: String(repeating: "x", count: 128), address: "db-1.example:65535") == nil)
         let bad: [(String, String)] = [
             ("", "127.0.0.1:1"), (String(repeating: "x", count: 129), "127.0.0.1:1"), ("a b", "127.0.0.1:1"),
             ("a\u{7}", "127.0.0.1:1"), ("n", "127.0.0.1:0"), ("n", "127.0.0.1:65536"), ("n", "127.0.0.1:-1"),
             ("n", ":8081"), ("n", "[::1:8081"), ("n", "127.0.0.1"), ("n", String(repeating: "h", count: 300) + ":1"),
         ]
         for (id, address) in bad {
-            #expect(RaftNode.membershipProblem(id: id, address: address) != nil, "\(id) at \(address)")
+            #expect(NodeAPI.membershipProblem(id: id, address: address) != nil, "\(id) at \(address)")
         }
     }
 }

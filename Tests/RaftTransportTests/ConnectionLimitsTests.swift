@@ -1,3 +1,4 @@
+import Connections
 import NIOCore
 import NIOPosix
 import RaftTransport

@@ -4,13 +4,14 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import RaftTransport
+import RaftWire
 
 /// `--listen ... --forward ...`: a TCP relay that decodes both directions as they pass. With
 /// TLS it ends TLS on both sides: clients see its certificate, the node sees it present the
 /// same one, and the frames between are plain to decode.
 struct ProxySource {
-    let listen: HostAndPort
-    let forward: HostAndPort
+    let listen: HostPort
+    let forward: HostPort
     /// TLS toward clients (`server`) and toward the node (`client`).
     var tls: (server: NIOSSLContext, client: NIOSSLContext)?
 
@@ -100,18 +101,11 @@ struct ProxySource {
 }
 
 /// `host:port` from the command line (`[::1]:8081` for IPv6).
-struct HostAndPort: Sendable, CustomStringConvertible {
-    let host: String
-    let port: Int
-
-    init(parsing text: String) throws {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port)
-        else { throw WireDumpError.badAddress(text) }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        self.host = host.isEmpty ? "127.0.0.1" : host
-        self.port = port
+extension HostPort {
+    /// A proxy's address: a missing host is this machine's loopback, to listen on as to connect
+    /// to (a debugging proxy is not for other machines unless asked).
+    init(proxyAddress text: String) throws {
+        guard let parsed = HostPort(text) else { throw WireDumpError.badAddress(text) }
+        self.init(host: parsed.connectHost, port: parsed.port)
     }
-
-    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

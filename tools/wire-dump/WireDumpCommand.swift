@@ -1,4 +1,5 @@
 import ArgumentParser
+import Connections
 import Foundation
 import RaftTransport
 import RaftWire
@@ -97,7 +98,7 @@ struct WireDumpCommand: ParsableCommand {
                     return (server: facingClients.server, client: (facingNode ?? facingClients).client)
                 }
                 let proxy = ProxySource(
-                    listen: try HostAndPort(parsing: listen), forward: try HostAndPort(parsing: forward), tls: tls)
+                    listen: try HostPort(proxyAddress: listen), forward: try HostPort(proxyAddress: forward), tls: tls)
                 try proxy.run(dumper: dumper)
             } else if let pcap {
                 var source = CaptureSource(ports: Set(ports))

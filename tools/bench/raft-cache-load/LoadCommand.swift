@@ -1,4 +1,5 @@
 import ArgumentParser
+import Connections
 import Foundation
 import Logging
 import NIOCore
@@ -88,7 +89,7 @@ struct LoadCommand: AsyncParsableCommand {
         guard (0...100).contains(readPercent) else { throw ValidationError("--read-percent must be 0...100") }
         guard parsedConsistency != nil else { throw ValidationError("--consistency must be linearizable, lease or stale") }
         guard !sequential || count > 0 else { throw ValidationError("--sequential needs --count") }
-        for target in targets where split(target) == nil { throw ValidationError("--target '\(target)' is not host:port") }
+        for target in targets where HostPort(target) == nil { throw ValidationError("--target '\(target)' is not host:port") }
         let tls = [tlsCaFile, tlsCertFile, tlsKeyFile].compactMap { $0 }.count
         guard tls == 0 || tls == 3 else { throw ValidationError("--tls-ca-file, --tls-cert-file and --tls-key-file go together") }
     }
@@ -109,9 +110,9 @@ struct LoadCommand: AsyncParsableCommand {
         let token = try tokenFile.map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
             ?? ProcessInfo.processInfo.environment["RAFT_CACHE_TOKEN"] ?? ""
         let clients = targets.map { target in
-            let (host, port) = split(target)!
+            let address = HostPort(target)!
             return RPCClient(
-                host: host, port: port,
+                host: address.connectHost, port: address.port,
                 options: .init(
                     maxConnections: connections, timeout: .nanoseconds(Int64(timeout * 1e9)), tls: tls, token: token),
                 logger: logger)
@@ -141,11 +142,6 @@ struct LoadCommand: AsyncParsableCommand {
         if results.errors.values.reduce(0, +) > 0 { throw ExitCode(1) }
     }
 
-    private func split(_ address: String) -> (String, Int)? {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { return nil }
-        let host = String(address[..<colon])
-        return (host.isEmpty ? "127.0.0.1" : host, port)
-    }
 }
 
 /// What every worker does, and the ticket counter they share.

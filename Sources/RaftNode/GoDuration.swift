@@ -22,13 +22,3 @@ public enum GoDuration {
         return .nanoseconds(Int64(total))
     }
 }
-
-/// A listen address as the original's --port took it: ":8000" (every interface) or
-/// "host:8000"; a bare "8000" is accepted too.
-public enum ListenAddress {
-    public static func parse(_ text: String) -> (host: String, port: Int)? {
-        guard let (host, port) = RaftNode.split(text.contains(":") ? text : ":" + text), (1...65_535).contains(port)
-        else { return nil }
-        return (host, port)
-    }
-}

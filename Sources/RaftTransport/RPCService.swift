@@ -1,21 +1,6 @@
+import Connections
 import NIOCore
 import RaftWire
-
-/// A call that did not succeed: the status the server answered (or the one the client
-/// gives for a failure of its own: UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED).
-public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var status: StatusCode
-    public var message: String
-    public var detail: ErrorDetail?
-
-    public init(_ status: StatusCode, _ message: String, detail: ErrorDetail? = nil) {
-        self.status = status
-        self.message = message
-        self.detail = detail
-    }
-
-    public var description: String { "\(status): \(message)" }
-}
 
 /// What a service answers to one call.
 public enum RPCResult: Sendable {

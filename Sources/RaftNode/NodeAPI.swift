@@ -1,0 +1,219 @@
+import CacheStore
+import Connections
+import NIOCore
+import RaftCore
+import RaftWire
+
+/// What a node offers its clients, in Swift types: keys, membership, leadership, snapshots
+/// and status. Both protocols are codecs over this (HTTPFrontend, RaftNodeService); here, and
+/// only here, a request is authorized, validated and, on a follower, forwarded to the leader,
+/// and every failure is an `RPCError` (NodeErrors.swift). Answers are futures, completed on
+/// the node's loop or the forwarding client's: nothing here blocks a loop.
+public struct NodeAPI: Sendable {
+    /// Who asks, as the protocol that carried the request knows them.
+    public struct Requester: Sendable {
+        /// Who the connection's certificate names (TLS).
+        public var certificate: Caller?
+        /// The bearer token the request carries ("" for none).
+        public var token: String
+        /// How many nodes forwarded the request here: a forwarded request is not forwarded again.
+        public var hops: UInt32
+
+        public init(certificate: Caller? = nil, token: String = "", hops: UInt32 = 0) {
+            self.certificate = certificate
+            self.token = token
+            self.hops = hops
+        }
+    }
+
+    /// What a read found: the value, the index the answering node had applied, and for a stale
+    /// read how long since that node last heard from a leader (what the value may miss).
+    public struct Read: Sendable {
+        public var value: StoredValue
+        public var appliedIndex: UInt64
+        public var leaderContactAgeMs: UInt64
+    }
+
+    public let node: RaftNode
+    let access: AccessPolicy
+
+    public init(node: RaftNode, access: AccessPolicy = AccessPolicy(tls: false, tokens: nil)) {
+        self.node = node
+        self.access = access
+    }
+
+    /// The largest value a write may carry.
+    public var maxValueSize: Int { node.options.maxValueSize }
+
+    // MARK: Keys
+
+    /// Sets `key` to `value` once a quorum has it; the entry's index.
+    public func set(key: [UInt8], value: [UInt8], by requester: Requester) -> EventLoopFuture<UInt64> {
+        if let refused = refusal(.write, requester) ?? keyProblem(key) { return failed(refused) }
+        guard value.count <= maxValueSize else {
+            return failed(RPCError(.resourceExhausted, "value of \(value.count) bytes is over the limit of \(maxValueSize) bytes"))
+        }
+        return write(Command(op: .set, key: key, value: value), by: requester, forward: .set, SetRequest(key: key, value: value)) {
+            (response: SetResponse) in response.index
+        }
+    }
+
+    /// Deletes `key` (whether or not it exists) once a quorum has it; the entry's index.
+    public func delete(key: [UInt8], by requester: Requester) -> EventLoopFuture<UInt64> {
+        if let refused = refusal(.write, requester) ?? keyProblem(key) { return failed(refused) }
+        return write(Command(op: .delete, key: key), by: requester, forward: .delete, DeleteRequest(key: key)) {
+            (response: DeleteResponse) in response.index
+        }
+    }
+
+    /// This node's value of `key` as it is, at once, on the caller's thread: what a stale
+    /// read answers.
+    public func staleRead(key: [UInt8], by requester: Requester) -> Result<Read, RPCError> {
+        if let refused = refusal(.read, requester) ?? keyProblem(key) { return .failure(refused) }
+        return Self.found(node.staleRead(key))
+    }
+
+    /// The value of `key` read at `consistency` (see `RaftNode.read`).
+    public func read(key: [UInt8], consistency: Consistency, by requester: Requester) -> EventLoopFuture<Read> {
+        if consistency == .stale { return node.loop.makeCompletedFuture(staleRead(key: key, by: requester).mapError { $0 }) }
+        if let refused = refusal(.read, requester) ?? keyProblem(key) { return failed(refused) }
+        return node.read(key, consistency: consistency).flatMapResult(Self.found)
+    }
+
+    private static func found(_ read: RaftNode.ReadResult) -> Result<Read, RPCError> {
+        guard let value = read.value else { return .failure(RPCError(.notFound, "key not found")) }
+        return .success(Read(value: value, appliedIndex: read.appliedIndex, leaderContactAgeMs: read.leaderContactAgeMs))
+    }
+
+    // MARK: The cluster
+
+    /// Adds a server (a voter, or a learner that does not vote) once the change is applied.
+    public func addServer(id: NodeID, address: String, learner: Bool, by requester: Requester) -> EventLoopFuture<MembershipResponse> {
+        if let refused = refusal(.admin, requester) { return failed(refused) }
+        if let problem = Self.membershipProblem(id: id, address: address) { return failed(.invalid(problem)) }
+        let change: MembershipChange = learner ? .addLearner(id: id, address: address) : .addVoter(id: id, address: address)
+        return forwardingToLeader(
+            by: requester, { node.changeMembership(change) }, forward: .addVoter, AddVoterRequest(id: id, address: address, learner: learner)
+        ) { (response: MembershipResponse) in response }
+    }
+
+    /// Removes a server once the change is applied.
+    public func removeServer(id: NodeID, by requester: Requester) -> EventLoopFuture<MembershipResponse> {
+        if let refused = refusal(.admin, requester) { return failed(refused) }
+        return forwardingToLeader(
+            by: requester, { node.changeMembership(.remove(id: id)) }, forward: .removeServer, RemoveServerRequest(id: id)
+        ) { (response: MembershipResponse) in response }
+    }
+
+    /// Starts handing leadership to `target` (nil: the most up-to-date voter).
+    public func transferLeadership(to target: NodeID?, by requester: Requester) -> EventLoopFuture<Void> {
+        if let refused = refusal(.admin, requester) { return failed(refused) }
+        return forwardingToLeader(
+            by: requester, { node.transferLeadership(to: target) }, forward: .transferLeadership,
+            TransferLeadershipRequest(targetID: target ?? "")
+        ) { (_: TransferLeadershipResponse) in }
+    }
+
+    /// Takes a snapshot of everything this node has applied, and answers once it is on disk.
+    public func snapshot(by requester: Requester) -> EventLoopFuture<SnapshotStatus> {
+        if let refused = refusal(.admin, requester) { return failed(refused) }
+        return node.snapshotNow()
+    }
+
+    public func status(by requester: Requester) -> EventLoopFuture<StatusResponse> {
+        if let refused = refusal(.read, requester) { return failed(refused) }
+        return node.status()
+    }
+
+    /// Whether this node knows a leader and has applied all it knows committed: anyone may
+    /// ask (a load balancer's probe).
+    public func isReady() -> EventLoopFuture<Bool> {
+        node.status().map { !$0.leaderID.isEmpty && $0.appliedIndex >= $0.commitIndex }
+    }
+
+    // MARK: Raft's own messages
+
+    /// A peer's Raft request, answered with the core's response. With TLS a peer speaks for
+    /// itself only: its certificate must name the server the message says it is from.
+    public func raftCall(_ method: Method, payload: [UInt8], by requester: Requester) -> EventLoopFuture<[UInt8]> {
+        switch access.authorize(.peer, certificate: requester.certificate, token: requester.token) {
+        case .success(let caller):
+            return node.handleRaftCall(method: method, payload: payload, sender: requester.certificate == nil ? nil : caller.name)
+        case .failure(let denied):
+            return failed(Self.error(denied))
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Why a server may not join as `id` at `address`, or nil: an id is 1 to 128 bytes with
+    /// no control characters or spaces, an address a host (up to 253 bytes) and a port 1...65535.
+    public static func membershipProblem(id: String, address: String) -> String? {
+        guard (1...128).contains(id.utf8.count), !id.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F })
+        else { return "a server id is 1 to 128 bytes without spaces or control characters" }
+        guard address.utf8.count <= 261, let parsed = HostPort(address), !parsed.host.isEmpty, parsed.port > 0,
+            !address.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 })
+        else { return "a server address is host:port, with a port from 1 to 65535" }
+        return nil
+    }
+
+    /// Why `requester` may not do what `role` allows, or nil.
+    private func refusal(_ role: AccessRole, _ requester: Requester) -> RPCError? {
+        switch access.authorize(role, certificate: requester.certificate, token: requester.token) {
+        case .success: nil
+        case .failure(let denied): Self.error(denied)
+        }
+    }
+
+    private static func error(_ denied: AccessDenied) -> RPCError {
+        switch denied {
+        case .unauthenticated(let why): RPCError(.unauthenticated, why)
+        case .permissionDenied(let why): RPCError(.permissionDenied, why)
+        }
+    }
+
+    private func keyProblem(_ key: [UInt8]) -> RPCError? {
+        key.isEmpty ? .invalid("the key must not be empty") : nil
+    }
+
+    private func failed<T>(_ error: RPCError) -> EventLoopFuture<T> {
+        node.loop.makeFailedFuture(error)
+    }
+
+    /// Proposes `command` here, or forwards `request` to the leader as `method`.
+    private func write<Response: WireMessage>(
+        _ command: Command, by requester: Requester, forward method: Method, _ request: some WireMessage & Sendable,
+        index: @escaping @Sendable (Response) -> UInt64
+    ) -> EventLoopFuture<UInt64> {
+        let bytes: [UInt8]
+        do {
+            bytes = try command.wireBytes()
+        } catch {
+            return failed(.invalid("\(error)"))
+        }
+        return forwardingToLeader(by: requester, { node.proposeCommand(bytes) }, forward: method, request, answer: index)
+    }
+
+    /// Runs `here`; when it fails because this node is not the leader, and the request has
+    /// not been forwarded already, sends `request` to the leader as `method` instead, with
+    /// the requester's token (the leader trusts this node's certificate to have checked it).
+    private func forwardingToLeader<T: Sendable, Response: WireMessage>(
+        by requester: Requester, _ here: () -> EventLoopFuture<T>, forward method: Method, _ request: some WireMessage & Sendable,
+        answer: @escaping @Sendable (Response) -> T
+    ) -> EventLoopFuture<T> {
+        let node = node
+        return here().flatMapError { error in
+            guard requester.hops == 0, let error = error as? RPCError, let leader = error.leader else {
+                return node.loop.makeFailedFuture(error)
+            }
+            return node.onLoop { node.loop.makeSucceededFuture(node.client(for: leader.address, peer: leader.id)) }
+                .flatMap { client in
+                    guard let client, let payload = try? request.wireBytes() else { return node.loop.makeFailedFuture(error) }
+                    return client.callFuture(
+                        method.rawValue, payload: payload, timeout: node.options.requestTimeout, hops: requester.hops + 1,
+                        token: requester.token
+                    ).flatMapThrowing { answer(try Response(wireBytes: $0)) }
+                }
+        }
+    }
+}
