@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "RaftNode",
             dependencies: [
-                "RaftCore", "RaftStorage", "RaftTransport", "Connections", "CacheStore", "RaftWire", "CMallocTrim",
+                "RaftCore", "RaftStorage", "RaftTransport", "Connections", "CacheStore", "RaftWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -101,6 +101,7 @@ let package = Package(
             name: "raft-cache",
             dependencies: [
                 "RaftWire", "RaftCore", "RaftStorage", "RaftTransport", "Connections", "RaftNode", "CacheStore", "HTTPFrontend",
+                "CMallocTrim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -148,7 +149,7 @@ let package = Package(
             path: "tools/wire-dump"
         ),
         .testTarget(name: "RaftWireTests", dependencies: ["RaftWire", "RaftProtoC"]),
-        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation", "RaftWire"]),
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "RaftSimulation", "RaftStorage", "RaftWire"]),
         .testTarget(
             name: "RaftTransportTests",
             dependencies: [

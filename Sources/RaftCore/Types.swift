@@ -191,6 +191,14 @@ public struct RaftOptions: Sendable {
         self.leaseDuration = checkQuorum ? leaseDuration : 0
         self.randomSeed = randomSeed
     }
+
+    /// The lease for ticks of `tick` (in the driver's clock): a follower refuses votes for at
+    /// least (electionTicks - 1) ticks after it hears from the leader, and the lease is 90% of
+    /// that, so clocks that drift apart by less than 10% of an election timeout keep lease
+    /// reads linearizable.
+    public static func leaseDuration(electionTicks: Int, tick: UInt64) -> UInt64 {
+        UInt64(max(0, electionTicks - 1)) * tick / 10 * 9
+    }
 }
 
 /// A small, fast, seeded generator: the only source of randomness in the core.

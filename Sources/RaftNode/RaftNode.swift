@@ -1,5 +1,4 @@
 import CacheStore
-import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
@@ -9,11 +8,12 @@ import RaftTransport
 import RaftWire
 import Synchronization
 
-/// Drives a RaftCore: ticks it, feeds it messages and requests, and carries out each Ready
-/// in the order Raft needs. Committed entries are applied at once (a quorum has them on
-/// disk); a leader's AppendEntries go out while its own write runs; answers that claim
-/// durable state wait for the write (group-committed by the storage). Every touch of the
-/// core happens on one event loop, and requests that arrive together share one Ready.
+/// A cluster member: drives a RaftCore with a clock, the network and a storage, and applies
+/// what commits to the store. Its jobs live apart: the ReadyProcessor carries out each Ready
+/// in Raft's order (the one the simulation proves), Waiters keeps whoever waits with one
+/// deadline heap, PeerLink talks to the other members, SnapshotManager takes, streams and
+/// installs snapshots. Every touch of the core happens on one event loop, and requests that
+/// arrive together share one Ready. Clients reach it through NodeAPI.
 public final class RaftNode: @unchecked Sendable {
     public struct Options: Sendable {
         public var id: NodeID
@@ -33,11 +33,14 @@ public final class RaftNode: @unchecked Sendable {
         /// Snapshot data travels to followers in chunks of this size.
         public var snapshotChunkSize: Int
         public var client: RPCClient.Options
+        /// Seeds the core's randomness (election timeouts); nil: a random seed.
+        public var randomSeed: UInt64?
 
         public init(
             id: NodeID, address: String, tickInterval: TimeAmount = .milliseconds(100), electionTicks: Int = 5,
             heartbeatTicks: Int = 1, requestTimeout: TimeAmount = .seconds(5), maxValueSize: Int = 1 << 20,
-            snapshotEntries: UInt64 = 100_000, snapshotBytes: Int = 64 << 20, snapshotChunkSize: Int = 1 << 20, client: RPCClient.Options = .init()
+            snapshotEntries: UInt64 = 100_000, snapshotBytes: Int = 64 << 20, snapshotChunkSize: Int = 1 << 20, client: RPCClient.Options = .init(),
+            randomSeed: UInt64? = nil
         ) {
             self.id = id
             self.address = address
@@ -50,6 +53,7 @@ public final class RaftNode: @unchecked Sendable {
             self.snapshotBytes = snapshotBytes
             self.snapshotChunkSize = snapshotChunkSize
             self.client = client
+            self.randomSeed = randomSeed
         }
     }
 
@@ -61,59 +65,21 @@ public final class RaftNode: @unchecked Sendable {
     let storage: any RaftStorage
     let logger: Logger
     let core: RaftCore
-    private var clients: [String: RPCClient] = [:]
+    let housekeeping: Housekeeping
+    private var processor: ReadyProcessor!
+    /// Holds what the processor holds unowned.
+    private var readyHost: NodeReadyHost!
+    let peers: PeerLink
+    private let waiters = Waiters()
+    fileprivate var snapshots: SnapshotManager!
     private var ticker: RepeatedTask?
-    /// Gives free heap pages back now and then: what a node frees (a replaced map, compacted
-    /// entries, a replay) is not always free in whole pages at the moment it is freed.
-    private var memoryTrimmer: RepeatedTask?
-    var stopped = false
-
-    /// Inbound Raft calls waiting for the core's answer, by the context given to the core.
-    private var inboundCalls: [UInt64: EventLoopPromise<MessageBody>] = [:]
-    private var nextContext: UInt64 = 1
-    /// Proposals waiting to be applied, by log index (`token` tells apart proposals at one index).
-    private var proposals: [UInt64: (term: UInt64, promise: EventLoopPromise<UInt64>, token: UInt64)] = [:]
-    /// Linearizable reads waiting for their read index, by context.
-    private var reads: [UInt64: EventLoopPromise<UInt64>] = [:]
-    /// Waiting for the store to reach an index, by token; and the tokens by that index.
-    private var appliedWaiters: [UInt64: EventLoopPromise<Void>] = [:]
-    private var appliedWaitersByIndex = MinHeap<UInt64>()
-    /// What may time out, by deadline (uptime nanoseconds); checked on every tick.
-    private var deadlines = MinHeap<Deadline>()
-
-    private enum Deadline: Sendable {
-        case inboundCall(context: UInt64)
-        case proposal(index: UInt64, token: UInt64)
-        case read(context: UInt64)
-        case appliedWaiter(token: UInt64)
-    }
+    private var stopped = false
     private var lastLeader: NodeID?
-    /// A pump is queued on the loop; what arrives before it runs travels in its Ready.
-    private var pumpScheduled = false
-    /// Writes handed to the storage and not yet durable.
-    private var writesInFlight = 0
-    /// What of each Ready must be written before its answers go.
-    private var mustSync: MustSync
     /// This node has said in its log that it was removed.
     private var removedLogged = false
     /// When this node last heard from its leader (an AppendEntries or snapshot chunk), or
     /// last ticked as leader: uptime nanoseconds, read by stale reads on any thread.
     private let lastLeaderContact = Atomic<UInt64>(NIODeadline.now().uptimeNanoseconds)
-    /// A snapshot is being written in the background.
-    var snapshotting = false
-    /// Command bytes applied since the last snapshot began.
-    var appliedBytesSinceSnapshot = 0
-    /// Waiting for a snapshot asked for by an operator.
-    var snapshotWaiters: [EventLoopPromise<SnapshotStatus>] = []
-    /// The newest snapshot on disk, kept open for streaming to followers.
-    var currentSnapshot: (any SnapshotSource)?
-    /// Peers a snapshot is being streamed to.
-    var streaming: Set<NodeID> = []
-    /// A snapshot arriving from the leader, chunk by chunk (its metadata and size so far are the sink's).
-    var incoming: (any SnapshotSink)?
-    /// A snapshot received whole and checked, which the core is about to install: kept apart
-    /// from `incoming`, which the next transfer may start over before the install runs.
-    var received: (sink: any SnapshotSink, loaded: LoadedSnapshot)?
     private let failurePromise: EventLoopPromise<String>
 
     /// Succeeds, with the reason, if the node stops itself (its storage failed): it serves
@@ -123,20 +89,27 @@ public final class RaftNode: @unchecked Sendable {
     /// `state`: where the core starts - what the storage recovered, unless the caller has
     /// just written more (a founding configuration).
     public init(options: Options, storage: any RaftStorage, state: PersistentState? = nil, store: CacheStore, logger: Logger,
-                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, housekeeping: Housekeeping = .plain) {
         self.options = options
         self.storage = storage
         self.store = store
         self.logger = logger
+        self.housekeeping = housekeeping
         loop = group.next()
+        peers = PeerLink(loop: loop, options: options.client, logger: logger)
         failurePromise = loop.makePromise(of: String.self)
-        mustSync = MustSync(recovered: (state ?? storage.recovered).hardState)
+        let start = state ?? storage.recovered
         core = RaftCore(
             options: RaftOptions(
                 id: options.id, electionTicks: options.electionTicks, heartbeatTicks: options.heartbeatTicks,
-                leaseDuration: Self.leaseDuration(options), randomSeed: UInt64.random(in: 0...UInt64.max)),
-            state: state ?? storage.recovered)
+                leaseDuration: RaftOptions.leaseDuration(
+                    electionTicks: options.electionTicks, tick: UInt64(max(0, options.tickInterval.nanoseconds))),
+                randomSeed: options.randomSeed ?? UInt64.random(in: 0...UInt64.max)),
+            state: start)
         storage.releaseRecovered()
+        readyHost = NodeReadyHost(self)
+        processor = ReadyProcessor(core: core, storage: storage, recovered: start.hardState, host: readyHost)
+        snapshots = SnapshotManager(node: self)
     }
 
     deinit {
@@ -144,36 +117,22 @@ public final class RaftNode: @unchecked Sendable {
         failurePromise.fail(RPCError.shuttingDown)
     }
 
-    /// A follower refuses votes for at least (electionTicks - 1) ticks after it hears from the
-    /// leader; the lease is 90% of that, so clocks that drift apart by less than 10% of an
-    /// election timeout keep lease reads linearizable.
-    static func leaseDuration(_ options: Options) -> UInt64 {
-        UInt64(max(0, Int64(options.electionTicks - 1) * options.tickInterval.nanoseconds / 10 * 9))
-    }
-
     /// Loads the store from the storage's newest snapshot (before `start`, on a restart).
     public func restoreStore() throws {
-        guard let snapshot = try storage.latestSnapshot(), snapshot.metadata.lastIncludedIndex > 0 else { return }
-        try store.restoreSnapshot(size: snapshot.size) { offset, count in try snapshot.read(offset: offset, count: count) }
-        currentSnapshot = snapshot
+        try snapshots.restoreStore()
     }
 
     /// Starts the clock.
     public func start() {
-        // Recovery (a replayed log, a snapshot loaded) freed much that malloc would keep.
-        returnFreeMemory()
         loop.execute { [self] in
             ticker = loop.scheduleRepeatedTask(initialDelay: options.tickInterval, delay: options.tickInterval) { [self] _ in
                 core.now = NIODeadline.now().uptimeNanoseconds
                 if core.isLeader { lastLeaderContact.store(core.now, ordering: .relaxed) }
-                expireDeadlines(now: core.now)
+                waiters.expire(now: core.now)
                 core.tick()
-                pump()
+                processor.pump()
             }
-            memoryTrimmer = loop.scheduleRepeatedTask(initialDelay: .seconds(10), delay: .seconds(10)) { _ in
-                returnFreeMemorySoon()
-            }
-            pump()
+            processor.pump()
         }
     }
 
@@ -182,29 +141,19 @@ public final class RaftNode: @unchecked Sendable {
         let clients: [RPCClient] = (try? await loop.submit { [self] () -> [RPCClient] in
             halt(.shuttingDown)
             failurePromise.fail(RPCError.shuttingDown)
-            return Array(self.clients.values)
+            return peers.close()
         }.get()) ?? []
         for client in clients { await client.close() }
     }
 
     /// Stops everything on the loop and fails whatever waits.
-    func halt(_ error: RPCError) {
+    private func halt(_ error: RPCError) {
         loop.preconditionInEventLoop()
         stopped = true
+        processor.stop()
         ticker?.cancel()
-        memoryTrimmer?.cancel()
-        for (_, call) in inboundCalls { call.fail(error) }
-        for (_, proposal) in proposals { proposal.promise.fail(error) }
-        for (_, read) in reads { read.fail(error) }
-        for (_, waiter) in appliedWaiters { waiter.fail(error) }
-        for waiter in snapshotWaiters { waiter.fail(error) }
-        snapshotWaiters = []
-        inboundCalls = [:]
-        proposals = [:]
-        reads = [:]
-        appliedWaiters = [:]
-        appliedWaitersByIndex.removeAll()
-        deadlines.removeAll()
+        waiters.failAll(error)
+        snapshots.failWaiters(error)
     }
 
     /// The node cannot go on (its storage failed): it stops, and says so through `failure`.
@@ -214,207 +163,26 @@ public final class RaftNode: @unchecked Sendable {
         failurePromise.succeed(reason)
     }
 
-    // MARK: The Ready loop
-
-    /// Pumps once the loop has run what is already queued, so requests that arrive together
-    /// share one Ready: one write, one AppendEntries per follower, one heartbeat round.
-    func schedulePump() {
-        guard !pumpScheduled else { return }
-        pumpScheduled = true
-        loop.execute { [self] in
-            pumpScheduled = false
-            pump()
-        }
-    }
-
-    /// Takes every Ready the core has and sets it in motion.
-    func pump() {
-        loop.preconditionInEventLoop()
-        guard !stopped else { return }
-        while core.hasReady {
-            let ready = core.ready()
-            noteLeaderChange()
-            if let snapshot = ready.snapshot {
-                // Before this Ready's entries, as Ready requires; the storage orders the log
-                // reset after every earlier write.
-                do {
-                    try install(snapshot)
-                } catch {
-                    fail("cannot install the leader's snapshot: \(error)")
-                    return
-                }
-            }
-            // A leader's requests claim nothing about its disk: they go now. Everything
-            // else waits for this Ready's write (and so for every write before it).
-            let (early, late) = ready.messages.partitioned { $0.mayPrecedePersistence }
-            for message in early { send(message) }
-            // Committed entries are on a quorum's disks already; applied in order, now.
-            for entry in ready.committedEntries { apply(entry) }
-            answerReads(ready.readStates)
-            write(ready, then: late)
-            // After the write is queued: the compaction a snapshot ends with is queued behind it.
-            maybeSnapshot()
-        }
-    }
-
-    /// Hands the Ready's entries and hard state to the storage; `messages` go once they - and
-    /// every write before them - are durable.
-    private func write(_ ready: Ready, then messages: [Message]) {
-        let update: StorageUpdate
-        if let durable = mustSync.update(entries: ready.entries, hardState: ready.hardState) {
-            update = durable
-        } else if writesInFlight > 0 && !messages.isEmpty {
-            // Nothing to write, but the answers claim what earlier writes are making durable.
-            update = StorageUpdate(hardState: nil, entries: [])
-        } else {
-            for message in messages { send(message) }
-            return
-        }
-        let last = ready.entries.last.map { (index: $0.index, term: $0.term) }
-        writesInFlight += 1
-        storage.persist(update) { [self] error in
-            loop.execute { [self] in
-                writesInFlight -= 1
-                if let error {
-                    if !stopped { fail("cannot persist the Raft log: \(error)") }
-                    return
-                }
-                guard !stopped else { return }
-                if let last { core.persisted(through: last.index, term: last.term) }
-                for message in messages { send(message) }
-                schedulePump()
-            }
-        }
-    }
-
-    private func answerReads(_ readStates: [ReadState]) {
-        for read in readStates {
-            guard let promise = reads.removeValue(forKey: read.context) else { continue }
-            if read.succeeded {
-                promise.succeed(read.index)
-            } else {
-                promise.fail(RPCError.noLeader)
-            }
-        }
-    }
-
-    private func apply(_ entry: Entry) {
-        // Entries a snapshot installed since has already brought in.
-        guard entry.index > store.appliedIndex else { return }
-        store.apply(entry)
-        appliedBytesSinceSnapshot += entry.data.count
-        if let proposal = proposals.removeValue(forKey: entry.index) {
-            if proposal.term == entry.term {
-                proposal.promise.succeed(entry.index)
-            } else {
-                proposal.promise.fail(RPCError.lost)
-            }
-        }
-        if entry.type == .configuration { configurationApplied(entry.index) }
-        for token in appliedWaitersByIndex.popAll(through: entry.index) {
-            appliedWaiters.removeValue(forKey: token)?.succeed(())
-        }
-    }
-
-    /// Fails what has waited past its deadline.
-    private func expireDeadlines(now: UInt64) {
-        for deadline in deadlines.popAll(through: now) {
-            switch deadline {
-            case .inboundCall(let context):
-                inboundCalls.removeValue(forKey: context)?.fail(RPCError.rejected("the call was not answered in time"))
-            case .proposal(let index, let token):
-                guard let proposal = proposals[index], proposal.token == token else { continue }
-                proposals[index] = nil
-                proposal.promise.fail(RPCError.timedOut)
-            case .read(let context):
-                reads.removeValue(forKey: context)?.fail(RPCError.timedOut)
-            case .appliedWaiter(let token):
-                appliedWaiters.removeValue(forKey: token)?.fail(RPCError.timedOut)
-            }
-        }
-    }
-
-    /// A deadline `after` from now for `what`.
-    private func expire(_ what: Deadline, after: TimeAmount) {
-        deadlines.insert(what, key: (NIODeadline.now() + after).uptimeNanoseconds)
-    }
-
     /// Runs `body` on the node's loop: at once when already there (a peer's call on the
     /// node's own loop), else queued.
     func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
         loop.inEventLoop ? body() : loop.flatSubmit(body)
     }
 
-    /// A number no other waiting call, proposal or read of this node has.
-    private func newToken() -> UInt64 {
-        defer { nextContext += 1 }
-        return nextContext
-    }
-
-    private func configurationApplied(_ index: UInt64) {
-        logger.info("configuration changed", metadata: ["index": "\(index)", "members": "\(describeMembers())"])
-        guard core.suffrage == nil, !removedLogged else { return }
-        removedLogged = true
-        logger.warning(
-            "this node was removed from the cluster: it no longer votes, campaigns or takes writes. To bring it back, stop it, empty its --raft-dir and join again",
-            metadata: ["index": "\(index)"])
-    }
-
-    private func noteLeaderChange() {
-        guard core.leaderID != lastLeader else { return }
-        lastLeader = core.leaderID
-        logger.info("leader changed", metadata: ["leader": "\(core.leaderID ?? "none")", "term": "\(core.term)"])
-        // Proposals not yet committed may be lost; they fail when their index is applied
-        // with another term, or at their deadline.
-    }
-
-    private func describeMembers() -> String {
-        core.configuration.servers.map { "\($0.id)@\($0.address):\($0.suffrage)" }.joined(separator: ",")
-    }
-
-    // MARK: Sending
-
     func address(of peer: NodeID) -> String? {
         core.configuration.servers.first { $0.id == peer }?.address
     }
 
-    /// The client for the member `peer` at `address`: with TLS, whoever answers there must
-    /// present `peer`'s certificate.
+    /// The client for the member `peer` at `address` (a follower forwards writes with it).
     func client(for address: String, peer: NodeID) -> RPCClient? {
-        loop.preconditionInEventLoop()
-        guard !stopped else { return nil }
-        let key = peer + "@" + address
-        if let client = clients[key] { return client }
-        guard let target = HostPort(address) else { return nil }
-        let client = RPCClient(host: target.connectHost, port: target.port, peer: peer, options: options.client, group: loop, logger: logger)
-        clients[key] = client
-        return client
+        peers.client(for: address, peer: peer)
     }
 
-    /// A request goes out as a call; its answer comes back into the core. A response
-    /// answers the inbound call that caused it.
-    private func send(_ message: Message) {
-        if message.body.isResponse {
-            inboundCalls.removeValue(forKey: message.context)?.succeed(message.body)
-            return
-        }
-        if case .installSnapshot(let request) = message.body {
-            return streamSnapshot(request, to: message.to, context: message.context)
-        }
-        guard let address = address(of: message.to), let client = client(for: address, peer: message.to),
-            let (method, payload) = try? message.body.asCall()
-        else { return }
-        let ordered = method == .appendEntries
-        let from = message.to, context = message.context
-        client.callFuture(method.rawValue, payload: payload, ordered: ordered).hop(to: loop).whenComplete { [self] result in
-            guard !stopped, case .success(let answer) = result,
-                let body = try? MessageBody.response(to: method, payload: answer)
-            else {
-                return  // Lost: Raft retries on its own.
-            }
-            core.step(Message(from: from, to: options.id, context: context, body: body))
-            schedulePump()
-        }
+    /// A message for the core from outside a call (a snapshot stream's last answer).
+    func deliver(_ message: Message) {
+        guard !stopped else { return }
+        core.step(message)
+        processor.pump()
     }
 
     // MARK: Inbound Raft calls
@@ -436,30 +204,22 @@ public final class RaftNode: @unchecked Sendable {
             if let sender, sender != from {
                 return loop.makeFailedFuture(RPCError(.permissionDenied, "\(sender)'s certificate cannot send a message from \(from)"))
             }
-            let context = newToken()
+            let context = waiters.newToken()
             let message = Message(from: from, to: options.id, context: context, body: body)
             // Only a chunk the core would take may touch the transfer in progress.
-            if case .installSnapshot(let request) = body, core.accepts(message), let refusal = receiveChunk(request) {
+            if case .installSnapshot(let request) = body, core.accepts(message), let refusal = snapshots.receive(request) {
                 return loop.makeFailedFuture(refusal)
             }
             let promise = loop.makePromise(of: MessageBody.self)
-            inboundCalls[context] = promise
+            // Requests the core ignores get no answer; ReadIndex is answered later.
+            waiters.inboundCall(context, promise, timeout: method == .readIndex ? options.requestTimeout : options.tickInterval * 20)
             core.step(message)
-            if received != nil && !core.installPending {
-                // The core refused the message that completed it: nothing will install it.
-                received?.sink.abort()
-                received = nil
-            }
+            snapshots.dropReceivedUnlessPending()
             if method == .appendEntries || method == .installSnapshot, core.leaderID == from {
                 lastLeaderContact.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
             }
-            schedulePump()
-            // Requests the core ignores get no answer; ReadIndex is answered later.
-            expire(.inboundCall(context: context), after: method == .readIndex ? options.requestTimeout : options.tickInterval * 20)
-            return promise.futureResult.flatMapThrowing { body in
-                guard let payload = try body.responsePayload() else { throw RPCError.unexpected("not a response") }
-                return payload
-            }
+            processor.schedulePump()
+            return promise.futureResult.flatMapThrowing { try $0.payload() }
         }
     }
 
@@ -484,7 +244,7 @@ public final class RaftNode: @unchecked Sendable {
             do {
                 let (index, term) = try append()
                 let future = awaitApplied(index: index, term: term)
-                schedulePump()
+                processor.schedulePump()
                 return future
             } catch let error as RaftError {
                 return loop.makeFailedFuture(refusal(error))
@@ -504,11 +264,7 @@ public final class RaftNode: @unchecked Sendable {
             promise.succeed(index)
             return promise.futureResult
         }
-        // An older proposal at this index was overtaken by a leader change.
-        proposals[index]?.promise.fail(RPCError.lost)
-        let token = newToken()
-        proposals[index] = (term, promise, token)
-        expire(.proposal(index: index, token: token), after: options.requestTimeout)
+        waiters.proposal(index: index, term: term, promise, timeout: options.requestTimeout)
         return promise.futureResult
     }
 
@@ -567,12 +323,11 @@ public final class RaftNode: @unchecked Sendable {
     private func readIndex() -> EventLoopFuture<UInt64> {
         onLoop { [self] () -> EventLoopFuture<UInt64> in
             guard !stopped else { return loop.makeFailedFuture(RPCError.shuttingDown) }
-            let context = newToken()
+            let context = waiters.newToken()
             let promise = loop.makePromise(of: UInt64.self)
-            reads[context] = promise
-            expire(.read(context: context), after: options.requestTimeout)
+            waiters.readIndex(context, promise, timeout: options.requestTimeout)
             core.readIndex(context: context)
-            schedulePump()
+            processor.schedulePump()
             return promise.futureResult
         }
     }
@@ -588,10 +343,7 @@ public final class RaftNode: @unchecked Sendable {
         onLoop { [self] () -> EventLoopFuture<UInt64> in
             if store.appliedIndex >= index { return loop.makeSucceededFuture(index) }
             let promise = loop.makePromise(of: Void.self)
-            let token = newToken()
-            appliedWaiters[token] = promise
-            appliedWaitersByIndex.insert(token, key: index)
-            expire(.appliedWaiter(token: token), after: options.requestTimeout)
+            waiters.applied(through: index, promise, timeout: options.requestTimeout)
             return promise.futureResult.map { index }
         }
     }
@@ -616,7 +368,7 @@ public final class RaftNode: @unchecked Sendable {
                 nodeID: options.id, role: role, term: core.term, leaderID: core.leaderID ?? "",
                 leaderAddress: core.leaderID.flatMap { address(of: $0) } ?? "", members: core.configuration.servers,
                 commitIndex: core.commitIndex, appliedIndex: map.appliedIndex, lastLogIndex: core.lastIndex,
-                snapshotIndex: core.snapshotIndex, snapshot: snapshotStatus(), followers: core.followers,
+                snapshotIndex: core.snapshotIndex, snapshot: snapshots.status(), followers: core.followers,
                 keys: UInt64(map.count), bytes: UInt64(map.bytes), digest: map.digest,
                 leaderContactAgeMs: core.isLeader ? 0 : leaderContactAgeMs)
         }
@@ -635,22 +387,99 @@ public final class RaftNode: @unchecked Sendable {
         loop.submit { [self] in
             do {
                 try core.transferLeadership(to: target)
-                pump()
+                processor.pump()
             } catch let error as RaftError {
                 throw refusal(error)
             }
         }
     }
+
+    /// Takes a snapshot of everything applied so far (an operator's request) and returns
+    /// it once it is on disk and the log it covers is gone.
+    public func snapshotNow() -> EventLoopFuture<SnapshotStatus> {
+        onLoop { [self] in
+            guard !stopped else { return loop.makeFailedFuture(RPCError.shuttingDown) }
+            return snapshots.snapshotNow()
+        }
+    }
+
+    // MARK: The Ready's work (ReadyProcessor)
+
+    /// A request goes out as a call whose answer comes back into the core; a response answers
+    /// the inbound call that caused it; a snapshot is streamed.
+    func send(_ message: Message) {
+        if message.body.isResponse {
+            waiters.answer(context: message.context, with: message.body)
+            return
+        }
+        if case .installSnapshot(let request) = message.body {
+            return snapshots.stream(request, to: message.to, context: message.context)
+        }
+        guard let address = address(of: message.to) else { return }
+        let from = message.to, context = message.context
+        peers.call(message.body, to: from, at: address) { [self] response in
+            guard !stopped else { return }
+            core.step(Message(from: from, to: options.id, context: context, body: response))
+            processor.schedulePump()
+        }
+    }
+
+    func apply(_ entry: Entry) {
+        // Entries a snapshot installed since has already brought in.
+        guard entry.index > store.appliedIndex else { return }
+        store.apply(entry)
+        snapshots.entryApplied(entry)
+        waiters.entryApplied(entry)
+        if entry.type == .configuration { configurationApplied(entry.index) }
+    }
+
+    func readIndexesReady(_ readStates: [ReadState]) {
+        for read in readStates { waiters.readIndexAnswered(read) }
+    }
+
+    func readyProcessed() {
+        noteLeaderChange()
+        // After the Ready's write is queued: the compaction a snapshot ends with is queued behind it.
+        snapshots.maybeSnapshot()
+    }
+
+    private func configurationApplied(_ index: UInt64) {
+        logger.info("configuration changed", metadata: ["index": "\(index)", "members": "\(describeMembers())"])
+        guard core.suffrage == nil, !removedLogged else { return }
+        removedLogged = true
+        logger.warning(
+            "this node was removed from the cluster: it no longer votes, campaigns or takes writes. To bring it back, stop it, empty its --raft-dir and join again",
+            metadata: ["index": "\(index)"])
+    }
+
+    private func noteLeaderChange() {
+        guard core.leaderID != lastLeader else { return }
+        lastLeader = core.leaderID
+        logger.info("leader changed", metadata: ["leader": "\(core.leaderID ?? "none")", "term": "\(core.term)"])
+        // Proposals not yet committed may be lost; they fail when their index is applied
+        // with another term, or at their deadline.
+    }
+
+    private func describeMembers() -> String {
+        core.configuration.servers.map { "\($0.id)@\($0.address):\($0.suffrage)" }.joined(separator: ",")
+    }
 }
 
-extension Array {
-    /// The elements for which `belongs` holds, and the others, each in order.
-    func partitioned(_ belongs: (Element) -> Bool) -> (matching: [Element], others: [Element]) {
-        var matching: [Element] = []
-        var others: [Element] = []
-        for element in self {
-            if belongs(element) { matching.append(element) } else { others.append(element) }
-        }
-        return (matching, others)
+/// The node as the ReadyProcessor sees it (kept out of the node's public face).
+private final class NodeReadyHost: ReadyHost {
+    unowned let node: RaftNode
+
+    init(_ node: RaftNode) {
+        self.node = node
     }
+
+    func schedule(_ work: @escaping @Sendable () -> Void) { node.loop.execute(work) }
+    func send(_ message: Message) { node.send(message) }
+    func install(_ snapshot: SnapshotMetadata, completion: @escaping @Sendable ((any Error)?) -> Void) {
+        node.snapshots.install(snapshot, completion: completion)
+    }
+    func apply(_ entry: Entry) { node.apply(entry) }
+    func readIndexesReady(_ readStates: [ReadState]) { node.readIndexesReady(readStates) }
+    func readyProcessed() { node.readyProcessed() }
+    func storageFailed(_ reason: String) { node.fail(reason) }
 }

@@ -2,35 +2,51 @@ import RaftCore
 import RaftStorage
 import RaftWire
 
-/// One simulated server: a RaftCore, its storage (a MemoryStorage, the "disk"), and its
-/// state machine. A crash throws away everything but what the storage made durable.
-final class SimNode {
+/// What a simulated server tells the simulation, which checks it.
+protocol SimNodeObserver: AnyObject {
+    func sent(_ message: Message, by node: SimNode)
+    func applied(_ entry: Entry, by node: SimNode)
+    func installed(_ state: SimStateMachine, by node: SimNode)
+    func served(_ read: ReadState, by node: SimNode)
+}
+
+/// One simulated server: a RaftCore whose Readies the production ReadyProcessor carries out,
+/// against a disk with latency (SimDisk), and a state machine. A crash throws away everything
+/// but what the disk made durable.
+final class SimNode: ReadyHost {
     let id: NodeID
     private(set) var address: String
     private(set) var core: RaftCore?
-    private(set) var storage: MemoryStorage
-    var stateMachine = SimStateMachine()
+    private var processor: ReadyProcessor?
+    private(set) var storage: SimDisk
+    private(set) var stateMachine = SimStateMachine()
     /// Snapshot data that arrived with an InstallSnapshot, until the core says to install it.
-    var receivedSnapshots: [UInt64: [UInt8]] = [:]
+    private var receivedSnapshots: [UInt64: [UInt8]] = [:]
     /// Reads waiting for the state machine to reach their index.
-    var readsToServe: [ReadState] = []
+    private var readsToServe: [ReadState] = []
+    /// Work the processor asked to run later on this server's "thread", in order.
+    private var scheduled: [@Sendable () -> Void] = []
     private let options: RaftOptions
     private var incarnation: UInt64 = 0
-    /// As the real node: a commit index that alone changed is not written on its own.
-    private var mustSync = MustSync(recovered: HardState())
+    private unowned let observer: any SimNodeObserver
+    /// Entries applied since `run` last began, and whether any was of an earlier term.
+    private(set) var appliedInRun = 0
+    private(set) var appliedEarlierTermInRun = false
 
     var isUp: Bool { core != nil }
 
-    init(id: NodeID, address: String, state: PersistentState, options: RaftOptions) {
+    init(id: NodeID, address: String, disk: SimDisk, options: RaftOptions, observer: any SimNodeObserver) {
         self.id = id
         self.address = address
-        storage = MemoryStorage(state)
+        storage = disk
         self.options = options
+        self.observer = observer
         start()
     }
 
-    var disk: PersistentState { storage.persisted }
-    var snapshotIndex: UInt64 { storage.persisted.snapshot.lastIncludedIndex }
+    /// What the disk holds durably.
+    var disk: PersistentState { storage.durable.persisted }
+    var snapshotIndex: UInt64 { disk.snapshot.lastIncludedIndex }
 
     private var snapshotData: [UInt8] {
         guard let snapshot = try? storage.latestSnapshot() else { return SimStateMachine().serialized() }
@@ -41,26 +57,48 @@ final class SimNode {
         incarnation += 1
         var options = options
         options.randomSeed = options.randomSeed &+ incarnation &* 0x9E37_79B9
-        storage = storage.crashed()
         stateMachine = SimStateMachine(snapshot: snapshotData)
-        core = RaftCore(options: options, state: storage.recovered)
-        mustSync = MustSync(recovered: storage.recovered.hardState)
+        let core = RaftCore(options: options, state: storage.recovered)
+        self.core = core
+        processor = ReadyProcessor(core: core, storage: storage, recovered: storage.recovered.hardState, host: self)
         readsToServe = []
         receivedSnapshots = [:]
+        scheduled = []
     }
 
     /// The server comes back as a new process with an empty disk.
     func wipe(newAddress: String) {
         crash()
         address = newAddress
-        storage = MemoryStorage()
+        storage = SimDisk(MemoryStorage(), latency: storage.latency, seed: options.randomSeed &+ incarnation)
         start()
     }
 
     func crash() {
+        processor?.stop()
+        processor = nil
         core = nil
+        storage = storage.crashed()
         readsToServe = []
         receivedSnapshots = [:]
+        scheduled = []
+    }
+
+    /// Carries out everything the core has ready, and the work that causes, until quiet.
+    func run() {
+        appliedInRun = 0
+        appliedEarlierTermInRun = false
+        processor?.pump()
+        while isUp && !scheduled.isEmpty {
+            scheduled.removeFirst()()
+        }
+    }
+
+    /// The disk makes the writes due by `now` durable; the work that causes runs.
+    func diskTime(_ now: UInt64) {
+        storage.now = now
+        guard isUp else { return }
+        storage.completeDue()
     }
 
     /// Snapshots the state machine at its applied index and compacts the log.
@@ -79,52 +117,65 @@ final class SimNode {
         core.compact(to: metadata)
     }
 
-    /// Carries out one Ready in the order Raft requires: persist what must be durable, send, apply.
-    func process(_ ready: Ready, send: (Message) -> Void, applied: (Entry) -> Void, installed: (SimStateMachine) -> Void,
-                 readServed: (ReadState) -> Void) {
-        do {
-            if let snapshot = ready.snapshot {
-                guard let data = receivedSnapshots[snapshot.lastIncludedIndex] else {
-                    fatalError("\(id): asked to install snapshot \(snapshot.lastIncludedIndex) that never arrived")
-                }
-                let sink = try storage.beginSnapshot(snapshot)
-                try sink.write(data)
-                _ = try storage.commitSnapshot(sink, replacingLog: true)
-                stateMachine = SimStateMachine(snapshot: data)
-                installed(stateMachine)
-            }
-            receivedSnapshots = [:]
-            if let update = mustSync.update(entries: ready.entries, hardState: ready.hardState) {
-                try storage.persist(update)
-            }
-            if let last = ready.entries.last { core?.persisted(through: last.index, term: last.term) }
-        } catch {
-            fatalError("\(id): memory storage failed: \(error)")
-        }
-
-        for var message in ready.messages {
-            if case .installSnapshot(var request) = message.body {
-                precondition(request.metadata.lastIncludedIndex == snapshotIndex)
-                request.data = snapshotData
-                message.body = .installSnapshot(request)
-            }
-            send(message)
-        }
-        for entry in ready.committedEntries {
-            stateMachine.apply(entry)
-            applied(entry)
-        }
-        readsToServe += ready.readStates
-        readsToServe.removeAll { read in
-            guard !read.succeeded || read.index <= stateMachine.appliedIndex else { return false }
-            readServed(read)
-            return true
-        }
-    }
-
     func stash(snapshotOf message: Message) {
         if case .installSnapshot(let request) = message.body {
             receivedSnapshots[request.metadata.lastIncludedIndex] = request.data
         }
+    }
+
+    // MARK: ReadyHost
+
+    func schedule(_ work: @escaping @Sendable () -> Void) {
+        scheduled.append(work)
+    }
+
+    func send(_ message: Message) {
+        var message = message
+        if case .installSnapshot(var request) = message.body {
+            precondition(request.metadata.lastIncludedIndex == snapshotIndex)
+            request.data = snapshotData
+            message.body = .installSnapshot(request)
+        }
+        observer.sent(message, by: self)
+    }
+
+    func install(_ snapshot: SnapshotMetadata, completion: @escaping @Sendable ((any Error)?) -> Void) {
+        guard let data = receivedSnapshots[snapshot.lastIncludedIndex] else {
+            fatalError("\(id): asked to install snapshot \(snapshot.lastIncludedIndex) that never arrived")
+        }
+        do {
+            let sink = try storage.beginSnapshot(snapshot)
+            try sink.write(data)
+            _ = try storage.commitSnapshot(sink, replacingLog: true)
+        } catch {
+            fatalError("\(id): memory storage failed: \(error)")
+        }
+        stateMachine = SimStateMachine(snapshot: data)
+        observer.installed(stateMachine, by: self)
+        completion(nil)
+    }
+
+    func apply(_ entry: Entry) {
+        stateMachine.apply(entry)
+        appliedInRun += 1
+        if let core, entry.term < core.term { appliedEarlierTermInRun = true }
+        observer.applied(entry, by: self)
+    }
+
+    func readIndexesReady(_ readStates: [ReadState]) {
+        readsToServe += readStates
+    }
+
+    func readyProcessed() {
+        receivedSnapshots = [:]
+        readsToServe.removeAll { read in
+            guard !read.succeeded || read.index <= stateMachine.appliedIndex else { return false }
+            observer.served(read, by: self)
+            return true
+        }
+    }
+
+    func storageFailed(_ reason: String) {
+        fatalError("\(id): \(reason)")
     }
 }

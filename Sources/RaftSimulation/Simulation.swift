@@ -1,4 +1,5 @@
 import RaftCore
+import RaftStorage
 import RaftWire
 
 public struct SimulationOptions: Sendable {
@@ -36,6 +37,8 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var committed: UInt64 = 0
     public var proposals = 0
     public var crashes = 0
+    /// Crashes of a server with writes handed to its disk and not yet durable.
+    public var crashesLosingWrites = 0
     public var partitions = 0
     public var membershipChanges = 0
     public var transfers = 0
@@ -52,7 +55,8 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var description: String {
         let outcome = violation.map { "FAILED: \($0)" } ?? "ok"
         return "seed \(seed): \(outcome) (\(nodes) nodes; \(leadersElected) leaders, \(committed) entries committed, "
-             + "\(proposals) proposals, \(readsServed) reads, \(leaseReads) lease reads, \(crashes) crashes, \(partitions) partitions, "
+             + "\(proposals) proposals, \(readsServed) reads, \(leaseReads) lease reads, \(crashes) crashes (\(crashesLosingWrites) losing writes), "
+            + "\(partitions) partitions, "
             + "\(membershipChanges) membership changes, \(transfers) transfers, \(snapshotsTaken) snapshots taken, "
             + "\(snapshotsInstalled) installed, \(messagesDelivered) messages"
             + (hostileMessages > 0 ? ", \(hostileMessages) hostile (\(hostileRefusedByWire) refused by the wire codec))" : ")")
@@ -63,7 +67,7 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
 /// duplicates, reorders and partitions, with crashes, restarts, membership changes, leader
 /// transfers, snapshots, reads and writes throughout - all decided by one seed, so a run
 /// replays exactly.
-public final class Simulation {
+public final class Simulation: SimNodeObserver {
     private let options: SimulationOptions
     private var rng: SplitMix64
     private var network = SimNetwork()
@@ -88,6 +92,8 @@ public final class Simulation {
     private let maxMessageBytes: Int
     private let maxInflight: Int
     private var intruder: HostileSender?
+    /// How long a write takes to be durable on this seed's disks, in time units (a tick is 10).
+    private let diskLatency: ClosedRange<UInt64>
 
     public init(options: SimulationOptions) {
         self.options = options
@@ -97,6 +103,7 @@ public final class Simulation {
         maxInflight = [1, 8].randomElement(using: &rng)!
         preVote = Int.random(in: 0..<10, using: &rng) < 8
         checkQuorum = Int.random(in: 0..<10, using: &rng) < 8
+        diskLatency = [0...1, 1...5, 1...30].randomElement(using: &rng)!
         let count = options.nodeCount > 0 ? options.nodeCount : (Bool.random(using: &rng) ? 3 : 5)
         let servers = (0..<count).map { _ in newServer() }
         for server in servers {
@@ -130,6 +137,11 @@ public final class Simulation {
     private func step() {
         now += 1
         for id in nodes.keys.sorted() {
+            guard let node = nodes[id] else { continue }
+            node.diskTime(now)
+            drive(node)
+        }
+        for id in nodes.keys.sorted() {
             guard let node = nodes[id], let core = node.core else { continue }
             if (now + phases[id]!) % options.tickInterval == 0 {
                 core.now = now
@@ -150,38 +162,10 @@ public final class Simulation {
     /// Carries out everything a node's core has ready, checking safety as it goes.
     private func drive(_ node: SimNode) {
         guard let core = node.core else { return }
-        var committedSome = false
-        var committedEarlierTerm = false
-        while core.hasReady {
-            let ready = core.ready()
-            committedSome = committedSome || !ready.committedEntries.isEmpty
-            committedEarlierTerm = committedEarlierTerm || ready.committedEntries.contains { $0.term < core.term }
-            node.process(
-                ready,
-                send: { message in
-                    // Every message a core sends must pass the wire codec, as between real nodes.
-                    if !HostileSender.survivesWire(message.body) {
-                        checker.fail("\(node.id) sent a message the wire codec refuses: \(message.body)")
-                    }
-                    network.send(message, now: now, rng: &rng)
-                },
-                applied: { checker.observeApplied($0, by: node.id, stateHash: node.stateMachine.hash) },
-                installed: { state in
-                    report.snapshotsInstalled += 1
-                    checker.observeState(index: state.appliedIndex, hash: state.hash, by: node.id)
-                },
-                readServed: { read in
-                    guard read.succeeded else {
-                        livenessReadsFailed.insert(read.context)
-                        return
-                    }
-                    report.readsServed += 1
-                    livenessReads.remove(read.context)
-                    if let floor = readFloors[read.context], read.index < floor {
-                        checker.fail("linearizable read: \(node.id) read at index \(read.index), but \(floor) was applied before the read was asked")
-                    }
-                })
-        }
+        node.run()
+        guard node.isUp else { return }
+        let committedSome = node.appliedInRun > 0
+        let committedEarlierTerm = node.appliedEarlierTermInRun
         var newLeader = false
         if core.isLeader && checker.observeLeader(node.id, term: core.term) {
             newLeader = true
@@ -190,12 +174,43 @@ public final class Simulation {
         }
         // Crashes at the worst moments: a leader just elected (its no-op not yet replicated),
         // one that has just committed (its followers not yet told), above all entries of
-        // earlier terms (where Raft's commit rule matters most).
+        // earlier terms (where Raft's commit rule matters most), and one whose AppendEntries
+        // are out while its own write is not yet durable.
         let worstMoment = (newLeader && chance(100)) || (committedEarlierTerm && chance(300)) || (committedSome && chance(20))
+            || (node.storage.hasPending && chance(5))
         if faultsOn && core.isLeader && worstMoment {
-            trace("crash \(node.id) (just \(newLeader ? "elected" : "committed"))")
-            node.crash()
-            report.crashes += 1
+            crash(node, why: newLeader ? "just elected" : committedSome ? "just committed" : "its own write not yet durable")
+        }
+    }
+
+    // MARK: What the nodes do
+
+    func sent(_ message: Message, by node: SimNode) {
+        // Every message a core sends must pass the wire codec, as between real nodes.
+        if message.body.afterWire == nil {
+            checker.fail("\(node.id) sent a message the wire codec refuses: \(message.body)")
+        }
+        network.send(message, now: now, rng: &rng)
+    }
+
+    func applied(_ entry: Entry, by node: SimNode) {
+        checker.observeApplied(entry, by: node.id, stateHash: node.stateMachine.hash)
+    }
+
+    func installed(_ state: SimStateMachine, by node: SimNode) {
+        report.snapshotsInstalled += 1
+        checker.observeState(index: state.appliedIndex, hash: state.hash, by: node.id)
+    }
+
+    func served(_ read: ReadState, by node: SimNode) {
+        guard read.succeeded else {
+            livenessReadsFailed.insert(read.context)
+            return
+        }
+        report.readsServed += 1
+        livenessReads.remove(read.context)
+        if let floor = readFloors[read.context], read.index < floor {
+            checker.fail("linearizable read: \(node.id) read at index \(read.index), but \(floor) was applied before the read was asked")
         }
     }
 
@@ -215,9 +230,7 @@ public final class Simulation {
         guard faultsOn else { return }
         // Any server may crash, the leader most often; safety must hold even with all down.
         if chance(3), let node = (chance(500) ? leader : nil) ?? upNodes.randomElement(using: &rng) {
-            trace("crash \(node.id)")
-            node.crash()
-            report.crashes += 1
+            crash(node, why: "at random")
         }
         if chance(4), let node = downNodes.randomElement(using: &rng) {
             trace("restart \(node.id)")
@@ -246,6 +259,7 @@ public final class Simulation {
             node.takeSnapshot()
             report.snapshotsTaken += 1
             trace("\(node.id) snapshots through \(node.snapshotIndex)")
+            drive(node)
         }
     }
 
@@ -262,6 +276,13 @@ public final class Simulation {
         node.stash(snapshotOf: message)
         core.step(message)
         drive(node)
+    }
+
+    private func crash(_ node: SimNode, why: String) {
+        if node.storage.hasPending { report.crashesLosingWrites += 1 }
+        trace("crash \(node.id) (\(why)\(node.storage.hasPending ? "; writes not yet durable are lost" : ""))")
+        node.crash()
+        report.crashes += 1
     }
 
     private func partition() {
@@ -454,8 +475,10 @@ public final class Simulation {
     private func addNode(_ id: NodeID, address: String, state: PersistentState) {
         let options = RaftOptions(id: id, electionTicks: 10, heartbeatTicks: 1, maxInflightMessages: maxInflight,
                                   maxMessageBytes: maxMessageBytes, checkQuorum: checkQuorum, preVote: preVote,
-                                  leaseDuration: (10 - 1) * self.options.tickInterval * 9 / 10, randomSeed: rng.next())
-        nodes[id] = SimNode(id: id, address: address, state: state, options: options)
+                                  leaseDuration: RaftOptions.leaseDuration(electionTicks: 10, tick: self.options.tickInterval),
+                                  randomSeed: rng.next())
+        let disk = SimDisk(MemoryStorage(state), latency: diskLatency, seed: rng.next())
+        nodes[id] = SimNode(id: id, address: address, disk: disk, options: options, observer: self)
         phases[id] = UInt64.random(in: 0..<self.options.tickInterval, using: &rng)
         trace("start \(id)")
     }

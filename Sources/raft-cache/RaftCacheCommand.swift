@@ -206,6 +206,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
         let electionTicks = Int(GoDuration.parse(electionTimeout)!.nanoseconds / tick.nanoseconds)
         let ioTimeout = GoDuration.parse(timeout)!
         let storeState = CacheStore()
+        let housekeeping = Housekeeping.forProcess()
         let node = RaftNode(
             options: .init(
                 id: localID, address: raftAddr, tickInterval: tick, electionTicks: max(2, electionTicks), heartbeatTicks: 1,
@@ -214,7 +215,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
                 // A peer that comes back is reached again within half a second.
                 client: .init(
                     maxConnections: maxPool, timeout: ioTimeout, maxBackoff: .milliseconds(500), tls: security.tls)),
-            storage: storage, state: founding, store: storeState, logger: logger)
+            storage: storage, state: founding, store: storeState, logger: logger, housekeeping: housekeeping)
         do {
             try node.restoreStore()
         } catch {
@@ -233,6 +234,8 @@ struct RaftCacheCommand: AsyncParsableCommand {
             throw StartupError("cannot listen on --raft-addr \(raftAddr): \(error)")
         }
         node.start()
+        let memoryTrimmer = housekeeping.returnFreeMemoryPeriodically(on: node.eventLoop)
+        defer { memoryTrimmer.cancel() }
         logger.info("serving the binary protocol", metadata: ["address": "\(raftAddr)", "data_dir": "\(raftDir)"])
 
         let httpListen = HostPort(listenAddress: port)!

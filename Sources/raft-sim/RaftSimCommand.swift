@@ -43,10 +43,14 @@ struct RaftSimCommand: ParsableCommand {
     func run() throws {
         let range = seed.map { $0...$0 } ?? first...(first + UInt64(max(seeds, 1)) - 1)
         var failures: [UInt64] = []
+        var crashes = 0, crashesLosingWrites = 0, committed: UInt64 = 0
         for seed in range {
             let report = Simulation(options: SimulationOptions(
                 seed: seed, nodeCount: nodes, duration: duration, verbose: verbose,
                 hostile: hostile == "seed" ? nil : hostile == "always")).run()
+            crashes += report.crashes
+            crashesLosingWrites += report.crashesLosingWrites
+            committed += report.committed
             if !report.passed || self.seed != nil || verbose {
                 print(report)
             }
@@ -55,7 +59,8 @@ struct RaftSimCommand: ParsableCommand {
                 print("replay: make sim SEED=\(seed)   (or: swift run -c release raft-sim --seed \(seed) --nodes \(nodes) --duration \(duration) --hostile \(hostile) --verbose)")
             }
         }
-        print("raft-sim: \(range.count - failures.count) passed, \(failures.count) failed")
+        print("raft-sim: \(range.count - failures.count) passed, \(failures.count) failed "
+            + "(\(committed) entries committed, \(crashes) crashes, \(crashesLosingWrites) of them losing writes not yet durable)")
         if !failures.isEmpty { throw ExitCode.failure }
     }
 }

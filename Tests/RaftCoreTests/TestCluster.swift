@@ -1,10 +1,16 @@
 import RaftCore
+import RaftStorage
 import RaftWire
 
 /// A few RaftCores wired together by hand: the test decides what is delivered, dropped or
-/// ticked. Ready outputs are "persisted" (kept) and their messages queued.
+/// ticked. Each core's Readies are carried out by the production ReadyProcessor against a
+/// disk on which every write is durable at once; messages are queued.
 final class TestCluster {
-    var cores: [NodeID: RaftCore] = [:]
+    /// The cluster's cores; a test may add or replace one (a joiner, a restart).
+    var cores: [NodeID: RaftCore] = [:] {
+        didSet { hostEveryCore() }
+    }
+    private var hosts: [NodeID: TestHost] = [:]
     var queue: [Message] = []
     var applied: [NodeID: [Entry]] = [:]
     var readStates: [NodeID: [ReadState]] = [:]
@@ -18,6 +24,7 @@ final class TestCluster {
         for server in servers {
             cores[server.id] = RaftCore(options: options(server.id), state: state)
         }
+        hostEveryCore()
     }
 
     static func options(_ id: NodeID) -> RaftOptions {
@@ -27,17 +34,21 @@ final class TestCluster {
 
     subscript(_ id: NodeID) -> RaftCore { cores[id]! }
 
-    /// Takes every node's Ready: keeps what was applied, queues the messages.
+    private func hostEveryCore() {
+        for (id, core) in cores where hosts[id]?.core !== core { hosts[id] = TestHost(core: core) }
+    }
+
+    /// Carries out every node's Readies: keeps what was applied, queues the messages.
     func collect() {
         for id in cores.keys.sorted() {
-            let core = cores[id]!
-            while core.hasReady {
-                let ready = core.ready()
-                if let last = ready.entries.last { core.persisted(through: last.index, term: last.term) }
-                applied[id, default: []] += ready.committedEntries
-                readStates[id, default: []] += ready.readStates
-                queue += ready.messages
-            }
+            let host = hosts[id]!
+            host.run()
+            applied[id, default: []] += host.applied
+            readStates[id, default: []] += host.readStates
+            queue += host.sent
+            host.applied = []
+            host.readStates = []
+            host.sent = []
         }
     }
 
@@ -88,6 +99,47 @@ final class TestCluster {
 
     /// The messages of a kind now queued.
     func queued(_ match: (MessageBody) -> Bool) -> [Message] { queue.filter { match($0.body) } }
+}
+
+/// One test node's side of the ReadyProcessor: what it sent, applied and confirmed, kept for
+/// the cluster to collect.
+private final class TestHost: ReadyHost {
+    let core: RaftCore
+    var sent: [Message] = []
+    var applied: [Entry] = []
+    var readStates: [ReadState] = []
+    private var scheduled: [@Sendable () -> Void] = []
+    private var processor: ReadyProcessor!
+
+    init(core: RaftCore) {
+        self.core = core
+        processor = ReadyProcessor(core: core, storage: InstantDisk(), recovered: HardState(), host: self)
+    }
+
+    /// Carries out what the core has ready, and what that causes, until quiet.
+    func run() {
+        processor.pump()
+        while !scheduled.isEmpty { scheduled.removeFirst()() }
+    }
+
+    func schedule(_ work: @escaping @Sendable () -> Void) { scheduled.append(work) }
+    func send(_ message: Message) { sent.append(message) }
+    func install(_ snapshot: SnapshotMetadata, completion: @escaping @Sendable ((any Error)?) -> Void) { completion(nil) }
+    func apply(_ entry: Entry) { applied.append(entry) }
+    func readIndexesReady(_ readStates: [ReadState]) { self.readStates += readStates }
+    func readyProcessed() {}
+    func storageFailed(_ reason: String) { fatalError(reason) }
+}
+
+/// A disk on which every write is durable the moment it is handed over, and nothing is kept:
+/// the tests look at what the cores do, not at what they stored.
+private final class InstantDisk: RaftStorage, Sendable {
+    var recovered: PersistentState { PersistentState() }
+    func persist(_ update: StorageUpdate, completion: @escaping @Sendable ((any Error)?) -> Void) { completion(nil) }
+    func compact(through index: UInt64) throws {}
+    func beginSnapshot(_ metadata: SnapshotMetadata) throws -> any SnapshotSink { fatalError("no snapshots in TestCluster") }
+    func commitSnapshot(_ sink: any SnapshotSink, replacingLog: Bool) throws -> any SnapshotSource { fatalError("no snapshots in TestCluster") }
+    func latestSnapshot() throws -> (any SnapshotSource)? { nil }
 }
 
 extension Array where Element == UInt8 {

@@ -1,8 +1,5 @@
-#if canImport(Glibc)
-import CMallocTrim
-import Glibc
-#endif
 import CacheStore
+import Dispatch
 import NIOCore
 import NIOPosix
 import RaftCore
@@ -10,26 +7,78 @@ import RaftStorage
 import RaftTransport
 import RaftWire
 
-extension RaftNode {
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The node's snapshots: taking one in the background once enough has been applied (or an
+/// operator asks), streaming the newest to followers that need it, receiving the leader's
+/// chunk by chunk, and installing it. Disk work runs on the housekeeping pool; the loop only
+/// freezes the map and swaps it. On the node's loop only (the pool's work comes back to it).
+final class SnapshotManager: @unchecked Sendable {
+    private unowned let node: RaftNode
+    /// A snapshot is being written in the background.
+    private var snapshotting = false
+    /// Command bytes applied since the last snapshot began.
+    private var appliedBytesSinceSnapshot = 0
+    /// Waiting for a snapshot asked for by an operator.
+    private var waiters: [EventLoopPromise<SnapshotStatus>] = []
+    /// The newest snapshot on disk, kept open for streaming to followers.
+    private(set) var current: (any SnapshotSource)?
+    /// Peers a snapshot is being streamed to.
+    private var streaming: Set<NodeID> = []
+    /// A snapshot arriving from the leader, chunk by chunk (its metadata and size so far are the sink's).
+    private var incoming: (any SnapshotSink)?
+    /// A snapshot received whole and checked, which the core is about to install: kept apart
+    /// from `incoming`, which the next transfer may start over before the install runs.
+    private var received: (sink: any SnapshotSink, loaded: LoadedSnapshot)?
+
+    init(node: RaftNode) {
+        self.node = node
+    }
+
+    private var core: RaftCore { node.core }
+    private var loop: any EventLoop { node.loop }
+    private var options: RaftNode.Options { node.options }
+
+    /// Loads the store from the storage's newest snapshot (before the node starts).
+    func restoreStore() throws {
+        guard let snapshot = try node.storage.latestSnapshot(), snapshot.metadata.lastIncludedIndex > 0 else { return }
+        try node.store.restoreSnapshot(size: snapshot.size) { offset, count in try snapshot.read(offset: offset, count: count) }
+        current = snapshot
+    }
+
+    func failWaiters(_ error: RPCError) {
+        for waiter in waiters { waiter.fail(error) }
+        waiters = []
+    }
+
+    // MARK: Taking snapshots
+
+    func entryApplied(_ entry: Entry) {
+        appliedBytesSinceSnapshot += entry.data.count
+    }
+
     /// Takes a snapshot once enough has been applied since the last (or when `forced`):
     /// the map is frozen here (copy-on-write, by shard) and written, synced and the log
     /// compacted in the background while applying goes on.
     func maybeSnapshot(forced: Bool = false) {
-        let index = store.appliedIndex
+        let index = node.store.appliedIndex
         let due = index >= core.snapshotIndex + options.snapshotEntries || appliedBytesSinceSnapshot >= options.snapshotBytes
         guard !snapshotting, forced || due else { return }
         guard index > core.snapshotIndex, let metadata = core.snapshotMetadata(at: index) else {
             // Nothing applied since the last snapshot: it is the one asked for.
-            answerSnapshotWaiters()
+            answerWaiters()
             return
         }
         snapshotting = true
         appliedBytesSinceSnapshot = 0
-        let waiters = snapshotWaiters
-        snapshotWaiters = []
-        let frozen = store.frozen()
-        let storage = storage, chunkSize = options.snapshotChunkSize, logger = logger
-        snapshotThread.submit { [self] _ in
+        let answering = waiters
+        waiters = []
+        let frozen = node.store.frozen()
+        let storage = node.storage, chunkSize = options.snapshotChunkSize, logger = node.logger
+        let housekeeping = node.housekeeping
+        housekeeping.run { [self] in
             let started = NIODeadline.now()
             do {
                 let sink = try storage.beginSnapshot(metadata)
@@ -40,53 +89,47 @@ extension RaftNode {
                     "index": "\(metadata.lastIncludedIndex)", "bytes": "\(snapshot.size)",
                     "ms": "\((NIODeadline.now() - started).nanoseconds / 1_000_000)"])
                 loop.execute { [self] in
-                    // Freed on the snapshot thread, not here: they may be a million entries.
+                    // Freed on the housekeeping pool, not here: they may be a million entries.
                     let dropped = DroppedEntries(core.compact(to: metadata))
-                    snapshotThread.submit { [logger] _ in
+                    housekeeping.run {
                         dropped.entries = []
-                        let started = NIODeadline.now()
-                        returnFreeMemory()
-                        logger.debug("free memory returned", metadata: [
-                            "ms": "\((NIODeadline.now() - started).nanoseconds / 1_000_000)"])
+                        housekeeping.returnFreeMemory()
                     }
-                    currentSnapshot = snapshot
+                    current = snapshot
                     snapshotting = false
-                    let status = snapshotStatus()
-                    for waiter in waiters { waiter.succeed(status) }
+                    let status = status()
+                    for waiter in answering { waiter.succeed(status) }
                     // Asked for while this one was being written: they want a newer one.
-                    if !snapshotWaiters.isEmpty { maybeSnapshot(forced: true) }
+                    if !waiters.isEmpty { maybeSnapshot(forced: true) }
                 }
             } catch {
                 loop.execute { [self] in
-                    for waiter in waiters { waiter.fail(RPCError.stopped("cannot write a snapshot: \(error)")) }
-                    fail("cannot write a snapshot: \(error)")
+                    for waiter in answering { waiter.fail(RPCError.stopped("cannot write a snapshot: \(error)")) }
+                    node.fail("cannot write a snapshot: \(error)")
                 }
             }
         }
     }
 
-    private func answerSnapshotWaiters() {
-        let status = snapshotStatus()
-        for waiter in snapshotWaiters { waiter.succeed(status) }
-        snapshotWaiters = []
+    private func answerWaiters() {
+        let status = status()
+        for waiter in waiters { waiter.succeed(status) }
+        waiters = []
     }
 
-    /// Takes a snapshot of everything applied so far (an operator's request) and returns
-    /// it once it is on disk and the log it covers is gone.
-    public func snapshotNow() -> EventLoopFuture<SnapshotStatus> {
-        loop.flatSubmit { [self] () -> EventLoopFuture<SnapshotStatus> in
-            guard !stopped else { return loop.makeFailedFuture(RPCError.shuttingDown) }
-            let promise = loop.makePromise(of: SnapshotStatus.self)
-            snapshotWaiters.append(promise)
-            maybeSnapshot(forced: true)
-            return promise.futureResult
-        }
+    /// A snapshot of everything applied so far (an operator's request), once it is on disk
+    /// and the log it covers is gone.
+    func snapshotNow() -> EventLoopFuture<SnapshotStatus> {
+        let promise = loop.makePromise(of: SnapshotStatus.self)
+        waiters.append(promise)
+        maybeSnapshot(forced: true)
+        return promise.futureResult
     }
 
     /// The newest snapshot, and the one being received, for the status.
-    func snapshotStatus() -> SnapshotStatus {
+    func status() -> SnapshotStatus {
         var status = SnapshotStatus()
-        if let snapshot = currentSnapshot {
+        if let snapshot = current {
             status.index = snapshot.metadata.lastIncludedIndex
             status.term = snapshot.metadata.lastIncludedTerm
             status.sizeBytes = snapshot.size
@@ -102,12 +145,14 @@ extension RaftNode {
         return status
     }
 
+    // MARK: Sending
+
     /// Streams the newest snapshot to a follower in chunks, one at a time; the last answer
     /// goes to the core. One stream per follower. A failed stream is retried by the core,
     /// from the start.
-    func streamSnapshot(_ request: InstallSnapshotRequest, to peer: NodeID, context: UInt64) {
-        guard !streaming.contains(peer), let address = address(of: peer), let client = client(for: address, peer: peer),
-            let snapshot = currentSnapshot, snapshot.metadata.lastIncludedIndex == request.metadata.lastIncludedIndex
+    func stream(_ request: InstallSnapshotRequest, to peer: NodeID, context: UInt64) {
+        guard !streaming.contains(peer), let address = node.address(of: peer), let client = node.peers.client(for: address, peer: peer),
+            let snapshot = current, snapshot.metadata.lastIncludedIndex == request.metadata.lastIncludedIndex
         else { return }
         streaming.insert(peer)
         let chunkSize = options.snapshotChunkSize, timeout = options.requestTimeout
@@ -128,24 +173,24 @@ extension RaftNode {
             }
         }.whenComplete { [self] result in
             streaming.remove(peer)
-            guard !stopped else { return }
             switch result {
             case .success(let response):
-                core.step(Message(from: peer, to: options.id, context: context, body: .installSnapshotResponse(response)))
-                pump()
+                node.deliver(Message(from: peer, to: options.id, context: context, body: .installSnapshotResponse(response)))
             case .failure(let error):
-                logger.info("snapshot transfer stopped; it starts again", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                node.logger.info("snapshot transfer stopped; it starts again", metadata: ["peer": "\(peer)", "error": "\(error)"])
             }
         }
     }
 
+    // MARK: Receiving
+
     /// Keeps the data of a snapshot chunk from the leader; nil, or why it is refused.
-    func receiveChunk(_ request: InstallSnapshotRequest) -> RPCError? {
+    func receive(_ request: InstallSnapshotRequest) -> RPCError? {
         guard request.term >= core.term else { return nil }  // The core answers a stale leader.
         do {
             if request.offset == 0 {
                 incoming?.abort()
-                incoming = try storage.beginSnapshot(request.metadata)
+                incoming = try node.storage.beginSnapshot(request.metadata)
             }
             guard let current = incoming, current.metadata == request.metadata, current.size == request.offset else {
                 return .rejected("snapshot chunk at \(request.offset) is not the one expected; start again from 0")
@@ -187,23 +232,41 @@ extension RaftNode {
         }
     }
 
-    /// The core installs a snapshot from the leader: make it durable (the log goes), and
-    /// put the map checked on arrival in force.
-    func install(_ metadata: SnapshotMetadata) throws {
-        guard let current = received, current.sink.metadata == metadata else {
-            throw RPCError.unexpected("snapshot \(metadata.lastIncludedIndex) was not received")
+    /// The core refused the message that completed a snapshot: nothing will install it.
+    func dropReceivedUnlessPending() {
+        guard received != nil, !core.installPending else { return }
+        received?.sink.abort()
+        received = nil
+    }
+
+    /// The core installs a snapshot from the leader: it is made durable (the log goes) on the
+    /// housekeeping pool, then the map checked on arrival is put in force here.
+    func install(_ metadata: SnapshotMetadata, completion: @escaping @Sendable ((any Error)?) -> Void) {
+        guard let arrived = received, arrived.sink.metadata == metadata else {
+            return completion(RPCError.unexpected("snapshot \(metadata.lastIncludedIndex) was not received"))
         }
         received = nil
         let started = NIODeadline.now()
-        let snapshot = try storage.commitSnapshot(current.sink, replacingLog: true)
-        store.replace(with: current.loaded)
-        // The map it replaced is free now: give its pages back (the new one was built beside it).
-        returnFreeMemorySoon()
-        currentSnapshot = snapshot
-        appliedBytesSinceSnapshot = 0
-        logger.notice("installed the leader's snapshot", metadata: [
-            "index": "\(metadata.lastIncludedIndex)", "bytes": "\(snapshot.size)",
-            "ms": "\((NIODeadline.now() - started).nanoseconds / 1_000_000)"])
+        let storage = node.storage, sink = arrived.sink, loaded = arrived.loaded, housekeeping = node.housekeeping
+        housekeeping.run { [self] in
+            let snapshot: any SnapshotSource
+            do {
+                snapshot = try storage.commitSnapshot(sink, replacingLog: true)
+            } catch {
+                return completion(error)
+            }
+            loop.execute { [self] in
+                node.store.replace(with: loaded)
+                // The map it replaced is free now: give its pages back (the new one was built beside it).
+                housekeeping.run { housekeeping.returnFreeMemory() }
+                current = snapshot
+                appliedBytesSinceSnapshot = 0
+                node.logger.notice("installed the leader's snapshot", metadata: [
+                    "index": "\(metadata.lastIncludedIndex)", "bytes": "\(snapshot.size)",
+                    "ms": "\((NIODeadline.now() - started).nanoseconds / 1_000_000)"])
+                completion(nil)
+            }
+        }
     }
 }
 
@@ -212,27 +275,6 @@ private final class DroppedEntries: @unchecked Sendable {
     var entries: [Entry]
     init(_ entries: [Entry]) { self.entries = entries }
 }
-
-/// Gives the pages malloc holds free back to the system. A node frees many small blocks
-/// (compacted log entries, a restart's replay) that glibc otherwise keeps mapped.
-func returnFreeMemory() {
-    raftcache_malloc_trim()
-}
-
-/// `returnFreeMemory` on the snapshot thread, off the loop.
-func returnFreeMemorySoon() {
-    snapshotThread.submit { _ in returnFreeMemory() }
-}
-
-/// Snapshots are written on a thread of their own that yields the processor to the event
-/// loops (nice 10, which Linux keeps per thread): a snapshot may take a second of CPU, and on
-/// a small machine the loops serving writes must not wait for it.
-private let snapshotThread: NIOThreadPool = {
-    let pool = NIOThreadPool(numberOfThreads: 1)
-    pool.start()
-    pool.submit { _ in _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10) }
-    return pool
-}()
 
 /// The wall clock, in milliseconds since 1970 (snapshot files carry it as their mtime).
 private func unixMilliseconds() -> UInt64 {
