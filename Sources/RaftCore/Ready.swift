@@ -20,7 +20,4 @@ public struct Ready: Sendable {
         hardState == nil && snapshot == nil && entries.isEmpty && messages.isEmpty && committedEntries.isEmpty
             && readStates.isEmpty
     }
-
-    /// Whether anything must reach disk before the messages may be sent.
-    public var mustPersist: Bool { hardState != nil || snapshot != nil || !entries.isEmpty }
 }

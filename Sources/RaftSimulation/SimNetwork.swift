@@ -1,4 +1,5 @@
 import RaftCore
+import RaftWire
 
 /// A network that loses, delays, duplicates and reorders messages, and can be cut
 /// between any two servers in one or both directions.

@@ -61,7 +61,9 @@ private final class TestMember {
         let node = RaftNode(
             options: .init(
                 id: id, address: address, tickInterval: .milliseconds(50), snapshotEntries: snapshotEntries,
-                snapshotChunkSize: 1_000, client: .init(timeout: .milliseconds(500))),
+                snapshotChunkSize: 1_000, client: .init(timeout: .milliseconds(500)),
+                // Election timeouts from the id: a run replays the same way.
+                randomSeed: id.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }),
             storage: storage, store: CacheStore(), logger: quietLogger)
         try node.restoreStore()
         self.storage = storage

@@ -24,7 +24,7 @@ struct FrameDecoderTests {
     func randomSplits() throws {
         let stream = Array(try sampleFrames().joined())
         let expected = try vectors.map { try $0.expectedEnvelope() }
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         for _ in 0..<200 {
             var decoder = FrameDecoder()
             var decoded: [Envelope] = []

@@ -90,7 +90,7 @@ struct MalformedInputTests {
 
     @Test("random bytes never crash a decoder")
     func randomBytes() {
-        var rng = SplitMix64(state: 0x5EED)
+        var rng = SplitMix64(seed: 0x5EED)
         for round in 0..<3_000 {
             decodeAsEveryType(RaftWireTests.randomBytes(round % 64, using: &rng))
         }
@@ -98,7 +98,7 @@ struct MalformedInputTests {
 
     @Test("flipped bytes in valid messages never crash a decoder")
     func mutations() throws {
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix64(seed: 42)
         let originals = try maximalMessages.prefix(10).map { try $0.wireBytes() }.filter { $0.count < 10_000 }
         for _ in 0..<2_000 {
             var bytes = try #require(originals.randomElement(using: &rng))

@@ -107,7 +107,7 @@ struct BadInputTests {
 
     @Test("random bytes never crash and memory stays bounded by the frame limit")
     func randomBytes() {
-        var random = SplitMix64(state: 42)
+        var random = SplitMix64(seed: 42)
         for _ in 0..<200 {
             let bytes = (0..<Int(random.next() % 2000)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
             _ = dumpLines(bytes, chunk: Int(random.next() % 100) + 1)

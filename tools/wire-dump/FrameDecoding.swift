@@ -37,7 +37,7 @@ enum FrameDecoding {
         do {
             if envelope.kind == .response && envelope.status != .ok {
                 guard !envelope.payload.isEmpty else { return ([], nil) }
-                return (MessageFields.fields(try ErrorDetail(wireBytes: envelope.payload)), nil)
+                return (try ErrorDetail(wireBytes: envelope.payload).fields, nil)
             }
             guard let known = Method(rawValue: method) else {
                 let reason = method.isEmpty ? nil : "unknown method"

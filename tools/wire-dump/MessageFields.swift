@@ -1,139 +1,17 @@
 import RaftWire
 
 /// The fields of each message of Protos/*.proto, in field-number order, with short names.
+/// Which message a frame carries is RaftWire's one table (`Method.requestType` and
+/// `responseType`); how each message lists its fields is its `ListedFields` conformance below.
 enum MessageFields {
     /// Decodes `payload` as `method`'s request or response and lists its fields.
     static func decode(method: Method, kind: FrameKind, payload: [UInt8]) throws -> [Field] {
-        switch kind {
-        case .request: try request(method, payload)
-        case .response: try response(method, payload)
-        }
+        let type = kind == .request ? method.requestType : method.responseType
+        return try listed(type, payload)
     }
 
-    private static func request(_ method: Method, _ payload: [UInt8]) throws -> [Field] {
-        switch method {
-        case .requestVote: fields(try RequestVoteRequest(wireBytes: payload))
-        case .appendEntries: fields(try AppendEntriesRequest(wireBytes: payload))
-        case .installSnapshot: fields(try InstallSnapshotRequest(wireBytes: payload))
-        case .timeoutNow:
-            try TimeoutNowRequest(wireBytes: payload).map {
-                [Field("term", .number($0.term), always: true), Field("leader", .text($0.leaderID)), Field("target", .text($0.targetID))]
-            }
-        case .readIndex: try ReadIndexRequest(wireBytes: payload).map { [Field("requester", .text($0.requesterID))] }
-        case .addVoter:
-            try AddVoterRequest(wireBytes: payload).map {
-                [Field("id", .text($0.id)), Field("address", .text($0.address)), Field("learner", .bool($0.learner))]
-            }
-        case .removeServer: try RemoveServerRequest(wireBytes: payload).map { [Field("id", .text($0.id))] }
-        case .transferLeadership:
-            try TransferLeadershipRequest(wireBytes: payload).map { [Field("target", .text($0.targetID))] }
-        case .get:
-            try GetRequest(wireBytes: payload).map {
-                [Field("key", .bytes($0.key), always: true), Field("consistency", .text(name(of: $0.consistency)))]
-            }
-        case .set:
-            try SetRequest(wireBytes: payload).map {
-                [Field("key", .bytes($0.key), always: true), Field("value", .bytes($0.value))]
-            }
-        case .delete: try DeleteRequest(wireBytes: payload).map { [Field("key", .bytes($0.key), always: true)] }
-        case .status: try StatusRequest(wireBytes: payload).map { _ in [] }
-        }
-    }
-
-    private static func response(_ method: Method, _ payload: [UInt8]) throws -> [Field] {
-        switch method {
-        case .requestVote:
-            try RequestVoteResponse(wireBytes: payload).map {
-                [Field("term", .number($0.term), always: true), Field("granted", .bool($0.voteGranted), always: true),
-                 Field("pre_vote", .bool($0.preVote))]
-            }
-        case .appendEntries: fields(try AppendEntriesResponse(wireBytes: payload))
-        case .installSnapshot:
-            try InstallSnapshotResponse(wireBytes: payload).map {
-                [Field("term", .number($0.term), always: true), Field("next_offset", .number($0.nextOffset)),
-                 Field("installed", .bool($0.installed)), Field("seq", .number($0.seq))]
-            }
-        case .timeoutNow: try TimeoutNowResponse(wireBytes: payload).map { [Field("term", .number($0.term), always: true)] }
-        case .readIndex:
-            try ReadIndexResponse(wireBytes: payload).map {
-                [Field("term", .number($0.term), always: true), Field("read_index", .number($0.readIndex), always: true)]
-            }
-        case .addVoter, .removeServer:
-            try MembershipResponse(wireBytes: payload).map {
-                [Field("index", .number($0.index), always: true), Field("configuration", configuration($0.configuration))]
-            }
-        case .transferLeadership:
-            try TransferLeadershipResponse(wireBytes: payload).map {
-                [Field("leader", .text($0.leaderID)), Field("term", .number($0.term), always: true)]
-            }
-        case .get:
-            try GetResponse(wireBytes: payload).map {
-                [Field("value", .bytes($0.value), always: true), Field("applied_index", .number($0.appliedIndex)),
-                 Field("leader_contact_age_ms", .number($0.leaderContactAgeMs))]
-            }
-        case .set: try SetResponse(wireBytes: payload).map { [Field("index", .number($0.index), always: true)] }
-        case .delete: try DeleteResponse(wireBytes: payload).map { [Field("index", .number($0.index), always: true)] }
-        case .status: fields(try StatusResponse(wireBytes: payload))
-        }
-    }
-
-    static func fields(_ errorDetail: ErrorDetail) -> [Field] {
-        [Field("leader", .text(errorDetail.leaderID)), Field("leader_address", .text(errorDetail.leaderAddress)),
-         Field("retry_after_ms", .number(UInt64(errorDetail.retryAfterMs)))]
-    }
-
-    private static func fields(_ request: RequestVoteRequest) -> [Field] {
-        [Field("term", .number(request.term), always: true), Field("candidate", .text(request.candidateID)),
-         Field("last_log", .text("\(request.lastLogIndex)/t\(request.lastLogTerm)"), always: true),
-         Field("pre_vote", .bool(request.preVote)), Field("transfer", .bool(request.leadershipTransfer)),
-         Field("target", .text(request.targetID))]
-    }
-
-    private static func fields(_ request: AppendEntriesRequest) -> [Field] {
-        [Field("term", .number(request.term), always: true), Field("leader", .text(request.leaderID)),
-         Field("prev", .text("\(request.prevLogIndex)/t\(request.prevLogTerm)"), always: true),
-         Field("entries", EntrySummary.value(request.entries), always: true),
-         Field("commit", .number(request.leaderCommit), always: true), Field("seq", .number(request.seq)),
-         Field("target", .text(request.targetID))]
-    }
-
-    private static func fields(_ response: AppendEntriesResponse) -> [Field] {
-        [Field("term", .number(response.term), always: true), Field("success", .bool(response.success), always: true),
-         Field("match", .number(response.matchIndex)), Field("reject", .number(response.rejectIndex)),
-         Field("conflict_term", .number(response.conflictTerm)), Field("conflict_index", .number(response.conflictIndex)),
-         Field("last_log", .number(response.lastLogIndex)), Field("seq", .number(response.seq))]
-    }
-
-    private static func fields(_ request: InstallSnapshotRequest) -> [Field] {
-        let metadata = request.metadata
-        return [
-            Field("term", .number(request.term), always: true), Field("leader", .text(request.leaderID)),
-            Field("snapshot", .object([
-                Field("index", .number(metadata.lastIncludedIndex), always: true),
-                Field("term", .number(metadata.lastIncludedTerm), always: true),
-                Field("size", .number(metadata.size)),
-                Field("configuration", configuration(metadata.configuration)),
-            ])),
-            Field("offset", .number(request.offset), always: true),
-            Field("data", .summary(text: "\(request.data.count)B", json: .number(UInt64(request.data.count))), always: true),
-            Field("done", .bool(request.done)), Field("seq", .number(request.seq)), Field("target", .text(request.targetID)),
-        ]
-    }
-
-    private static func fields(_ response: StatusResponse) -> [Field] {
-        [
-            Field("node", .text(response.nodeID)), Field("role", .text(name(of: response.role)), always: true),
-            Field("term", .number(response.term), always: true), Field("leader", .text(response.leaderID)),
-            Field("leader_address", .text(response.leaderAddress)),
-            Field("members", .list(response.members.map(server))),
-            Field("commit", .number(response.commitIndex)), Field("applied", .number(response.appliedIndex)),
-            Field("last_log", .number(response.lastLogIndex)), Field("snapshot_index", .number(response.snapshotIndex)),
-            Field("followers", .list(response.followers.map {
-                .object([Field("id", .text($0.id)), Field("match", .number($0.matchIndex)), Field("lag", .number($0.lag)),
-                         Field("state", .text($0.state))])
-            })),
-            Field("keys", .number(response.keys)), Field("bytes", .number(response.bytes)),
-        ]
+    private static func listed<Message: WireMessage>(_ type: Message.Type, _ payload: [UInt8]) throws -> [Field] {
+        (try Message(wireBytes: payload) as? any ListedFields)?.fields ?? []
     }
 
     static func configuration(_ configuration: Configuration) -> FieldValue {
@@ -175,7 +53,167 @@ enum MessageFields {
     }
 }
 
-private extension WireMessage {
-    /// Lets one-line cases decode and list fields in a single expression.
-    func map(_ transform: (Self) -> [Field]) -> [Field] { transform(self) }
+
+/// A message that can list its fields for the dump.
+protocol ListedFields {
+    var fields: [Field] { get }
+}
+
+extension ErrorDetail: ListedFields {
+    var fields: [Field] {
+        [Field("leader", .text(leaderID)), Field("leader_address", .text(leaderAddress)),
+         Field("retry_after_ms", .number(UInt64(retryAfterMs)))]
+    }
+}
+
+extension RequestVoteRequest: ListedFields {
+    var fields: [Field] {
+        [Field("term", .number(term), always: true), Field("candidate", .text(candidateID)),
+         Field("last_log", .text("\(lastLogIndex)/t\(lastLogTerm)"), always: true),
+         Field("pre_vote", .bool(preVote)), Field("transfer", .bool(leadershipTransfer)),
+         Field("target", .text(targetID))]
+    }
+}
+
+extension RequestVoteResponse: ListedFields {
+    var fields: [Field] {
+        [Field("term", .number(term), always: true), Field("granted", .bool(voteGranted), always: true),
+         Field("pre_vote", .bool(preVote))]
+    }
+}
+
+extension AppendEntriesRequest: ListedFields {
+    var fields: [Field] {
+        [Field("term", .number(term), always: true), Field("leader", .text(leaderID)),
+         Field("prev", .text("\(prevLogIndex)/t\(prevLogTerm)"), always: true),
+         Field("entries", EntrySummary.value(entries), always: true),
+         Field("commit", .number(leaderCommit), always: true), Field("seq", .number(seq)),
+         Field("target", .text(targetID))]
+    }
+}
+
+extension AppendEntriesResponse: ListedFields {
+    var fields: [Field] {
+        [Field("term", .number(term), always: true), Field("success", .bool(success), always: true),
+         Field("match", .number(matchIndex)), Field("reject", .number(rejectIndex)),
+         Field("conflict_term", .number(conflictTerm)), Field("conflict_index", .number(conflictIndex)),
+         Field("last_log", .number(lastLogIndex)), Field("seq", .number(seq))]
+    }
+}
+
+extension InstallSnapshotRequest: ListedFields {
+    var fields: [Field] {
+        [
+            Field("term", .number(term), always: true), Field("leader", .text(leaderID)),
+            Field("snapshot", .object([
+                Field("index", .number(metadata.lastIncludedIndex), always: true),
+                Field("term", .number(metadata.lastIncludedTerm), always: true),
+                Field("size", .number(metadata.size)),
+                Field("configuration", MessageFields.configuration(metadata.configuration)),
+            ])),
+            Field("offset", .number(offset), always: true),
+            Field("data", .summary(text: "\(data.count)B", json: .number(UInt64(data.count))), always: true),
+            Field("done", .bool(done)), Field("seq", .number(seq)), Field("target", .text(targetID)),
+        ]
+    }
+}
+
+extension InstallSnapshotResponse: ListedFields {
+    var fields: [Field] {
+        [Field("term", .number(term), always: true), Field("next_offset", .number(nextOffset)),
+         Field("installed", .bool(installed)), Field("seq", .number(seq))]
+    }
+}
+
+extension TimeoutNowRequest: ListedFields {
+    var fields: [Field] {
+        [Field("term", .number(term), always: true), Field("leader", .text(leaderID)), Field("target", .text(targetID))]
+    }
+}
+
+extension TimeoutNowResponse: ListedFields {
+    var fields: [Field] { [Field("term", .number(term), always: true)] }
+}
+
+extension ReadIndexRequest: ListedFields {
+    var fields: [Field] { [Field("requester", .text(requesterID))] }
+}
+
+extension ReadIndexResponse: ListedFields {
+    var fields: [Field] {
+        [Field("term", .number(term), always: true), Field("read_index", .number(readIndex), always: true)]
+    }
+}
+
+extension AddVoterRequest: ListedFields {
+    var fields: [Field] { [Field("id", .text(id)), Field("address", .text(address)), Field("learner", .bool(learner))] }
+}
+
+extension RemoveServerRequest: ListedFields {
+    var fields: [Field] { [Field("id", .text(id))] }
+}
+
+extension MembershipResponse: ListedFields {
+    var fields: [Field] {
+        [Field("index", .number(index), always: true), Field("configuration", MessageFields.configuration(configuration))]
+    }
+}
+
+extension TransferLeadershipRequest: ListedFields {
+    var fields: [Field] { [Field("target", .text(targetID))] }
+}
+
+extension TransferLeadershipResponse: ListedFields {
+    var fields: [Field] { [Field("leader", .text(leaderID)), Field("term", .number(term), always: true)] }
+}
+
+extension GetRequest: ListedFields {
+    var fields: [Field] {
+        [Field("key", .bytes(key), always: true), Field("consistency", .text(MessageFields.name(of: consistency)))]
+    }
+}
+
+extension GetResponse: ListedFields {
+    var fields: [Field] {
+        [Field("value", .bytes(value), always: true), Field("applied_index", .number(appliedIndex)),
+         Field("leader_contact_age_ms", .number(leaderContactAgeMs))]
+    }
+}
+
+extension SetRequest: ListedFields {
+    var fields: [Field] { [Field("key", .bytes(key), always: true), Field("value", .bytes(value))] }
+}
+
+extension SetResponse: ListedFields {
+    var fields: [Field] { [Field("index", .number(index), always: true)] }
+}
+
+extension DeleteRequest: ListedFields {
+    var fields: [Field] { [Field("key", .bytes(key), always: true)] }
+}
+
+extension DeleteResponse: ListedFields {
+    var fields: [Field] { [Field("index", .number(index), always: true)] }
+}
+
+extension StatusRequest: ListedFields {
+    var fields: [Field] { [] }
+}
+
+extension StatusResponse: ListedFields {
+    var fields: [Field] {
+        [
+            Field("node", .text(nodeID)), Field("role", .text(MessageFields.name(of: role)), always: true),
+            Field("term", .number(term), always: true), Field("leader", .text(leaderID)),
+            Field("leader_address", .text(leaderAddress)),
+            Field("members", .list(members.map(MessageFields.server))),
+            Field("commit", .number(commitIndex)), Field("applied", .number(appliedIndex)),
+            Field("last_log", .number(lastLogIndex)), Field("snapshot_index", .number(snapshotIndex)),
+            Field("followers", .list(followers.map {
+                .object([Field("id", .text($0.id)), Field("match", .number($0.matchIndex)), Field("lag", .number($0.lag)),
+                         Field("state", .text($0.state))])
+            })),
+            Field("keys", .number(keys)), Field("bytes", .number(bytes)),
+        ]
+    }
 }

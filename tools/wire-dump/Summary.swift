@@ -1,3 +1,5 @@
+import RaftWire
+
 /// `--summary`: per method, how many calls and bytes, failures, and latency percentiles.
 struct Summary: Sendable {
     struct MethodStats: Sendable {
@@ -78,7 +80,7 @@ struct LatencySample: Sendable {
     private(set) var values: [Double] = []
     private(set) var maximum: Double?
     private var seen = 0
-    private var random = SplitMix64(state: 0x5EED)
+    private var random = SplitMix64(seed: 0x5EED)
 
     mutating func add(_ value: Double) {
         seen += 1
@@ -98,17 +100,5 @@ struct LatencySample: Sendable {
         let sorted = values.sorted()
         let rank = Int((quantile * Double(sorted.count)).rounded(.up))
         return sorted[min(max(rank, 1), sorted.count) - 1]
-    }
-}
-
-/// A small deterministic generator for the sample above.
-struct SplitMix64: Sendable {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
     }
 }
