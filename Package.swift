@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "raft-cache",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "raft-cache", targets: ["raft-cache"]),
         .library(name: "RaftWire", targets: ["RaftWire"]),

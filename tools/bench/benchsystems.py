@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -18,13 +17,13 @@ import urllib.request
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools", "clients", "python"))
-sys.path.insert(0, os.path.join(ROOT, "tools", "clients", "python", "tests"))
-import cluster_support  # noqa: E402
-import raftcache_client as rc  # noqa: E402
 import unprivileged  # noqa: E402
-from cluster_support import Node, eventually, free_port, leader_of, tls_files  # noqa: E402
+from raftcache_cluster import (Cluster, Process, build_path, eventually, founder_and_joiners, free_port, load,  # noqa: E402
+                               make_certs)
 
 MILLION = 1_000_000
+RELEASE_BINARY = build_path("raft-cache", "release")
+RELEASE_LOAD_BINARY = build_path("raft-cache-load", "release")
 
 
 def resident_mb(pid):
@@ -35,68 +34,47 @@ def resident_mb(pid):
 def until_ok(action, deadline=30.0):
     """Retries `action` until it succeeds; returns the seconds it took."""
     started = time.monotonic()
-    while time.monotonic() - started < deadline:
-        try:
-            action()
-            return time.monotonic() - started
-        except (OSError, rc.RPCError, urllib.error.URLError):
-            time.sleep(0.01)
-    raise TimeoutError("no success within the deadline")
+    eventually("a success", lambda: action() or True, timeout=deadline, interval=0.01)
+    return time.monotonic() - started
 
 
-class RaftCacheCluster:
+class RaftCacheCluster(Cluster):
     """Three nodes on loopback; with `tls`, speaking mutual TLS (certificates from raft-cache
     certs) and taking bearer tokens, so HTTP clients without a certificate (wrk) send TOKEN."""
 
     TOKEN = "bench-write-token-0123456789"
+    START_TIMEOUT = 30.0
 
-    def __init__(self, workdir, binary=os.path.join(ROOT, ".build", "release", "raft-cache"), tls=False):
-        cluster_support.BINARY = binary
+    def __init__(self, workdir, binary=RELEASE_BINARY, tls=False):
         unprivileged.writable_dir(workdir)  # A tempfile.mkdtemp of root's (0700) would keep the nodes out.
         self.workdir = os.path.join(workdir, "raft-cache-tls" if tls else "raft-cache")
         unprivileged.writable_dir(self.workdir)
         self.certs = None
         args = []
         if tls:
-            self.certs = cluster_support.make_certs(os.path.join(self.workdir, "certs"), ["node-1", "node-2", "node-3"],
-                                                    ["admin:admin", "app:write"])
+            self.certs = make_certs(os.path.join(self.workdir, "certs"), ["node-1", "node-2", "node-3"],
+                                    ["admin:admin", "app:write"], binary=binary)
             tokens = os.path.join(self.workdir, "tokens")
             with open(tokens, "w") as f:
                 f.write(f"write {self.TOKEN} bench\n")
             args.append(f"--auth-token-file={tokens}")
-        first = Node(self.workdir, "node-1", args=args, certs=self.certs)
-        self.nodes = [first] + [Node(self.workdir, f"node-{i}", join=first.addr, args=args, certs=self.certs) for i in (2, 3)]
-
-    def start(self):
-        first = self.nodes[0]
-        first.start()
-        eventually("node-1 to lead", lambda: first.status().role == rc.wire.kv_pb2.ROLE_LEADER)
-        for node in self.nodes[1:]:
-            node.start()
-        eventually("three voters", lambda: sum(
-            1 for m in first.status().members if m.suffrage == rc.wire.raft_pb2.SUFFRAGE_VOTER) == 3, timeout=30)
-
-    def stop(self):
-        for node in self.nodes:
-            node.stop()
-
-    def leader(self):
-        return eventually("a raft-cache leader", lambda: leader_of(self.nodes), timeout=30)
+        super().__init__(founder_and_joiners(self.workdir, args=args, certs=self.certs, binary=binary))
 
     def http_url(self):
-        return self.leader().http
+        return self.wait_for_leader().http
 
-    def binary_addr(self):
-        return self.leader().addr
+    def load(self, *args):
+        """raft-cache-load (release) against the leader, with the app's certificate under TLS."""
+        return load([self.wait_for_leader()], *args, client="app", binary=RELEASE_LOAD_BINARY)
 
     def term(self):
-        return self.leader().status().term
+        return self.wait_for_leader().status().term
 
     def failover(self, rounds, report=lambda round_number, ms: None):
         """Median and largest ms from kill -9 of the leader to the first write through another node."""
         times = []
         for i in range(rounds):
-            leader = self.leader()
+            leader = self.wait_for_leader()
             other = next(n for n in self.nodes if n is not leader)
             leader.kill()
 
@@ -111,11 +89,21 @@ class RaftCacheCluster:
         return statistics.median(times), max(times)
 
     def memory_for_million(self):
-        load = os.path.join(ROOT, ".build", "release", "raft-cache-load")
-        subprocess.run(unprivileged.command([load, f"--target={self.binary_addr()}", "--sequential", f"--count={MILLION}",
-                                             "--value-size=100", "--key-prefix=million-", "--in-flight=256"]),
-                       check=True, capture_output=True)
+        report = self.load("--sequential", f"--count={MILLION}", "--value-size=100", "--key-prefix=million-",
+                           "--in-flight=256")
+        if report["errors"]:
+            raise RuntimeError(f"raft-cache-load failed: {report['errors']}")
         return max(resident_mb(node.process.pid) for node in self.nodes)
+
+
+class EtcdMember(Process):
+    """An etcd process: its name and its client and peer ports on loopback."""
+
+    def __init__(self, workdir, index):
+        super().__init__(os.path.join(workdir, f"etcd-{index}.log"))
+        self.name = f"e{index}"
+        self.client = free_port()
+        self.peer = free_port()
 
 
 class EtcdCluster:
@@ -123,21 +111,17 @@ class EtcdCluster:
         self.workdir = os.path.join(workdir, "etcd")
         unprivileged.writable_dir(workdir)
         unprivileged.writable_dir(self.workdir)  # etcd creates its data directories in it.
-        self.members = []
-        for i in (1, 2, 3):
-            self.members.append({"name": f"e{i}", "client": free_port(), "peer": free_port(), "process": None,
-                                 "log": open(os.path.join(workdir, f"etcd-{i}.log"), "ab")})
-        self.initial = ",".join(f"{m['name']}=http://127.0.0.1:{m['peer']}" for m in self.members)
+        self.members = [EtcdMember(workdir, i) for i in (1, 2, 3)]
+        self.initial = ",".join(f"{m.name}=http://127.0.0.1:{m.peer}" for m in self.members)
 
     def start_member(self, member, state="new"):
-        args = ["etcd", "--name", member["name"], "--data-dir", os.path.join(self.workdir, member["name"]),
-                "--listen-client-urls", f"http://127.0.0.1:{member['client']}",
-                "--advertise-client-urls", f"http://127.0.0.1:{member['client']}",
-                "--listen-peer-urls", f"http://127.0.0.1:{member['peer']}",
-                "--initial-advertise-peer-urls", f"http://127.0.0.1:{member['peer']}",
-                "--initial-cluster", self.initial, "--initial-cluster-state", state,
-                "--initial-cluster-token", "raft-cache-bench", "--log-level", "error"]
-        member["process"] = subprocess.Popen(unprivileged.command(args), stdout=member["log"], stderr=member["log"])
+        member.launch(["etcd", "--name", member.name, "--data-dir", os.path.join(self.workdir, member.name),
+                       "--listen-client-urls", f"http://127.0.0.1:{member.client}",
+                       "--advertise-client-urls", f"http://127.0.0.1:{member.client}",
+                       "--listen-peer-urls", f"http://127.0.0.1:{member.peer}",
+                       "--initial-advertise-peer-urls", f"http://127.0.0.1:{member.peer}",
+                       "--initial-cluster", self.initial, "--initial-cluster-state", state,
+                       "--initial-cluster-token", "raft-cache-bench", "--log-level", "error"])
 
     def start(self):
         for member in self.members:
@@ -146,12 +130,10 @@ class EtcdCluster:
 
     def stop(self):
         for member in self.members:
-            if member["process"] and member["process"].poll() is None:
-                member["process"].send_signal(signal.SIGTERM)
-                member["process"].wait(timeout=10)
+            member.stop()
 
     def call(self, member, path, body, timeout=2.0):
-        request = urllib.request.Request(f"http://127.0.0.1:{member['client']}{path}", data=json.dumps(body).encode(),
+        request = urllib.request.Request(f"http://127.0.0.1:{member.client}{path}", data=json.dumps(body).encode(),
                                          method="POST")
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())
@@ -161,7 +143,7 @@ class EtcdCluster:
 
     def leader(self):
         for member in self.members:
-            if member["process"].poll() is not None:
+            if not member.alive():
                 continue
             try:
                 status = self.status(member)
@@ -172,7 +154,7 @@ class EtcdCluster:
         return None
 
     def url(self):
-        return f"http://127.0.0.1:{eventually('an etcd leader', self.leader, timeout=30)['client']}"
+        return f"http://127.0.0.1:{eventually('an etcd leader', self.leader, timeout=30).client}"
 
     def term(self):
         return int(self.status(eventually("an etcd leader", self.leader, timeout=30))["header"]["raft_term"])
@@ -220,7 +202,7 @@ end
         start = 0
         while start < count:
             seconds = max(2, min(20, (count - start) // 2000 + 1))
-            done = subprocess.run(["wrk", "-t1", "-c64", f"-d{seconds}s", "-s", script, f"http://127.0.0.1:{member['client']}",
+            done = subprocess.run(["wrk", "-t1", "-c64", f"-d{seconds}s", "-s", script, f"http://127.0.0.1:{member.client}",
                                    "--", str(start), str(count)], capture_output=True, text=True, check=True)
             start += int(re.search(r"(\d+) requests in", done.stdout).group(1)) - 64
 
@@ -229,8 +211,7 @@ end
         for i in range(rounds):
             leader = eventually("an etcd leader", self.leader, timeout=30)
             other = next(m for m in self.members if m is not leader)
-            leader["process"].send_signal(signal.SIGKILL)
-            leader["process"].wait()
+            leader.kill()
             times.append(until_ok(lambda: self.put(other, "failover", str(i), timeout=0.3)) * 1000)
             self.start_member(leader, state="existing")
             eventually("the old etcd leader to serve", lambda: self.status(leader) is not None, timeout=30)
@@ -239,4 +220,4 @@ end
     def memory_for_million(self):
         leader = eventually("an etcd leader", self.leader, timeout=30)
         self.sequential_puts(leader, os.path.join(self.workdir, "million.lua"), MILLION, "v" * 100, prefix="million-")
-        return max(resident_mb(m["process"].pid) for m in self.members)
+        return max(resident_mb(m.process.pid) for m in self.members)

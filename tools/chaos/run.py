@@ -19,12 +19,14 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "clients", "python"))
 import linearizability  # noqa: E402
 from netcluster import NetCluster  # noqa: E402
+from raftcache_cluster import BINARY, TimedOut, eventually  # noqa: E402
 from workload import Workload  # noqa: E402
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 FAULTS = ("kill", "pause", "partition", "isolate-leader", "one-way")
 
 
@@ -77,7 +79,7 @@ def availability(history, windows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "debug", "raft-cache"))
+    parser.add_argument("--binary", default=BINARY, help="default: RAFT_CACHE_BIN or the debug build")
     parser.add_argument("--nodes", type=int, default=3, choices=(3, 5))
     parser.add_argument("--faults", default=",".join(FAULTS), help=f"comma-separated, of: {', '.join(FAULTS)}")
     parser.add_argument("--fault-seconds", type=float, default=20, help="how long each fault type runs")
@@ -116,11 +118,11 @@ def main():
             workload.stop()
             cluster.heal()
         try:
-            cluster.wait("the nodes to converge", cluster.converged, 60)
+            eventually("the nodes to converge", cluster.converged, 60)
             converged = True
-        except TimeoutError:
+        except TimedOut:
             converged = False
-        statuses = [node.status() for node in cluster.nodes]
+        statuses = [node.status_or_none() for node in cluster.nodes]
 
     history = workload.history
     path = args.history or os.path.join(workdir, "history.jsonl")
@@ -134,7 +136,7 @@ def main():
     for kind, (share, total) in sorted(availability(history, windows).items()):
         print(f"chaos: availability {kind}: {share:.1%} of {total} operations")
     print(f"chaos: converged: {converged} " + ", ".join(
-        f"{s['node_id']}@{s['applied_index']}/{s['digest']}" for s in statuses if s))
+        f"{s.node_id}@{s.applied_index}/{s.digest:x}" for s in statuses if s))
     print(f"chaos: history in {path}")
     print(result.report() if not result.ok else f"chaos: verdict: {result.verdict}")
     if args.expect_violation:

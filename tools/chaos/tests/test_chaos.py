@@ -15,11 +15,13 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from netcluster import NetCluster, rc, unprivileged  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "..", "clients", "python"))
+import raftcache_client as rc  # noqa: E402
+import unprivileged  # noqa: E402
+from netcluster import NetCluster  # noqa: E402
+from raftcache_cluster import BINARY, eventually  # noqa: E402
 
-ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-BINARY = os.environ.get("RAFT_CACHE_BIN", os.path.join(ROOT, ".build", "debug", "raft-cache"))
-RUN = os.path.join(ROOT, "tools", "chaos", "run.py")
+RUN = os.path.join(os.path.dirname(HERE), "run.py")
 
 pytestmark = [
     pytest.mark.skipif(not os.path.exists(BINARY), reason=f"{BINARY} is not built"),
@@ -77,17 +79,17 @@ def test_minority_node_refuses_linearizable_reads():
             leader = cluster.leader()
             assert put(leader, "x", b"old") == 200
             follower = next(n for n in cluster.nodes if n is not leader)
-            cluster.wait("the follower to apply it", lambda: get(follower, "x", "stale") == (200, b"old\n"), 10)
+            eventually("the follower to apply it", lambda: get(follower, "x", "stale") == (200, b"old\n"), 10)
             cluster.partition([follower])
             majority = [n for n in cluster.nodes if n is not follower]
-            cluster.wait("a write on the majority", lambda: any(_put_ok(n, "x", b"new") for n in majority), 20)
+            eventually("a write on the majority", lambda: any(_put_ok(n, "x", b"new") for n in majority), 20)
             for consistency in ("linearizable", "lease"):
                 status, body = get(follower, "x", consistency)
                 assert status == 503, (consistency, status, body)
             # Its stale copy is still the old value: stale reads say so, and only they.
             assert get(follower, "x", "stale") == (200, b"old\n")
             cluster.heal()
-            cluster.wait("the follower to catch up", lambda: get(follower, "x", "linearizable") == (200, b"new\n"), 20)
+            eventually("the follower to catch up", lambda: get(follower, "x", "linearizable") == (200, b"new\n"), 20)
         finally:
             cluster.remove_workdir()
 
@@ -115,12 +117,12 @@ def test_without_tls_or_insecure_a_node_refuses_other_hosts():
                 except OSError:
                     return False
                 return False
-            NetCluster.wait("the node to refuse an HTTP client", refused_over_http, 20)
+            eventually("the node to refuse an HTTP client", refused_over_http, 20)
             with rc.Client(node.addr, timeout=2) as client:
                 with pytest.raises(rc.RPCError) as refused:
                     client.status()
             assert refused.value.status == rc.wire.wire_pb2.STATUS_CODE_PERMISSION_DENIED
             assert "loopback" in refused.value.message
-            assert "refused a connection from outside loopback" in open(node.log.name, errors="replace").read()
+            assert "refused a connection from outside loopback" in node.log_text()
         finally:
             cluster.remove_workdir()

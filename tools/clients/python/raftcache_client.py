@@ -50,12 +50,22 @@ def tls_context(ca, cert=None, key=None):
     return context
 
 
+def split_host_port(address, default_host="localhost"):
+    """(host, port) of "host:port" or "[v6 address]:port"; an empty host is `default_host`.
+    Raises ValueError for anything else."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit() or int(port) > 65535 or host.startswith("[") != host.endswith("]"):
+        raise ValueError(f"{address!r} is not host:port")
+    if host.startswith("["):
+        host = host[1:-1]
+    return host or default_host, int(port)
+
+
 class Client:
     def __init__(self, addr, timeout=5.0, tls=None, token=""):
-        host, _, port = addr.rpartition(":")
         self.timeout = timeout
         self.token = token
-        self.sock = socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=timeout)
+        self.sock = socket.create_connection(split_host_port(addr), timeout=timeout)
         if tls:
             self.sock = tls.wrap_socket(self.sock)
         self.decoder = wire.FrameDecoder()

@@ -6,16 +6,11 @@ port hurt nobody else. The binary is RAFT_CACHE_BIN or .build/debug/raft-cache."
 import json
 import os
 import random
-import shutil
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -23,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import raftcache_client as rc  # noqa: E402
 import unprivileged  # noqa: E402
 
-from cluster_support import BINARY, Node, eventually, leader_of, running  # noqa: E402
+from raftcache_cluster import BINARY, Node, eventually, founder_and_joiners, leader_of, running  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not os.path.exists(BINARY), reason=f"{BINARY} is not built")
 
@@ -31,8 +26,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(BINARY), reason=f"{BINARY} is
 @pytest.fixture
 def cluster():
     workdir = tempfile.mkdtemp(prefix="raft-cache-cluster-")
-    first = Node(workdir, "node-1")
-    yield from running(workdir, first, [Node(workdir, "node-2", join=first.addr), Node(workdir, "node-3", join=first.addr)])
+    yield from running(workdir, founder_and_joiners(workdir))
 
 
 def test_every_node_serves_writes_and_reads(cluster):
@@ -150,7 +144,7 @@ def http_cluster():
     second = Node(workdir, "node-2", api_endpoint=first.http)
     second.join = second.addr
     third = Node(workdir, "node-3", join=first.addr, api_endpoint=first.http)
-    yield from running(workdir, first, [second, third])
+    yield from running(workdir, [first, second, third])
 
 
 def test_http_api_on_every_node(http_cluster):

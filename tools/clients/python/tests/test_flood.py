@@ -13,9 +13,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import raftcache_client as rc  # noqa: E402
-
-from cluster_support import BINARY, Node, eventually, running  # noqa: E402
+from raftcache_cluster import BINARY, eventually, founder_and_joiners, running, voters  # noqa: E402
 
 FLOOD = 20_000
 
@@ -87,10 +85,7 @@ class Flood:
 @pytest.fixture
 def cluster():
     workdir = tempfile.mkdtemp(prefix="raft-cache-flood-")
-    args = ["--read-timeout=3s", "--idle-timeout=6s"]
-    first = Node(workdir, "node-1", args=args)
-    yield from running(workdir, first, [Node(workdir, "node-2", join=first.addr, args=args),
-                                         Node(workdir, "node-3", join=first.addr, args=args)])
+    yield from running(workdir, founder_and_joiners(workdir, args=["--read-timeout=3s", "--idle-timeout=6s"]))
 
 
 def serves(cluster, key):
@@ -107,7 +102,7 @@ def serves(cluster, key):
         with node.client() as c:
             assert c.get(key.encode()) == key.encode()
     status = flooded.status()
-    assert status.leader_id and sum(1 for m in status.members if m.suffrage == rc.wire.raft_pb2.SUFFRAGE_VOTER) == 3
+    assert status.leader_id and len(voters(status)) == 3
 
 
 def test_half_sent_requests_on_both_ports_hurt_no_one(cluster):

@@ -65,7 +65,7 @@ from google.protobuf.descriptor import FieldDescriptor as FD
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import raftcache_client as rc  # noqa: E402
 
-from cluster_support import BINARY, Node, eventually, leader_of, running  # noqa: E402
+from raftcache_cluster import BINARY, eventually, founder_and_joiners, leader_of, running  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not os.path.exists(BINARY), reason=f"{BINARY} is not built")
 
@@ -638,9 +638,7 @@ class HostileCluster:
         for attempt in (1, 2):  # A busy machine may take longer than running() waits for the voters.
             self.stop()
             workdir = tempfile.mkdtemp(prefix="raft-cache-hostile-")
-            first = Node(workdir, "node-1")
-            self.generator = running(workdir, first, [Node(workdir, "node-2", join=first.addr),
-                                                      Node(workdir, "node-3", join=first.addr)])
+            self.generator = running(workdir, founder_and_joiners(workdir))
             try:
                 self.nodes = next(self.generator)
                 break

@@ -9,10 +9,8 @@ import os
 import signal
 import socket
 import ssl
-import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
 
@@ -21,7 +19,8 @@ import raftcache_client as rc  # noqa: E402
 import raftcache_wire as wire  # noqa: E402
 import unprivileged  # noqa: E402
 
-from cluster_support import BINARY, Node, eventually, free_port, leader_of, make_certs, running, tls_files  # noqa: E402
+from raftcache_cluster import (BINARY, LOAD_BINARY, WIRE_DUMP_BINARY, Node, WireDumpProxy, eventually,  # noqa: E402
+                               founder_and_joiners, leader_of, load, make_certs, running, tls_files)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(BINARY), reason=f"{BINARY} is not built")
 
@@ -36,9 +35,7 @@ def tls_cluster():
     unprivileged.writable_dir(workdir)
     certs = make_certs(os.path.join(workdir, "certs"), ["node-1", "node-2", "node-3"],
                        ["admin:admin", "app:write", "reader:read"])
-    first = Node(workdir, "node-1", certs=certs)
-    joiners = [Node(workdir, f"node-{i}", join=first.addr, certs=certs) for i in (2, 3)]
-    yield from running(workdir, first, joiners)
+    yield from running(workdir, founder_and_joiners(workdir, certs=certs))
 
 
 def client_as(node, name, token=""):
@@ -167,9 +164,7 @@ def token_cluster():
     with open(tokens, "w") as f:
         f.write(f"# role token name\nread {READ_TOKEN} dashboards\nwrite {WRITE_TOKEN} app\nadmin {ADMIN_TOKEN} ops\n")
     args = [f"--auth-token-file={tokens}"]
-    first = Node(workdir, "node-1", args=args, token=ADMIN_TOKEN)
-    joiners = [Node(workdir, f"node-{i}", join=first.addr, args=args, token=ADMIN_TOKEN) for i in (2, 3)]
-    yield from running(workdir, first, joiners)
+    yield from running(workdir, founder_and_joiners(workdir, args=args, token=ADMIN_TOKEN))
 
 
 @pytest.fixture
@@ -230,43 +225,29 @@ def test_a_changed_token_file_takes_effect_on_sighup(token_node):
     assert rotated not in node.log_text()
 
 
-WIRE_DUMP = os.environ.get("WIRE_DUMP_BIN", os.path.join(os.path.dirname(BINARY), "wire-dump"))
-LOAD_BINARY = os.environ.get("RAFT_CACHE_LOAD_BIN", os.path.join(os.path.dirname(BINARY), "raft-cache-load"))
-
-
-@pytest.mark.skipif(not os.path.exists(WIRE_DUMP), reason="wire-dump is not built")
+@pytest.mark.skipif(not os.path.exists(WIRE_DUMP_BINARY), reason="wire-dump is not built")
 def test_wire_dump_proxy_ends_tls_on_both_sides(tls_cluster):
     node = tls_cluster[0]
-    port = free_port()
     # Clients see a node's certificate (one made for serving); the node sees the app's.
     ca, cert, key = tls_files(node.certs, node.id)
     _, app_cert, app_key = tls_files(node.certs, "app")
-    proxy = subprocess.Popen(unprivileged.command(
-        [WIRE_DUMP, "--listen", f"127.0.0.1:{port}", "--forward", node.addr, "--json",
-         "--tls-ca-file", ca, "--tls-cert-file", cert, "--tls-key-file", key,
-         "--tls-upstream-cert-file", app_cert, "--tls-upstream-key-file", app_key]),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proxy = WireDumpProxy(node.addr, "--tls-ca-file", ca, "--tls-cert-file", cert, "--tls-key-file", key,
+                          "--tls-upstream-cert-file", app_cert, "--tls-upstream-key-file", app_key)
     try:
-        assert "listening" in json.loads(proxy.stdout.readline())["note"]
+        assert "listening" in proxy.first_record()["note"]
         # The client speaks TLS to the proxy, the proxy to the node with the app certificate.
-        with rc.Client(f"127.0.0.1:{port}", timeout=3, tls=https_as(node, "reader")) as through:
+        with rc.Client(proxy.addr, timeout=3, tls=https_as(node, "reader")) as through:
             assert through.set(b"through-proxy", b"v") > 0
     finally:
-        proxy.send_signal(signal.SIGINT)
-        out, err = proxy.communicate(timeout=10)
-    records = [json.loads(line) for line in out.decode().splitlines()]
+        out, err = proxy.stop()
+    records = [json.loads(line) for line in out.splitlines()]
     methods = [r.get("method") for r in records if r.get("kind") == "request"]
     assert "/raftcache.KV/Set" in methods, records
 
 
 @pytest.mark.skipif(not os.path.exists(LOAD_BINARY), reason="raft-cache-load is not built")
 def test_load_generator_speaks_tls(tls_cluster):
-    ca, cert, key = tls_files(tls_cluster[0].certs, "app")
-    done = subprocess.run(unprivileged.command(
-        [LOAD_BINARY, "--json", f"--target={tls_cluster[1].addr}", "--count=200", "--in-flight=8",
-         f"--tls-ca-file={ca}", f"--tls-cert-file={cert}", f"--tls-key-file={key}"]),
-        capture_output=True, text=True, timeout=120)
-    report = json.loads(done.stdout)
+    report = load([tls_cluster[1]], "--count=200", "--in-flight=8", client="app", timeout=120)
     assert report["ok"] == 200 and report["errors"] == {}, report
 
 

@@ -6,13 +6,18 @@ RAFT_CACHE_LONG; the figures each test measures are printed (pytest -s shows the
 
 import os
 import random
+import sys
 import tempfile
 import threading
 import time
 
 import pytest
 
-from cluster_support import BINARY, LOAD_BINARY, Node, eventually, leader_of, load, rc, running
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import raftcache_client as rc  # noqa: E402
+
+from raftcache_cluster import (BINARY, LOAD_BINARY, Node, converged, eventually, founder_and_joiners,  # noqa: E402
+                               leader_of, load, running, voters)
 
 pytestmark = pytest.mark.skipif(
     not (os.path.exists(BINARY) and os.path.exists(LOAD_BINARY)), reason="raft-cache or raft-cache-load is not built")
@@ -20,16 +25,8 @@ pytestmark = pytest.mark.skipif(
 LONG = os.environ.get("RAFT_CACHE_LONG") == "1"
 
 
-def converged(nodes):
-    """True when every node has applied the same index and holds the same pairs."""
-    statuses = [node.status() for node in nodes]
-    return len({(s.applied_index, s.digest, s.keys) for s in statuses}) == 1 and statuses[0].applied_index > 0
-
-
-def snapshot_cluster(workdir, snapshot_entries, extra=()):
-    args = [f"--snapshot-entries={snapshot_entries}", "--segment-mib=1", *extra]
-    first = Node(workdir, "node-1", args=args)
-    return first, [Node(workdir, f"node-{i}", join=first.addr, args=args) for i in (2, 3)], args
+def snapshot_args(snapshot_entries, extra=()):
+    return [f"--snapshot-entries={snapshot_entries}", "--segment-mib=1", *extra]
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +35,8 @@ def preloaded():
     writes, entries, value_size = (100_000, 10_000, 400) if LONG else (20_000, 2_000, 400)
     workdir = tempfile.mkdtemp(prefix="raft-cache-snapshots-")
     # Small chunks: a transfer takes hundreds of round trips, long enough to be seen under way.
-    first, joiners, args = snapshot_cluster(workdir, entries, extra=["--snapshot-chunk-kib=16"])
-    for nodes in running(workdir, first, joiners):
+    args = snapshot_args(entries, extra=["--snapshot-chunk-kib=16"])
+    for nodes in running(workdir, founder_and_joiners(workdir, args=args)):
         report = load(nodes, "--sequential", f"--count={writes}", f"--value-size={value_size}", "--in-flight=128")
         assert report["errors"] == {} and report["ok"] == writes, report
         print(f"\npreload: {writes} writes of {value_size} bytes at {report['throughput']:.0f}/s")
@@ -71,8 +68,7 @@ def test_fresh_node_catches_up_through_a_snapshot_and_the_log_stays_bounded(prel
         assert "installed the leader's snapshot" in fresh.log_text()
         assert status["keys"] == writes
         # Promoted from staging to voter once caught up.
-        eventually("node-4 to be a voter", lambda: any(
-            m.id == "node-4" and m.suffrage == rc.wire.raft_pb2.SUFFRAGE_VOTER for m in leader.status().members))
+        eventually("node-4 to be a voter", lambda: "node-4" in voters(leader.status()))
         with fresh.client() as c:
             assert c.get(b"key-7") == b"v" * value_size
     finally:
@@ -101,8 +97,8 @@ def test_node_killed_while_receiving_a_snapshot_recovers(preloaded):
 
 def test_replace_every_member_while_clients_write():
     workdir = tempfile.mkdtemp(prefix="raft-cache-replace-")
-    first, joiners, args = snapshot_cluster(workdir, 500)
-    for nodes in running(workdir, first, joiners):
+    args = snapshot_args(500)
+    for nodes in running(workdir, founder_and_joiners(workdir, args=args)):
         members = list(nodes)
         acknowledged = {}
         lock = threading.Lock()
@@ -133,9 +129,7 @@ def test_replace_every_member_while_clients_write():
                 new.start()
                 with lock:
                     members.append(new)
-                eventually(f"{new.id} to be a voter", lambda: any(
-                    m.id == new.id and m.suffrage == rc.wire.raft_pb2.SUFFRAGE_VOTER
-                    for m in new.status().members), timeout=60)
+                eventually(f"{new.id} to be a voter", lambda: new.id in voters(new.status()), timeout=60)
                 # Removing the leader works too: it steps down once the change commits. The
                 # promotion may still be committing: one change at a time (409 meanwhile).
                 eventually(f"{old.id} removed", lambda: new.request("DELETE", f"/api/v1/node/{old.id}")[0] == 200)
@@ -170,8 +164,8 @@ def test_replace_every_member_while_clients_write():
 def test_snapshot_of_a_million_keys_does_not_stall_writes():
     keys = 1_000_000
     workdir = tempfile.mkdtemp(prefix="raft-cache-million-")
-    first, joiners, args = snapshot_cluster(workdir, 100_000_000, extra=["--segment-mib=64", "--snapshot-mib=1024"])
-    for nodes in running(workdir, first, joiners):
+    args = snapshot_args(100_000_000, extra=["--segment-mib=64", "--snapshot-mib=1024"])
+    for nodes in running(workdir, founder_and_joiners(workdir, args=args)):
         report = load(nodes, "--sequential", f"--count={keys}", "--value-size=100", "--in-flight=256")
         assert report["errors"] == {} and report["ok"] == keys, report
         leader = leader_of(nodes)

@@ -21,21 +21,19 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import raftcache_client as rc  # noqa: E402
-import raftcache_wire as wire  # noqa: E402
 import unprivileged  # noqa: E402
 import vectors  # noqa: E402
 
-from cluster_support import BINARY, ROOT, Node, eventually, free_port, leader_of, running  # noqa: E402
-
-WIRE_DUMP = os.environ.get("WIRE_DUMP_BIN", os.path.join(ROOT, ".build", "debug", "wire-dump"))
+from raftcache_cluster import (BINARY, WIRE_DUMP_BINARY, Node, WireDumpProxy, eventually,  # noqa: E402
+                               founder_and_joiners, leader_of, running)
 
 pytestmark = pytest.mark.skipif(
-    not (os.path.exists(BINARY) and os.path.exists(WIRE_DUMP)), reason="raft-cache or wire-dump is not built")
+    not (os.path.exists(BINARY) and os.path.exists(WIRE_DUMP_BINARY)), reason="raft-cache or wire-dump is not built")
 
 
 def dump(*args, stdin=None):
     """Runs wire-dump; returns (exit status, stdout lines, stderr)."""
-    done = subprocess.run([WIRE_DUMP, *args], input=stdin, capture_output=True, timeout=120)
+    done = subprocess.run([WIRE_DUMP_BINARY, *args], input=stdin, capture_output=True, timeout=120)
     return done.returncode, done.stdout.decode().splitlines(), done.stderr.decode()
 
 
@@ -278,11 +276,16 @@ def test_truncated_and_unreadable_captures(tmp_path):
 
 # --- A live cluster captured by tcpdump -----------------------------------------------------
 
+# What tcpdump said when it stopped, per capture.
+capture_stats = []
+
+
 @contextlib.contextmanager
 def tcpdump(path, ports):
     assert shutil.which("tcpdump"), "tcpdump is missing: run tools/setup"
     expression = " or ".join(f"port {p}" for p in ports)
-    process = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-s", "0", "-w", path,
+    # A 32 MiB buffer: on two busy cores tcpdump may not be scheduled for a while.
+    process = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-B", "32768", "-s", "0", "-w", path,
                                 f"tcp and ({expression})"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         line = process.stderr.readline().decode()
@@ -292,17 +295,17 @@ def tcpdump(path, ports):
         time.sleep(0.3)
         process.send_signal(signal.SIGINT)
         process.wait(timeout=10)
+        # Its counts (captured, dropped by the kernel) explain a frame missing from the capture.
+        capture_stats.append(process.stderr.read().decode().strip().replace("\n", "; "))
 
 
 def test_capture_of_a_live_cluster(tmp_path):
     workdir = tempfile.mkdtemp(prefix="raft-cache-wire-dump-")
-    first = Node(workdir, "node-1")
-    joiners = [Node(workdir, "node-2", join=first.addr), Node(workdir, "node-3", join=first.addr)]
-    nodes = [first] + joiners
+    nodes = founder_and_joiners(workdir)
     pcap = str(tmp_path / "cluster.pcap")
     keys = [f"wd-key-{i}".encode() for i in range(5)]
     with tcpdump(pcap, [n.port for n in nodes]):
-        with contextlib.contextmanager(running)(workdir, first, joiners):
+        with contextlib.contextmanager(running)(workdir, nodes):
             leader = eventually("a leader", lambda: leader_of(nodes))
             with leader.client() as c:
                 for key in keys[:3]:
@@ -326,7 +329,7 @@ def test_capture_of_a_live_cluster(tmp_path):
     replicated = {item.get("key") for f in with_entries for item in f["message"]["entries"]["items"]}
     assert {k.decode() for k in keys} <= replicated
     set_keys = {f["message"]["key"] for f in frames if f["kind"] == "request" and f["method"].endswith("KV/Set")}
-    assert {k.decode() for k in keys} <= set_keys
+    assert {k.decode() for k in keys} <= set_keys, capture_stats[-1:]
     set_responses = [f for f in frames if f["kind"] == "response" and f["method"].endswith("KV/Set")]
     assert len(set_responses) >= len(keys) and all("latency_ms" in f for f in set_responses)
     votes = [f for f in frames if f["kind"] == "response" and f["method"].endswith("RequestVote")]
@@ -359,29 +362,24 @@ def operations(client):
 def test_proxy_relays_unchanged_and_prints_every_call():
     workdir = tempfile.mkdtemp(prefix="raft-cache-wire-dump-proxy-")
     node = Node(workdir, "node-1")
-    proxy_port = free_port()
     try:
         node.start()
         eventually("node-1 to lead", lambda: node.status().role == rc.wire.kv_pb2.ROLE_LEADER)
-        # Unprivileged, as the nodes are: root would hide socket options only root may set.
-        proxy = subprocess.Popen(
-            unprivileged.command([WIRE_DUMP, "--listen", f"127.0.0.1:{proxy_port}", "--forward", node.addr, "--json"]),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proxy = WireDumpProxy(node.addr)
         try:
-            first = json.loads(proxy.stdout.readline())
+            first = proxy.first_record()
             assert first["kind"] == "note" and "listening" in first["note"]
             if os.geteuid() == 0:
-                assert 0 not in unprivileged.process_uids(proxy.pid)
+                assert 0 not in unprivileged.process_uids(proxy.process.pid)
             with node.client() as direct:
                 expected = operations(direct)
-            with rc.Client(f"127.0.0.1:{proxy_port}") as through:
+            with rc.Client(proxy.addr) as through:
                 got = operations(through)
             assert got == expected
         finally:
-            proxy.send_signal(signal.SIGINT)
-            out, err = proxy.communicate(timeout=10)
-        assert proxy.returncode == 0, err
-        records = [json.loads(line) for line in out.decode().splitlines()]
+            out, err = proxy.stop()
+        assert proxy.process.returncode == 0, err
+        records = [json.loads(line) for line in out.splitlines()]
         frames = frames_of(records)
         calls = sorted({f["call_id"] for f in frames})
         assert calls == list(range(1, 8))
