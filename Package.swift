@@ -38,7 +38,8 @@ let package = Package(
         .target(name: "RaftWire", dependencies: ["RaftProtoC", "CProtobufC"]),
         // The Raft algorithm as a pure state machine: no I/O, clock or threads.
         .target(name: "RaftCore", dependencies: ["RaftWire"]),
-        // The durable log, hard state and snapshots in --raft-dir; and an in-memory twin.
+        // The durable log, hard state and snapshots in --raft-dir, an in-memory twin, and the
+        // ReadyProcessor that carries out a core's Readies against any storage.
         .target(
             name: "RaftStorage",
             dependencies: ["RaftCore", "RaftWire", "CRC32C", .product(name: "Logging", package: "swift-log")]
@@ -169,6 +170,11 @@ let package = Package(
         .testTarget(name: "CacheStoreTests", dependencies: ["CacheStore", "RaftWire"]),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore", "RaftWire", "CRC32C"]),
         .testTarget(name: "WireDumpTests", dependencies: ["wire-dump", "RaftWire"]),
+        // The executable's own parsing of flags.
+        .testTarget(
+            name: "RaftCacheTests",
+            dependencies: ["raft-cache", "RaftNode", "RaftWire", .product(name: "NIOCore", package: "swift-nio")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

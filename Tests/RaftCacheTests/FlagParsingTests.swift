@@ -1,4 +1,5 @@
 import NIOCore
+@testable import raft_cache
 import RaftNode
 import RaftWire
 import Testing
