@@ -553,7 +553,7 @@ const ProtobufCMessageDescriptor raftcache__get_request__descriptor =
   (ProtobufCMessageInit) raftcache__get_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__get_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor raftcache__get_response__field_descriptors[5] =
 {
   {
     "value",
@@ -591,16 +591,42 @@ static const ProtobufCFieldDescriptor raftcache__get_response__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "create_index",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__GetResponse, create_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mod_index",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__GetResponse, mod_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__get_response__field_indices_by_name[] = {
   1,   /* field[1] = applied_index */
+  3,   /* field[3] = create_index */
   2,   /* field[2] = leader_contact_age_ms */
+  4,   /* field[4] = mod_index */
   0,   /* field[0] = value */
 };
 static const ProtobufCIntRange raftcache__get_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor raftcache__get_response__descriptor =
 {
@@ -610,14 +636,14 @@ const ProtobufCMessageDescriptor raftcache__get_response__descriptor =
   "Raftcache__GetResponse",
   "raftcache",
   sizeof(Raftcache__GetResponse),
-  3,
+  5,
   raftcache__get_response__field_descriptors,
   raftcache__get_response__field_indices_by_name,
   1,  raftcache__get_response__number_ranges,
   (ProtobufCMessageInit) raftcache__get_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__set_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor raftcache__set_request__field_descriptors[4] =
 {
   {
     "key",
@@ -643,15 +669,41 @@ static const ProtobufCFieldDescriptor raftcache__set_request__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "if_mod_index",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__SetRequest, if_mod_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "if_absent",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__SetRequest, if_absent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__set_request__field_indices_by_name[] = {
+  3,   /* field[3] = if_absent */
+  2,   /* field[2] = if_mod_index */
   0,   /* field[0] = key */
   1,   /* field[1] = value */
 };
 static const ProtobufCIntRange raftcache__set_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor raftcache__set_request__descriptor =
 {
@@ -661,7 +713,7 @@ const ProtobufCMessageDescriptor raftcache__set_request__descriptor =
   "Raftcache__SetRequest",
   "raftcache",
   sizeof(Raftcache__SetRequest),
-  2,
+  4,
   raftcache__set_request__field_descriptors,
   raftcache__set_request__field_indices_by_name,
   1,  raftcache__set_request__number_ranges,
@@ -706,7 +758,7 @@ const ProtobufCMessageDescriptor raftcache__set_response__descriptor =
   (ProtobufCMessageInit) raftcache__set_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__delete_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor raftcache__delete_request__field_descriptors[2] =
 {
   {
     "key",
@@ -720,14 +772,27 @@ static const ProtobufCFieldDescriptor raftcache__delete_request__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "if_mod_index",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__DeleteRequest, if_mod_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__delete_request__field_indices_by_name[] = {
+  1,   /* field[1] = if_mod_index */
   0,   /* field[0] = key */
 };
 static const ProtobufCIntRange raftcache__delete_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor raftcache__delete_request__descriptor =
 {
@@ -737,7 +802,7 @@ const ProtobufCMessageDescriptor raftcache__delete_request__descriptor =
   "Raftcache__DeleteRequest",
   "raftcache",
   sizeof(Raftcache__DeleteRequest),
-  1,
+  2,
   raftcache__delete_request__field_descriptors,
   raftcache__delete_request__field_indices_by_name,
   1,  raftcache__delete_request__number_ranges,
@@ -1226,7 +1291,7 @@ const ProtobufCMessageDescriptor raftcache__follower_status__descriptor =
   (ProtobufCMessageInit) raftcache__follower_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[3] =
+static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[5] =
 {
   {
     "op",
@@ -1264,8 +1329,34 @@ static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[3] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "if_mod_index",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Command, if_mod_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "if_absent",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Command, if_absent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__command__field_indices_by_name[] = {
+  4,   /* field[4] = if_absent */
+  3,   /* field[3] = if_mod_index */
   1,   /* field[1] = key */
   0,   /* field[0] = op */
   2,   /* field[2] = value */
@@ -1273,7 +1364,7 @@ static const unsigned raftcache__command__field_indices_by_name[] = {
 static const ProtobufCIntRange raftcache__command__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor raftcache__command__descriptor =
 {
@@ -1283,7 +1374,7 @@ const ProtobufCMessageDescriptor raftcache__command__descriptor =
   "Raftcache__Command",
   "raftcache",
   sizeof(Raftcache__Command),
-  3,
+  5,
   raftcache__command__field_descriptors,
   raftcache__command__field_indices_by_name,
   1,  raftcache__command__number_ranges,

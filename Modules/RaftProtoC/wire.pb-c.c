@@ -97,6 +97,51 @@ void   raftcache__error_detail__free_unpacked
   assert(message->base.descriptor == &raftcache__error_detail__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   raftcache__key_version__init
+                     (Raftcache__KeyVersion         *message)
+{
+  static const Raftcache__KeyVersion init_value = RAFTCACHE__KEY_VERSION__INIT;
+  *message = init_value;
+}
+size_t raftcache__key_version__get_packed_size
+                     (const Raftcache__KeyVersion *message)
+{
+  assert(message->base.descriptor == &raftcache__key_version__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__key_version__pack
+                     (const Raftcache__KeyVersion *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__key_version__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__key_version__pack_to_buffer
+                     (const Raftcache__KeyVersion *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__key_version__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__KeyVersion *
+       raftcache__key_version__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__KeyVersion *)
+     protobuf_c_message_unpack (&raftcache__key_version__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__key_version__free_unpacked
+                     (Raftcache__KeyVersion *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__key_version__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor raftcache__envelope__field_descriptors[9] =
 {
   {
@@ -239,7 +284,7 @@ const ProtobufCMessageDescriptor raftcache__envelope__descriptor =
   (ProtobufCMessageInit) raftcache__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__error_detail__field_descriptors[3] =
+static const ProtobufCFieldDescriptor raftcache__error_detail__field_descriptors[4] =
 {
   {
     "leader_id",
@@ -277,8 +322,21 @@ static const ProtobufCFieldDescriptor raftcache__error_detail__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "current_version",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__ErrorDetail, current_version),
+    &raftcache__key_version__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__error_detail__field_indices_by_name[] = {
+  3,   /* field[3] = current_version */
   1,   /* field[1] = leader_address */
   0,   /* field[0] = leader_id */
   2,   /* field[2] = retry_after_ms */
@@ -286,7 +344,7 @@ static const unsigned raftcache__error_detail__field_indices_by_name[] = {
 static const ProtobufCIntRange raftcache__error_detail__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor raftcache__error_detail__descriptor =
 {
@@ -296,11 +354,62 @@ const ProtobufCMessageDescriptor raftcache__error_detail__descriptor =
   "Raftcache__ErrorDetail",
   "raftcache",
   sizeof(Raftcache__ErrorDetail),
-  3,
+  4,
   raftcache__error_detail__field_descriptors,
   raftcache__error_detail__field_indices_by_name,
   1,  raftcache__error_detail__number_ranges,
   (ProtobufCMessageInit) raftcache__error_detail__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__key_version__field_descriptors[2] =
+{
+  {
+    "create_index",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__KeyVersion, create_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mod_index",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__KeyVersion, mod_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__key_version__field_indices_by_name[] = {
+  0,   /* field[0] = create_index */
+  1,   /* field[1] = mod_index */
+};
+static const ProtobufCIntRange raftcache__key_version__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor raftcache__key_version__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.KeyVersion",
+  "KeyVersion",
+  "Raftcache__KeyVersion",
+  "raftcache",
+  sizeof(Raftcache__KeyVersion),
+  2,
+  raftcache__key_version__field_descriptors,
+  raftcache__key_version__field_indices_by_name,
+  1,  raftcache__key_version__number_ranges,
+  (ProtobufCMessageInit) raftcache__key_version__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue raftcache__frame_kind__enum_values_by_number[2] =

@@ -2,12 +2,16 @@ import RaftWire
 
 /// A snapshot of the map, written and read in chunks:
 ///
-///     "RCKV0001", u64 applied index, u64 number of pairs,
-///     then for each pair: u32 key length, key, u32 value length, value (little-endian).
+///     "RCKV0002", u64 applied index, u64 number of pairs,
+///     then for each pair: u32 key length, key, u32 value length, value,
+///     u64 create index, u64 mod index (little-endian).
+///
+/// "RCKV0001" (before keys had versions) has no indexes; its keys load with version 0/0.
 ///
 /// The map is frozen by copy-on-write for the write, so applying goes on meanwhile.
 extension CacheStore {
-    static let snapshotMagic = Array("RCKV0001".utf8)
+    static let snapshotMagic = Array("RCKV0002".utf8)
+    static let unversionedMagic = Array("RCKV0001".utf8)
 
     /// Writes the map as it is now, in chunks of about `chunkSize` bytes.
     public func writeSnapshot(chunkSize: Int = 1 << 20, _ write: ([UInt8]) throws -> Void) throws -> UInt64 {
@@ -34,11 +38,13 @@ public struct FrozenCache: Sendable {
         chunk.reserveCapacity(chunkSize + 1024)
         chunk.appendLittleEndian(index)
         chunk.appendLittleEndian(UInt64(values.count))
-        try values.forEach { key, value in
+        try values.forEach { key, value, version in
             chunk.appendLittleEndian(UInt32(key.count))
             chunk += key
             chunk.appendLittleEndian(UInt32(value.count))
             chunk += value
+            chunk.appendLittleEndian(version.createIndex)
+            chunk.appendLittleEndian(version.modIndex)
             if chunk.count >= chunkSize {
                 try write(chunk)
                 chunk.removeAll(keepingCapacity: true)
@@ -68,14 +74,23 @@ extension CacheStore {
 
     private static func load(from reader: ChunkReader) throws -> LoadedSnapshot {
         var reader = reader
-        guard try reader.bytes(8) == Self.snapshotMagic else { throw CacheSnapshotError.malformed("bad header") }
+        let magic = try reader.bytes(8)
+        guard magic == Self.snapshotMagic || magic == Self.unversionedMagic else { throw CacheSnapshotError.malformed("bad header") }
+        let versioned = magic == Self.snapshotMagic
         let index = try reader.uint64()
         let count = try reader.uint64()
         var values = ShardedMap(expectedCount: Int(min(count, 1 << 24)))
         for _ in 0..<count {
             let key = try reader.bytes(Int(try reader.uint32()))
             let value = try reader.bytes(Int(try reader.uint32()))
-            values.updateValue(value, forKey: key)
+            let version = versioned ? KeyVersion(createIndex: try reader.uint64(), modIndex: try reader.uint64()) : KeyVersion(createIndex: 0, modIndex: 0)
+            // Written by an entry the snapshot holds, and created no later than last changed.
+            guard version.createIndex <= version.modIndex, version.modIndex <= index else {
+                throw CacheSnapshotError.malformed("a key's version \(version.createIndex)/\(version.modIndex) does not fit index \(index)")
+            }
+            guard values.updateValue(value, forKey: key, version: version) == nil else {
+                throw CacheSnapshotError.malformed("a key appears twice")
+            }
         }
         guard reader.atEnd else { throw CacheSnapshotError.malformed("bytes after the last pair") }
         return LoadedSnapshot(values: values, appliedIndex: index)

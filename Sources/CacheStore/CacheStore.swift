@@ -22,6 +22,9 @@ public final class CacheStore: Sendable {
         case none
         /// The command's bytes do not decode; every replica skips it the same way.
         case malformed
+        /// The command's condition did not hold: nothing changed. The key's version then
+        /// (nil: it did not exist).
+        case conditionFailed(current: KeyVersion?)
     }
 
     /// Applies the next committed entry. Entries must come in index order, each once.
@@ -33,9 +36,13 @@ public final class CacheStore: Sendable {
             state.appliedIndex = entry.index
             guard entry.type == .command else { return .none }
             guard let command else { return .malformed }
+            if command.condition != .none {
+                let current = state.values[command.key]?.version
+                guard command.condition.holds(for: current) else { return .conditionFailed(current: current) }
+            }
             switch command.op {
             case .set:
-                state.values.updateValue(command.value, forKey: command.key)
+                state.values.updateValue(command.value, forKey: command.key, index: entry.index)
                 return .set
             case .delete:
                 return .deleted(existed: state.values.removeValue(forKey: command.key))

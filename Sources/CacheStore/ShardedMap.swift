@@ -1,4 +1,5 @@
 import CRC32C
+import RaftWire
 
 /// The map of keys to values in 256 shards, each a table of pairs of its own. A frozen copy
 /// for a snapshot shares every shard; the next write then copies only the shard it touches
@@ -30,15 +31,24 @@ struct ShardedMap: Sendable {
         Int(truncatingIfNeeded: UInt(bitPattern: hash) >> (UInt.bitWidth - 8))
     }
 
-    /// A fingerprint of one pair (CRC-32C of the key, and of the value chained after it).
-    static func pairHash(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> UInt64 {
+    /// A fingerprint of one pair: CRC-32C of the key, and of the value chained after it, with
+    /// its version mixed in (replicas must agree on versions too).
+    static func pairHash(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, version: KeyVersion) -> UInt64 {
         let keyCRC = raftcache_crc32c(0, key.baseAddress, key.count)
         let valueCRC = raftcache_crc32c(keyCRC ^ 0x9E37_79B9, value.baseAddress, value.count)
-        return UInt64(keyCRC) << 32 | UInt64(valueCRC)
+        return mix((UInt64(keyCRC) << 32 | UInt64(valueCRC)) ^ mix(version.createIndex) ^ mix(mix(version.modIndex)))
+    }
+
+    /// SplitMix64's finalizer: spreads an index over all 64 bits.
+    private static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     private static func pairHash(_ pair: Pair) -> UInt64 {
-        pair.withKey { key in pair.withValue { value in pairHash(key: key, value: value) } }
+        pair.withKey { key in pair.withValue { value in pairHash(key: key, value: value, version: pair.version) } }
     }
 
     subscript(key: [UInt8]) -> StoredValue? {
@@ -48,11 +58,21 @@ struct ShardedMap: Sendable {
         }
     }
 
-    /// Sets the value of `key`; true if it replaced one.
+    /// Sets `key` to `value` by the entry at `index`; the key keeps its create index if it
+    /// existed. The version it had, if it did.
     @discardableResult
-    mutating func updateValue(_ value: [UInt8], forKey key: [UInt8]) -> Bool {
-        let pair = Pair.make(key: key, value: value, hash: key.withUnsafeBytes(Self.hash))
+    mutating func updateValue(_ value: [UInt8], forKey key: [UInt8], index: UInt64) -> KeyVersion? {
+        updateValue(value, forKey: key, version: KeyVersion(createIndex: index, modIndex: index), keepingCreate: true)
+    }
+
+    /// Sets `key` to `value` with `version` (a snapshot's pair), or with its create index kept
+    /// when it existed and `keepingCreate`. The version it had, if it did.
+    @discardableResult
+    mutating func updateValue(_ value: [UInt8], forKey key: [UInt8], version: KeyVersion, keepingCreate: Bool = false) -> KeyVersion? {
+        let pair = Pair.make(key: key, value: value, hash: key.withUnsafeBytes(Self.hash), version: version)
         let old = shards[Self.shard(of: pair.hash)].insert(pair)
+        // Set before anyone else can see the pair: the map's owner holds its lock.
+        if let old, keepingCreate { pair.header.version.createIndex = old.version.createIndex }
         if let old {
             bytes += pair.valueCount - old.valueCount
             digest &-= Self.pairHash(old)
@@ -61,7 +81,7 @@ struct ShardedMap: Sendable {
             bytes += pair.keyCount + pair.valueCount
         }
         digest &+= Self.pairHash(pair)
-        return old != nil
+        return old?.version
     }
 
     /// Takes `key` out; true if it was there.
@@ -78,9 +98,11 @@ struct ShardedMap: Sendable {
         return true
     }
 
-    func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
+    func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, KeyVersion) throws -> Void) rethrows {
         for shard in shards {
-            try shard.forEach { pair in try pair.withKey { key in try pair.withValue { value in try body(key, value) } } }
+            try shard.forEach { pair in
+                try pair.withKey { key in try pair.withValue { value in try body(key, value, pair.version) } }
+            }
         }
     }
 }

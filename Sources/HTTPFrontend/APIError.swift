@@ -38,6 +38,8 @@ struct APIError: Error {
     var status: HTTPResponseStatus
     var message: String
     var retryAfter: Int?
+    /// A write's condition failed: the key's version then, in the body (0/0: no such key).
+    var currentVersion: KeyVersion?
 
     init(_ status: HTTPResponseStatus, _ message: String, retryAfter: Int? = nil) {
         self.status = status
@@ -54,6 +56,9 @@ struct APIError: Error {
         case .resourceExhausted: self.init(.payloadTooLarge, error.message)
         case .deadlineExceeded: self.init(.gatewayTimeout, error.message)
         case .unavailable, .aborted: self.init(.serviceUnavailable, error.message, retryAfter: retry)
+        case .failedPrecondition where error.detail?.currentVersion != nil:
+            self.init(.preconditionFailed, error.message)
+            currentVersion = error.detail?.currentVersion
         case .failedPrecondition, .alreadyExists: self.init(.conflict, error.message)
         case .unimplemented: self.init(.notImplemented, error.message)
         case .unauthenticated: self.init(.unauthorized, error.message)
@@ -67,6 +72,11 @@ struct APIError: Error {
         if let retryAfter { headers.add(name: "Retry-After", value: String(retryAfter)) }
         // RFC 6750: a 401 says which scheme would do.
         if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: "Bearer") }
-        return .json(status, ["message": message, "status": status.reasonPhrase], headers: headers)
+        var body: [String: Any] = ["message": message, "status": status.reasonPhrase]
+        if let currentVersion {
+            body["create_index"] = currentVersion.createIndex
+            body["mod_index"] = currentVersion.modIndex
+        }
+        return .json(status, body, headers: headers)
     }
 }

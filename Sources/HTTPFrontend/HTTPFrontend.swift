@@ -118,18 +118,19 @@ public struct HTTPFrontend: Sendable {
             return try get(key: try Self.key(parts), query: query, requester: requester)
         case .DELETE:
             guard parts.count == 1 else { throw wrongShape }
-            return .later(api.delete(key: try Self.key(parts), by: requester).map { _ in
+            let condition = try Self.condition(request.head.headers)
+            return .later(api.delete(key: try Self.key(parts), condition: condition, by: requester).map { _ in
                 HTTPAnswer(status: .ok, headers: [:], body: ByteBuffer())
             })
         case .PUT:
             guard parts.count == 1 else { throw wrongShape }
-            return try set(key: try Self.key(parts), value: Array(request.body.readableBytesView), requester: requester)
+            return try set(key: try Self.key(parts), value: Array(request.body.readableBytesView), request, requester)
         case .POST:
             // The route the original program registers (key/value), and the one its README
             // documents (key/value/value).
             switch parts.count {
-            case 2: return try set(key: try Self.key(parts), value: parts[1], requester: requester)
-            case 3 where parts[1] == Array("value".utf8): return try set(key: try Self.key(parts), value: parts[2], requester: requester)
+            case 2: return try set(key: try Self.key(parts), value: parts[1], request, requester)
+            case 3 where parts[1] == Array("value".utf8): return try set(key: try Self.key(parts), value: parts[2], request, requester)
             default: throw APIError(.notFound, "use POST /api/v1/key/{key}/{value} or /api/v1/key/{key}/value/{value}")
             }
         default:
@@ -154,14 +155,17 @@ public struct HTTPFrontend: Sendable {
         return .later(api.read(key: key, consistency: consistency, by: requester).map { Self.answer($0, stale: false) })
     }
 
-    /// The value and a newline, with the index the answering node had applied when it read;
-    /// for stale reads, how long since it last heard from a leader (what the value may miss).
+    /// The value and a newline, with the key's version and the index the answering node had
+    /// applied when it read; for stale reads, how long since it last heard from a leader (what
+    /// the value may miss).
     private static func answer(_ read: NodeAPI.Read, stale: Bool) -> HTTPAnswer {
         let value = read.value
         var headers = HTTPHeaders()
-        headers.reserveCapacity(5)  // With Content-Length and Connection, added on the way out.
+        headers.reserveCapacity(7)  // With Content-Length and Connection, added on the way out.
         headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
         headers.add(name: "X-Raft-Applied-Index", value: String(read.appliedIndex))
+        headers.add(name: "X-Raft-Create-Index", value: String(value.version.createIndex))
+        headers.add(name: "X-Raft-Mod-Index", value: String(value.version.modIndex))
         if stale { headers.add(name: "X-Raft-Leader-Contact-Age-Ms", value: String(read.leaderContactAgeMs)) }
         var body = ByteBuffer()
         body.reserveCapacity(value.count + 1)
@@ -170,8 +174,32 @@ public struct HTTPFrontend: Sendable {
         return HTTPAnswer(status: .ok, headers: headers, body: body)
     }
 
-    private func set(key: [UInt8], value: [UInt8], requester: NodeAPI.Requester) throws -> Reply {
-        .later(api.set(key: key, value: value, by: requester).map(HTTPAnswer.index))
+    private func set(key: [UInt8], value: [UInt8], _ request: Request, _ requester: NodeAPI.Requester) throws -> Reply {
+        .later(api.set(key: key, value: value, condition: try Self.condition(request.head.headers), by: requester).map(HTTPAnswer.index))
+    }
+
+    /// A write's condition from its headers: `If-Match: <mod index>` (compare-and-set; quoted
+    /// like an entity tag or not) or `If-None-Match: *` (create only).
+    static func condition(_ headers: HTTPHeaders) throws -> WriteCondition {
+        let match = headers["If-Match"], noneMatch = headers["If-None-Match"]
+        switch (match.count, noneMatch.count) {
+        case (0, 0):
+            return .none
+        case (1, 0):
+            let text = match[0].trimmingCharacters(in: .whitespaces)
+            let bare = text.count >= 2 && text.hasPrefix("\"") && text.hasSuffix("\"") ? String(text.dropFirst().dropLast()) : text
+            guard let index = UInt64(bare), index > 0, index < wireNumberLimit else {
+                throw APIError(.badRequest, "If-Match must be a key's mod index (a number from X-Raft-Mod-Index), not '\(text)'")
+            }
+            return .modIndex(index)
+        case (0, 1):
+            guard noneMatch[0].trimmingCharacters(in: .whitespaces) == "*" else {
+                throw APIError(.badRequest, "If-None-Match takes only '*' (create the key only if it does not exist)")
+            }
+            return .absent
+        default:
+            throw APIError(.badRequest, "give one If-Match or one If-None-Match: *, not both or several")
+        }
     }
 
     // MARK: Membership and status

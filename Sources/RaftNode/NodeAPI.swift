@@ -47,21 +47,27 @@ public struct NodeAPI: Sendable {
 
     // MARK: Keys
 
-    /// Sets `key` to `value` once a quorum has it; the entry's index.
-    public func set(key: [UInt8], value: [UInt8], by requester: Requester) -> EventLoopFuture<UInt64> {
+    /// Sets `key` to `value` once a quorum has it, if `condition` holds when it is applied;
+    /// the entry's index (the key's new mod index).
+    public func set(
+        key: [UInt8], value: [UInt8], condition: WriteCondition = .none, by requester: Requester
+    ) -> EventLoopFuture<UInt64> {
         if let refused = refusal(.write, requester) ?? keyProblem(key) { return failed(refused) }
         guard value.count <= maxValueSize else {
             return failed(RPCError(.resourceExhausted, "value of \(value.count) bytes is over the limit of \(maxValueSize) bytes"))
         }
-        return write(Command(op: .set, key: key, value: value), by: requester, forward: .set, SetRequest(key: key, value: value)) {
+        let command = Command(op: .set, key: key, value: value, condition: condition)
+        return write(command, by: requester, forward: .set, SetRequest(key: key, value: value, condition: condition)) {
             (response: SetResponse) in response.index
         }
     }
 
-    /// Deletes `key` (whether or not it exists) once a quorum has it; the entry's index.
-    public func delete(key: [UInt8], by requester: Requester) -> EventLoopFuture<UInt64> {
+    /// Deletes `key` (whether or not it exists, unless `condition` asks for a mod index) once a
+    /// quorum has it; the entry's index.
+    public func delete(key: [UInt8], condition: WriteCondition = .none, by requester: Requester) -> EventLoopFuture<UInt64> {
         if let refused = refusal(.write, requester) ?? keyProblem(key) { return failed(refused) }
-        return write(Command(op: .delete, key: key), by: requester, forward: .delete, DeleteRequest(key: key)) {
+        guard condition != .absent else { return failed(.invalid("a delete cannot be made on the condition that the key does not exist")) }
+        return write(Command(op: .delete, key: key, condition: condition), by: requester, forward: .delete, DeleteRequest(key: key, condition: condition)) {
             (response: DeleteResponse) in response.index
         }
     }
@@ -191,7 +197,14 @@ public struct NodeAPI: Sendable {
         } catch {
             return failed(.invalid("\(error)"))
         }
-        return forwardingToLeader(by: requester, { node.proposeCommand(bytes) }, forward: method, request, answer: index)
+        let condition = command.condition
+        let proposed = {
+            node.proposeCommand(bytes).flatMapThrowing { applied in
+                if case .conditionFailed(let current) = applied.outcome { throw RPCError.conditionFailed(condition, current: current) }
+                return applied.index
+            }
+        }
+        return forwardingToLeader(by: requester, proposed, forward: method, request, answer: index)
     }
 
     /// Runs `here`; when it fails because this node is not the leader, and the request has

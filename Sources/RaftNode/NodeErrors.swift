@@ -28,6 +28,21 @@ extension RPCError {
     /// Refused in the cluster's current state (another membership change pending).
     static func rejected(_ reason: String) -> RPCError { RPCError(.failedPrecondition, reason) }
     static func unexpected(_ reason: String) -> RPCError { RPCError(.internal, reason) }
+    /// A write's condition did not hold when it was applied; `current`: the key's version then
+    /// (nil: it did not exist).
+    static func conditionFailed(_ condition: WriteCondition, current: KeyVersion?) -> RPCError {
+        let found = current.map { "the key was last set by entry \($0.modIndex) (created by \($0.createIndex))" }
+            ?? "the key does not exist"
+        let wanted = switch condition {
+        case .modIndex(let index): "it must have been last set by entry \(index)"
+        case .absent: "it must not exist"
+        case .none: "it has no condition"
+        }
+        return RPCError(
+            .failedPrecondition, "condition failed: \(found); \(wanted)",
+            detail: ErrorDetail(currentVersion: current ?? KeyVersion(createIndex: 0, modIndex: 0)))
+    }
+
     /// The node stopped itself (its storage failed); it serves nothing more.
     static func stopped(_ reason: String) -> RPCError { RPCError(.unavailable, "the node has stopped: \(reason)") }
 

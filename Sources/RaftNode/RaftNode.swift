@@ -225,21 +225,17 @@ public final class RaftNode: @unchecked Sendable {
 
     // MARK: Client requests
 
-    /// Proposes a command on the leader and waits until it is applied; returns its index.
-    public func propose(_ command: [UInt8]) async throws -> UInt64 {
-        try await proposeCommand(command).get()
-    }
-
-    /// `propose` as a future, for callers on event loops.
-    public func proposeCommand(_ command: [UInt8]) -> EventLoopFuture<UInt64> {
+    /// Proposes a command on the leader and waits until it is applied: its index and what
+    /// applying it did.
+    public func proposeCommand(_ command: [UInt8]) -> EventLoopFuture<AppliedEntry> {
         submitProposal { [self] in try core.propose(command) }
     }
 
     /// Appends an entry through `append` (on the loop) and waits until it is applied.
     private func submitProposal(
         _ append: @escaping @Sendable () throws -> (index: UInt64, term: UInt64)
-    ) -> EventLoopFuture<UInt64> {
-        onLoop { [self] () -> EventLoopFuture<UInt64> in
+    ) -> EventLoopFuture<AppliedEntry> {
+        onLoop { [self] () -> EventLoopFuture<AppliedEntry> in
             guard !stopped else { return loop.makeFailedFuture(RPCError.shuttingDown) }
             do {
                 let (index, term) = try append()
@@ -256,12 +252,12 @@ public final class RaftNode: @unchecked Sendable {
 
     /// A promise answered when the entry (index, term) is applied - or failed when another
     /// entry is applied there, or at the request deadline.
-    private func awaitApplied(index: UInt64, term: UInt64) -> EventLoopFuture<UInt64> {
+    private func awaitApplied(index: UInt64, term: UInt64) -> EventLoopFuture<AppliedEntry> {
         loop.preconditionInEventLoop()
-        let promise = loop.makePromise(of: UInt64.self)
+        let promise = loop.makePromise(of: AppliedEntry.self)
         if store.appliedIndex >= index {
-            // Already applied (a change that was in force): the term says whether it was this one.
-            promise.succeed(index)
+            // Already applied (a membership change that was in force): it changed nothing.
+            promise.succeed(AppliedEntry(index: index, outcome: .none))
             return promise.futureResult
         }
         waiters.proposal(index: index, term: term, promise, timeout: options.requestTimeout)
@@ -377,8 +373,8 @@ public final class RaftNode: @unchecked Sendable {
     /// Proposes a membership change on the leader and waits until its entry is applied
     /// (failing if a leader change replaced it).
     public func changeMembership(_ change: MembershipChange) -> EventLoopFuture<MembershipResponse> {
-        submitProposal { [self] in try core.proposeMembership(change) }.map { [self] index in
-            MembershipResponse(index: index, configuration: core.configuration)
+        submitProposal { [self] in try core.proposeMembership(change) }.map { [self] applied in
+            MembershipResponse(index: applied.index, configuration: core.configuration)
         }
     }
 
@@ -427,9 +423,9 @@ public final class RaftNode: @unchecked Sendable {
     func apply(_ entry: Entry) {
         // Entries a snapshot installed since has already brought in.
         guard entry.index > store.appliedIndex else { return }
-        store.apply(entry)
+        let outcome = store.apply(entry)
         snapshots.entryApplied(entry)
-        waiters.entryApplied(entry)
+        waiters.entryApplied(entry, outcome: outcome)
         if entry.type == .configuration { configurationApplied(entry.index) }
     }
 
@@ -463,6 +459,12 @@ public final class RaftNode: @unchecked Sendable {
     private func describeMembers() -> String {
         core.configuration.servers.map { "\($0.id)@\($0.address):\($0.suffrage)" }.joined(separator: ",")
     }
+}
+
+/// A proposal's entry, applied: its index and what applying it did.
+public struct AppliedEntry: Sendable {
+    public var index: UInt64
+    public var outcome: CacheStore.Outcome
 }
 
 /// The node as the ReadyProcessor sees it (kept out of the node's public face).

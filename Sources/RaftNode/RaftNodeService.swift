@@ -42,10 +42,10 @@ public struct RaftNodeService: RPCService {
                 answer = api.read(key: request.key, consistency: request.consistency, by: requester).flatMapResult(Self.encode)
             case .set:
                 let request = try SetRequest(wireBytes: call.payload)
-                answer = api.set(key: request.key, value: request.value, by: requester).flatMapThrowing { try SetResponse(index: $0).wireBytes() }
+                answer = api.set(key: request.key, value: request.value, condition: request.condition, by: requester).flatMapThrowing { try SetResponse(index: $0).wireBytes() }
             case .delete:
                 let request = try DeleteRequest(wireBytes: call.payload)
-                answer = api.delete(key: request.key, by: requester).flatMapThrowing { try DeleteResponse(index: $0).wireBytes() }
+                answer = api.delete(key: request.key, condition: request.condition, by: requester).flatMapThrowing { try DeleteResponse(index: $0).wireBytes() }
             case .status:
                 _ = try StatusRequest(wireBytes: call.payload)
                 answer = api.status(by: requester).flatMapThrowing { try $0.wireBytes() }
@@ -69,7 +69,10 @@ public struct RaftNodeService: RPCService {
 
     private static func encode(_ read: NodeAPI.Read) -> Result<[UInt8], RPCError> {
         Result {
-            try GetResponse(value: read.value.bytes, appliedIndex: read.appliedIndex, leaderContactAgeMs: read.leaderContactAgeMs).wireBytes()
+            try GetResponse(
+                value: read.value.bytes, appliedIndex: read.appliedIndex, leaderContactAgeMs: read.leaderContactAgeMs,
+                createIndex: read.value.version.createIndex, modIndex: read.value.version.modIndex
+            ).wireBytes()
         }.mapError { RPCError(.internal, "\($0)") }
     }
 

@@ -1,3 +1,4 @@
+import CacheStore
 import NIOCore
 import RaftCore
 import RaftTransport
@@ -19,7 +20,7 @@ final class Waiters {
     /// Inbound Raft calls waiting for the core's answer, by the context given to the core.
     private var inboundCalls: [UInt64: EventLoopPromise<MessageBody>] = [:]
     /// Proposals waiting to be applied, by log index (`token` tells apart proposals at one index).
-    private var proposals: [UInt64: (term: UInt64, promise: EventLoopPromise<UInt64>, token: UInt64)] = [:]
+    private var proposals: [UInt64: (term: UInt64, promise: EventLoopPromise<AppliedEntry>, token: UInt64)] = [:]
     /// Read indexes waiting for a quorum, by context.
     private var readIndexes: [UInt64: EventLoopPromise<UInt64>] = [:]
     /// Waiting for the store to reach an index, by token; and the tokens by that index.
@@ -44,7 +45,7 @@ final class Waiters {
 
     /// The proposal of entry (index, term) waits to be applied; an older one at that index was
     /// overtaken by a leader change.
-    func proposal(index: UInt64, term: UInt64, _ promise: EventLoopPromise<UInt64>, timeout: TimeAmount) {
+    func proposal(index: UInt64, term: UInt64, _ promise: EventLoopPromise<AppliedEntry>, timeout: TimeAmount) {
         proposals[index]?.promise.fail(RPCError.lost)
         let token = newToken()
         proposals[index] = (term, promise, token)
@@ -73,12 +74,12 @@ final class Waiters {
         return true
     }
 
-    /// An entry was applied: its proposal learns whether it was this one, and whoever waited
-    /// for its index goes on.
-    func entryApplied(_ entry: Entry) {
+    /// An entry was applied, with `outcome`: its proposal learns whether it was this one (and
+    /// what it did), and whoever waited for its index goes on.
+    func entryApplied(_ entry: Entry, outcome: CacheStore.Outcome) {
         if let proposal = proposals.removeValue(forKey: entry.index) {
             if proposal.term == entry.term {
-                proposal.promise.succeed(entry.index)
+                proposal.promise.succeed(AppliedEntry(index: entry.index, outcome: outcome))
             } else {
                 proposal.promise.fail(RPCError.lost)
             }

@@ -100,10 +100,13 @@ public struct ErrorDetail: Sendable, Equatable {
     public var leaderID: String
     public var leaderAddress: String
     public var retryAfterMs: UInt32
+    /// A write's condition failed: the key's version then (0/0: it did not exist).
+    public var currentVersion: KeyVersion?
 
-    public init(leaderID: String = "", leaderAddress: String = "", retryAfterMs: UInt32 = 0) {
+    public init(leaderID: String = "", leaderAddress: String = "", retryAfterMs: UInt32 = 0, currentVersion: KeyVersion? = nil) {
         self.leaderID = leaderID
         self.leaderAddress = leaderAddress
         self.retryAfterMs = retryAfterMs
+        self.currentVersion = currentVersion
     }
 }

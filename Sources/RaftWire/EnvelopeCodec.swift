@@ -40,7 +40,8 @@ extension ErrorDetail: ProtobufCBacked {
         self.init(
             leaderID: try decodeString(c.leader_id, field: "ErrorDetail.leader_id"),
             leaderAddress: try decodeString(c.leader_address, field: "ErrorDetail.leader_address"),
-            retryAfterMs: c.retry_after_ms)
+            retryAfterMs: c.retry_after_ms,
+            currentVersion: try c.current_version.map { try KeyVersion(c: $0.pointee) })
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__ErrorDetail {
@@ -48,6 +49,24 @@ extension ErrorDetail: ProtobufCBacked {
         c.leader_id = try arena.cString(leaderID, field: "ErrorDetail.leader_id")
         c.leader_address = try arena.cString(leaderAddress, field: "ErrorDetail.leader_address")
         c.retry_after_ms = retryAfterMs
+        c.current_version = try currentVersion.map { try arena.message($0) }
+        return c
+    }
+}
+
+extension KeyVersion: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__KeyVersion>) { raftcache__key_version__init(message) }
+
+    init(c: Raftcache__KeyVersion) throws {
+        self.init(
+            createIndex: try decodeNumber(c.create_index, field: "KeyVersion.create_index"),
+            modIndex: try decodeNumber(c.mod_index, field: "KeyVersion.mod_index"))
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__KeyVersion {
+        var c = Self.emptyCMessage()
+        c.create_index = createIndex
+        c.mod_index = modIndex
         return c
     }
 }

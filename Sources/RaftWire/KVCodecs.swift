@@ -22,7 +22,9 @@ extension GetResponse: ProtobufCBacked {
 
     init(c: Raftcache__GetResponse) throws {
         self.init(
-            value: decodeBytes(c.value), appliedIndex: c.applied_index, leaderContactAgeMs: c.leader_contact_age_ms)
+            value: decodeBytes(c.value), appliedIndex: c.applied_index,
+            leaderContactAgeMs: c.leader_contact_age_ms, createIndex: try decodeNumber(c.create_index, field: "GetResponse.create_index"),
+            modIndex: try decodeNumber(c.mod_index, field: "GetResponse.mod_index"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__GetResponse {
@@ -30,6 +32,8 @@ extension GetResponse: ProtobufCBacked {
         c.value = arena.binary(value)
         c.applied_index = appliedIndex
         c.leader_contact_age_ms = leaderContactAgeMs
+        c.create_index = createIndex
+        c.mod_index = modIndex
         return c
     }
 }
@@ -38,13 +42,17 @@ extension SetRequest: ProtobufCBacked {
     static func cInit(_ message: UnsafeMutablePointer<Raftcache__SetRequest>) { raftcache__set_request__init(message) }
 
     init(c: Raftcache__SetRequest) throws {
-        self.init(key: decodeBytes(c.key), value: decodeBytes(c.value))
+        self.init(
+            key: decodeBytes(c.key), value: decodeBytes(c.value),
+            condition: try WriteCondition(ifModIndex: c.if_mod_index, ifAbsent: c.if_absent != 0, message: "SetRequest"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__SetRequest {
         var c = Self.emptyCMessage()
         c.key = arena.binary(key)
         c.value = arena.binary(value)
+        c.if_mod_index = condition.ifModIndex
+        c.if_absent = condition.ifAbsent ? 1 : 0
         return c
     }
 }
@@ -69,12 +77,15 @@ extension DeleteRequest: ProtobufCBacked {
     }
 
     init(c: Raftcache__DeleteRequest) throws {
-        self.init(key: decodeBytes(c.key))
+        self.init(
+            key: decodeBytes(c.key),
+            condition: try WriteCondition(ifModIndex: c.if_mod_index, ifAbsent: false, message: "DeleteRequest"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__DeleteRequest {
         var c = Self.emptyCMessage()
         c.key = arena.binary(key)
+        c.if_mod_index = condition.ifModIndex
         return c
     }
 }
@@ -205,7 +216,9 @@ extension Command: ProtobufCBacked {
     static func cInit(_ message: UnsafeMutablePointer<Raftcache__Command>) { raftcache__command__init(message) }
 
     init(c: Raftcache__Command) throws {
-        self.init(op: try decodeEnum(c.op.rawValue), key: decodeBytes(c.key), value: decodeBytes(c.value))
+        self.init(
+            op: try decodeEnum(c.op.rawValue), key: decodeBytes(c.key), value: decodeBytes(c.value),
+            condition: try WriteCondition(ifModIndex: c.if_mod_index, ifAbsent: c.if_absent != 0, message: "Command"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__Command {
@@ -213,6 +226,8 @@ extension Command: ProtobufCBacked {
         c.op = Raftcache__CommandOp(rawValue: op.rawValue)
         c.key = arena.binary(key)
         c.value = arena.binary(value)
+        c.if_mod_index = condition.ifModIndex
+        c.if_absent = condition.ifAbsent ? 1 : 0
         return c
     }
 }

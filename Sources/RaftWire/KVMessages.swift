@@ -20,21 +20,30 @@ public struct GetResponse: Sendable, Equatable {
     public var value: [UInt8]
     public var appliedIndex: UInt64
     public var leaderContactAgeMs: UInt64
+    public var createIndex: UInt64
+    public var modIndex: UInt64
 
-    public init(value: [UInt8] = [], appliedIndex: UInt64 = 0, leaderContactAgeMs: UInt64 = 0) {
+    public init(
+        value: [UInt8] = [], appliedIndex: UInt64 = 0, leaderContactAgeMs: UInt64 = 0, createIndex: UInt64 = 0,
+        modIndex: UInt64 = 0
+    ) {
         self.value = value
         self.appliedIndex = appliedIndex
         self.leaderContactAgeMs = leaderContactAgeMs
+        self.createIndex = createIndex
+        self.modIndex = modIndex
     }
 }
 
 public struct SetRequest: Sendable, Equatable {
     public var key: [UInt8]
     public var value: [UInt8]
+    public var condition: WriteCondition
 
-    public init(key: [UInt8] = [], value: [UInt8] = []) {
+    public init(key: [UInt8] = [], value: [UInt8] = [], condition: WriteCondition = .none) {
         self.key = key
         self.value = value
+        self.condition = condition
     }
 }
 
@@ -48,9 +57,12 @@ public struct SetResponse: Sendable, Equatable {
 
 public struct DeleteRequest: Sendable, Equatable {
     public var key: [UInt8]
+    /// `.none` or `.modIndex`: a delete has no create-only form.
+    public var condition: WriteCondition
 
-    public init(key: [UInt8] = []) {
+    public init(key: [UInt8] = [], condition: WriteCondition = .none) {
         self.key = key
+        self.condition = condition
     }
 }
 
@@ -174,10 +186,12 @@ public struct Command: Sendable, Equatable {
     public var op: CommandOp
     public var key: [UInt8]
     public var value: [UInt8]
+    public var condition: WriteCondition
 
-    public init(op: CommandOp = .set, key: [UInt8] = [], value: [UInt8] = []) {
+    public init(op: CommandOp = .set, key: [UInt8] = [], value: [UInt8] = [], condition: WriteCondition = .none) {
         self.op = op
         self.key = key
         self.value = value
+        self.condition = condition
     }
 }

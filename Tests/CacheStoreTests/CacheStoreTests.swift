@@ -121,19 +121,27 @@ struct CacheStoreTests {
         #expect(store.get(Array("keep".utf8)).value?.bytes == Array("me".utf8))
     }
 
-    @Test("the digest depends on the pairs held, not on the order or history that led to them")
+    @Test("the digest depends on the pairs held and their versions, not on the order in which shards hold them")
     func digest() throws {
         let first = CacheStore(), second = CacheStore()
         first.apply(try setEntry(1, "a", "1"))
         first.apply(try setEntry(2, "b", "2"))
         first.apply(try setEntry(3, "c", "3"))
         first.apply(try deleteEntry(4, "c"))
-        second.apply(try setEntry(1, "b", "old"))
-        second.apply(try setEntry(2, "a", "1"))
-        second.apply(try setEntry(3, "b", "2"))
-        second.apply(Entry(term: 1, index: 4, type: .noop))
+        second.apply(try setEntry(1, "a", "1"))
+        second.apply(try setEntry(2, "b", "2"))
+        second.apply(try setEntry(3, "c", "3"))
+        second.apply(try deleteEntry(4, "c"))
         #expect(first.summary.digest == second.summary.digest)
         #expect(first.summary.count == 2 && first.summary.bytes == 4)
+        // The same pairs written by other entries: other versions, another digest.
+        let other = CacheStore()
+        other.apply(try setEntry(1, "b", "2"))
+        other.apply(try setEntry(2, "a", "1"))
+        other.apply(Entry(term: 1, index: 3, type: .noop))
+        other.apply(Entry(term: 1, index: 4, type: .noop))
+        #expect(other.summary.count == 2 && other.summary.bytes == 4)
+        #expect(other.summary.digest != first.summary.digest)
         second.apply(try setEntry(5, "b", "3"))
         #expect(first.summary.digest != second.summary.digest)
         // Restored from a snapshot, the digest is the same.
@@ -144,5 +152,86 @@ struct CacheStoreTests {
             Array(bytes[Int(offset)..<min(bytes.count, Int(offset) + count)])
         }
         #expect(restored.summary.digest == first.summary.digest)
+    }
+
+    @Test("a key's version: created by its first set, modified by each, reset by a delete; kept by snapshots")
+    func versions() throws {
+        let store = CacheStore()
+        let key = Array("k".utf8)
+        store.apply(try setEntry(1, "k", "1"))
+        #expect(store.get(key).value?.version == KeyVersion(createIndex: 1, modIndex: 1))
+        store.apply(try setEntry(2, "other", "x"))
+        store.apply(try setEntry(3, "k", "2"))
+        #expect(store.get(key).value?.version == KeyVersion(createIndex: 1, modIndex: 3))
+        store.apply(try deleteEntry(4, "k"))
+        store.apply(try setEntry(5, "k", "3"))
+        #expect(store.get(key).value?.version == KeyVersion(createIndex: 5, modIndex: 5))
+        var bytes: [UInt8] = []
+        _ = try store.writeSnapshot { bytes += $0 }
+        let restored = CacheStore()
+        try restored.restoreSnapshot(size: UInt64(bytes.count)) { offset, count in
+            Array(bytes[Int(offset)..<min(bytes.count, Int(offset) + count)])
+        }
+        #expect(restored.get(key).value?.version == KeyVersion(createIndex: 5, modIndex: 5))
+        #expect(restored.get(Array("other".utf8)).value?.version == KeyVersion(createIndex: 2, modIndex: 2))
+    }
+
+    @Test("a conditional write applies only if its condition holds, and otherwise says the key's version")
+    func conditions() throws {
+        let store = CacheStore()
+        let key = Array("k".utf8)
+        func entry(_ index: UInt64, _ command: Command) throws -> Entry {
+            Entry(term: 1, index: index, type: .command, data: try command.wireBytes())
+        }
+        #expect(store.apply(try entry(1, Command(op: .set, key: key, value: [1], condition: .modIndex(1)))) == .conditionFailed(current: nil))
+        #expect(store.apply(try entry(2, Command(op: .set, key: key, value: [2], condition: .absent))) == .set)
+        let created = KeyVersion(createIndex: 2, modIndex: 2)
+        #expect(store.apply(try entry(3, Command(op: .set, key: key, value: [3], condition: .absent))) == .conditionFailed(current: created))
+        #expect(store.apply(try entry(4, Command(op: .set, key: key, value: [4], condition: .modIndex(3)))) == .conditionFailed(current: created))
+        #expect(store.apply(try entry(5, Command(op: .set, key: key, value: [5], condition: .modIndex(2)))) == .set)
+        #expect(store.get(key).value?.bytes == [5])
+        #expect(store.get(key).value?.version == KeyVersion(createIndex: 2, modIndex: 5))
+        #expect(store.apply(try entry(6, Command(op: .delete, key: key, condition: .modIndex(2)))) == .conditionFailed(
+            current: KeyVersion(createIndex: 2, modIndex: 5)))
+        #expect(store.apply(try entry(7, Command(op: .delete, key: key, condition: .modIndex(5)))) == .deleted(existed: true))
+        #expect(store.get(key).value == nil)
+        #expect(store.appliedIndex == 7)
+    }
+
+    @Test("a snapshot whose versions cannot be is refused: modified after its index, or before created")
+    func impossibleVersions() throws {
+        let source = CacheStore()
+        source.apply(try setEntry(1, "k", "v"))
+        var bytes: [UInt8] = []
+        _ = try source.writeSnapshot { bytes += $0 }
+        // The last 16 bytes are the only pair's create and mod index.
+        for (create, mod) in [(UInt64(1), UInt64(2)), (2, 1)] {
+            var changed = Array(bytes.dropLast(16))
+            changed.appendLittleEndian(create)
+            changed.appendLittleEndian(mod)
+            #expect(throws: CacheSnapshotError.self) {
+                try CacheStore().restoreSnapshot(size: UInt64(changed.count)) { offset, count in
+                    Array(changed[Int(offset)..<min(changed.count, Int(offset) + count)])
+                }
+            }
+        }
+    }
+
+    @Test("a snapshot from before versions (RCKV0001) loads, its keys at version 0/0")
+    func unversionedSnapshot() throws {
+        var bytes = Array("RCKV0001".utf8)
+        bytes.appendLittleEndian(UInt64(7))
+        bytes.appendLittleEndian(UInt64(1))
+        bytes.appendLittleEndian(UInt32(1))
+        bytes += Array("k".utf8)
+        bytes.appendLittleEndian(UInt32(2))
+        bytes += Array("v1".utf8)
+        let store = CacheStore()
+        try store.restoreSnapshot(size: UInt64(bytes.count)) { offset, count in
+            Array(bytes[Int(offset)..<min(bytes.count, Int(offset) + count)])
+        }
+        #expect(store.appliedIndex == 7)
+        #expect(store.get(Array("k".utf8)).value?.bytes == Array("v1".utf8))
+        #expect(store.get(Array("k".utf8)).value?.version == KeyVersion(createIndex: 0, modIndex: 0))
     }
 }

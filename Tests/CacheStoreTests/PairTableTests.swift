@@ -1,5 +1,8 @@
 @testable import CacheStore
+import RaftWire
 import Testing
+
+private let anyVersion = KeyVersion(createIndex: 1, modIndex: 1)
 
 @Suite("The table of pairs")
 struct PairTableTests {
@@ -23,7 +26,7 @@ struct PairTableTests {
                 #expect(removed?.value == model.removeValue(forKey: key), "step \(step)")
             } else {
                 let value = Array("v\(step)".utf8)
-                let replaced = table.insert(Pair.make(key: key, value: value, hash: hash))
+                let replaced = table.insert(Pair.make(key: key, value: value, hash: hash, version: anyVersion))
                 #expect(replaced?.value == model.updateValue(value, forKey: key), "step \(step)")
             }
             #expect(table.count == model.count)
@@ -40,10 +43,10 @@ struct PairTableTests {
     @Test("a copy keeps its pairs while the original changes")
     func copyOnWrite() {
         var table = PairTable()
-        for i in 0..<100 { table.insert(Pair.make(key: [UInt8(i)], value: [1], hash: i)) }
+        for i in 0..<100 { table.insert(Pair.make(key: [UInt8(i)], value: [1], hash: i, version: anyVersion)) }
         let frozen = table
         for i in 0..<100 where i % 2 == 0 { _ = [UInt8(i)].withUnsafeBytes { table.remove($0, hash: i) } }
-        table.insert(Pair.make(key: [1], value: [2], hash: 1))
+        table.insert(Pair.make(key: [1], value: [2], hash: 1, version: anyVersion))
         #expect(frozen.count == 100 && table.count == 50)
         #expect([UInt8(1)].withUnsafeBytes { frozen.find($0, hash: 1)?.value } == [1])
         #expect([UInt8(1)].withUnsafeBytes { table.find($0, hash: 1)?.value } == [2])
@@ -51,9 +54,9 @@ struct PairTableTests {
 
     @Test("a pair holds any bytes, empty ones too")
     func pairBytes() {
-        let pair = Pair.make(key: [], value: [], hash: 0)
+        let pair = Pair.make(key: [], value: [], hash: 0, version: anyVersion)
         #expect(pair.key == [] && pair.value == [])
-        let other = Pair.make(key: Array(0...255), value: Array(repeating: 7, count: 1_000), hash: 1)
+        let other = Pair.make(key: Array(0...255), value: Array(repeating: 7, count: 1_000), hash: 1, version: anyVersion)
         #expect(other.key == Array(0...255) && other.value == Array(repeating: 7, count: 1_000))
         #expect(StoredValue(pair: other).bytes == other.value)
     }

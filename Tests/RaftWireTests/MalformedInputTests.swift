@@ -22,6 +22,21 @@ struct MalformedInputTests {
         }
     }
 
+    @Test("a write's two conditions together, or a mod index condition at or past 2^63, are refused")
+    func conditions() throws {
+        // SetRequest: key "k" (0a 01 6b), if_mod_index 3 (18 03), if_absent (20 01).
+        #expect(throws: WireError.malformed(message: "SetRequest: if_mod_index and if_absent may not both be set")) {
+            try SetRequest(wireBytes: [0x0A, 0x01, 0x6B, 0x18, 0x03, 0x20, 0x01])
+        }
+        #expect(try SetRequest(wireBytes: [0x0A, 0x01, 0x6B, 0x20, 0x01]).condition == .absent)
+        var tooLarge = SetRequest(key: [0x6B], condition: .modIndex(1 << 63))
+        #expect(throws: WireError.numberOutOfRange(field: "SetRequest.if_mod_index", value: 1 << 63)) {
+            try SetRequest(wireBytes: try tooLarge.wireBytes())
+        }
+        tooLarge.condition = .modIndex(7)
+        #expect(try SetRequest(wireBytes: try tooLarge.wireBytes()) == tooLarge)
+    }
+
     @Test("a length past the end of the message")
     func lengthPastEnd() {
         // Field 2 (leader_id), length 10, only 3 bytes follow.

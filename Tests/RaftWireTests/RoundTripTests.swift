@@ -15,7 +15,7 @@ private let maximalConfiguration = Configuration(
 /// Every message with every field at its largest, longest or non-default value.
 let maximalMessages: [any WireMessage] = [
     Envelope(callID: big, kind: .response, method: longText, timeoutMs: .max, status: StatusCode(rawValue: 999), message: longText, payload: Array(repeating: 0xFF, count: 70_000), hops: .max),
-    ErrorDetail(leaderID: longText, leaderAddress: longText, retryAfterMs: .max),
+    ErrorDetail(leaderID: longText, leaderAddress: longText, retryAfterMs: .max, currentVersion: KeyVersion(createIndex: raftBig, modIndex: raftBig)),
     Entry(term: raftBig, index: raftBig, type: .configuration, data: Array(repeating: 0, count: 65_536)),
     Server(id: longText, address: longText, suffrage: .learner),
     maximalConfiguration,
@@ -36,17 +36,17 @@ let maximalMessages: [any WireMessage] = [
     TransferLeadershipRequest(targetID: longText),
     TransferLeadershipResponse(leaderID: longText, term: raftBig),
     GetRequest(key: Array(longText.utf8), consistency: .lease),
-    GetResponse(value: Array(repeating: 0, count: 100_000), appliedIndex: big, leaderContactAgeMs: big),
-    SetRequest(key: [0, 0xFF, 0], value: Array(repeating: 0xAB, count: 1 << 20)),
+    GetResponse(value: Array(repeating: 0, count: 100_000), appliedIndex: big, leaderContactAgeMs: big, createIndex: raftBig, modIndex: raftBig),
+    SetRequest(key: [0, 0xFF, 0], value: Array(repeating: 0xAB, count: 1 << 20), condition: .modIndex(raftBig)),
     SetResponse(index: big),
-    DeleteRequest(key: Array(longText.utf8)),
+    DeleteRequest(key: Array(longText.utf8), condition: .modIndex(raftBig)),
     DeleteResponse(index: big),
     StatusRequest(),
     StatusResponse(nodeID: longText, role: .learner, term: big, leaderID: longText, leaderAddress: longText, members: maximalConfiguration.servers, commitIndex: big, appliedIndex: big, lastLogIndex: big, snapshotIndex: big,
                    snapshot: SnapshotStatus(index: big, term: big, sizeBytes: big, ageMs: big, receivingIndex: big, receivedBytes: big),
                    followers: [FollowerStatus(id: longText, matchIndex: big, nextIndex: big, lag: big, state: longText), FollowerStatus()],
                    keys: big, bytes: big, digest: big, leaderContactAgeMs: big),
-    Command(op: .delete, key: Array(longText.utf8), value: [0]),
+    Command(op: .delete, key: Array(longText.utf8), value: [0], condition: .absent),
 ]
 
 /// Every message type with all fields at their defaults.

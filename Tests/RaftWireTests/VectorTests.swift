@@ -96,6 +96,18 @@ let vectors: [Vector] = [
         name: "14-kv-get-with-token",
         envelope: Envelope(callID: 5, kind: .request, method: Method.get.rawValue, authToken: "read-token-0123456789"),
         message: GetRequest(key: Array("greeting".utf8))),
+    Vector(
+        name: "15-kv-get-response",
+        envelope: Envelope(callID: 5, kind: .response),
+        message: GetResponse(value: Array("v1".utf8), appliedIndex: 12, createIndex: 9, modIndex: 11)),
+    Vector(
+        name: "16-kv-set-if-match",
+        envelope: Envelope(callID: 6, kind: .request, method: Method.set.rawValue),
+        message: SetRequest(key: Array("hello".utf8), value: Array("world2".utf8), condition: .modIndex(11))),
+    Vector(
+        name: "17-condition-failed",
+        envelope: Envelope(callID: 6, kind: .response, status: .failedPrecondition, message: "condition failed"),
+        message: ErrorDetail(currentVersion: KeyVersion(createIndex: 9, modIndex: 12))),
 ]
 
 /// Decodes `bytes` as the type of `like` and compares.

@@ -42,6 +42,9 @@ struct VectorDecodingTests {
         "12-add-voter-request": ["request #9 Raft/AddVoter", "id=node-4 address=localhost:8084"],
         "13-heartbeat": ["request #8 Raft/AppendEntries", "entries=0 commit=12"],
         "14-kv-get-with-token": ["request #5 KV/Get", "key=\"greeting\""],
+        "15-kv-get-response": ["response #5 KV/Get OK", "value=\"v1\" applied_index=12 create_index=9 mod_index=11"],
+        "16-kv-set-if-match": ["request #6 KV/Set", "key=\"hello\" value=\"world2\" if_mod_index=11"],
+        "17-condition-failed": ["response #6 KV/Set FAILED_PRECONDITION", "current_version=9/12"],
     ]
 
     @Test("every vector file has its expectation")

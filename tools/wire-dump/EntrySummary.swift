@@ -34,9 +34,14 @@ enum EntrySummary {
             guard let command = try? Command(wireBytes: entry.data) else {
                 return "command(bad data \(HexDump.excerpt(entry.data, limit: 8)))"
             }
+            let condition = switch command.condition {
+            case .none: ""
+            case .modIndex(let index): " if mod \(index)"
+            case .absent: " if absent"
+            }
             switch command.op {
-            case .set: return "set \(TextRendering.bytes(command.key)) (\(command.value.count)B)"
-            case .delete: return "delete \(TextRendering.bytes(command.key))"
+            case .set: return "set \(TextRendering.bytes(command.key)) (\(command.value.count)B)\(condition)"
+            case .delete: return "delete \(TextRendering.bytes(command.key))\(condition)"
             }
         }
     }
@@ -58,6 +63,11 @@ enum EntrySummary {
                 fields.append(Field("op", .text(command.op == .set ? "set" : "delete")))
                 fields.append(Field("key", .bytes(command.key)))
                 if command.op == .set { fields.append(Field("value_size", .number(UInt64(command.value.count)))) }
+                switch command.condition {
+                case .none: break
+                case .modIndex(let index): fields.append(Field("if_mod_index", .number(index)))
+                case .absent: fields.append(Field("if_absent", .bool(true)))
+                }
             } else {
                 fields.append(Field("error", .text("data is not a Command")))
             }

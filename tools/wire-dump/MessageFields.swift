@@ -63,6 +63,7 @@ extension ErrorDetail: ListedFields {
     var fields: [Field] {
         [Field("leader", .text(leaderID)), Field("leader_address", .text(leaderAddress)),
          Field("retry_after_ms", .number(UInt64(retryAfterMs)))]
+            + (currentVersion.map { [Field("current_version", .text("\($0.createIndex)/\($0.modIndex)"), always: true)] } ?? [])
     }
 }
 
@@ -176,12 +177,16 @@ extension GetRequest: ListedFields {
 extension GetResponse: ListedFields {
     var fields: [Field] {
         [Field("value", .bytes(value), always: true), Field("applied_index", .number(appliedIndex)),
-         Field("leader_contact_age_ms", .number(leaderContactAgeMs))]
+         Field("leader_contact_age_ms", .number(leaderContactAgeMs)), Field("create_index", .number(createIndex)),
+         Field("mod_index", .number(modIndex))]
     }
 }
 
 extension SetRequest: ListedFields {
-    var fields: [Field] { [Field("key", .bytes(key), always: true), Field("value", .bytes(value))] }
+    var fields: [Field] {
+        [Field("key", .bytes(key), always: true), Field("value", .bytes(value)),
+         Field("if_mod_index", .number(condition.ifModIndex)), Field("if_absent", .bool(condition.ifAbsent))]
+    }
 }
 
 extension SetResponse: ListedFields {
@@ -189,7 +194,7 @@ extension SetResponse: ListedFields {
 }
 
 extension DeleteRequest: ListedFields {
-    var fields: [Field] { [Field("key", .bytes(key), always: true)] }
+    var fields: [Field] { [Field("key", .bytes(key), always: true), Field("if_mod_index", .number(condition.ifModIndex))] }
 }
 
 extension DeleteResponse: ListedFields {

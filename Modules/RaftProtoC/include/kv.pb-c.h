@@ -91,10 +91,16 @@ struct  Raftcache__GetResponse
    * Stale reads: milliseconds since the answering node last heard from a leader.
    */
   uint64_t leader_contact_age_ms;
+  /*
+   * The key's version: the log index of the entry that created it (the first set after it
+   * did not exist), and of the entry that last set it.
+   */
+  uint64_t create_index;
+  uint64_t mod_index;
 };
 #define RAFTCACHE__GET_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__get_response__descriptor) \
-    , {0,NULL}, 0, 0 }
+    , {0,NULL}, 0, 0, 0, 0 }
 
 
 struct  Raftcache__SetRequest
@@ -102,10 +108,19 @@ struct  Raftcache__SetRequest
   ProtobufCMessage base;
   ProtobufCBinaryData key;
   ProtobufCBinaryData value;
+  /*
+   * A condition, checked when the write is applied (compare-and-set); at most one of:
+   * the key exists and was last set by the entry at this index (0: no such condition),
+   */
+  uint64_t if_mod_index;
+  /*
+   * or the key does not exist (create only).
+   */
+  protobuf_c_boolean if_absent;
 };
 #define RAFTCACHE__SET_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__set_request__descriptor) \
-    , {0,NULL}, {0,NULL} }
+    , {0,NULL}, {0,NULL}, 0, 0 }
 
 
 struct  Raftcache__SetResponse
@@ -125,10 +140,14 @@ struct  Raftcache__DeleteRequest
 {
   ProtobufCMessage base;
   ProtobufCBinaryData key;
+  /*
+   * Delete only if the key was last set by the entry at this index (0: no condition).
+   */
+  uint64_t if_mod_index;
 };
 #define RAFTCACHE__DELETE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__delete_request__descriptor) \
-    , {0,NULL} }
+    , {0,NULL}, 0 }
 
 
 struct  Raftcache__DeleteResponse
@@ -240,10 +259,15 @@ struct  Raftcache__Command
   Raftcache__CommandOp op;
   ProtobufCBinaryData key;
   ProtobufCBinaryData value;
+  /*
+   * The request's condition (SetRequest, DeleteRequest), checked when the entry is applied.
+   */
+  uint64_t if_mod_index;
+  protobuf_c_boolean if_absent;
 };
 #define RAFTCACHE__COMMAND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__command__descriptor) \
-    , RAFTCACHE__COMMAND_OP__COMMAND_OP_SET, {0,NULL}, {0,NULL} }
+    , RAFTCACHE__COMMAND_OP__COMMAND_OP_SET, {0,NULL}, {0,NULL}, 0, 0 }
 
 
 /* Raftcache__GetRequest methods */

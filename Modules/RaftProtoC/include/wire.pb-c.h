@@ -17,6 +17,7 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Raftcache__Envelope Raftcache__Envelope;
 typedef struct Raftcache__ErrorDetail Raftcache__ErrorDetail;
+typedef struct Raftcache__KeyVersion Raftcache__KeyVersion;
 
 
 /* --- enums --- */
@@ -114,10 +115,29 @@ struct  Raftcache__ErrorDetail
   char *leader_id;
   char *leader_address;
   uint32_t retry_after_ms;
+  /*
+   * A write's condition failed (FAILED_PRECONDITION): the key's version when the write was
+   * applied; both 0 when the key did not exist.
+   */
+  Raftcache__KeyVersion *current_version;
 };
 #define RAFTCACHE__ERROR_DETAIL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__error_detail__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL }
+
+
+/*
+ * When a key was created and last set: the log indexes of those entries.
+ */
+struct  Raftcache__KeyVersion
+{
+  ProtobufCMessage base;
+  uint64_t create_index;
+  uint64_t mod_index;
+};
+#define RAFTCACHE__KEY_VERSION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__key_version__descriptor) \
+    , 0, 0 }
 
 
 /* Raftcache__Envelope methods */
@@ -158,6 +178,25 @@ Raftcache__ErrorDetail *
 void   raftcache__error_detail__free_unpacked
                      (Raftcache__ErrorDetail *message,
                       ProtobufCAllocator *allocator);
+/* Raftcache__KeyVersion methods */
+void   raftcache__key_version__init
+                     (Raftcache__KeyVersion         *message);
+size_t raftcache__key_version__get_packed_size
+                     (const Raftcache__KeyVersion   *message);
+size_t raftcache__key_version__pack
+                     (const Raftcache__KeyVersion   *message,
+                      uint8_t             *out);
+size_t raftcache__key_version__pack_to_buffer
+                     (const Raftcache__KeyVersion   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__KeyVersion *
+       raftcache__key_version__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__key_version__free_unpacked
+                     (Raftcache__KeyVersion *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Raftcache__Envelope_Closure)
@@ -165,6 +204,9 @@ typedef void (*Raftcache__Envelope_Closure)
                   void *closure_data);
 typedef void (*Raftcache__ErrorDetail_Closure)
                  (const Raftcache__ErrorDetail *message,
+                  void *closure_data);
+typedef void (*Raftcache__KeyVersion_Closure)
+                 (const Raftcache__KeyVersion *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -176,6 +218,7 @@ extern const ProtobufCEnumDescriptor    raftcache__frame_kind__descriptor;
 extern const ProtobufCEnumDescriptor    raftcache__status_code__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__envelope__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__error_detail__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__key_version__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -14,41 +14,41 @@ _sym_db = _symbol_database.Default()
 import raft_pb2 as raft__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x08kv.proto\x12\traftcache\x1a\nraft.proto\"F\n\nGetRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12+\n\x0b\x63onsistency\x18\x02 \x01(\x0e\x32\x16.raftcache.Consistency\"R\n\x0bGetResponse\x12\r\n\x05value\x18\x01 \x01(\x0c\x12\x15\n\rapplied_index\x18\x02 \x01(\x04\x12\x1d\n\x15leader_contact_age_ms\x18\x03 \x01(\x04\"(\n\nSetRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\"\x1c\n\x0bSetResponse\x12\r\n\x05index\x18\x01 \x01(\x04\"\x1c\n\rDeleteRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\"\x1f\n\x0e\x44\x65leteResponse\x12\r\n\x05index\x18\x01 \x01(\x04\"\x0f\n\rStatusRequest\"\xa1\x03\n\x0eStatusResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x1d\n\x04role\x18\x02 \x01(\x0e\x32\x0f.raftcache.Role\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\x16\n\x0eleader_address\x18\x05 \x01(\t\x12\"\n\x07members\x18\x06 \x03(\x0b\x32\x11.raftcache.Server\x12\x14\n\x0c\x63ommit_index\x18\x07 \x01(\x04\x12\x15\n\rapplied_index\x18\x08 \x01(\x04\x12\x16\n\x0elast_log_index\x18\t \x01(\x04\x12\x16\n\x0esnapshot_index\x18\n \x01(\x04\x12+\n\x08snapshot\x18\x0b \x01(\x0b\x32\x19.raftcache.SnapshotStatus\x12,\n\tfollowers\x18\x0c \x03(\x0b\x32\x19.raftcache.FollowerStatus\x12\x0c\n\x04keys\x18\r \x01(\x04\x12\r\n\x05\x62ytes\x18\x0e \x01(\x04\x12\x0e\n\x06\x64igest\x18\x0f \x01(\x06\x12\x1d\n\x15leader_contact_age_ms\x18\x10 \x01(\x04\"\x82\x01\n\x0eSnapshotStatus\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06\x61ge_ms\x18\x04 \x01(\x04\x12\x17\n\x0freceiving_index\x18\x05 \x01(\x04\x12\x16\n\x0ereceived_bytes\x18\x06 \x01(\x04\"a\n\x0e\x46ollowerStatus\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bmatch_index\x18\x02 \x01(\x04\x12\x12\n\nnext_index\x18\x03 \x01(\x04\x12\x0b\n\x03lag\x18\x04 \x01(\x04\x12\r\n\x05state\x18\x05 \x01(\t\"G\n\x07\x43ommand\x12 \n\x02op\x18\x01 \x01(\x0e\x32\x14.raftcache.CommandOp\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\r\n\x05value\x18\x03 \x01(\x0c*Y\n\x0b\x43onsistency\x12\x1c\n\x18\x43ONSISTENCY_LINEARIZABLE\x10\x00\x12\x15\n\x11\x43ONSISTENCY_LEASE\x10\x01\x12\x15\n\x11\x43ONSISTENCY_STALE\x10\x02*h\n\x04Role\x12\x11\n\rROLE_FOLLOWER\x10\x00\x12\x16\n\x12ROLE_PRE_CANDIDATE\x10\x01\x12\x12\n\x0eROLE_CANDIDATE\x10\x02\x12\x0f\n\x0bROLE_LEADER\x10\x03\x12\x10\n\x0cROLE_LEARNER\x10\x04*6\n\tCommandOp\x12\x12\n\x0e\x43OMMAND_OP_SET\x10\x00\x12\x15\n\x11\x43OMMAND_OP_DELETE\x10\x01\x32\xee\x01\n\x02KV\x12\x34\n\x03Get\x12\x15.raftcache.GetRequest\x1a\x16.raftcache.GetResponse\x12\x34\n\x03Set\x12\x15.raftcache.SetRequest\x1a\x16.raftcache.SetResponse\x12=\n\x06\x44\x65lete\x12\x18.raftcache.DeleteRequest\x1a\x19.raftcache.DeleteResponse\x12=\n\x06Status\x12\x18.raftcache.StatusRequest\x1a\x19.raftcache.StatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x08kv.proto\x12\traftcache\x1a\nraft.proto\"F\n\nGetRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12+\n\x0b\x63onsistency\x18\x02 \x01(\x0e\x32\x16.raftcache.Consistency\"{\n\x0bGetResponse\x12\r\n\x05value\x18\x01 \x01(\x0c\x12\x15\n\rapplied_index\x18\x02 \x01(\x04\x12\x1d\n\x15leader_contact_age_ms\x18\x03 \x01(\x04\x12\x14\n\x0c\x63reate_index\x18\x04 \x01(\x04\x12\x11\n\tmod_index\x18\x05 \x01(\x04\"Q\n\nSetRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x14\n\x0cif_mod_index\x18\x03 \x01(\x04\x12\x11\n\tif_absent\x18\x04 \x01(\x08\"\x1c\n\x0bSetResponse\x12\r\n\x05index\x18\x01 \x01(\x04\"2\n\rDeleteRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x14\n\x0cif_mod_index\x18\x02 \x01(\x04\"\x1f\n\x0e\x44\x65leteResponse\x12\r\n\x05index\x18\x01 \x01(\x04\"\x0f\n\rStatusRequest\"\xa1\x03\n\x0eStatusResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x1d\n\x04role\x18\x02 \x01(\x0e\x32\x0f.raftcache.Role\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\x16\n\x0eleader_address\x18\x05 \x01(\t\x12\"\n\x07members\x18\x06 \x03(\x0b\x32\x11.raftcache.Server\x12\x14\n\x0c\x63ommit_index\x18\x07 \x01(\x04\x12\x15\n\rapplied_index\x18\x08 \x01(\x04\x12\x16\n\x0elast_log_index\x18\t \x01(\x04\x12\x16\n\x0esnapshot_index\x18\n \x01(\x04\x12+\n\x08snapshot\x18\x0b \x01(\x0b\x32\x19.raftcache.SnapshotStatus\x12,\n\tfollowers\x18\x0c \x03(\x0b\x32\x19.raftcache.FollowerStatus\x12\x0c\n\x04keys\x18\r \x01(\x04\x12\r\n\x05\x62ytes\x18\x0e \x01(\x04\x12\x0e\n\x06\x64igest\x18\x0f \x01(\x06\x12\x1d\n\x15leader_contact_age_ms\x18\x10 \x01(\x04\"\x82\x01\n\x0eSnapshotStatus\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06\x61ge_ms\x18\x04 \x01(\x04\x12\x17\n\x0freceiving_index\x18\x05 \x01(\x04\x12\x16\n\x0ereceived_bytes\x18\x06 \x01(\x04\"a\n\x0e\x46ollowerStatus\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bmatch_index\x18\x02 \x01(\x04\x12\x12\n\nnext_index\x18\x03 \x01(\x04\x12\x0b\n\x03lag\x18\x04 \x01(\x04\x12\r\n\x05state\x18\x05 \x01(\t\"p\n\x07\x43ommand\x12 \n\x02op\x18\x01 \x01(\x0e\x32\x14.raftcache.CommandOp\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\x14\n\x0cif_mod_index\x18\x04 \x01(\x04\x12\x11\n\tif_absent\x18\x05 \x01(\x08*Y\n\x0b\x43onsistency\x12\x1c\n\x18\x43ONSISTENCY_LINEARIZABLE\x10\x00\x12\x15\n\x11\x43ONSISTENCY_LEASE\x10\x01\x12\x15\n\x11\x43ONSISTENCY_STALE\x10\x02*h\n\x04Role\x12\x11\n\rROLE_FOLLOWER\x10\x00\x12\x16\n\x12ROLE_PRE_CANDIDATE\x10\x01\x12\x12\n\x0eROLE_CANDIDATE\x10\x02\x12\x0f\n\x0bROLE_LEADER\x10\x03\x12\x10\n\x0cROLE_LEARNER\x10\x04*6\n\tCommandOp\x12\x12\n\x0e\x43OMMAND_OP_SET\x10\x00\x12\x15\n\x11\x43OMMAND_OP_DELETE\x10\x01\x32\xee\x01\n\x02KV\x12\x34\n\x03Get\x12\x15.raftcache.GetRequest\x1a\x16.raftcache.GetResponse\x12\x34\n\x03Set\x12\x15.raftcache.SetRequest\x1a\x16.raftcache.SetResponse\x12=\n\x06\x44\x65lete\x12\x18.raftcache.DeleteRequest\x1a\x19.raftcache.DeleteResponse\x12=\n\x06Status\x12\x18.raftcache.StatusRequest\x1a\x19.raftcache.StatusResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kv_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _CONSISTENCY._serialized_start=1068
-  _CONSISTENCY._serialized_end=1157
-  _ROLE._serialized_start=1159
-  _ROLE._serialized_end=1263
-  _COMMANDOP._serialized_start=1265
-  _COMMANDOP._serialized_end=1319
+  _CONSISTENCY._serialized_start=1213
+  _CONSISTENCY._serialized_end=1302
+  _ROLE._serialized_start=1304
+  _ROLE._serialized_end=1408
+  _COMMANDOP._serialized_start=1410
+  _COMMANDOP._serialized_end=1464
   _GETREQUEST._serialized_start=35
   _GETREQUEST._serialized_end=105
   _GETRESPONSE._serialized_start=107
-  _GETRESPONSE._serialized_end=189
-  _SETREQUEST._serialized_start=191
-  _SETREQUEST._serialized_end=231
-  _SETRESPONSE._serialized_start=233
-  _SETRESPONSE._serialized_end=261
-  _DELETEREQUEST._serialized_start=263
-  _DELETEREQUEST._serialized_end=291
-  _DELETERESPONSE._serialized_start=293
-  _DELETERESPONSE._serialized_end=324
-  _STATUSREQUEST._serialized_start=326
-  _STATUSREQUEST._serialized_end=341
-  _STATUSRESPONSE._serialized_start=344
-  _STATUSRESPONSE._serialized_end=761
-  _SNAPSHOTSTATUS._serialized_start=764
-  _SNAPSHOTSTATUS._serialized_end=894
-  _FOLLOWERSTATUS._serialized_start=896
-  _FOLLOWERSTATUS._serialized_end=993
-  _COMMAND._serialized_start=995
-  _COMMAND._serialized_end=1066
-  _KV._serialized_start=1322
-  _KV._serialized_end=1560
+  _GETRESPONSE._serialized_end=230
+  _SETREQUEST._serialized_start=232
+  _SETREQUEST._serialized_end=313
+  _SETRESPONSE._serialized_start=315
+  _SETRESPONSE._serialized_end=343
+  _DELETEREQUEST._serialized_start=345
+  _DELETEREQUEST._serialized_end=395
+  _DELETERESPONSE._serialized_start=397
+  _DELETERESPONSE._serialized_end=428
+  _STATUSREQUEST._serialized_start=430
+  _STATUSREQUEST._serialized_end=445
+  _STATUSRESPONSE._serialized_start=448
+  _STATUSRESPONSE._serialized_end=865
+  _SNAPSHOTSTATUS._serialized_start=868
+  _SNAPSHOTSTATUS._serialized_end=998
+  _FOLLOWERSTATUS._serialized_start=1000
+  _FOLLOWERSTATUS._serialized_end=1097
+  _COMMAND._serialized_start=1099
+  _COMMAND._serialized_end=1211
+  _KV._serialized_start=1467
+  _KV._serialized_end=1705
 # @@protoc_insertion_point(module_scope)

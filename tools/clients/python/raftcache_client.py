@@ -105,19 +105,27 @@ class Client:
             self.decoder.feed(data)
 
     def get(self, key, consistency="linearizable"):
+        response = self.get_versioned(key, consistency)
+        return None if response is None else response.value
+
+    def get_versioned(self, key, consistency="linearizable"):
+        """The whole GetResponse (value, create_index, mod_index, applied_index), or None."""
         try:
-            response = self.call("/raftcache.KV/Get", wire.kv_pb2.GetRequest(key=key, consistency=CONSISTENCY[consistency]))
+            return self.call("/raftcache.KV/Get", wire.kv_pb2.GetRequest(key=key, consistency=CONSISTENCY[consistency]))
         except RPCError as error:
             if error.status == wire.wire_pb2.STATUS_CODE_NOT_FOUND:
                 return None
             raise
-        return response.value
 
-    def set(self, key, value):
-        return self.call("/raftcache.KV/Set", wire.kv_pb2.SetRequest(key=key, value=value)).index
+    def set(self, key, value, if_mod_index=0, if_absent=False):
+        """The write's index. With if_mod_index (compare-and-set) or if_absent (create only),
+        a condition that fails raises RPCError FAILED_PRECONDITION, the key's version in
+        error.detail.current_version."""
+        request = wire.kv_pb2.SetRequest(key=key, value=value, if_mod_index=if_mod_index, if_absent=if_absent)
+        return self.call("/raftcache.KV/Set", request).index
 
-    def delete(self, key):
-        return self.call("/raftcache.KV/Delete", wire.kv_pb2.DeleteRequest(key=key)).index
+    def delete(self, key, if_mod_index=0):
+        return self.call("/raftcache.KV/Delete", wire.kv_pb2.DeleteRequest(key=key, if_mod_index=if_mod_index)).index
 
     def status(self):
         return self.call("/raftcache.KV/Status", wire.kv_pb2.StatusRequest())

@@ -10,6 +10,7 @@ import socket
 import struct
 import sys
 import tempfile
+import threading
 import time
 
 import pytest
@@ -174,6 +175,98 @@ def test_http_api_on_every_node(http_cluster):
     assert status_body["leader_id"] == "node-1" and len(status_body["members"]) == 3
     assert one.request("GET", "/health")[0] == 200
     assert three.request("GET", "/ready")[0] == 200
+
+
+def test_versions_over_both_protocols(http_cluster):
+    """A key's create index is the entry that created it, its mod index the last that set it;
+    a delete ends it. Every node says the same, over HTTP and the binary protocol."""
+    one, two, three = http_cluster
+
+    def index_of(answer):
+        status, body, _ = answer
+        assert status == 200, body
+        return json.loads(body)["index"]
+    created = index_of(one.request("PUT", "/api/v1/key/versioned", b"1"))
+    modified = index_of(two.request("PUT", "/api/v1/key/versioned", b"2"))
+    assert modified > created
+    for node in http_cluster:
+        status, body, headers = node.request("GET", "/api/v1/key/versioned")
+        assert (status, body) == (200, b"2\n")
+        assert (int(headers["X-Raft-Create-Index"]), int(headers["X-Raft-Mod-Index"])) == (created, modified)
+        with node.client() as c:
+            response = c.get_versioned(b"versioned", "stale" if node is three else "linearizable")
+            assert (response.value, response.create_index, response.mod_index) == (b"2", created, modified)
+    assert three.request("DELETE", "/api/v1/key/versioned")[0] == 200
+    again = index_of(three.request("POST", "/api/v1/key/versioned/value/3"))
+    _, _, headers = one.request("GET", "/api/v1/key/versioned")
+    assert (int(headers["X-Raft-Create-Index"]), int(headers["X-Raft-Mod-Index"])) == (again, again)
+
+
+def test_conditional_writes_over_both_protocols(http_cluster):
+    """If-Match sets or deletes only at the mod index given; If-None-Match: * creates only. A
+    condition that fails changes nothing and answers 412 / FAILED_PRECONDITION with the key's
+    version; two writers that compare-and-set a counter lose no increment."""
+    one, two, three = http_cluster
+
+    def put(node, key, value, **headers):
+        status, body, _ = node.request("PUT", f"/api/v1/key/{key}", value, headers=headers)
+        return status, json.loads(body)
+
+    status, body = put(one, "cas", b"a", **{"If-None-Match": "*"})
+    assert status == 200
+    created = body["index"]
+    status, body = put(two, "cas", b"b", **{"If-None-Match": "*"})
+    assert status == 412 and (body["create_index"], body["mod_index"]) == (created, created), body
+    status, body = put(three, "cas", b"c", **{"If-Match": str(created + 1000)})
+    assert status == 412 and body["mod_index"] == created and body["status"] == "Precondition Failed", body
+    status, body = put(two, "cas", b"c", **{"If-Match": f'"{created}"'})
+    assert status == 200
+    changed = body["index"]
+    assert three.request("GET", "/api/v1/key/cas")[1] == b"c\n"
+    # A delete at an old mod index fails; at the current one it deletes; then the key is absent.
+    assert three.request("DELETE", "/api/v1/key/cas", headers={"If-Match": str(created)})[0] == 412
+    assert one.request("DELETE", "/api/v1/key/cas", headers={"If-Match": str(changed)})[0] == 200
+    status, body = put(one, "cas", b"d", **{"If-Match": str(changed)})
+    assert status == 412 and (body["create_index"], body["mod_index"]) == (0, 0), body
+    # Headers that are not a condition are refused before anything is written.
+    for headers in ({"If-Match": "abc"}, {"If-Match": "0"}, {"If-None-Match": "\"x\""},
+                    {"If-Match": "1", "If-None-Match": "*"}):
+        assert put(one, "cas", b"e", **headers)[0] == 400, headers
+    assert one.request("DELETE", "/api/v1/key/cas", headers={"If-None-Match": "*"})[0] == 400
+    assert one.request("GET", "/api/v1/key/cas")[0] == 404
+
+    # The binary protocol: the same conditions, the version in the ErrorDetail.
+    with two.client() as c:
+        index = c.set(b"bin-cas", b"1", if_absent=True)
+        with pytest.raises(rc.RPCError) as failed:
+            c.set(b"bin-cas", b"2", if_mod_index=index + 1)
+        assert failed.value.status == rc.wire.wire_pb2.STATUS_CODE_FAILED_PRECONDITION
+        assert (failed.value.detail.current_version.create_index, failed.value.detail.current_version.mod_index) == (index, index)
+        with pytest.raises(rc.RPCError) as failed:
+            c.call("/raftcache.KV/Set", rc.wire.kv_pb2.SetRequest(key=b"bin-cas", value=b"x", if_mod_index=index, if_absent=True))
+        assert failed.value.status == rc.wire.wire_pb2.STATUS_CODE_INVALID_ARGUMENT
+        assert c.delete(b"bin-cas", if_mod_index=c.set(b"bin-cas", b"2", if_mod_index=index)) > index
+        assert c.get(b"bin-cas") is None
+
+    # Two writers increment one counter by compare-and-set, through different nodes.
+    assert put(one, "counter", b"0")[0] == 200
+    increments = 25
+
+    def writer(node):
+        done = 0
+        while done < increments:
+            status, body, headers = node.request("GET", "/api/v1/key/counter")
+            assert status == 200, body
+            value, version = int(body), headers["X-Raft-Mod-Index"]
+            status, _ = put(node, "counter", str(value + 1).encode(), **{"If-Match": version})
+            assert status in (200, 412)
+            done += status == 200
+    threads = [threading.Thread(target=writer, args=(node,)) for node in (two, three)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert one.request("GET", "/api/v1/key/counter")[1] == f"{2 * increments}\n".encode()
 
 
 def test_http_bad_input(http_cluster):
