@@ -96,7 +96,7 @@ let package = Package(
             ]
         ),
         // A deterministic cluster of RaftCores under a faulty simulated network.
-        .target(name: "RaftSimulation", dependencies: ["RaftCore", "RaftStorage", "RaftWire"]),
+        .target(name: "RaftSimulation", dependencies: ["RaftCore", "RaftStorage", "RaftWire", "CacheStore"]),
         .executableTarget(
             name: "raft-cache",
             dependencies: [

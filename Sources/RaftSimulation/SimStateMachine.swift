@@ -1,21 +1,26 @@
+import CacheStore
 import RaftWire
 
-/// The replicated state machine of the simulation: a map of keys to values, with a running
-/// hash of everything applied so two replicas can be compared at any index.
-struct SimStateMachine: Equatable {
-    var values: [String: String] = [:]
-    var appliedIndex: UInt64 = 0
-    var hash: UInt64 = 0
+/// The replicated state machine of the simulation: the production CacheStore, so its versions
+/// and conditional writes are checked to come out the same on every replica, through crashes,
+/// snapshots and installs; and a running hash of every entry applied, so two replicas whose
+/// logs differ are caught at the first index where they do.
+final class SimStateMachine {
+    private let store = CacheStore()
+    private(set) var history: UInt64 = 0
 
-    /// Commands are "key=value".
-    mutating func apply(_ entry: Entry) {
-        precondition(entry.index == appliedIndex + 1, "applied \(entry.index) after \(appliedIndex)")
-        appliedIndex = entry.index
-        hash = Self.mix(hash, entry.term, entry.index, entry.data)
-        guard entry.type == .command, let text = String(validating: entry.data, as: UTF8.self),
-            let eq = text.firstIndex(of: "=")
-        else { return }
-        values[String(text[..<eq])] = String(text[text.index(after: eq)...])
+    var appliedIndex: UInt64 { store.appliedIndex }
+    /// The history and the map together: equal on replicas at the same index.
+    var hash: UInt64 { history ^ store.summary.digest }
+
+    func apply(_ entry: Entry) {
+        history = Self.mix(history, entry.term, entry.index, entry.data)
+        store.apply(entry)
+    }
+
+    /// The key's version in this replica, if it holds the key.
+    func version(of key: [UInt8]) -> KeyVersion? {
+        store.get(key).value?.version
     }
 
     static func mix(_ hash: UInt64, _ term: UInt64, _ index: UInt64, _ data: [UInt8]) -> UInt64 {
@@ -26,23 +31,45 @@ struct SimStateMachine: Equatable {
         return h
     }
 
-    /// A snapshot: applied index, hash, then "key=value" lines sorted by key.
+    /// A snapshot: the history hash (8 bytes, little-endian), then the CacheStore's snapshot.
     func serialized() -> [UInt8] {
-        var text = "\(appliedIndex) \(hash)\n"
-        for key in values.keys.sorted() { text += "\(key)=\(values[key]!)\n" }
-        return Array(text.utf8)
+        var bytes: [UInt8] = []
+        bytes.appendLittleEndian(history)
+        _ = try? store.writeSnapshot { bytes += $0 }
+        return bytes
     }
 
     init() {}
 
     init(snapshot bytes: [UInt8]) {
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
-        let header = lines[0].split(separator: " ")
-        appliedIndex = UInt64(header[0])!
-        hash = UInt64(header[1])!
-        for line in lines.dropFirst() {
-            let eq = line.firstIndex(of: "=")!
-            values[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        history = bytes.withUnsafeBytes { $0.loadLittleEndian(at: 0) }
+        let data = Array(bytes.dropFirst(8))
+        do {
+            try store.restoreSnapshot(size: UInt64(data.count)) { offset, count in
+                let start = Int(min(offset, UInt64(data.count)))
+                return Array(data[start..<min(data.count, start + count)])
+            }
+        } catch {
+            fatalError("a simulated snapshot does not load: \(error)")
         }
+    }
+
+    /// A client's write: a set or delete of one of a few keys, some of them conditional on a
+    /// version `known` (as a client would have read it) or on the key being absent.
+    static func command<R: RandomNumberGenerator>(number: Int, known: (([UInt8]) -> KeyVersion?), rng: inout R) -> [UInt8] {
+        let key = Array("k\(Int.random(in: 0..<10, using: &rng))".utf8)
+        let value = Array("v\(number)".utf8)
+        let command: Command
+        switch Int.random(in: 0..<20, using: &rng) {
+        case 0..<3: command = Command(op: .delete, key: key)
+        case 3..<6: command = Command(op: .set, key: key, value: value, condition: .absent)
+        case 6..<9:
+            // Sometimes the version the leader holds (it may change before this applies), sometimes an old one.
+            let index = known(key)?.modIndex ?? UInt64.random(in: 1...10, using: &rng)
+            command = Command(op: .set, key: key, value: value, condition: .modIndex(Bool.random(using: &rng) || index <= 1 ? index : index - 1))
+        case 9: command = Command(op: .delete, key: key, condition: .modIndex(max(1, known(key)?.modIndex ?? 1)))
+        default: command = Command(op: .set, key: key, value: value)
+        }
+        return (try? command.wireBytes()) ?? []
     }
 }

@@ -349,8 +349,8 @@ public final class Simulation: SimNodeObserver {
 
     private func clientTraffic() {
         if chance(60), let leader {
-            let key = "k\(Int.random(in: 0..<10, using: &rng))"
-            if (try? leader.core!.propose(Array("\(key)=v\(report.proposals)".utf8))) != nil {
+            let command = SimStateMachine.command(number: report.proposals, known: leader.stateMachine.version(of:), rng: &rng)
+            if (try? leader.core!.propose(command)) != nil {
                 report.proposals += 1
                 drive(leader)
             }
@@ -405,7 +405,7 @@ public final class Simulation: SimNodeObserver {
                 proposal = nil
             }
             if proposal == nil {
-                proposal = try? core.propose(Array("liveness=\(now)".utf8))
+                proposal = try? core.propose((try? Command(op: .set, key: Array("liveness".utf8), value: Array("\(now)".utf8)).wireBytes()) ?? [])
                 drive(leader)
             }
             guard let p = proposal, converged(on: core, through: p.index) else {
