@@ -277,6 +277,96 @@ void   raftcache__delete_response__free_unpacked
   assert(message->base.descriptor == &raftcache__delete_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   raftcache__incr_request__init
+                     (Raftcache__IncrRequest         *message)
+{
+  static const Raftcache__IncrRequest init_value = RAFTCACHE__INCR_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raftcache__incr_request__get_packed_size
+                     (const Raftcache__IncrRequest *message)
+{
+  assert(message->base.descriptor == &raftcache__incr_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__incr_request__pack
+                     (const Raftcache__IncrRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__incr_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__incr_request__pack_to_buffer
+                     (const Raftcache__IncrRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__incr_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__IncrRequest *
+       raftcache__incr_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__IncrRequest *)
+     protobuf_c_message_unpack (&raftcache__incr_request__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__incr_request__free_unpacked
+                     (Raftcache__IncrRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__incr_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__incr_response__init
+                     (Raftcache__IncrResponse         *message)
+{
+  static const Raftcache__IncrResponse init_value = RAFTCACHE__INCR_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t raftcache__incr_response__get_packed_size
+                     (const Raftcache__IncrResponse *message)
+{
+  assert(message->base.descriptor == &raftcache__incr_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__incr_response__pack
+                     (const Raftcache__IncrResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__incr_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__incr_response__pack_to_buffer
+                     (const Raftcache__IncrResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__incr_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__IncrResponse *
+       raftcache__incr_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__IncrResponse *)
+     protobuf_c_message_unpack (&raftcache__incr_response__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__incr_response__free_unpacked
+                     (Raftcache__IncrResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__incr_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   raftcache__status_request__init
                      (Raftcache__StatusRequest         *message)
 {
@@ -847,6 +937,108 @@ const ProtobufCMessageDescriptor raftcache__delete_response__descriptor =
   (ProtobufCMessageInit) raftcache__delete_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor raftcache__incr_request__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__IncrRequest, key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_SINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__IncrRequest, by),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__incr_request__field_indices_by_name[] = {
+  1,   /* field[1] = by */
+  0,   /* field[0] = key */
+};
+static const ProtobufCIntRange raftcache__incr_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor raftcache__incr_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.IncrRequest",
+  "IncrRequest",
+  "Raftcache__IncrRequest",
+  "raftcache",
+  sizeof(Raftcache__IncrRequest),
+  2,
+  raftcache__incr_request__field_descriptors,
+  raftcache__incr_request__field_indices_by_name,
+  1,  raftcache__incr_request__number_ranges,
+  (ProtobufCMessageInit) raftcache__incr_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__incr_response__field_descriptors[2] =
+{
+  {
+    "value",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_SINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__IncrResponse, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "index",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__IncrResponse, index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__incr_response__field_indices_by_name[] = {
+  1,   /* field[1] = index */
+  0,   /* field[0] = value */
+};
+static const ProtobufCIntRange raftcache__incr_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor raftcache__incr_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.IncrResponse",
+  "IncrResponse",
+  "Raftcache__IncrResponse",
+  "raftcache",
+  sizeof(Raftcache__IncrResponse),
+  2,
+  raftcache__incr_response__field_descriptors,
+  raftcache__incr_response__field_indices_by_name,
+  1,  raftcache__incr_response__number_ranges,
+  (ProtobufCMessageInit) raftcache__incr_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 #define raftcache__status_request__field_descriptors NULL
 #define raftcache__status_request__field_indices_by_name NULL
 #define raftcache__status_request__number_ranges NULL
@@ -1291,7 +1483,7 @@ const ProtobufCMessageDescriptor raftcache__follower_status__descriptor =
   (ProtobufCMessageInit) raftcache__follower_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[5] =
+static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[6] =
 {
   {
     "op",
@@ -1353,8 +1545,21 @@ static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[5] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "by",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_SINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Command, by),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__command__field_indices_by_name[] = {
+  5,   /* field[5] = by */
   4,   /* field[4] = if_absent */
   3,   /* field[3] = if_mod_index */
   1,   /* field[1] = key */
@@ -1364,7 +1569,7 @@ static const unsigned raftcache__command__field_indices_by_name[] = {
 static const ProtobufCIntRange raftcache__command__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor raftcache__command__descriptor =
 {
@@ -1374,7 +1579,7 @@ const ProtobufCMessageDescriptor raftcache__command__descriptor =
   "Raftcache__Command",
   "raftcache",
   sizeof(Raftcache__Command),
-  5,
+  6,
   raftcache__command__field_descriptors,
   raftcache__command__field_indices_by_name,
   1,  raftcache__command__number_ranges,
@@ -1445,17 +1650,19 @@ const ProtobufCEnumDescriptor raftcache__role__descriptor =
   raftcache__role__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue raftcache__command_op__enum_values_by_number[2] =
+static const ProtobufCEnumValue raftcache__command_op__enum_values_by_number[3] =
 {
   { "COMMAND_OP_SET", "RAFTCACHE__COMMAND_OP__COMMAND_OP_SET", 0 },
   { "COMMAND_OP_DELETE", "RAFTCACHE__COMMAND_OP__COMMAND_OP_DELETE", 1 },
+  { "COMMAND_OP_INCR", "RAFTCACHE__COMMAND_OP__COMMAND_OP_INCR", 2 },
 };
 static const ProtobufCIntRange raftcache__command_op__value_ranges[] = {
-{0, 0},{0, 2}
+{0, 0},{0, 3}
 };
-static const ProtobufCEnumValueIndex raftcache__command_op__enum_values_by_name[2] =
+static const ProtobufCEnumValueIndex raftcache__command_op__enum_values_by_name[3] =
 {
   { "COMMAND_OP_DELETE", 1 },
+  { "COMMAND_OP_INCR", 2 },
   { "COMMAND_OP_SET", 0 },
 };
 const ProtobufCEnumDescriptor raftcache__command_op__descriptor =
@@ -1465,24 +1672,26 @@ const ProtobufCEnumDescriptor raftcache__command_op__descriptor =
   "CommandOp",
   "Raftcache__CommandOp",
   "raftcache",
-  2,
+  3,
   raftcache__command_op__enum_values_by_number,
-  2,
+  3,
   raftcache__command_op__enum_values_by_name,
   1,
   raftcache__command_op__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor raftcache__kv__method_descriptors[4] =
+static const ProtobufCMethodDescriptor raftcache__kv__method_descriptors[5] =
 {
   { "Get", &raftcache__get_request__descriptor, &raftcache__get_response__descriptor },
   { "Set", &raftcache__set_request__descriptor, &raftcache__set_response__descriptor },
   { "Delete", &raftcache__delete_request__descriptor, &raftcache__delete_response__descriptor },
   { "Status", &raftcache__status_request__descriptor, &raftcache__status_response__descriptor },
+  { "Incr", &raftcache__incr_request__descriptor, &raftcache__incr_response__descriptor },
 };
 const unsigned raftcache__kv__method_indices_by_name[] = {
   2,        /* Delete */
   0,        /* Get */
+  4,        /* Incr */
   1,        /* Set */
   3         /* Status */
 };
@@ -1493,7 +1702,7 @@ const ProtobufCServiceDescriptor raftcache__kv__descriptor =
   "KV",
   "Raftcache__KV",
   "raftcache",
-  4,
+  5,
   raftcache__kv__method_descriptors,
   raftcache__kv__method_indices_by_name
 };
@@ -1528,6 +1737,14 @@ void raftcache__kv__status(ProtobufCService *service,
 {
   assert(service->descriptor == &raftcache__kv__descriptor);
   service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void raftcache__kv__incr(ProtobufCService *service,
+                         const Raftcache__IncrRequest *input,
+                         Raftcache__IncrResponse_Closure closure,
+                         void *closure_data)
+{
+  assert(service->descriptor == &raftcache__kv__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void raftcache__kv__init (Raftcache__KV_Service *service,
                           Raftcache__KV_ServiceDestroy destroy)

@@ -25,6 +25,11 @@ public final class CacheStore: Sendable {
         /// The command's condition did not hold: nothing changed. The key's version then
         /// (nil: it did not exist).
         case conditionFailed(current: KeyVersion?)
+        /// An increment set the value to this number.
+        case incremented(to: Int64)
+        /// An increment changed nothing: the value is not a decimal 64-bit integer, or the sum
+        /// would leave that range.
+        case notIncremented(reason: String)
     }
 
     /// Applies the next committed entry. Entries must come in index order, each once.
@@ -46,8 +51,24 @@ public final class CacheStore: Sendable {
                 return .set
             case .delete:
                 return .deleted(existed: state.values.removeValue(forKey: command.key))
+            case .incr:
+                let current = state.values[command.key].map { value in value.withUnsafeBytes { Self.decimal($0) } } ?? 0
+                guard let current else { return .notIncremented(reason: "the value is not a decimal 64-bit integer") }
+                let (sum, overflow) = current.addingReportingOverflow(command.by)
+                guard !overflow else { return .notIncremented(reason: "\(current) + \(command.by) is outside the 64-bit range") }
+                state.values.updateValue(Array(String(sum).utf8), forKey: command.key, index: entry.index)
+                return .incremented(to: sum)
             }
         }
+    }
+
+    /// `bytes` as a decimal 64-bit integer: an optional "-", then 1 to 19 digits; nil otherwise.
+    static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        let digits = bytes.first == UInt8(ascii: "-") ? bytes.dropFirst() : bytes[...]
+        guard (1...19).contains(digits.count), digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+            return nil
+        }
+        return Int64(String(decoding: bytes, as: UTF8.self))
     }
 
     /// The value of `key`, and the index the map had applied when it was read.

@@ -127,8 +127,9 @@ public struct HTTPFrontend: Sendable {
             return try set(key: try Self.key(parts), value: Array(request.body.readableBytesView), request, requester)
         case .POST:
             // The route the original program registers (key/value), and the one its README
-            // documents (key/value/value).
+            // documents (key/value/value); key/incr increments.
             switch parts.count {
+            case 2 where parts[1] == Array("incr".utf8): return try incr(key: try Self.key(parts), query: query, requester)
             case 2: return try set(key: try Self.key(parts), value: parts[1], request, requester)
             case 3 where parts[1] == Array("value".utf8): return try set(key: try Self.key(parts), value: parts[2], request, requester)
             default: throw APIError(.notFound, "use POST /api/v1/key/{key}/{value} or /api/v1/key/{key}/value/{value}")
@@ -176,6 +177,13 @@ public struct HTTPFrontend: Sendable {
 
     private func set(key: [UInt8], value: [UInt8], _ request: Request, _ requester: NodeAPI.Requester) throws -> Reply {
         .later(api.set(key: key, value: value, condition: try Self.condition(request.head.headers), by: requester).map(HTTPAnswer.index))
+    }
+
+    /// `?by=N` (default 1, may be negative): {"value": new value, "index": N}.
+    private func incr(key: [UInt8], query: Query, _ requester: NodeAPI.Requester) throws -> Reply {
+        let text = query["by"] ?? "1"
+        guard let amount = Int64(text) else { throw APIError(.badRequest, "by must be a 64-bit integer, not '\(text)'") }
+        return .later(api.incr(key: key, amount: amount, by: requester).map { .json(.ok, ["value": $0.value, "index": $0.index]) })
     }
 
     /// A write's condition from its headers: `If-Match: <mod index>` (compare-and-set; quoted

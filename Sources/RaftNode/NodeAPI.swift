@@ -57,7 +57,7 @@ public struct NodeAPI: Sendable {
             return failed(RPCError(.resourceExhausted, "value of \(value.count) bytes is over the limit of \(maxValueSize) bytes"))
         }
         let command = Command(op: .set, key: key, value: value, condition: condition)
-        return write(command, by: requester, forward: .set, SetRequest(key: key, value: value, condition: condition)) {
+        return write(command, by: requester, forward: .set, SetRequest(key: key, value: value, condition: condition), applied: Self.index) {
             (response: SetResponse) in response.index
         }
     }
@@ -67,9 +67,23 @@ public struct NodeAPI: Sendable {
     public func delete(key: [UInt8], condition: WriteCondition = .none, by requester: Requester) -> EventLoopFuture<UInt64> {
         if let refused = refusal(.write, requester) ?? keyProblem(key) { return failed(refused) }
         guard condition != .absent else { return failed(.invalid("a delete cannot be made on the condition that the key does not exist")) }
-        return write(Command(op: .delete, key: key, condition: condition), by: requester, forward: .delete, DeleteRequest(key: key, condition: condition)) {
+        return write(
+            Command(op: .delete, key: key, condition: condition), by: requester, forward: .delete,
+            DeleteRequest(key: key, condition: condition), applied: Self.index
+        ) {
             (response: DeleteResponse) in response.index
         }
+    }
+
+    /// Adds `amount` to the key's value, a decimal 64-bit integer (a missing key counts as 0),
+    /// once a quorum has it: the new value and the entry's index. A value that is not such a
+    /// number, or a sum outside the range, changes nothing and fails as FAILED_PRECONDITION.
+    public func incr(key: [UInt8], amount: Int64, by requester: Requester) -> EventLoopFuture<IncrResponse> {
+        if let refused = refusal(.write, requester) ?? keyProblem(key) { return failed(refused) }
+        return write(
+            Command(op: .incr, key: key, by: amount), by: requester, forward: .incr, IncrRequest(key: key, by: amount),
+            applied: Self.incremented
+        ) { (response: IncrResponse) in response }
     }
 
     /// This node's value of `key` as it is, at once, on the caller's thread: what a stale
@@ -186,11 +200,12 @@ public struct NodeAPI: Sendable {
         node.loop.makeFailedFuture(error)
     }
 
-    /// Proposes `command` here, or forwards `request` to the leader as `method`.
-    private func write<Response: WireMessage>(
+    /// Proposes `command` here and reads its answer from what applying it did (`applied`), or
+    /// forwards `request` to the leader as `method` and reads the answer from its response.
+    private func write<T: Sendable, Response: WireMessage>(
         _ command: Command, by requester: Requester, forward method: Method, _ request: some WireMessage & Sendable,
-        index: @escaping @Sendable (Response) -> UInt64
-    ) -> EventLoopFuture<UInt64> {
+        applied: @escaping @Sendable (AppliedEntry) throws -> T, answer: @escaping @Sendable (Response) -> T
+    ) -> EventLoopFuture<T> {
         let bytes: [UInt8]
         do {
             bytes = try command.wireBytes()
@@ -199,12 +214,24 @@ public struct NodeAPI: Sendable {
         }
         let condition = command.condition
         let proposed = {
-            node.proposeCommand(bytes).flatMapThrowing { applied in
-                if case .conditionFailed(let current) = applied.outcome { throw RPCError.conditionFailed(condition, current: current) }
-                return applied.index
+            node.proposeCommand(bytes).flatMapThrowing { entry in
+                if case .conditionFailed(let current) = entry.outcome { throw RPCError.conditionFailed(condition, current: current) }
+                return try applied(entry)
             }
         }
-        return forwardingToLeader(by: requester, proposed, forward: method, request, answer: index)
+        return forwardingToLeader(by: requester, proposed, forward: method, request, answer: answer)
+    }
+
+    /// A set's or delete's answer: the entry's index.
+    @Sendable private static func index(_ entry: AppliedEntry) -> UInt64 { entry.index }
+
+    /// An increment's answer: the new value and the entry's index.
+    @Sendable private static func incremented(_ entry: AppliedEntry) throws -> IncrResponse {
+        switch entry.outcome {
+        case .incremented(let value): return IncrResponse(value: value, index: entry.index)
+        case .notIncremented(let reason): throw RPCError(.failedPrecondition, "cannot increment: \(reason)")
+        default: throw RPCError.unexpected("an increment was applied as \(entry.outcome)")
+        }
     }
 
     /// Runs `here`; when it fails because this node is not the leader, and the request has

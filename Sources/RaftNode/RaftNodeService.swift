@@ -46,6 +46,9 @@ public struct RaftNodeService: RPCService {
             case .delete:
                 let request = try DeleteRequest(wireBytes: call.payload)
                 answer = api.delete(key: request.key, condition: request.condition, by: requester).flatMapThrowing { try DeleteResponse(index: $0).wireBytes() }
+            case .incr:
+                let request = try IncrRequest(wireBytes: call.payload)
+                answer = api.incr(key: request.key, amount: request.by, by: requester).flatMapThrowing { try $0.wireBytes() }
             case .status:
                 _ = try StatusRequest(wireBytes: call.payload)
                 answer = api.status(by: requester).flatMapThrowing { try $0.wireBytes() }

@@ -54,7 +54,7 @@ final class SimStateMachine {
         }
     }
 
-    /// A client's write: a set or delete of one of a few keys, some of them conditional on a
+    /// A client's write: a set, delete or increment of one of a few keys, some conditional on a
     /// version `known` (as a client would have read it) or on the key being absent.
     static func command<R: RandomNumberGenerator>(number: Int, known: (([UInt8]) -> KeyVersion?), rng: inout R) -> [UInt8] {
         let key = Array("k\(Int.random(in: 0..<10, using: &rng))".utf8)
@@ -68,6 +68,10 @@ final class SimStateMachine {
             let index = known(key)?.modIndex ?? UInt64.random(in: 1...10, using: &rng)
             command = Command(op: .set, key: key, value: value, condition: .modIndex(Bool.random(using: &rng) || index <= 1 ? index : index - 1))
         case 9: command = Command(op: .delete, key: key, condition: .modIndex(max(1, known(key)?.modIndex ?? 1)))
+        case 10..<12:
+            // Counters, mostly numbers; an increment of a key holding "v..." is refused alike everywhere.
+            let counter = Bool.random(using: &rng) ? Array("n\(Int.random(in: 0..<3, using: &rng))".utf8) : key
+            command = Command(op: .incr, key: counter, by: Int64.random(in: -3...3, using: &rng))
         default: command = Command(op: .set, key: key, value: value)
         }
         return (try? command.wireBytes()) ?? []

@@ -218,7 +218,7 @@ extension Command: ProtobufCBacked {
     init(c: Raftcache__Command) throws {
         self.init(
             op: try decodeEnum(c.op.rawValue), key: decodeBytes(c.key), value: decodeBytes(c.value),
-            condition: try WriteCondition(ifModIndex: c.if_mod_index, ifAbsent: c.if_absent != 0, message: "Command"))
+            condition: try WriteCondition(ifModIndex: c.if_mod_index, ifAbsent: c.if_absent != 0, message: "Command"), by: c.by)
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__Command {
@@ -228,6 +228,37 @@ extension Command: ProtobufCBacked {
         c.value = arena.binary(value)
         c.if_mod_index = condition.ifModIndex
         c.if_absent = condition.ifAbsent ? 1 : 0
+        c.by = by
+        return c
+    }
+}
+
+extension IncrRequest: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__IncrRequest>) { raftcache__incr_request__init(message) }
+
+    init(c: Raftcache__IncrRequest) throws {
+        self.init(key: decodeBytes(c.key), by: c.by)
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__IncrRequest {
+        var c = Self.emptyCMessage()
+        c.key = arena.binary(key)
+        c.by = by
+        return c
+    }
+}
+
+extension IncrResponse: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__IncrResponse>) { raftcache__incr_response__init(message) }
+
+    init(c: Raftcache__IncrResponse) throws {
+        self.init(value: c.value, index: try decodeNumber(c.index, field: "IncrResponse.index"))
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__IncrResponse {
+        var c = Self.emptyCMessage()
+        c.value = value
+        c.index = index
         return c
     }
 }

@@ -179,6 +179,8 @@ public struct FollowerStatus: Sendable, Equatable {
 public enum CommandOp: UInt32, Sendable, CaseIterable {
     case set = 0
     case delete = 1
+    /// Adds `by` to the key's decimal value.
+    case incr = 2
 }
 
 /// A state-machine command: the data of a `.command` log entry.
@@ -187,11 +189,36 @@ public struct Command: Sendable, Equatable {
     public var key: [UInt8]
     public var value: [UInt8]
     public var condition: WriteCondition
+    /// `.incr`: what to add.
+    public var by: Int64
 
-    public init(op: CommandOp = .set, key: [UInt8] = [], value: [UInt8] = [], condition: WriteCondition = .none) {
+    public init(op: CommandOp = .set, key: [UInt8] = [], value: [UInt8] = [], condition: WriteCondition = .none, by: Int64 = 0) {
         self.op = op
         self.key = key
         self.value = value
         self.condition = condition
+        self.by = by
+    }
+}
+
+public struct IncrRequest: Sendable, Equatable {
+    public var key: [UInt8]
+    public var by: Int64
+
+    public init(key: [UInt8] = [], by: Int64 = 0) {
+        self.key = key
+        self.by = by
+    }
+}
+
+public struct IncrResponse: Sendable, Equatable {
+    /// The value after the increment.
+    public var value: Int64
+    /// The write's log index.
+    public var index: UInt64
+
+    public init(value: Int64 = 0, index: UInt64 = 0) {
+        self.value = value
+        self.index = index
     }
 }

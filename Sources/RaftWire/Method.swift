@@ -13,6 +13,7 @@ public enum Method: String, Sendable, CaseIterable {
     case set = "/raftcache.KV/Set"
     case delete = "/raftcache.KV/Delete"
     case status = "/raftcache.KV/Status"
+    case incr = "/raftcache.KV/Incr"
 
     /// The message a request of this method carries.
     public var requestType: any WireMessage.Type {
@@ -29,6 +30,7 @@ public enum Method: String, Sendable, CaseIterable {
         case .set: SetRequest.self
         case .delete: DeleteRequest.self
         case .status: StatusRequest.self
+        case .incr: IncrRequest.self
         }
     }
 
@@ -46,6 +48,7 @@ public enum Method: String, Sendable, CaseIterable {
         case .set: SetResponse.self
         case .delete: DeleteResponse.self
         case .status: StatusResponse.self
+        case .incr: IncrResponse.self
         }
     }
 }

@@ -198,6 +198,29 @@ struct CacheStoreTests {
         #expect(store.appliedIndex == 7)
     }
 
+    @Test("an increment adds to a decimal value, counts a missing key as 0, and refuses what is not a number or would overflow")
+    func increments() throws {
+        let store = CacheStore()
+        func incr(_ index: UInt64, _ key: String, _ by: Int64) throws -> CacheStore.Outcome {
+            store.apply(Entry(term: 1, index: index, type: .command, data: try Command(op: .incr, key: Array(key.utf8), by: by).wireBytes()))
+        }
+        #expect(try incr(1, "n", 5) == .incremented(to: 5))
+        #expect(try incr(2, "n", -7) == .incremented(to: -2))
+        #expect(store.get(Array("n".utf8)).value?.bytes == Array("-2".utf8))
+        #expect(store.get(Array("n".utf8)).value?.version == KeyVersion(createIndex: 1, modIndex: 2))
+        store.apply(try setEntry(3, "big", String(Int64.max)))
+        #expect(try incr(4, "big", 1) == .notIncremented(reason: "\(Int64.max) + 1 is outside the 64-bit range"))
+        #expect(try incr(5, "big", Int64.min) == .incremented(to: -1))
+        var next: UInt64 = 6
+        for text in ["", "x", "+1", "1.5", " 1", "--1", "-", "99999999999999999999", "9223372036854775808"] {
+            store.apply(try setEntry(next, "odd", text))
+            #expect(try incr(next + 1, "odd", 1) == .notIncremented(reason: "the value is not a decimal 64-bit integer"), "\(text)")
+            #expect(store.get(Array("odd".utf8)).value?.bytes == Array(text.utf8))
+            next += 2
+        }
+        #expect(store.get(Array("big".utf8)).value?.bytes == Array("-1".utf8))
+    }
+
     @Test("a snapshot whose versions cannot be is refused: modified after its index, or before created")
     func impossibleVersions() throws {
         let source = CacheStore()

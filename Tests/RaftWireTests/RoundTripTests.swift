@@ -46,7 +46,10 @@ let maximalMessages: [any WireMessage] = [
                    snapshot: SnapshotStatus(index: big, term: big, sizeBytes: big, ageMs: big, receivingIndex: big, receivedBytes: big),
                    followers: [FollowerStatus(id: longText, matchIndex: big, nextIndex: big, lag: big, state: longText), FollowerStatus()],
                    keys: big, bytes: big, digest: big, leaderContactAgeMs: big),
-    Command(op: .delete, key: Array(longText.utf8), value: [0], condition: .absent),
+    Command(op: .incr, key: Array(longText.utf8), value: [0], condition: .absent, by: .min),
+    IncrRequest(key: Array(longText.utf8), by: .min),
+    IncrResponse(value: .max, index: raftBig),
+    KeyVersion(createIndex: raftBig, modIndex: raftBig),
 ]
 
 /// Every message type with all fields at their defaults.
@@ -56,7 +59,7 @@ let emptyMessages: [any WireMessage] = [
     InstallSnapshotResponse(), TimeoutNowRequest(), TimeoutNowResponse(), ReadIndexRequest(), ReadIndexResponse(),
     AddVoterRequest(), RemoveServerRequest(), MembershipResponse(), TransferLeadershipRequest(),
     TransferLeadershipResponse(), GetRequest(), GetResponse(), SetRequest(), SetResponse(), DeleteRequest(),
-    DeleteResponse(), StatusRequest(), StatusResponse(), Command(),
+    DeleteResponse(), StatusRequest(), StatusResponse(), Command(), IncrRequest(), IncrResponse(), KeyVersion(createIndex: 0, modIndex: 0),
 ]
 
 @Suite("Round trips")

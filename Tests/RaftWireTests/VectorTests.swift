@@ -108,6 +108,10 @@ let vectors: [Vector] = [
         name: "17-condition-failed",
         envelope: Envelope(callID: 6, kind: .response, status: .failedPrecondition, message: "condition failed"),
         message: ErrorDetail(currentVersion: KeyVersion(createIndex: 9, modIndex: 12))),
+    Vector(
+        name: "18-kv-incr-request",
+        envelope: Envelope(callID: 10, kind: .request, method: Method.incr.rawValue),
+        message: IncrRequest(key: Array("hits".utf8), by: -2)),
 ]
 
 /// Decodes `bytes` as the type of `like` and compares.

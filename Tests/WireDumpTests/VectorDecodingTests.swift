@@ -45,6 +45,7 @@ struct VectorDecodingTests {
         "15-kv-get-response": ["response #5 KV/Get OK", "value=\"v1\" applied_index=12 create_index=9 mod_index=11"],
         "16-kv-set-if-match": ["request #6 KV/Set", "key=\"hello\" value=\"world2\" if_mod_index=11"],
         "17-condition-failed": ["response #6 KV/Set FAILED_PRECONDITION", "current_version=9/12"],
+        "18-kv-incr-request": ["request #10 KV/Incr", "key=\"hits\" by=-2"],
     ]
 
     @Test("every vector file has its expectation")

@@ -42,7 +42,16 @@ enum EntrySummary {
             switch command.op {
             case .set: return "set \(TextRendering.bytes(command.key)) (\(command.value.count)B)\(condition)"
             case .delete: return "delete \(TextRendering.bytes(command.key))\(condition)"
+            case .incr: return "incr \(TextRendering.bytes(command.key)) by \(command.by)"
             }
+        }
+    }
+
+    static func name(of op: CommandOp) -> String {
+        switch op {
+        case .set: "set"
+        case .delete: "delete"
+        case .incr: "incr"
         }
     }
 
@@ -60,9 +69,10 @@ enum EntrySummary {
         case .command:
             fields.append(Field("type", .text("command")))
             if let command = try? Command(wireBytes: entry.data) {
-                fields.append(Field("op", .text(command.op == .set ? "set" : "delete")))
+                fields.append(Field("op", .text(Self.name(of: command.op))))
                 fields.append(Field("key", .bytes(command.key)))
                 if command.op == .set { fields.append(Field("value_size", .number(UInt64(command.value.count)))) }
+                if command.op == .incr { fields.append(Field("by", .text(String(command.by)))) }
                 switch command.condition {
                 case .none: break
                 case .modIndex(let index): fields.append(Field("if_mod_index", .number(index)))

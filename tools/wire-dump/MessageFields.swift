@@ -201,6 +201,14 @@ extension DeleteResponse: ListedFields {
     var fields: [Field] { [Field("index", .number(index), always: true)] }
 }
 
+extension IncrRequest: ListedFields {
+    var fields: [Field] { [Field("key", .bytes(key), always: true), Field("by", .text(String(by)), always: true)] }
+}
+
+extension IncrResponse: ListedFields {
+    var fields: [Field] { [Field("value", .text(String(value)), always: true), Field("index", .number(index), always: true)] }
+}
+
 extension StatusRequest: ListedFields {
     var fields: [Field] { [] }
 }

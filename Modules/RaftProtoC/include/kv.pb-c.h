@@ -22,6 +22,8 @@ typedef struct Raftcache__SetRequest Raftcache__SetRequest;
 typedef struct Raftcache__SetResponse Raftcache__SetResponse;
 typedef struct Raftcache__DeleteRequest Raftcache__DeleteRequest;
 typedef struct Raftcache__DeleteResponse Raftcache__DeleteResponse;
+typedef struct Raftcache__IncrRequest Raftcache__IncrRequest;
+typedef struct Raftcache__IncrResponse Raftcache__IncrResponse;
 typedef struct Raftcache__StatusRequest Raftcache__StatusRequest;
 typedef struct Raftcache__StatusResponse Raftcache__StatusResponse;
 typedef struct Raftcache__SnapshotStatus Raftcache__SnapshotStatus;
@@ -59,7 +61,11 @@ typedef enum _Raftcache__Role {
  */
 typedef enum _Raftcache__CommandOp {
   RAFTCACHE__COMMAND_OP__COMMAND_OP_SET = 0,
-  RAFTCACHE__COMMAND_OP__COMMAND_OP_DELETE = 1
+  RAFTCACHE__COMMAND_OP__COMMAND_OP_DELETE = 1,
+  /*
+   * Adds `by` to the decimal value (IncrRequest).
+   */
+  RAFTCACHE__COMMAND_OP__COMMAND_OP_INCR = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFTCACHE__COMMAND_OP)
 } Raftcache__CommandOp;
 
@@ -158,6 +164,39 @@ struct  Raftcache__DeleteResponse
 #define RAFTCACHE__DELETE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__delete_response__descriptor) \
     , 0 }
+
+
+/*
+ * Adds `by` to the key's value, a decimal 64-bit integer (a missing key counts as 0), in one
+ * log entry. A value that is not such a number, or a sum past the 64-bit range, changes
+ * nothing and is FAILED_PRECONDITION.
+ */
+struct  Raftcache__IncrRequest
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData key;
+  int64_t by;
+};
+#define RAFTCACHE__INCR_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__incr_request__descriptor) \
+    , {0,NULL}, 0 }
+
+
+struct  Raftcache__IncrResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The value after the increment.
+   */
+  int64_t value;
+  /*
+   * The log index of the write (the key's new mod index).
+   */
+  uint64_t index;
+};
+#define RAFTCACHE__INCR_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__incr_response__descriptor) \
+    , 0, 0 }
 
 
 struct  Raftcache__StatusRequest
@@ -264,10 +303,14 @@ struct  Raftcache__Command
    */
   uint64_t if_mod_index;
   protobuf_c_boolean if_absent;
+  /*
+   * COMMAND_OP_INCR: what to add.
+   */
+  int64_t by;
 };
 #define RAFTCACHE__COMMAND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__command__descriptor) \
-    , RAFTCACHE__COMMAND_OP__COMMAND_OP_SET, {0,NULL}, {0,NULL}, 0, 0 }
+    , RAFTCACHE__COMMAND_OP__COMMAND_OP_SET, {0,NULL}, {0,NULL}, 0, 0, 0 }
 
 
 /* Raftcache__GetRequest methods */
@@ -384,6 +427,44 @@ Raftcache__DeleteResponse *
 void   raftcache__delete_response__free_unpacked
                      (Raftcache__DeleteResponse *message,
                       ProtobufCAllocator *allocator);
+/* Raftcache__IncrRequest methods */
+void   raftcache__incr_request__init
+                     (Raftcache__IncrRequest         *message);
+size_t raftcache__incr_request__get_packed_size
+                     (const Raftcache__IncrRequest   *message);
+size_t raftcache__incr_request__pack
+                     (const Raftcache__IncrRequest   *message,
+                      uint8_t             *out);
+size_t raftcache__incr_request__pack_to_buffer
+                     (const Raftcache__IncrRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__IncrRequest *
+       raftcache__incr_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__incr_request__free_unpacked
+                     (Raftcache__IncrRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__IncrResponse methods */
+void   raftcache__incr_response__init
+                     (Raftcache__IncrResponse         *message);
+size_t raftcache__incr_response__get_packed_size
+                     (const Raftcache__IncrResponse   *message);
+size_t raftcache__incr_response__pack
+                     (const Raftcache__IncrResponse   *message,
+                      uint8_t             *out);
+size_t raftcache__incr_response__pack_to_buffer
+                     (const Raftcache__IncrResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__IncrResponse *
+       raftcache__incr_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__incr_response__free_unpacked
+                     (Raftcache__IncrResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Raftcache__StatusRequest methods */
 void   raftcache__status_request__init
                      (Raftcache__StatusRequest         *message);
@@ -499,6 +580,12 @@ typedef void (*Raftcache__DeleteRequest_Closure)
 typedef void (*Raftcache__DeleteResponse_Closure)
                  (const Raftcache__DeleteResponse *message,
                   void *closure_data);
+typedef void (*Raftcache__IncrRequest_Closure)
+                 (const Raftcache__IncrRequest *message,
+                  void *closure_data);
+typedef void (*Raftcache__IncrResponse_Closure)
+                 (const Raftcache__IncrResponse *message,
+                  void *closure_data);
 typedef void (*Raftcache__StatusRequest_Closure)
                  (const Raftcache__StatusRequest *message,
                   void *closure_data);
@@ -537,6 +624,10 @@ struct Raftcache__KV_Service
                  const Raftcache__StatusRequest *input,
                  Raftcache__StatusResponse_Closure closure,
                  void *closure_data);
+  void (*incr)(Raftcache__KV_Service *service,
+               const Raftcache__IncrRequest *input,
+               Raftcache__IncrResponse_Closure closure,
+               void *closure_data);
 };
 typedef void (*Raftcache__KV_ServiceDestroy)(Raftcache__KV_Service *);
 void raftcache__kv__init (Raftcache__KV_Service *service,
@@ -548,7 +639,8 @@ void raftcache__kv__init (Raftcache__KV_Service *service,
       function_prefix__ ## get,\
       function_prefix__ ## set,\
       function_prefix__ ## delete,\
-      function_prefix__ ## status  }
+      function_prefix__ ## status,\
+      function_prefix__ ## incr  }
 void raftcache__kv__get(ProtobufCService *service,
                         const Raftcache__GetRequest *input,
                         Raftcache__GetResponse_Closure closure,
@@ -565,6 +657,10 @@ void raftcache__kv__status(ProtobufCService *service,
                            const Raftcache__StatusRequest *input,
                            Raftcache__StatusResponse_Closure closure,
                            void *closure_data);
+void raftcache__kv__incr(ProtobufCService *service,
+                         const Raftcache__IncrRequest *input,
+                         Raftcache__IncrResponse_Closure closure,
+                         void *closure_data);
 
 /* --- descriptors --- */
 
@@ -577,6 +673,8 @@ extern const ProtobufCMessageDescriptor raftcache__set_request__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__set_response__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__delete_request__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__delete_response__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__incr_request__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__incr_response__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__status_request__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__status_response__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__snapshot_status__descriptor;

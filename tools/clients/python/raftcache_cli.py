@@ -4,6 +4,7 @@
     raftcache_cli.py --addr HOST:PORT set KEY VALUE [--if-mod-index N | --if-absent]
     raftcache_cli.py --addr HOST:PORT get KEY [--consistency linearizable|lease|stale] [--version]
     raftcache_cli.py --addr HOST:PORT delete KEY [--if-mod-index N]
+    raftcache_cli.py --addr HOST:PORT incr KEY [--by N]
     raftcache_cli.py --addr HOST:PORT status
     raftcache_cli.py --addr HOST:PORT --tls-ca-file ca.pem --tls-cert-file me.pem --tls-key-file me-key.pem get KEY
     RAFT_CACHE_TOKEN=... raftcache_cli.py --addr HOST:PORT set KEY VALUE
@@ -40,6 +41,9 @@ def main(argv=None):
     p.add_argument("key")
     p.add_argument("--consistency", choices=sorted(rc.CONSISTENCY), default="linearizable")
     p.add_argument("--version", action="store_true", help="also print the key's create and mod index, on stderr")
+    p = commands.add_parser("incr", help="add BY (default 1) to KEY's decimal value; print the new value")
+    p.add_argument("key")
+    p.add_argument("--by", type=int, default=1)
     p = commands.add_parser("delete", help="delete KEY")
     p.add_argument("key")
     p.add_argument("--if-mod-index", type=int, default=0, help="only if KEY was last set by this entry")
@@ -65,6 +69,8 @@ def main(argv=None):
                 sys.stdout.buffer.write(response.value + b"\n")
                 if args.version:
                     print(f"create_index={response.create_index} mod_index={response.mod_index}", file=sys.stderr)
+            elif args.command == "incr":
+                print(client.incr(args.key.encode(), args.by)[0])
             elif args.command == "delete":
                 print(client.delete(args.key.encode(), args.if_mod_index))
             else:

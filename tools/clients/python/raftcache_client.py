@@ -124,6 +124,11 @@ class Client:
         request = wire.kv_pb2.SetRequest(key=key, value=value, if_mod_index=if_mod_index, if_absent=if_absent)
         return self.call("/raftcache.KV/Set", request).index
 
+    def incr(self, key, by=1):
+        """Adds `by` to the key's decimal value (a missing key counts as 0): (new value, index)."""
+        response = self.call("/raftcache.KV/Incr", wire.kv_pb2.IncrRequest(key=key, by=by))
+        return response.value, response.index
+
     def delete(self, key, if_mod_index=0):
         return self.call("/raftcache.KV/Delete", wire.kv_pb2.DeleteRequest(key=key, if_mod_index=if_mod_index)).index
 

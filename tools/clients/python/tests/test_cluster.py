@@ -269,6 +269,42 @@ def test_conditional_writes_over_both_protocols(http_cluster):
     assert one.request("GET", "/api/v1/key/counter")[1] == f"{2 * increments}\n".encode()
 
 
+def test_increments_over_both_protocols(http_cluster):
+    """An increment is one atomic write: concurrent ones through every node lose nothing; a
+    value that is not a decimal 64-bit integer, or a sum past the range, changes nothing."""
+    one, two, three = http_cluster
+    status, body, _ = one.request("POST", "/api/v1/key/hits/incr")
+    assert status == 200 and json.loads(body)["value"] == 1, body
+    status, body, _ = two.request("POST", "/api/v1/key/hits/incr?by=-5")
+    assert status == 200 and json.loads(body)["value"] == -4, body
+    with three.client() as c:
+        value, index = c.incr(b"hits", 10)
+        assert value == 6 and index > json.loads(body)["index"]
+    per_node = 20
+
+    def bump(node):
+        with node.client() as c:
+            for _ in range(per_node):
+                c.incr(b"hits")
+    threads = [threading.Thread(target=bump, args=(node,)) for node in http_cluster]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert one.request("GET", "/api/v1/key/hits")[1] == f"{6 + 3 * per_node}\n".encode()
+    # Not a number, or past the range: nothing changes.
+    assert one.request("PUT", "/api/v1/key/word", b"seven")[0] == 200
+    status, body, _ = two.request("POST", "/api/v1/key/word/incr")
+    assert status == 409 and "not a decimal" in json.loads(body)["message"], body
+    assert one.request("PUT", "/api/v1/key/top", str(2**63 - 1).encode())[0] == 200
+    with two.client() as c:
+        with pytest.raises(rc.RPCError) as refused:
+            c.incr(b"top")
+        assert refused.value.status == rc.wire.wire_pb2.STATUS_CODE_FAILED_PRECONDITION
+    assert three.request("GET", "/api/v1/key/top")[1] == f"{2**63 - 1}\n".encode()
+    assert one.request("POST", "/api/v1/key/hits/incr?by=lots")[0] == 400
+
+
 def test_http_bad_input(http_cluster):
     one = http_cluster[0]
     cases = [
