@@ -66,14 +66,25 @@ public final class ConnectionActivity: Sendable {
     }
 
     private let peer = Atomic<Bool>(false)
+    /// Who the connection's certificate names, once read (outer nil: not read yet).
+    private let certificate = Mutex<Caller??>(nil)
 
     var isServing: Bool { inFlight.load(ordering: .relaxed) > 0 }
 
     /// A cluster member (its certificate said so): never closed to make room.
     var isPeer: Bool { peer.load(ordering: .relaxed) }
 
-    public func markPeer() {
-        peer.store(true, ordering: .relaxed)
+    /// Who the TLS peer's certificate names (nil: no TLS, no certificate, or none of ours), read
+    /// from the pipeline with the connection's first request (its handshake is over by then)
+    /// and kept; a peer's connection is marked so.
+    public func caller(_ pipeline: ChannelPipeline.SynchronousOperations) -> Caller? {
+        certificate.withLock { known in
+            if let known { return known }
+            let caller = pipeline.certificateCaller
+            if caller?.role == .peer { peer.store(true, ordering: .relaxed) }
+            known = .some(caller)
+            return caller
+        }
     }
 
     func isPastDeadline(_ now: NIODeadline) -> Bool {

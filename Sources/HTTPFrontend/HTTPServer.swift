@@ -66,8 +66,6 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private let activity: ConnectionActivity
     private let logger: Logger
     private var state = State.idle
-    /// Who the connection's certificate names, read with its first request.
-    private var certificate: Caller??
 
     init(frontend: HTTPFrontend, bodyLimit: Int, activity: ConnectionActivity, logger: Logger) {
         self.frontend = frontend
@@ -98,10 +96,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             state = .reading(head, body)
         case (.end, .reading(let head, let body)):
             state = .idle
-            if certificate == nil {
-                certificate = .some(context.pipeline.syncOperations.certificateCaller)
-            }
-            answer(context: context, request: HTTPFrontend.Request(head: head, body: body, certificate: certificate ?? nil))
+            let certificate = activity.caller(context.pipeline.syncOperations)
+            answer(context: context, request: HTTPFrontend.Request(head: head, body: body, certificate: certificate))
         case (_, .refused):
             break
         default:

@@ -74,9 +74,6 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let logger: Logger
     private var inFlight = 0
     private var paused = false
-    /// Who the connection's certificate names, read once its first call arrives (the
-    /// handshake is over by then).
-    private var certificate: Caller??
 
     init(service: any RPCService, maxInFlight: Int, activity: ConnectionActivity, logger: Logger) {
         self.service = service
@@ -97,13 +94,9 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
         inFlight += 1
         activity.requestReceived()
         updateReading(channel: context.channel)
-        if certificate == nil {
-            certificate = .some(context.pipeline.syncOperations.certificateCaller)
-            if certificate??.role == .peer { activity.markPeer() }
-        }
         let call = InboundCall(
             method: request.method, payload: request.payload, timeoutMs: request.timeoutMs, hops: request.hops,
-            caller: certificate ?? nil, token: request.authToken)
+            caller: activity.caller(context.pipeline.syncOperations), token: request.authToken)
         let channel = context.channel
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         service.respond(to: call, on: context.eventLoop).whenComplete { outcome in
