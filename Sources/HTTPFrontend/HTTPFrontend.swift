@@ -189,6 +189,8 @@ public struct HTTPFrontend: Sendable {
     /// A write's condition from its headers: `If-Match: <mod index>` (compare-and-set; quoted
     /// like an entity tag or not) or `If-None-Match: *` (create only).
     static func condition(_ headers: HTTPHeaders) throws -> WriteCondition {
+        // Most writes have neither header: no arrays made for them.
+        guard headers.contains(name: "If-Match") || headers.contains(name: "If-None-Match") else { return .none }
         let match = headers["If-Match"], noneMatch = headers["If-None-Match"]
         switch (match.count, noneMatch.count) {
         case (0, 0):

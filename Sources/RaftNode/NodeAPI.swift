@@ -95,7 +95,6 @@ public struct NodeAPI: Sendable {
 
     /// The value of `key` read at `consistency` (see `RaftNode.read`).
     public func read(key: [UInt8], consistency: Consistency, by requester: Requester) -> EventLoopFuture<Read> {
-        if consistency == .stale { return node.loop.makeCompletedFuture(staleRead(key: key, by: requester).mapError { $0 }) }
         if let refused = refusal(.read, requester) ?? keyProblem(key) { return failed(refused) }
         return node.read(key, consistency: consistency).flatMapResult(Self.found)
     }
@@ -246,7 +245,7 @@ public struct NodeAPI: Sendable {
             guard requester.hops == 0, let error = error as? RPCError, let leader = error.leader else {
                 return node.loop.makeFailedFuture(error)
             }
-            return node.onLoop { node.loop.makeSucceededFuture(node.client(for: leader.address, peer: leader.id)) }
+            return node.onLoop { node.loop.makeSucceededFuture(node.peers.client(for: leader.address, peer: leader.id)) }
                 .flatMap { client in
                     guard let client, let payload = try? request.wireBytes() else { return node.loop.makeFailedFuture(error) }
                     return client.callFuture(

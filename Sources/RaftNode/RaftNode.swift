@@ -173,11 +173,6 @@ public final class RaftNode: @unchecked Sendable {
         core.configuration.servers.first { $0.id == peer }?.address
     }
 
-    /// The client for the member `peer` at `address` (a follower forwards writes with it).
-    func client(for address: String, peer: NodeID) -> RPCClient? {
-        peers.client(for: address, peer: peer)
-    }
-
     /// A message for the core from outside a call (a snapshot stream's last answer).
     func deliver(_ message: Message) {
         guard !stopped else { return }

@@ -1,4 +1,5 @@
 import CacheStore
+import RaftStorage
 import RaftWire
 
 /// The replicated state machine of the simulation: the production CacheStore, so its versions
@@ -45,10 +46,7 @@ final class SimStateMachine {
         history = bytes.withUnsafeBytes { $0.loadLittleEndian(at: 0) }
         let data = Array(bytes.dropFirst(8))
         do {
-            try store.restoreSnapshot(size: UInt64(data.count)) { offset, count in
-                let start = Int(min(offset, UInt64(data.count)))
-                return Array(data[start..<min(data.count, start + count)])
-            }
+            try store.restoreSnapshot(size: UInt64(data.count)) { offset, count in data.chunk(at: offset, count: count) }
         } catch {
             fatalError("a simulated snapshot does not load: \(error)")
         }

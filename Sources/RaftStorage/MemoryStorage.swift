@@ -112,7 +112,7 @@ public final class MemorySnapshot: SnapshotSource, Sendable {
 
 extension Array where Element == UInt8 {
     /// Up to `count` bytes from `offset`; fewer at the end, none past it.
-    func chunk(at offset: UInt64, count: Int) -> [UInt8] {
+    public func chunk(at offset: UInt64, count: Int) -> [UInt8] {
         let start = Int(Swift.min(offset, UInt64(self.count)))
         return Array(self[start..<Swift.min(self.count, start + count)])
     }
