@@ -173,7 +173,7 @@ let package = Package(
         // The executable's own parsing of flags.
         .testTarget(
             name: "RaftCacheTests",
-            dependencies: ["raft-cache", "RaftNode", "RaftWire", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["raft-cache", "RaftNode", "RaftWire", "HTTPFrontend", .product(name: "NIOCore", package: "swift-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

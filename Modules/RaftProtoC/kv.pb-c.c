@@ -367,6 +367,411 @@ void   raftcache__incr_response__free_unpacked
   assert(message->base.descriptor == &raftcache__incr_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   raftcache__set_ttlrequest__init
+                     (Raftcache__SetTTLRequest         *message)
+{
+  static const Raftcache__SetTTLRequest init_value = RAFTCACHE__SET_TTLREQUEST__INIT;
+  *message = init_value;
+}
+size_t raftcache__set_ttlrequest__get_packed_size
+                     (const Raftcache__SetTTLRequest *message)
+{
+  assert(message->base.descriptor == &raftcache__set_ttlrequest__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__set_ttlrequest__pack
+                     (const Raftcache__SetTTLRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__set_ttlrequest__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__set_ttlrequest__pack_to_buffer
+                     (const Raftcache__SetTTLRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__set_ttlrequest__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__SetTTLRequest *
+       raftcache__set_ttlrequest__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__SetTTLRequest *)
+     protobuf_c_message_unpack (&raftcache__set_ttlrequest__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__set_ttlrequest__free_unpacked
+                     (Raftcache__SetTTLRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__set_ttlrequest__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__set_ttlresponse__init
+                     (Raftcache__SetTTLResponse         *message)
+{
+  static const Raftcache__SetTTLResponse init_value = RAFTCACHE__SET_TTLRESPONSE__INIT;
+  *message = init_value;
+}
+size_t raftcache__set_ttlresponse__get_packed_size
+                     (const Raftcache__SetTTLResponse *message)
+{
+  assert(message->base.descriptor == &raftcache__set_ttlresponse__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__set_ttlresponse__pack
+                     (const Raftcache__SetTTLResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__set_ttlresponse__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__set_ttlresponse__pack_to_buffer
+                     (const Raftcache__SetTTLResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__set_ttlresponse__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__SetTTLResponse *
+       raftcache__set_ttlresponse__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__SetTTLResponse *)
+     protobuf_c_message_unpack (&raftcache__set_ttlresponse__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__set_ttlresponse__free_unpacked
+                     (Raftcache__SetTTLResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__set_ttlresponse__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__txn_request__init
+                     (Raftcache__TxnRequest         *message)
+{
+  static const Raftcache__TxnRequest init_value = RAFTCACHE__TXN_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raftcache__txn_request__get_packed_size
+                     (const Raftcache__TxnRequest *message)
+{
+  assert(message->base.descriptor == &raftcache__txn_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__txn_request__pack
+                     (const Raftcache__TxnRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__txn_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__txn_request__pack_to_buffer
+                     (const Raftcache__TxnRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__txn_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__TxnRequest *
+       raftcache__txn_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__TxnRequest *)
+     protobuf_c_message_unpack (&raftcache__txn_request__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__txn_request__free_unpacked
+                     (Raftcache__TxnRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__txn_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__compare__init
+                     (Raftcache__Compare         *message)
+{
+  static const Raftcache__Compare init_value = RAFTCACHE__COMPARE__INIT;
+  *message = init_value;
+}
+size_t raftcache__compare__get_packed_size
+                     (const Raftcache__Compare *message)
+{
+  assert(message->base.descriptor == &raftcache__compare__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__compare__pack
+                     (const Raftcache__Compare *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__compare__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__compare__pack_to_buffer
+                     (const Raftcache__Compare *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__compare__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__Compare *
+       raftcache__compare__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__Compare *)
+     protobuf_c_message_unpack (&raftcache__compare__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__compare__free_unpacked
+                     (Raftcache__Compare *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__compare__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__key_op__init
+                     (Raftcache__KeyOp         *message)
+{
+  static const Raftcache__KeyOp init_value = RAFTCACHE__KEY_OP__INIT;
+  *message = init_value;
+}
+size_t raftcache__key_op__get_packed_size
+                     (const Raftcache__KeyOp *message)
+{
+  assert(message->base.descriptor == &raftcache__key_op__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__key_op__pack
+                     (const Raftcache__KeyOp *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__key_op__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__key_op__pack_to_buffer
+                     (const Raftcache__KeyOp *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__key_op__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__KeyOp *
+       raftcache__key_op__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__KeyOp *)
+     protobuf_c_message_unpack (&raftcache__key_op__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__key_op__free_unpacked
+                     (Raftcache__KeyOp *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__key_op__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__key_op_result__init
+                     (Raftcache__KeyOpResult         *message)
+{
+  static const Raftcache__KeyOpResult init_value = RAFTCACHE__KEY_OP_RESULT__INIT;
+  *message = init_value;
+}
+size_t raftcache__key_op_result__get_packed_size
+                     (const Raftcache__KeyOpResult *message)
+{
+  assert(message->base.descriptor == &raftcache__key_op_result__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__key_op_result__pack
+                     (const Raftcache__KeyOpResult *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__key_op_result__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__key_op_result__pack_to_buffer
+                     (const Raftcache__KeyOpResult *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__key_op_result__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__KeyOpResult *
+       raftcache__key_op_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__KeyOpResult *)
+     protobuf_c_message_unpack (&raftcache__key_op_result__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__key_op_result__free_unpacked
+                     (Raftcache__KeyOpResult *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__key_op_result__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__txn_response__init
+                     (Raftcache__TxnResponse         *message)
+{
+  static const Raftcache__TxnResponse init_value = RAFTCACHE__TXN_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t raftcache__txn_response__get_packed_size
+                     (const Raftcache__TxnResponse *message)
+{
+  assert(message->base.descriptor == &raftcache__txn_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__txn_response__pack
+                     (const Raftcache__TxnResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__txn_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__txn_response__pack_to_buffer
+                     (const Raftcache__TxnResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__txn_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__TxnResponse *
+       raftcache__txn_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__TxnResponse *)
+     protobuf_c_message_unpack (&raftcache__txn_response__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__txn_response__free_unpacked
+                     (Raftcache__TxnResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__txn_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__batch_request__init
+                     (Raftcache__BatchRequest         *message)
+{
+  static const Raftcache__BatchRequest init_value = RAFTCACHE__BATCH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raftcache__batch_request__get_packed_size
+                     (const Raftcache__BatchRequest *message)
+{
+  assert(message->base.descriptor == &raftcache__batch_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__batch_request__pack
+                     (const Raftcache__BatchRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__batch_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__batch_request__pack_to_buffer
+                     (const Raftcache__BatchRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__batch_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__BatchRequest *
+       raftcache__batch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__BatchRequest *)
+     protobuf_c_message_unpack (&raftcache__batch_request__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__batch_request__free_unpacked
+                     (Raftcache__BatchRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__batch_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__batch_response__init
+                     (Raftcache__BatchResponse         *message)
+{
+  static const Raftcache__BatchResponse init_value = RAFTCACHE__BATCH_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t raftcache__batch_response__get_packed_size
+                     (const Raftcache__BatchResponse *message)
+{
+  assert(message->base.descriptor == &raftcache__batch_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__batch_response__pack
+                     (const Raftcache__BatchResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__batch_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__batch_response__pack_to_buffer
+                     (const Raftcache__BatchResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__batch_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__BatchResponse *
+       raftcache__batch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__BatchResponse *)
+     protobuf_c_message_unpack (&raftcache__batch_response__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__batch_response__free_unpacked
+                     (Raftcache__BatchResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__batch_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   raftcache__status_request__init
                      (Raftcache__StatusRequest         *message)
 {
@@ -643,7 +1048,7 @@ const ProtobufCMessageDescriptor raftcache__get_request__descriptor =
   (ProtobufCMessageInit) raftcache__get_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__get_response__field_descriptors[5] =
+static const ProtobufCFieldDescriptor raftcache__get_response__field_descriptors[6] =
 {
   {
     "value",
@@ -705,18 +1110,31 @@ static const ProtobufCFieldDescriptor raftcache__get_response__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "ttl_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__GetResponse, ttl_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__get_response__field_indices_by_name[] = {
   1,   /* field[1] = applied_index */
   3,   /* field[3] = create_index */
   2,   /* field[2] = leader_contact_age_ms */
   4,   /* field[4] = mod_index */
+  5,   /* field[5] = ttl_ms */
   0,   /* field[0] = value */
 };
 static const ProtobufCIntRange raftcache__get_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor raftcache__get_response__descriptor =
 {
@@ -726,14 +1144,14 @@ const ProtobufCMessageDescriptor raftcache__get_response__descriptor =
   "Raftcache__GetResponse",
   "raftcache",
   sizeof(Raftcache__GetResponse),
-  5,
+  6,
   raftcache__get_response__field_descriptors,
   raftcache__get_response__field_indices_by_name,
   1,  raftcache__get_response__number_ranges,
   (ProtobufCMessageInit) raftcache__get_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__set_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor raftcache__set_request__field_descriptors[5] =
 {
   {
     "key",
@@ -783,17 +1201,30 @@ static const ProtobufCFieldDescriptor raftcache__set_request__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "ttl_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__SetRequest, ttl_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__set_request__field_indices_by_name[] = {
   3,   /* field[3] = if_absent */
   2,   /* field[2] = if_mod_index */
   0,   /* field[0] = key */
+  4,   /* field[4] = ttl_ms */
   1,   /* field[1] = value */
 };
 static const ProtobufCIntRange raftcache__set_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor raftcache__set_request__descriptor =
 {
@@ -803,7 +1234,7 @@ const ProtobufCMessageDescriptor raftcache__set_request__descriptor =
   "Raftcache__SetRequest",
   "raftcache",
   sizeof(Raftcache__SetRequest),
-  4,
+  5,
   raftcache__set_request__field_descriptors,
   raftcache__set_request__field_indices_by_name,
   1,  raftcache__set_request__number_ranges,
@@ -1039,6 +1470,582 @@ const ProtobufCMessageDescriptor raftcache__incr_response__descriptor =
   (ProtobufCMessageInit) raftcache__incr_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor raftcache__set_ttlrequest__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__SetTTLRequest, key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ttl_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__SetTTLRequest, ttl_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__set_ttlrequest__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = ttl_ms */
+};
+static const ProtobufCIntRange raftcache__set_ttlrequest__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor raftcache__set_ttlrequest__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.SetTTLRequest",
+  "SetTTLRequest",
+  "Raftcache__SetTTLRequest",
+  "raftcache",
+  sizeof(Raftcache__SetTTLRequest),
+  2,
+  raftcache__set_ttlrequest__field_descriptors,
+  raftcache__set_ttlrequest__field_indices_by_name,
+  1,  raftcache__set_ttlrequest__number_ranges,
+  (ProtobufCMessageInit) raftcache__set_ttlrequest__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__set_ttlresponse__field_descriptors[1] =
+{
+  {
+    "index",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__SetTTLResponse, index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__set_ttlresponse__field_indices_by_name[] = {
+  0,   /* field[0] = index */
+};
+static const ProtobufCIntRange raftcache__set_ttlresponse__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor raftcache__set_ttlresponse__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.SetTTLResponse",
+  "SetTTLResponse",
+  "Raftcache__SetTTLResponse",
+  "raftcache",
+  sizeof(Raftcache__SetTTLResponse),
+  1,
+  raftcache__set_ttlresponse__field_descriptors,
+  raftcache__set_ttlresponse__field_indices_by_name,
+  1,  raftcache__set_ttlresponse__number_ranges,
+  (ProtobufCMessageInit) raftcache__set_ttlresponse__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__txn_request__field_descriptors[3] =
+{
+  {
+    "compares",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raftcache__TxnRequest, n_compares),
+    offsetof(Raftcache__TxnRequest, compares),
+    &raftcache__compare__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "success",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raftcache__TxnRequest, n_success),
+    offsetof(Raftcache__TxnRequest, success),
+    &raftcache__key_op__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "failure",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raftcache__TxnRequest, n_failure),
+    offsetof(Raftcache__TxnRequest, failure),
+    &raftcache__key_op__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__txn_request__field_indices_by_name[] = {
+  0,   /* field[0] = compares */
+  2,   /* field[2] = failure */
+  1,   /* field[1] = success */
+};
+static const ProtobufCIntRange raftcache__txn_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor raftcache__txn_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.TxnRequest",
+  "TxnRequest",
+  "Raftcache__TxnRequest",
+  "raftcache",
+  sizeof(Raftcache__TxnRequest),
+  3,
+  raftcache__txn_request__field_descriptors,
+  raftcache__txn_request__field_indices_by_name,
+  1,  raftcache__txn_request__number_ranges,
+  (ProtobufCMessageInit) raftcache__txn_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__compare__field_descriptors[5] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Compare, key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Compare, target),
+    &raftcache__compare_target__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "result",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Compare, result),
+    &raftcache__compare_result__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Compare, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mod_index",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Compare, mod_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__compare__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  4,   /* field[4] = mod_index */
+  2,   /* field[2] = result */
+  1,   /* field[1] = target */
+  3,   /* field[3] = value */
+};
+static const ProtobufCIntRange raftcache__compare__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor raftcache__compare__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.Compare",
+  "Compare",
+  "Raftcache__Compare",
+  "raftcache",
+  sizeof(Raftcache__Compare),
+  5,
+  raftcache__compare__field_descriptors,
+  raftcache__compare__field_indices_by_name,
+  1,  raftcache__compare__number_ranges,
+  (ProtobufCMessageInit) raftcache__compare__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__key_op__field_descriptors[4] =
+{
+  {
+    "type",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__KeyOp, type),
+    &raftcache__key_op_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "key",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__KeyOp, key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__KeyOp, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ttl_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__KeyOp, ttl_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__key_op__field_indices_by_name[] = {
+  1,   /* field[1] = key */
+  3,   /* field[3] = ttl_ms */
+  0,   /* field[0] = type */
+  2,   /* field[2] = value */
+};
+static const ProtobufCIntRange raftcache__key_op__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor raftcache__key_op__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.KeyOp",
+  "KeyOp",
+  "Raftcache__KeyOp",
+  "raftcache",
+  sizeof(Raftcache__KeyOp),
+  4,
+  raftcache__key_op__field_descriptors,
+  raftcache__key_op__field_indices_by_name,
+  1,  raftcache__key_op__number_ranges,
+  (ProtobufCMessageInit) raftcache__key_op__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__key_op_result__field_descriptors[5] =
+{
+  {
+    "found",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__KeyOpResult, found),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__KeyOpResult, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "create_index",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__KeyOpResult, create_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mod_index",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__KeyOpResult, mod_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ttl_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__KeyOpResult, ttl_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__key_op_result__field_indices_by_name[] = {
+  2,   /* field[2] = create_index */
+  0,   /* field[0] = found */
+  3,   /* field[3] = mod_index */
+  4,   /* field[4] = ttl_ms */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange raftcache__key_op_result__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor raftcache__key_op_result__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.KeyOpResult",
+  "KeyOpResult",
+  "Raftcache__KeyOpResult",
+  "raftcache",
+  sizeof(Raftcache__KeyOpResult),
+  5,
+  raftcache__key_op_result__field_descriptors,
+  raftcache__key_op_result__field_indices_by_name,
+  1,  raftcache__key_op_result__number_ranges,
+  (ProtobufCMessageInit) raftcache__key_op_result__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__txn_response__field_descriptors[3] =
+{
+  {
+    "succeeded",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__TxnResponse, succeeded),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "results",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raftcache__TxnResponse, n_results),
+    offsetof(Raftcache__TxnResponse, results),
+    &raftcache__key_op_result__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "index",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__TxnResponse, index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__txn_response__field_indices_by_name[] = {
+  2,   /* field[2] = index */
+  1,   /* field[1] = results */
+  0,   /* field[0] = succeeded */
+};
+static const ProtobufCIntRange raftcache__txn_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor raftcache__txn_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.TxnResponse",
+  "TxnResponse",
+  "Raftcache__TxnResponse",
+  "raftcache",
+  sizeof(Raftcache__TxnResponse),
+  3,
+  raftcache__txn_response__field_descriptors,
+  raftcache__txn_response__field_indices_by_name,
+  1,  raftcache__txn_response__number_ranges,
+  (ProtobufCMessageInit) raftcache__txn_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__batch_request__field_descriptors[2] =
+{
+  {
+    "ops",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raftcache__BatchRequest, n_ops),
+    offsetof(Raftcache__BatchRequest, ops),
+    &raftcache__key_op__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "consistency",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__BatchRequest, consistency),
+    &raftcache__consistency__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__batch_request__field_indices_by_name[] = {
+  1,   /* field[1] = consistency */
+  0,   /* field[0] = ops */
+};
+static const ProtobufCIntRange raftcache__batch_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor raftcache__batch_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.BatchRequest",
+  "BatchRequest",
+  "Raftcache__BatchRequest",
+  "raftcache",
+  sizeof(Raftcache__BatchRequest),
+  2,
+  raftcache__batch_request__field_descriptors,
+  raftcache__batch_request__field_indices_by_name,
+  1,  raftcache__batch_request__number_ranges,
+  (ProtobufCMessageInit) raftcache__batch_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__batch_response__field_descriptors[2] =
+{
+  {
+    "results",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raftcache__BatchResponse, n_results),
+    offsetof(Raftcache__BatchResponse, results),
+    &raftcache__key_op_result__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "index",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__BatchResponse, index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__batch_response__field_indices_by_name[] = {
+  1,   /* field[1] = index */
+  0,   /* field[0] = results */
+};
+static const ProtobufCIntRange raftcache__batch_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor raftcache__batch_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.BatchResponse",
+  "BatchResponse",
+  "Raftcache__BatchResponse",
+  "raftcache",
+  sizeof(Raftcache__BatchResponse),
+  2,
+  raftcache__batch_response__field_descriptors,
+  raftcache__batch_response__field_indices_by_name,
+  1,  raftcache__batch_response__number_ranges,
+  (ProtobufCMessageInit) raftcache__batch_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 #define raftcache__status_request__field_descriptors NULL
 #define raftcache__status_request__field_indices_by_name NULL
 #define raftcache__status_request__number_ranges NULL
@@ -1057,7 +2064,7 @@ const ProtobufCMessageDescriptor raftcache__status_request__descriptor =
   (ProtobufCMessageInit) raftcache__status_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__status_response__field_descriptors[16] =
+static const ProtobufCFieldDescriptor raftcache__status_response__field_descriptors[22] =
 {
   {
     "node_id",
@@ -1251,19 +2258,97 @@ static const ProtobufCFieldDescriptor raftcache__status_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "memory_used_bytes",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__StatusResponse, memory_used_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_memory_bytes",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__StatusResponse, max_memory_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "eviction_policy",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__StatusResponse, eviction_policy),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expired_keys",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__StatusResponse, expired_keys),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "evicted_keys",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__StatusResponse, evicted_keys),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expiring_keys",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__StatusResponse, expiring_keys),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__status_response__field_indices_by_name[] = {
   7,   /* field[7] = applied_index */
   13,   /* field[13] = bytes */
   6,   /* field[6] = commit_index */
   14,   /* field[14] = digest */
+  20,   /* field[20] = evicted_keys */
+  18,   /* field[18] = eviction_policy */
+  19,   /* field[19] = expired_keys */
+  21,   /* field[21] = expiring_keys */
   11,   /* field[11] = followers */
   12,   /* field[12] = keys */
   8,   /* field[8] = last_log_index */
   4,   /* field[4] = leader_address */
   15,   /* field[15] = leader_contact_age_ms */
   3,   /* field[3] = leader_id */
+  17,   /* field[17] = max_memory_bytes */
   5,   /* field[5] = members */
+  16,   /* field[16] = memory_used_bytes */
   0,   /* field[0] = node_id */
   1,   /* field[1] = role */
   10,   /* field[10] = snapshot */
@@ -1273,7 +2358,7 @@ static const unsigned raftcache__status_response__field_indices_by_name[] = {
 static const ProtobufCIntRange raftcache__status_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 16 }
+  { 0, 22 }
 };
 const ProtobufCMessageDescriptor raftcache__status_response__descriptor =
 {
@@ -1283,7 +2368,7 @@ const ProtobufCMessageDescriptor raftcache__status_response__descriptor =
   "Raftcache__StatusResponse",
   "raftcache",
   sizeof(Raftcache__StatusResponse),
-  16,
+  22,
   raftcache__status_response__field_descriptors,
   raftcache__status_response__field_indices_by_name,
   1,  raftcache__status_response__number_ranges,
@@ -1483,7 +2568,7 @@ const ProtobufCMessageDescriptor raftcache__follower_status__descriptor =
   (ProtobufCMessageInit) raftcache__follower_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[6] =
+static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[11] =
 {
   {
     "op",
@@ -1557,19 +2642,84 @@ static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[6] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "now_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Command, now_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ttl_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Command, ttl_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "keys",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Raftcache__Command, n_keys),
+    offsetof(Raftcache__Command, keys),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mod_indexes",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Raftcache__Command, n_mod_indexes),
+    offsetof(Raftcache__Command, mod_indexes),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "txn",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Command, txn),
+    &raftcache__txn_request__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__command__field_indices_by_name[] = {
   5,   /* field[5] = by */
   4,   /* field[4] = if_absent */
   3,   /* field[3] = if_mod_index */
   1,   /* field[1] = key */
+  8,   /* field[8] = keys */
+  9,   /* field[9] = mod_indexes */
+  6,   /* field[6] = now_ms */
   0,   /* field[0] = op */
+  7,   /* field[7] = ttl_ms */
+  10,   /* field[10] = txn */
   2,   /* field[2] = value */
 };
 static const ProtobufCIntRange raftcache__command__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor raftcache__command__descriptor =
 {
@@ -1579,7 +2729,7 @@ const ProtobufCMessageDescriptor raftcache__command__descriptor =
   "Raftcache__Command",
   "raftcache",
   sizeof(Raftcache__Command),
-  6,
+  11,
   raftcache__command__field_descriptors,
   raftcache__command__field_indices_by_name,
   1,  raftcache__command__number_ranges,
@@ -1616,6 +2766,98 @@ const ProtobufCEnumDescriptor raftcache__consistency__descriptor =
   raftcache__consistency__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
+static const ProtobufCEnumValue raftcache__compare_target__enum_values_by_number[3] =
+{
+  { "COMPARE_TARGET_EXISTS", "RAFTCACHE__COMPARE_TARGET__COMPARE_TARGET_EXISTS", 0 },
+  { "COMPARE_TARGET_VALUE", "RAFTCACHE__COMPARE_TARGET__COMPARE_TARGET_VALUE", 1 },
+  { "COMPARE_TARGET_MOD_INDEX", "RAFTCACHE__COMPARE_TARGET__COMPARE_TARGET_MOD_INDEX", 2 },
+};
+static const ProtobufCIntRange raftcache__compare_target__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex raftcache__compare_target__enum_values_by_name[3] =
+{
+  { "COMPARE_TARGET_EXISTS", 0 },
+  { "COMPARE_TARGET_MOD_INDEX", 2 },
+  { "COMPARE_TARGET_VALUE", 1 },
+};
+const ProtobufCEnumDescriptor raftcache__compare_target__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "raftcache.CompareTarget",
+  "CompareTarget",
+  "Raftcache__CompareTarget",
+  "raftcache",
+  3,
+  raftcache__compare_target__enum_values_by_number,
+  3,
+  raftcache__compare_target__enum_values_by_name,
+  1,
+  raftcache__compare_target__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue raftcache__compare_result__enum_values_by_number[4] =
+{
+  { "COMPARE_RESULT_EQUAL", "RAFTCACHE__COMPARE_RESULT__COMPARE_RESULT_EQUAL", 0 },
+  { "COMPARE_RESULT_NOT_EQUAL", "RAFTCACHE__COMPARE_RESULT__COMPARE_RESULT_NOT_EQUAL", 1 },
+  { "COMPARE_RESULT_LESS", "RAFTCACHE__COMPARE_RESULT__COMPARE_RESULT_LESS", 2 },
+  { "COMPARE_RESULT_GREATER", "RAFTCACHE__COMPARE_RESULT__COMPARE_RESULT_GREATER", 3 },
+};
+static const ProtobufCIntRange raftcache__compare_result__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex raftcache__compare_result__enum_values_by_name[4] =
+{
+  { "COMPARE_RESULT_EQUAL", 0 },
+  { "COMPARE_RESULT_GREATER", 3 },
+  { "COMPARE_RESULT_LESS", 2 },
+  { "COMPARE_RESULT_NOT_EQUAL", 1 },
+};
+const ProtobufCEnumDescriptor raftcache__compare_result__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "raftcache.CompareResult",
+  "CompareResult",
+  "Raftcache__CompareResult",
+  "raftcache",
+  4,
+  raftcache__compare_result__enum_values_by_number,
+  4,
+  raftcache__compare_result__enum_values_by_name,
+  1,
+  raftcache__compare_result__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue raftcache__key_op_type__enum_values_by_number[3] =
+{
+  { "KEY_OP_TYPE_GET", "RAFTCACHE__KEY_OP_TYPE__KEY_OP_TYPE_GET", 0 },
+  { "KEY_OP_TYPE_SET", "RAFTCACHE__KEY_OP_TYPE__KEY_OP_TYPE_SET", 1 },
+  { "KEY_OP_TYPE_DELETE", "RAFTCACHE__KEY_OP_TYPE__KEY_OP_TYPE_DELETE", 2 },
+};
+static const ProtobufCIntRange raftcache__key_op_type__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex raftcache__key_op_type__enum_values_by_name[3] =
+{
+  { "KEY_OP_TYPE_DELETE", 2 },
+  { "KEY_OP_TYPE_GET", 0 },
+  { "KEY_OP_TYPE_SET", 1 },
+};
+const ProtobufCEnumDescriptor raftcache__key_op_type__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "raftcache.KeyOpType",
+  "KeyOpType",
+  "Raftcache__KeyOpType",
+  "raftcache",
+  3,
+  raftcache__key_op_type__enum_values_by_number,
+  3,
+  raftcache__key_op_type__enum_values_by_name,
+  1,
+  raftcache__key_op_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
 static const ProtobufCEnumValue raftcache__role__enum_values_by_number[5] =
 {
   { "ROLE_FOLLOWER", "RAFTCACHE__ROLE__ROLE_FOLLOWER", 0 },
@@ -1650,20 +2892,28 @@ const ProtobufCEnumDescriptor raftcache__role__descriptor =
   raftcache__role__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue raftcache__command_op__enum_values_by_number[3] =
+static const ProtobufCEnumValue raftcache__command_op__enum_values_by_number[7] =
 {
   { "COMMAND_OP_SET", "RAFTCACHE__COMMAND_OP__COMMAND_OP_SET", 0 },
   { "COMMAND_OP_DELETE", "RAFTCACHE__COMMAND_OP__COMMAND_OP_DELETE", 1 },
   { "COMMAND_OP_INCR", "RAFTCACHE__COMMAND_OP__COMMAND_OP_INCR", 2 },
+  { "COMMAND_OP_SET_TTL", "RAFTCACHE__COMMAND_OP__COMMAND_OP_SET_TTL", 3 },
+  { "COMMAND_OP_EXPIRE", "RAFTCACHE__COMMAND_OP__COMMAND_OP_EXPIRE", 4 },
+  { "COMMAND_OP_EVICT", "RAFTCACHE__COMMAND_OP__COMMAND_OP_EVICT", 5 },
+  { "COMMAND_OP_TXN", "RAFTCACHE__COMMAND_OP__COMMAND_OP_TXN", 6 },
 };
 static const ProtobufCIntRange raftcache__command_op__value_ranges[] = {
-{0, 0},{0, 3}
+{0, 0},{0, 7}
 };
-static const ProtobufCEnumValueIndex raftcache__command_op__enum_values_by_name[3] =
+static const ProtobufCEnumValueIndex raftcache__command_op__enum_values_by_name[7] =
 {
   { "COMMAND_OP_DELETE", 1 },
+  { "COMMAND_OP_EVICT", 5 },
+  { "COMMAND_OP_EXPIRE", 4 },
   { "COMMAND_OP_INCR", 2 },
   { "COMMAND_OP_SET", 0 },
+  { "COMMAND_OP_SET_TTL", 3 },
+  { "COMMAND_OP_TXN", 6 },
 };
 const ProtobufCEnumDescriptor raftcache__command_op__descriptor =
 {
@@ -1672,28 +2922,34 @@ const ProtobufCEnumDescriptor raftcache__command_op__descriptor =
   "CommandOp",
   "Raftcache__CommandOp",
   "raftcache",
-  3,
+  7,
   raftcache__command_op__enum_values_by_number,
-  3,
+  7,
   raftcache__command_op__enum_values_by_name,
   1,
   raftcache__command_op__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor raftcache__kv__method_descriptors[5] =
+static const ProtobufCMethodDescriptor raftcache__kv__method_descriptors[8] =
 {
   { "Get", &raftcache__get_request__descriptor, &raftcache__get_response__descriptor },
   { "Set", &raftcache__set_request__descriptor, &raftcache__set_response__descriptor },
   { "Delete", &raftcache__delete_request__descriptor, &raftcache__delete_response__descriptor },
   { "Status", &raftcache__status_request__descriptor, &raftcache__status_response__descriptor },
   { "Incr", &raftcache__incr_request__descriptor, &raftcache__incr_response__descriptor },
+  { "SetTTL", &raftcache__set_ttlrequest__descriptor, &raftcache__set_ttlresponse__descriptor },
+  { "Txn", &raftcache__txn_request__descriptor, &raftcache__txn_response__descriptor },
+  { "Batch", &raftcache__batch_request__descriptor, &raftcache__batch_response__descriptor },
 };
 const unsigned raftcache__kv__method_indices_by_name[] = {
+  7,        /* Batch */
   2,        /* Delete */
   0,        /* Get */
   4,        /* Incr */
   1,        /* Set */
-  3         /* Status */
+  5,        /* SetTTL */
+  3,        /* Status */
+  6         /* Txn */
 };
 const ProtobufCServiceDescriptor raftcache__kv__descriptor =
 {
@@ -1702,7 +2958,7 @@ const ProtobufCServiceDescriptor raftcache__kv__descriptor =
   "KV",
   "Raftcache__KV",
   "raftcache",
-  5,
+  8,
   raftcache__kv__method_descriptors,
   raftcache__kv__method_indices_by_name
 };
@@ -1745,6 +3001,30 @@ void raftcache__kv__incr(ProtobufCService *service,
 {
   assert(service->descriptor == &raftcache__kv__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void raftcache__kv__set_ttl(ProtobufCService *service,
+                            const Raftcache__SetTTLRequest *input,
+                            Raftcache__SetTTLResponse_Closure closure,
+                            void *closure_data)
+{
+  assert(service->descriptor == &raftcache__kv__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void raftcache__kv__txn(ProtobufCService *service,
+                        const Raftcache__TxnRequest *input,
+                        Raftcache__TxnResponse_Closure closure,
+                        void *closure_data)
+{
+  assert(service->descriptor == &raftcache__kv__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void raftcache__kv__batch(ProtobufCService *service,
+                          const Raftcache__BatchRequest *input,
+                          Raftcache__BatchResponse_Closure closure,
+                          void *closure_data)
+{
+  assert(service->descriptor == &raftcache__kv__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void raftcache__kv__init (Raftcache__KV_Service *service,
                           Raftcache__KV_ServiceDestroy destroy)

@@ -284,7 +284,7 @@ const ProtobufCMessageDescriptor raftcache__envelope__descriptor =
   (ProtobufCMessageInit) raftcache__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__error_detail__field_descriptors[4] =
+static const ProtobufCFieldDescriptor raftcache__error_detail__field_descriptors[5] =
 {
   {
     "leader_id",
@@ -334,17 +334,30 @@ static const ProtobufCFieldDescriptor raftcache__error_detail__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "limit",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__ErrorDetail, limit),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__error_detail__field_indices_by_name[] = {
   3,   /* field[3] = current_version */
   1,   /* field[1] = leader_address */
   0,   /* field[0] = leader_id */
+  4,   /* field[4] = limit */
   2,   /* field[2] = retry_after_ms */
 };
 static const ProtobufCIntRange raftcache__error_detail__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor raftcache__error_detail__descriptor =
 {
@@ -354,7 +367,7 @@ const ProtobufCMessageDescriptor raftcache__error_detail__descriptor =
   "Raftcache__ErrorDetail",
   "raftcache",
   sizeof(Raftcache__ErrorDetail),
-  4,
+  5,
   raftcache__error_detail__field_descriptors,
   raftcache__error_detail__field_indices_by_name,
   1,  raftcache__error_detail__number_ranges,

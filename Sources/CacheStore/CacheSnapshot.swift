@@ -2,15 +2,18 @@ import RaftWire
 
 /// A snapshot of the map, written and read in chunks:
 ///
-///     "RCKV0002", u64 applied index, u64 number of pairs,
+///     "RCKV0003", u64 applied index, u64 log clock, u64 number of pairs,
 ///     then for each pair: u32 key length, key, u32 value length, value,
-///     u64 create index, u64 mod index (little-endian).
+///     u64 create index, u64 mod index, u64 expiry (little-endian; expiry in Unix
+///     milliseconds, 0: none).
 ///
-/// "RCKV0001" (before keys had versions) has no indexes; its keys load with version 0/0.
+/// Older formats load: "RCKV0002" has no log clock and no expiries, "RCKV0001" (before keys
+/// had versions) not even versions; its keys load with version 0/0.
 ///
 /// The map is frozen by copy-on-write for the write, so applying goes on meanwhile.
 extension CacheStore {
-    static let snapshotMagic = Array("RCKV0002".utf8)
+    static let snapshotMagic = Array("RCKV0003".utf8)
+    static let unexpiringMagic = Array("RCKV0002".utf8)
     static let unversionedMagic = Array("RCKV0001".utf8)
 
     /// Writes the map as it is now, in chunks of about `chunkSize` bytes.
@@ -21,7 +24,7 @@ extension CacheStore {
     /// The map as it is now, kept by copy-on-write (O(1) here; the next write to the live
     /// map pays for the copy), to be written out elsewhere while applying goes on.
     public func frozen() -> FrozenCache {
-        state.withLock { FrozenCache(values: $0.values, appliedIndex: $0.appliedIndex) }
+        state.withLock { FrozenCache(values: $0.values, appliedIndex: $0.appliedIndex, logClock: $0.logClock) }
     }
 }
 
@@ -29,6 +32,7 @@ extension CacheStore {
 public struct FrozenCache: Sendable {
     let values: ShardedMap
     public let appliedIndex: UInt64
+    let logClock: UInt64
 
     /// Writes the snapshot in chunks of about `chunkSize` bytes; returns its index.
     @discardableResult
@@ -37,14 +41,16 @@ public struct FrozenCache: Sendable {
         var chunk = CacheStore.snapshotMagic
         chunk.reserveCapacity(chunkSize + 1024)
         chunk.appendLittleEndian(index)
+        chunk.appendLittleEndian(logClock)
         chunk.appendLittleEndian(UInt64(values.count))
-        try values.forEach { key, value, version in
+        try values.forEach { key, value, pair in
             chunk.appendLittleEndian(UInt32(key.count))
             chunk += key
             chunk.appendLittleEndian(UInt32(value.count))
             chunk += value
-            chunk.appendLittleEndian(version.createIndex)
-            chunk.appendLittleEndian(version.modIndex)
+            chunk.appendLittleEndian(pair.version.createIndex)
+            chunk.appendLittleEndian(pair.version.modIndex)
+            chunk.appendLittleEndian(pair.expiresAt)
             if chunk.count >= chunkSize {
                 try write(chunk)
                 chunk.removeAll(keepingCapacity: true)
@@ -69,31 +75,42 @@ extension CacheStore {
 
     /// Puts a loaded snapshot in force: the map and applied index become its own.
     public func replace(with snapshot: LoadedSnapshot) {
-        state.withLock { $0 = State(values: snapshot.values, appliedIndex: snapshot.appliedIndex) }
+        state.withLock { state in
+            state = State(
+                values: snapshot.values, appliedIndex: snapshot.appliedIndex, logClock: snapshot.logClock,
+                expiring: ExpiryIndex(of: snapshot.values), expiredKeys: state.expiredKeys, evictedKeys: state.evictedKeys)
+        }
     }
 
     private static func load(from reader: ChunkReader) throws -> LoadedSnapshot {
         var reader = reader
         let magic = try reader.bytes(8)
-        guard magic == Self.snapshotMagic || magic == Self.unversionedMagic else { throw CacheSnapshotError.malformed("bad header") }
-        let versioned = magic == Self.snapshotMagic
+        guard magic == Self.snapshotMagic || magic == Self.unexpiringMagic || magic == Self.unversionedMagic else {
+            throw CacheSnapshotError.malformed("bad header")
+        }
+        let versioned = magic != Self.unversionedMagic, expiring = magic == Self.snapshotMagic
         let index = try reader.uint64()
+        let logClock = expiring ? try reader.uint64() : 0
+        guard logClock < wireNumberLimit else { throw CacheSnapshotError.malformed("log clock \(logClock) out of range") }
         let count = try reader.uint64()
         var values = ShardedMap(expectedCount: Int(min(count, 1 << 24)))
         for _ in 0..<count {
             let key = try reader.bytes(Int(try reader.uint32()))
             let value = try reader.bytes(Int(try reader.uint32()))
             let version = versioned ? KeyVersion(createIndex: try reader.uint64(), modIndex: try reader.uint64()) : KeyVersion(createIndex: 0, modIndex: 0)
+            let expiresAt = expiring ? try reader.uint64() : 0
             // Written by an entry the snapshot holds, and created no later than last changed.
             guard version.createIndex <= version.modIndex, version.modIndex <= index else {
                 throw CacheSnapshotError.malformed("a key's version \(version.createIndex)/\(version.modIndex) does not fit index \(index)")
             }
-            guard values.updateValue(value, forKey: key, version: version) == nil else {
+            let pair = ShardedMap.makePair(key: key, value: value, version: version, expiresAt: expiresAt)
+            pair.statistics = EvictionPool.fresh(now: logClock)
+            guard values.insert(pair) == nil else {
                 throw CacheSnapshotError.malformed("a key appears twice")
             }
         }
         guard reader.atEnd else { throw CacheSnapshotError.malformed("bytes after the last pair") }
-        return LoadedSnapshot(values: values, appliedIndex: index)
+        return LoadedSnapshot(values: values, appliedIndex: index, logClock: logClock)
     }
 }
 
@@ -101,6 +118,7 @@ extension CacheStore {
 public struct LoadedSnapshot: Sendable {
     let values: ShardedMap
     public let appliedIndex: UInt64
+    let logClock: UInt64
 }
 
 public enum CacheSnapshotError: Error, Equatable, Sendable {

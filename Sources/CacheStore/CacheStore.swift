@@ -3,10 +3,25 @@ import Synchronization
 
 /// The replicated state machine: an in-memory map of keys to values, changed only by
 /// applying committed log entries in order. Reads may come from any thread.
+///
+/// Time comes from the log: every command carries the clock of the leader that proposed it,
+/// and applying decides expiry by the latest such clock (`logClock`), so every replica holds
+/// the same keys at the same index. Reads also hide keys expired by the reading node's clock.
 public final class CacheStore: Sendable {
     struct State {
         var values = ShardedMap()
         var appliedIndex: UInt64 = 0
+        /// The latest leader clock the log has carried (Unix milliseconds).
+        var logClock: UInt64 = 0
+        /// Derived from `values`: which keys expire when.
+        var expiring = ExpiryIndex()
+        /// The leader's walk through the due keys, between batches.
+        var expiryCursor = ExpiryIndex.Cursor()
+        /// The leader's eviction candidates and its randomness for sampling (not replicated).
+        var eviction = EvictionPool()
+        /// Since this process started.
+        var expiredKeys: UInt64 = 0
+        var evictedKeys: UInt64 = 0
     }
 
     let state = Mutex(State())
@@ -16,7 +31,7 @@ public final class CacheStore: Sendable {
     /// What applying one entry did.
     public enum Outcome: Equatable, Sendable {
         case set
-        /// `existed`: the key was there before.
+        /// `existed`: the key was there (and had not expired) before.
         case deleted(existed: Bool)
         /// A no-op or configuration entry: nothing in the map changes.
         case none
@@ -30,6 +45,15 @@ public final class CacheStore: Sendable {
         /// An increment changed nothing: the value is not a decimal 64-bit integer, or the sum
         /// would leave that range.
         case notIncremented(reason: String)
+        /// A key's time to live changed.
+        case ttlChanged
+        /// The key to change does not exist (or has expired).
+        case notFound
+        /// The leader's expiry or eviction removed this many keys.
+        case removed(count: Int)
+        /// A transaction: whether its compares held, and what each operation of the branch
+        /// that ran found or did.
+        case txn(succeeded: Bool, results: [KeyOpResult])
     }
 
     /// Applies the next committed entry. Entries must come in index order, each once.
@@ -41,50 +65,79 @@ public final class CacheStore: Sendable {
             state.appliedIndex = entry.index
             guard entry.type == .command else { return .none }
             guard let command else { return .malformed }
-            if command.condition != .none {
-                let current = state.values[command.key]?.version
-                guard command.condition.holds(for: current) else { return .conditionFailed(current: current) }
-            }
-            switch command.op {
-            case .set:
-                state.values.updateValue(command.value, forKey: command.key, index: entry.index)
-                return .set
-            case .delete:
-                return .deleted(existed: state.values.removeValue(forKey: command.key))
-            case .incr:
-                let current = state.values[command.key].map { value in value.withUnsafeBytes { Self.decimal($0) } } ?? 0
-                guard let current else { return .notIncremented(reason: "the value is not a decimal 64-bit integer") }
-                let (sum, overflow) = current.addingReportingOverflow(command.by)
-                guard !overflow else { return .notIncremented(reason: "\(current) + \(command.by) is outside the 64-bit range") }
-                state.values.updateValue(Array(String(sum).utf8), forKey: command.key, index: entry.index)
-                return .incremented(to: sum)
-            }
+            return state.apply(command, index: entry.index)
         }
     }
 
-    /// `bytes` as a decimal 64-bit integer: an optional "-", then 1 to 19 digits; nil otherwise.
-    static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int64? {
-        let digits = bytes.first == UInt8(ascii: "-") ? bytes.dropFirst() : bytes[...]
-        guard (1...19).contains(digits.count), digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
-            return nil
+    /// The value of `key`, and the index the map had applied when it was read. A key that has
+    /// expired by `now` (this node's clock, Unix milliseconds) or by the log's clock is not
+    /// there. A read with a clock counts as an access for eviction.
+    public func get(_ key: [UInt8], now: UInt64 = 0) -> (value: StoredValue?, appliedIndex: UInt64) {
+        state.withLock { state in
+            guard let pair = state.values.pair(key), !pair.hasExpired(by: max(now, state.logClock)) else {
+                return (nil, state.appliedIndex)
+            }
+            if now > 0 { state.eviction.touch(pair, now: now) }
+            return (StoredValue(pair: pair), state.appliedIndex)
         }
-        return Int64(String(decoding: bytes, as: UTF8.self))
     }
 
-    /// The value of `key`, and the index the map had applied when it was read.
-    public func get(_ key: [UInt8]) -> (value: StoredValue?, appliedIndex: UInt64) {
-        state.withLock { ($0.values[key], $0.appliedIndex) }
+    /// A key found by `read`: its value, and the milliseconds it has left (0: no expiry).
+    public typealias Found = (value: StoredValue, ttlMs: UInt64)
+
+    /// `get` of several keys at once, all at one applied index.
+    public func read(_ keys: [[UInt8]], now: UInt64) -> (values: [Found?], appliedIndex: UInt64) {
+        state.withLock { state in
+            let clock = max(now, state.logClock)
+            let values = keys.map { key -> Found? in
+                guard let pair = state.values.pair(key), !pair.hasExpired(by: clock) else { return nil }
+                state.eviction.touch(pair, now: now)
+                let value = StoredValue(pair: pair)
+                return (value, value.ttlMs(at: clock))
+            }
+            return (values, state.appliedIndex)
+        }
+    }
+
+    /// Keys that have expired by `now`, up to `limit`, oldest expiry first: what the leader
+    /// proposes to remove next. Continues where the last call stopped.
+    public func expiredKeys(by now: UInt64, limit: Int) -> [[UInt8]] {
+        state.withLock { state in state.expiring.due(by: now, limit: limit, cursor: &state.expiryCursor).map(\.key) }
     }
 
     public var appliedIndex: UInt64 { state.withLock { $0.appliedIndex } }
     public var count: Int { state.withLock { $0.values.count } }
     /// Bytes of keys and values held.
     public var byteCount: Int { state.withLock { $0.values.bytes } }
+    /// The latest leader clock applied (Unix milliseconds).
+    public var logClock: UInt64 { state.withLock { $0.logClock } }
 
     /// What the map holds, at which index: replicas at the same index have the same digest.
-    public var summary: (appliedIndex: UInt64, count: Int, bytes: Int, digest: UInt64) {
-        state.withLock { ($0.appliedIndex, $0.values.count, $0.values.bytes, $0.values.digest) }
+    public var summary: Summary {
+        state.withLock { state in
+            Summary(
+                appliedIndex: state.appliedIndex, count: state.values.count, bytes: state.values.bytes, digest: state.values.digest,
+                memoryUsed: state.memoryUsed, expiring: state.expiring.count, expired: state.expiredKeys, evicted: state.evictedKeys)
+        }
     }
+
+    public struct Summary: Sendable {
+        public var appliedIndex: UInt64
+        public var count: Int
+        public var bytes: Int
+        public var digest: UInt64
+        /// What counts toward the memory bound (see `entryOverhead`).
+        public var memoryUsed: UInt64
+        /// Keys with a time to live; keys removed by expiry and by eviction.
+        public var expiring: Int
+        public var expired: UInt64
+        public var evicted: UInt64
+    }
+
+    /// What each key costs beside its bytes, as the memory bound counts it: the pair's object
+    /// header, lengths, hash, version, expiry and access statistics (72 bytes), the
+    /// allocator's rounding and header (about 16), and the map's slot (8 bytes at most 3/4 full).
+    public static let entryOverhead: UInt64 = 96
 
     /// The encoding of a set command, as it goes into the log.
     public static func setCommand(key: [UInt8], value: [UInt8]) throws -> [UInt8] {

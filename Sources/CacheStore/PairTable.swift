@@ -63,6 +63,31 @@ struct PairTable: @unchecked Sendable {
         return removed
     }
 
+    /// The first pair at or after slot `position` (wrapping), or nil if the table is empty.
+    func pair(near position: Int) -> Pair? {
+        guard count > 0 else { return nil }
+        var slot = position & mask
+        while true {
+            if let pair = slots[slot] { return pair }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// Up to `limit` pairs from slot `start` on, and the slot after the last one looked at
+    /// (the table's size when it reached the end): a walk in steps that survives changes
+    /// between them (a pair moved behind the walk is met on the next walk).
+    func pairs(from start: Int, limit: Int, where include: (Pair) -> Bool) -> (pairs: [Pair], next: Int) {
+        var found: [Pair] = []
+        var slot = max(0, start)
+        while slot < slots.count && found.count < limit {
+            if let pair = slots[slot], include(pair) { found.append(pair) }
+            slot += 1
+        }
+        return (found, slot)
+    }
+
+    var slotCount: Int { slots.count }
+
     func forEach(_ body: (Pair) throws -> Void) rethrows {
         for case let pair? in slots { try body(pair) }
     }

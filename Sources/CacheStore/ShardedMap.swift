@@ -32,11 +32,11 @@ struct ShardedMap: Sendable {
     }
 
     /// A fingerprint of one pair: CRC-32C of the key, and of the value chained after it, with
-    /// its version mixed in (replicas must agree on versions too).
-    static func pairHash(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, version: KeyVersion) -> UInt64 {
+    /// its version and expiry mixed in (replicas must agree on those too).
+    static func pairHash(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, version: KeyVersion, expiresAt: UInt64) -> UInt64 {
         let keyCRC = raftcache_crc32c(0, key.baseAddress, key.count)
         let valueCRC = raftcache_crc32c(keyCRC ^ 0x9E37_79B9, value.baseAddress, value.count)
-        return mix((UInt64(keyCRC) << 32 | UInt64(valueCRC)) ^ mix(version.createIndex) ^ mix(mix(version.modIndex)))
+        return mix((UInt64(keyCRC) << 32 | UInt64(valueCRC)) ^ mix(version.createIndex) ^ mix(mix(version.modIndex)) ^ mix(mix(mix(expiresAt))))
     }
 
     /// SplitMix64's finalizer: spreads an index over all 64 bits.
@@ -48,31 +48,26 @@ struct ShardedMap: Sendable {
     }
 
     private static func pairHash(_ pair: Pair) -> UInt64 {
-        pair.withKey { key in pair.withValue { value in pairHash(key: key, value: value, version: pair.version) } }
+        pair.withKey { key in pair.withValue { value in pairHash(key: key, value: value, version: pair.version, expiresAt: pair.expiresAt) } }
     }
 
-    subscript(key: [UInt8]) -> StoredValue? {
+    /// The pair holding `key`, expired or not.
+    func pair(_ key: [UInt8]) -> Pair? {
         key.withUnsafeBytes { key in
             let hash = Self.hash(key)
-            return shards[Self.shard(of: hash)].find(key, hash: hash).map(StoredValue.init)
+            return shards[Self.shard(of: hash)].find(key, hash: hash)
         }
     }
 
-    /// Sets `key` to `value` by the entry at `index`; the key keeps its create index if it
-    /// existed. The version it had, if it did.
-    @discardableResult
-    mutating func updateValue(_ value: [UInt8], forKey key: [UInt8], index: UInt64) -> KeyVersion? {
-        updateValue(value, forKey: key, version: KeyVersion(createIndex: index, modIndex: index), keepingCreate: true)
+    /// A new pair for `key`, to be put in with `insert`.
+    static func makePair(key: [UInt8], value: [UInt8], version: KeyVersion, expiresAt: UInt64) -> Pair {
+        Pair.make(key: key, value: value, hash: key.withUnsafeBytes(hash), version: version, expiresAt: expiresAt)
     }
 
-    /// Sets `key` to `value` with `version` (a snapshot's pair), or with its create index kept
-    /// when it existed and `keepingCreate`. The version it had, if it did.
+    /// Puts `pair` in, replacing the pair with its key: the replaced pair, if any.
     @discardableResult
-    mutating func updateValue(_ value: [UInt8], forKey key: [UInt8], version: KeyVersion, keepingCreate: Bool = false) -> KeyVersion? {
-        let pair = Pair.make(key: key, value: value, hash: key.withUnsafeBytes(Self.hash), version: version)
+    mutating func insert(_ pair: Pair) -> Pair? {
         let old = shards[Self.shard(of: pair.hash)].insert(pair)
-        // Set before anyone else can see the pair: the map's owner holds its lock.
-        if let old, keepingCreate { pair.header.version.createIndex = old.version.createIndex }
         if let old {
             bytes += pair.valueCount - old.valueCount
             digest &-= Self.pairHash(old)
@@ -81,28 +76,43 @@ struct ShardedMap: Sendable {
             bytes += pair.keyCount + pair.valueCount
         }
         digest &+= Self.pairHash(pair)
-        return old?.version
+        return old
     }
 
-    /// Takes `key` out; true if it was there.
+    /// Takes `key` out: its pair, if it was there.
     @discardableResult
-    mutating func removeValue(forKey key: [UInt8]) -> Bool {
+    mutating func remove(_ key: [UInt8]) -> Pair? {
         let removed = key.withUnsafeBytes { key in
             let hash = Self.hash(key)
             return shards[Self.shard(of: hash)].remove(key, hash: hash)
         }
-        guard let old = removed else { return false }
+        guard let old = removed else { return nil }
         count -= 1
         bytes -= old.keyCount + old.valueCount
         digest &-= Self.pairHash(old)
-        return true
+        return old
     }
 
-    func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, KeyVersion) throws -> Void) rethrows {
-        for shard in shards {
-            try shard.forEach { pair in
-                try pair.withKey { key in try pair.withValue { value in try body(key, value, pair.version) } }
-            }
+    /// Up to `count` pairs picked at random (with repeats possible): Redis' way of choosing
+    /// what to evict without ordering every key. Nil when the map is empty.
+    func sample<R: RandomNumberGenerator>(_ count: Int, using rng: inout R) -> [Pair] {
+        guard self.count > 0 else { return [] }
+        var picked: [Pair] = []
+        picked.reserveCapacity(count)
+        while picked.count < count {
+            let shard = shards[Int.random(in: 0..<Self.shardCount, using: &rng)]
+            if let pair = shard.pair(near: Int.random(in: 0..<Int.max, using: &rng)) { picked.append(pair) }
+        }
+        return picked
+    }
+
+    func forEachPair(_ body: (Pair) throws -> Void) rethrows {
+        for shard in shards { try shard.forEach(body) }
+    }
+
+    func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, Pair) throws -> Void) rethrows {
+        try forEachPair { pair in
+            try pair.withKey { key in try pair.withValue { value in try body(key, value, pair) } }
         }
     }
 }

@@ -40,6 +40,8 @@ struct APIError: Error {
     var retryAfter: Int?
     /// A write's condition failed: the key's version then, in the body (0/0: no such key).
     var currentVersion: KeyVersion?
+    /// The flag of the limit that refused the request, in the body.
+    var limit: String?
 
     init(_ status: HTTPResponseStatus, _ message: String, retryAfter: Int? = nil) {
         self.status = status
@@ -53,6 +55,7 @@ struct APIError: Error {
         switch error.status {
         case .invalidArgument: self.init(.badRequest, error.message)
         case .notFound: self.init(.notFound, error.message)
+        case .resourceExhausted where error.detail?.limit == "max-memory": self.init(.insufficientStorage, error.message)
         case .resourceExhausted: self.init(.payloadTooLarge, error.message)
         case .deadlineExceeded: self.init(.gatewayTimeout, error.message)
         case .unavailable, .aborted: self.init(.serviceUnavailable, error.message, retryAfter: retry)
@@ -65,6 +68,7 @@ struct APIError: Error {
         case .permissionDenied: self.init(.forbidden, error.message)
         default: self.init(.internalServerError, error.message)
         }
+        if let limit = error.detail?.limit, !limit.isEmpty { self.limit = limit }
     }
 
     var answer: HTTPAnswer {
@@ -73,6 +77,7 @@ struct APIError: Error {
         // RFC 6750: a 401 says which scheme would do.
         if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: "Bearer") }
         var body: [String: Any] = ["message": message, "status": status.reasonPhrase]
+        if let limit { body["limit"] = limit }
         if let currentVersion {
             body["create_index"] = currentVersion.createIndex
             body["mod_index"] = currentVersion.modIndex

@@ -33,8 +33,9 @@ public struct HTTPFrontend: Sendable {
         self.api = api
     }
 
-    /// The largest body a connection reads: a value, or a join request.
-    var bodyLimit: Int { max(api.maxValueSize, Self.adminBodyLimit) }
+    /// The largest body a connection reads: a value, or the JSON of a transaction or batch
+    /// around values up to that size, or a join request.
+    var bodyLimit: Int { api.maxValueSize + Self.adminBodyLimit }
     private static let adminBodyLimit = 64 * 1024
 
     /// An answer known at once (a stale read, health, a refusal), or one that waits for the
@@ -84,6 +85,12 @@ public struct HTTPFrontend: Sendable {
             })
         case (.GET, "/api/v1/status"):
             return .later(api.status(by: requester).map(Self.json))
+        case (.POST, "/api/v1/txn"):
+            let txn = try TxnJSON.request(request.body)
+            return .later(api.txn(txn, by: requester).map { TxnJSON.answer($0, to: txn) })
+        case (.POST, "/api/v1/batch"):
+            let batch = try TxnJSON.batch(request.body)
+            return .later(api.batch(batch, by: requester).map { TxnJSON.answer($0, to: batch) })
         case (.POST, "/api/v1/snapshot"):
             return .later(api.snapshot(by: requester).map { .json(.ok, Self.json($0)) })
         case (.POST, "/api/v1/node"):
@@ -124,14 +131,18 @@ public struct HTTPFrontend: Sendable {
             })
         case .PUT:
             guard parts.count == 1 else { throw wrongShape }
-            return try set(key: try Self.key(parts), value: Array(request.body.readableBytesView), request, requester)
+            return try set(key: try Self.key(parts), value: Array(request.body.readableBytesView), request, query, requester)
+        case .PATCH:
+            guard parts.count == 1 else { throw wrongShape }
+            guard let ttl = try Self.ttlMs(query) else { throw APIError(.badRequest, "PATCH changes a key's time to live: give ?ttl=30s (or ?ttl=0 to keep the key for good)") }
+            return .later(api.setTTL(key: try Self.key(parts), ttlMs: ttl, by: requester).map(HTTPAnswer.index))
         case .POST:
             // The route the original program registers (key/value), and the one its README
             // documents (key/value/value); key/incr increments.
             switch parts.count {
             case 2 where parts[1] == Array("incr".utf8): return try incr(key: try Self.key(parts), query: query, requester)
-            case 2: return try set(key: try Self.key(parts), value: parts[1], request, requester)
-            case 3 where parts[1] == Array("value".utf8): return try set(key: try Self.key(parts), value: parts[2], request, requester)
+            case 2: return try set(key: try Self.key(parts), value: parts[1], request, query, requester)
+            case 3 where parts[1] == Array("value".utf8): return try set(key: try Self.key(parts), value: parts[2], request, query, requester)
             default: throw APIError(.notFound, "use POST /api/v1/key/{key}/{value} or /api/v1/key/{key}/value/{value}")
             }
         default:
@@ -140,13 +151,7 @@ public struct HTTPFrontend: Sendable {
     }
 
     private func get(key: [UInt8], query: Query, requester: NodeAPI.Requester) throws -> Reply {
-        let consistency: Consistency
-        switch query["consistency"] ?? "linearizable" {
-        case "linearizable": consistency = .linearizable
-        case "lease": consistency = .lease
-        case "stale": consistency = .stale
-        case let level: throw APIError(.badRequest, "consistency must be linearizable, lease or stale, not '\(level)'")
-        }
+        let consistency = try Self.consistency(query["consistency"])
         if consistency == .stale {
             switch api.staleRead(key: key, by: requester) {
             case .success(let read): return .now(Self.answer(read, stale: true))
@@ -156,17 +161,27 @@ public struct HTTPFrontend: Sendable {
         return .later(api.read(key: key, consistency: consistency, by: requester).map { Self.answer($0, stale: false) })
     }
 
+    /// A read's `consistency` by name (default linearizable).
+    static func consistency(_ name: String?) throws -> Consistency {
+        let name = name ?? Consistency.linearizable.name
+        guard let level = Consistency(name: name) else {
+            throw APIError(.badRequest, "consistency must be \(Consistency.nameList), not '\(name)'")
+        }
+        return level
+    }
+
     /// The value and a newline, with the key's version and the index the answering node had
     /// applied when it read; for stale reads, how long since it last heard from a leader (what
     /// the value may miss).
     private static func answer(_ read: NodeAPI.Read, stale: Bool) -> HTTPAnswer {
         let value = read.value
         var headers = HTTPHeaders()
-        headers.reserveCapacity(7)  // With Content-Length and Connection, added on the way out.
+        headers.reserveCapacity(8)  // With Content-Length and Connection, added on the way out.
         headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
         headers.add(name: "X-Raft-Applied-Index", value: String(read.appliedIndex))
         headers.add(name: "X-Raft-Create-Index", value: String(value.version.createIndex))
         headers.add(name: "X-Raft-Mod-Index", value: String(value.version.modIndex))
+        if read.ttlMs > 0 { headers.add(name: "X-Raft-TTL-Ms", value: String(read.ttlMs)) }
         if stale { headers.add(name: "X-Raft-Leader-Contact-Age-Ms", value: String(read.leaderContactAgeMs)) }
         var body = ByteBuffer()
         body.reserveCapacity(value.count + 1)
@@ -175,8 +190,24 @@ public struct HTTPFrontend: Sendable {
         return HTTPAnswer(status: .ok, headers: headers, body: body)
     }
 
-    private func set(key: [UInt8], value: [UInt8], _ request: Request, _ requester: NodeAPI.Requester) throws -> Reply {
-        .later(api.set(key: key, value: value, condition: try Self.condition(request.head.headers), by: requester).map(HTTPAnswer.index))
+    private func set(key: [UInt8], value: [UInt8], _ request: Request, _ query: Query, _ requester: NodeAPI.Requester) throws -> Reply {
+        let condition = try Self.condition(request.head.headers), ttl = try Self.ttlMs(query) ?? 0
+        return .later(api.set(key: key, value: value, condition: condition, ttlMs: ttl, by: requester).map(HTTPAnswer.index))
+    }
+
+    /// `?ttl=`: a Go duration ("30s", "1m30s", "1.5h") or whole milliseconds ("1500"); 0 for
+    /// none. Nil when absent.
+    static func ttlMs(_ query: Query) throws -> UInt64? {
+        try query["ttl"].map(ttlMs)
+    }
+
+    static func ttlMs(_ text: String) throws -> UInt64 {
+        if let milliseconds = UInt64(text) { return milliseconds }
+        guard let duration = GoDuration.parse(text), duration.nanoseconds >= 0 else {
+            throw APIError(.badRequest, "ttl must be a duration like 30s or 1m30s, or milliseconds, not '\(text)'")
+        }
+        // Rounded up: a positive duration never becomes 0, which would mean no expiry.
+        return UInt64((duration.nanoseconds + 999_999) / 1_000_000)
     }
 
     /// `?by=N` (default 1, may be negative): {"value": new value, "index": N}.
@@ -260,6 +291,11 @@ public struct HTTPFrontend: Sendable {
             "followers": followers, "keys": status.keys, "bytes": status.bytes,
             // As a string: JSON numbers lose precision past 2^53.
             "digest": String(status.digest, radix: 16), "leader_contact_age_ms": status.leaderContactAgeMs,
+            "memory": [
+                "used_bytes": status.memoryUsedBytes, "max_bytes": status.maxMemoryBytes,
+                "eviction_policy": status.evictionPolicy.isEmpty ? "none" : status.evictionPolicy,
+                "expiring_keys": status.expiringKeys, "expired_keys": status.expiredKeys, "evicted_keys": status.evictedKeys,
+            ] as [String: Any],
         ]
         return .json(.ok, body)
     }

@@ -30,6 +30,8 @@ public struct NodeAPI: Sendable {
     /// read how long since that node last heard from a leader (what the value may miss).
     public struct Read: Sendable {
         public var value: StoredValue
+        /// Until the key expires, by the answering node's clock (0: it does not).
+        public var ttlMs: UInt64
         public var appliedIndex: UInt64
         public var leaderContactAgeMs: UInt64
     }
@@ -47,19 +49,60 @@ public struct NodeAPI: Sendable {
 
     // MARK: Keys
 
-    /// Sets `key` to `value` once a quorum has it, if `condition` holds when it is applied;
-    /// the entry's index (the key's new mod index).
+    /// Sets `key` to `value` once a quorum has it, if `condition` holds when it is applied,
+    /// to expire `ttlMs` after the leader proposes it (0: never); the entry's index (the key's
+    /// new mod index).
     public func set(
-        key: [UInt8], value: [UInt8], condition: WriteCondition = .none, by requester: Requester
+        key: [UInt8], value: [UInt8], condition: WriteCondition = .none, ttlMs: UInt64 = 0, by requester: Requester
     ) -> EventLoopFuture<UInt64> {
-        if let refused = refusal(.write, requester) ?? keyProblem(key) { return failed(refused) }
-        guard value.count <= maxValueSize else {
-            return failed(RPCError(.resourceExhausted, "value of \(value.count) bytes is over the limit of \(maxValueSize) bytes"))
+        if let refused = refusal(.write, requester) ?? keyProblem(key) ?? valueProblem(value) ?? ttlProblem(ttlMs) {
+            return failed(refused)
         }
-        let command = Command(op: .set, key: key, value: value, condition: condition)
-        return write(command, by: requester, forward: .set, SetRequest(key: key, value: value, condition: condition), applied: Self.index) {
-            (response: SetResponse) in response.index
+        let command = Command(op: .set, key: key, value: value, condition: condition, nowMs: UnixClock.milliseconds(), ttlMs: ttlMs)
+        return write(
+            command, growth: Self.growth(key: key, value: value), by: requester, forward: .set,
+            SetRequest(key: key, value: value, condition: condition, ttlMs: ttlMs), applied: Self.index
+        ) { (response: SetResponse) in response.index }
+    }
+
+    /// Changes the time to live of an existing key (0: it no longer expires), keeping its value
+    /// and version; the entry's index. A missing key is NOT_FOUND.
+    public func setTTL(key: [UInt8], ttlMs: UInt64, by requester: Requester) -> EventLoopFuture<UInt64> {
+        if let refused = refusal(.write, requester) ?? keyProblem(key) ?? ttlProblem(ttlMs) { return failed(refused) }
+        return write(
+            Command(op: .setTTL, key: key, nowMs: UnixClock.milliseconds(), ttlMs: ttlMs), by: requester, forward: .setTTL,
+            SetTTLRequest(key: key, ttlMs: ttlMs), applied: Self.ttlChanged
+        ) { (response: SetTTLResponse) in response.index }
+    }
+
+    /// Applies a transaction in one entry: its compares decide which branch runs.
+    public func txn(_ txn: TxnRequest, by requester: Requester) -> EventLoopFuture<TxnResponse> {
+        if let refused = refusal(.write, requester) ?? txnProblem(txn) { return failed(refused) }
+        let growth = (txn.success + txn.failure).reduce(0) { $0 + ($1.type == .set ? Self.growth(key: $1.key, value: $1.value) : 0) }
+        return write(
+            Command(op: .txn, nowMs: UnixClock.milliseconds(), txn: txn), growth: growth, by: requester, forward: .txn, txn,
+            applied: Self.transacted
+        ) { (response: TxnResponse) in response }
+    }
+
+    /// Several keys at once: with any write, applied atomically in one entry (a transaction
+    /// without compares, its reads linearizable); with only reads, read at the consistency asked.
+    public func batch(_ batch: BatchRequest, by requester: Requester) -> EventLoopFuture<BatchResponse> {
+        guard batch.ops.contains(where: { $0.type != .get }) else {
+            if let refused = refusal(.read, requester) ?? opsProblem(batch.ops) { return failed(refused) }
+            return node.read(batch.ops.map(\.key), consistency: batch.consistency).map { read in
+                BatchResponse(
+                    results: read.values.map { found in
+                        found.map {
+                            KeyOpResult(
+                                found: true, value: $0.value.bytes, createIndex: $0.value.version.createIndex,
+                                modIndex: $0.value.version.modIndex, ttlMs: $0.ttlMs)
+                        } ?? KeyOpResult()
+                    },
+                    index: read.appliedIndex)
+            }
         }
+        return txn(TxnRequest(success: batch.ops), by: requester).map { BatchResponse(results: $0.results, index: $0.index) }
     }
 
     /// Deletes `key` (whether or not it exists, unless `condition` asks for a mod index) once a
@@ -68,7 +111,7 @@ public struct NodeAPI: Sendable {
         if let refused = refusal(.write, requester) ?? keyProblem(key) { return failed(refused) }
         guard condition != .absent else { return failed(.invalid("a delete cannot be made on the condition that the key does not exist")) }
         return write(
-            Command(op: .delete, key: key, condition: condition), by: requester, forward: .delete,
+            Command(op: .delete, key: key, condition: condition, nowMs: UnixClock.milliseconds()), by: requester, forward: .delete,
             DeleteRequest(key: key, condition: condition), applied: Self.index
         ) {
             (response: DeleteResponse) in response.index
@@ -81,7 +124,10 @@ public struct NodeAPI: Sendable {
     public func incr(key: [UInt8], amount: Int64, by requester: Requester) -> EventLoopFuture<IncrResponse> {
         if let refused = refusal(.write, requester) ?? keyProblem(key) { return failed(refused) }
         return write(
-            Command(op: .incr, key: key, by: amount), by: requester, forward: .incr, IncrRequest(key: key, by: amount),
+            Command(op: .incr, key: key, by: amount, nowMs: UnixClock.milliseconds()),
+            // At most 20 digits and a sign.
+            growth: Self.growth(bytes: key.count + 20), by: requester, forward: .incr,
+            IncrRequest(key: key, by: amount),
             applied: Self.incremented
         ) { (response: IncrResponse) in response }
     }
@@ -90,18 +136,18 @@ public struct NodeAPI: Sendable {
     /// read answers.
     public func staleRead(key: [UInt8], by requester: Requester) -> Result<Read, RPCError> {
         if let refused = refusal(.read, requester) ?? keyProblem(key) { return .failure(refused) }
-        return Self.found(node.staleRead(key))
+        return Self.found(node.staleRead([key]))
     }
 
     /// The value of `key` read at `consistency` (see `RaftNode.read`).
     public func read(key: [UInt8], consistency: Consistency, by requester: Requester) -> EventLoopFuture<Read> {
         if let refused = refusal(.read, requester) ?? keyProblem(key) { return failed(refused) }
-        return node.read(key, consistency: consistency).flatMapResult(Self.found)
+        return node.read([key], consistency: consistency).flatMapResult(Self.found)
     }
 
     private static func found(_ read: RaftNode.ReadResult) -> Result<Read, RPCError> {
-        guard let value = read.value else { return .failure(RPCError(.notFound, "key not found")) }
-        return .success(Read(value: value, appliedIndex: read.appliedIndex, leaderContactAgeMs: read.leaderContactAgeMs))
+        guard let found = read.values.first ?? nil else { return .failure(RPCError(.notFound, "key not found")) }
+        return .success(Read(value: found.value, ttlMs: found.ttlMs, appliedIndex: read.appliedIndex, leaderContactAgeMs: read.leaderContactAgeMs))
     }
 
     // MARK: The cluster
@@ -195,6 +241,62 @@ public struct NodeAPI: Sendable {
         key.isEmpty ? .invalid("the key must not be empty") : nil
     }
 
+    private func valueProblem(_ value: [UInt8]) -> RPCError? {
+        guard value.count > maxValueSize else { return nil }
+        return RPCError(
+            .resourceExhausted, "value of \(value.count) bytes is over the limit of \(maxValueSize) bytes (--max-value-size)",
+            detail: ErrorDetail(limit: "max-value-size"))
+    }
+
+    /// The longest time to live: 100 years, far past any cache's need and far from overflow.
+    public static let maxTTLMs: UInt64 = 100 * 365 * 24 * 3_600 * 1_000
+
+    private func ttlProblem(_ ttlMs: UInt64) -> RPCError? {
+        ttlMs <= Self.maxTTLMs ? nil : .invalid("a time to live is at most 100 years (\(Self.maxTTLMs) ms), not \(ttlMs) ms")
+    }
+
+    /// The most operations, and compares, one transaction or batch may hold.
+    public static let maxOps = 1_024
+
+    private func opsProblem(_ ops: [KeyOp]) -> RPCError? {
+        guard ops.count <= Self.maxOps else { return .invalid("at most \(Self.maxOps) operations, not \(ops.count)") }
+        guard !ops.isEmpty else { return .invalid("no operations") }
+        for op in ops {
+            if let problem = keyProblem(op.key) ?? valueProblem(op.value) ?? ttlProblem(op.ttlMs) { return problem }
+        }
+        let total = ops.reduce(0) { $0 + $1.key.count + $1.value.count }
+        guard total <= maxValueSize else {
+            return RPCError(
+                .resourceExhausted, "keys and values of \(total) bytes in all are over the limit of \(maxValueSize) bytes (--max-value-size)",
+                detail: ErrorDetail(limit: "max-value-size"))
+        }
+        return nil
+    }
+
+    private func txnProblem(_ txn: TxnRequest) -> RPCError? {
+        guard txn.compares.count <= Self.maxOps else { return .invalid("at most \(Self.maxOps) compares, not \(txn.compares.count)") }
+        for compare in txn.compares {
+            if let problem = keyProblem(compare.key) { return problem }
+            if compare.target == .exists, compare.result == .less || compare.result == .greater {
+                return .invalid("a compare on existence is equal (the key exists) or not-equal (it does not)")
+            }
+        }
+        guard !txn.success.isEmpty || !txn.failure.isEmpty else { return .invalid("a transaction needs operations") }
+        for ops in [txn.success, txn.failure] where !ops.isEmpty {
+            if let problem = opsProblem(ops) { return problem }
+        }
+        return nil
+    }
+
+    /// What a write may add to the map, as the memory bound counts it.
+    private static func growth(key: [UInt8], value: [UInt8]) -> UInt64 {
+        growth(bytes: key.count + value.count)
+    }
+
+    private static func growth(bytes: Int) -> UInt64 {
+        UInt64(bytes) + CacheStore.entryOverhead
+    }
+
     private func failed<T>(_ error: RPCError) -> EventLoopFuture<T> {
         node.loop.makeFailedFuture(error)
     }
@@ -202,7 +304,7 @@ public struct NodeAPI: Sendable {
     /// Proposes `command` here and reads its answer from what applying it did (`applied`), or
     /// forwards `request` to the leader as `method` and reads the answer from its response.
     private func write<T: Sendable, Response: WireMessage>(
-        _ command: Command, by requester: Requester, forward method: Method, _ request: some WireMessage & Sendable,
+        _ command: Command, growth: UInt64 = 0, by requester: Requester, forward method: Method, _ request: some WireMessage & Sendable,
         applied: @escaping @Sendable (AppliedEntry) throws -> T, answer: @escaping @Sendable (Response) -> T
     ) -> EventLoopFuture<T> {
         let bytes: [UInt8]
@@ -213,7 +315,7 @@ public struct NodeAPI: Sendable {
         }
         let condition = command.condition
         let proposed = {
-            node.proposeCommand(bytes).flatMapThrowing { entry in
+            node.proposeCommand(bytes, growth: growth).flatMapThrowing { entry in
                 if case .conditionFailed(let current) = entry.outcome { throw RPCError.conditionFailed(condition, current: current) }
                 return try applied(entry)
             }
@@ -223,6 +325,20 @@ public struct NodeAPI: Sendable {
 
     /// A set's or delete's answer: the entry's index.
     @Sendable private static func index(_ entry: AppliedEntry) -> UInt64 { entry.index }
+
+    /// A change of time to live: the entry's index, unless the key was not there.
+    @Sendable private static func ttlChanged(_ entry: AppliedEntry) throws -> UInt64 {
+        guard entry.outcome != .notFound else { throw RPCError(.notFound, "key not found") }
+        return entry.index
+    }
+
+    /// A transaction's answer: which branch ran, and what its operations found or did.
+    @Sendable private static func transacted(_ entry: AppliedEntry) throws -> TxnResponse {
+        guard case .txn(let succeeded, let results) = entry.outcome else {
+            throw RPCError.unexpected("a transaction was applied as \(entry.outcome)")
+        }
+        return TxnResponse(succeeded: succeeded, results: results, index: entry.index)
+    }
 
     /// An increment's answer: the new value and the entry's index.
     @Sendable private static func incremented(_ entry: AppliedEntry) throws -> IncrResponse {

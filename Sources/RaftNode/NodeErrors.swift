@@ -1,3 +1,4 @@
+import CacheStore
 import RaftCore
 import RaftWire
 
@@ -41,6 +42,16 @@ extension RPCError {
         return RPCError(
             .failedPrecondition, "condition failed: \(found); \(wanted)",
             detail: ErrorDetail(currentVersion: current ?? KeyVersion(createIndex: 0, modIndex: 0)))
+    }
+
+    /// The memory bound does not allow the write (HTTP 507).
+    static func memoryFull(used: UInt64, bound: MemoryBound) -> RPCError {
+        let why = bound.policy == .noEviction
+            ? "the write would pass the memory bound (eviction policy noeviction)"
+            : "eviction (\(bound.policy.rawValue)) cannot keep the map within the memory bound: nothing it may evict, or it is behind"
+        return RPCError(
+            .resourceExhausted, "\(why): \(used) of \(bound.maxBytes) bytes in use; raise --max-memory or delete keys",
+            detail: ErrorDetail(limit: "max-memory"))
     }
 
     /// The node stopped itself (its storage failed); it serves nothing more.

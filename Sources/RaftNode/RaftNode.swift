@@ -35,12 +35,14 @@ public final class RaftNode: @unchecked Sendable {
         public var client: RPCClient.Options
         /// Seeds the core's randomness (election timeouts); nil: a random seed.
         public var randomSeed: UInt64?
+        /// The memory bound of the map and what to do at it (nil: none).
+        public var memoryBound: MemoryBound?
 
         public init(
             id: NodeID, address: String, tickInterval: TimeAmount = .milliseconds(100), electionTicks: Int = 5,
             heartbeatTicks: Int = 1, requestTimeout: TimeAmount = .seconds(5), maxValueSize: Int = 1 << 20,
             snapshotEntries: UInt64 = 100_000, snapshotBytes: Int = 64 << 20, snapshotChunkSize: Int = 1 << 20, client: RPCClient.Options = .init(),
-            randomSeed: UInt64? = nil
+            randomSeed: UInt64? = nil, memoryBound: MemoryBound? = nil
         ) {
             self.id = id
             self.address = address
@@ -54,6 +56,7 @@ public final class RaftNode: @unchecked Sendable {
             self.snapshotChunkSize = snapshotChunkSize
             self.client = client
             self.randomSeed = randomSeed
+            self.memoryBound = memoryBound
         }
     }
 
@@ -72,6 +75,7 @@ public final class RaftNode: @unchecked Sendable {
     let peers: PeerLink
     private let waiters = Waiters()
     fileprivate var snapshots: SnapshotManager!
+    private var maintenance: CacheMaintenance!
     private var ticker: RepeatedTask?
     private var stopped = false
     private var lastLeader: NodeID?
@@ -110,6 +114,7 @@ public final class RaftNode: @unchecked Sendable {
         readyHost = NodeReadyHost(self)
         processor = ReadyProcessor(core: core, storage: storage, recovered: start.hardState, host: readyHost)
         snapshots = SnapshotManager(node: self)
+        maintenance = CacheMaintenance(node: self)
     }
 
     deinit {
@@ -131,6 +136,7 @@ public final class RaftNode: @unchecked Sendable {
                 waiters.expire(now: core.now)
                 core.tick()
                 processor.pump()
+                maintenance.run()
             }
             processor.pump()
         }
@@ -220,10 +226,28 @@ public final class RaftNode: @unchecked Sendable {
 
     // MARK: Client requests
 
+    /// Whether this node leads (read on its loop).
+    var isLeaderOnLoop: Bool { core.isLeader }
+
     /// Proposes a command on the leader and waits until it is applied: its index and what
-    /// applying it did.
-    public func proposeCommand(_ command: [UInt8]) -> EventLoopFuture<AppliedEntry> {
-        submitProposal { [self] in try core.propose(command) }
+    /// applying it did. `growth`: how many bytes it may add to the map (as the memory bound
+    /// counts them); the leader refuses it if the bound does not allow that many.
+    public func proposeCommand(_ command: [UInt8], growth: UInt64 = 0) -> EventLoopFuture<AppliedEntry> {
+        submitProposal { [self] in
+            if growth > 0, core.isLeader, let refusal = memoryRefusal(growth: growth) { throw refusal }
+            return try core.propose(command)
+        }
+    }
+
+    /// Why the memory bound refuses a write that adds `growth` bytes, or nil: under noeviction,
+    /// when it would pass the bound; under a policy that evicts, when eviction is 5% behind
+    /// (or finds nothing it may evict).
+    private func memoryRefusal(growth: UInt64) -> RPCError? {
+        guard let bound = options.memoryBound else { return nil }
+        let used = store.summary.memoryUsed
+        let ceiling = bound.policy == .noEviction ? bound.maxBytes : bound.maxBytes + bound.maxBytes / 20
+        guard used + growth > ceiling else { return nil }
+        return .memoryFull(used: used, bound: bound)
     }
 
     /// Appends an entry through `append` (on the loop) and waits until it is applied.
@@ -239,6 +263,8 @@ public final class RaftNode: @unchecked Sendable {
                 return future
             } catch let error as RaftError {
                 return loop.makeFailedFuture(refusal(error))
+            } catch let error as RPCError {
+                return loop.makeFailedFuture(error)
             } catch {
                 return loop.makeFailedFuture(RPCError.rejected("\(error)"))
             }
@@ -279,35 +305,40 @@ public final class RaftNode: @unchecked Sendable {
         }.flatMap { [self] index in waitApplied(index) }
     }
 
-    /// What a read found: the value (nil: no such key), the index the store had applied,
-    /// and for a stale read how long since this node last heard from a leader.
+    /// What a read found: the values (nil: no such key, or it has expired by this node's
+    /// clock) with the milliseconds each has left to live, the index the store had applied
+    /// when it read them all, and for a stale read how long since this node last heard from
+    /// a leader.
     public struct ReadResult: Sendable {
-        public var value: StoredValue?
+        public var values: [CacheStore.Found?]
         public var appliedIndex: UInt64
         public var leaderContactAgeMs: UInt64
     }
 
     /// A stale read: this node's store as it is, on the caller's thread.
-    public func staleRead(_ key: [UInt8]) -> ReadResult {
-        let age = leaderContactAgeMs
-        let (value, applied) = store.get(key)
-        return ReadResult(value: value, appliedIndex: applied, leaderContactAgeMs: age)
+    public func staleRead(_ keys: [[UInt8]]) -> ReadResult {
+        var result = localRead(keys)
+        result.leaderContactAgeMs = leaderContactAgeMs
+        return result
+    }
+
+    /// The keys as the store holds them now, by this node's clock.
+    private func localRead(_ keys: [[UInt8]]) -> ReadResult {
+        let (values, applied) = store.read(keys, now: UnixClock.milliseconds())
+        return ReadResult(values: values, appliedIndex: applied, leaderContactAgeMs: 0)
     }
 
     /// A read at `consistency` once its barrier allows (a stale read: `staleRead`, at once);
     /// a read that could not be confirmed in time fails as unavailable (nothing changed: the
     /// reader may ask again).
-    public func read(_ key: [UInt8], consistency: Consistency) -> EventLoopFuture<ReadResult> {
-        if consistency == .stale { return loop.makeSucceededFuture(staleRead(key)) }
+    public func read(_ keys: [[UInt8]], consistency: Consistency) -> EventLoopFuture<ReadResult> {
+        if consistency == .stale { return loop.makeSucceededFuture(staleRead(keys)) }
         return currentReadBarrier(lease: consistency == .lease).flatMapErrorThrowing { error in
             if let error = error as? RPCError, error.status == .deadlineExceeded {
                 throw RPCError.unavailable("could not confirm with a quorum that this read is current; try again")
             }
             throw error
-        }.map { [self] _ in
-            let (value, applied) = store.get(key)
-            return ReadResult(value: value, appliedIndex: applied, leaderContactAgeMs: 0)
-        }
+        }.map { [self] _ in localRead(keys) }
     }
 
     /// A read index confirmed by a quorum.
@@ -361,7 +392,9 @@ public final class RaftNode: @unchecked Sendable {
                 commitIndex: core.commitIndex, appliedIndex: map.appliedIndex, lastLogIndex: core.lastIndex,
                 snapshotIndex: core.snapshotIndex, snapshot: snapshots.status(), followers: core.followers,
                 keys: UInt64(map.count), bytes: UInt64(map.bytes), digest: map.digest,
-                leaderContactAgeMs: core.isLeader ? 0 : leaderContactAgeMs)
+                leaderContactAgeMs: core.isLeader ? 0 : leaderContactAgeMs, memoryUsedBytes: map.memoryUsed,
+                maxMemoryBytes: options.memoryBound?.maxBytes ?? 0, evictionPolicy: options.memoryBound?.policy.rawValue ?? "",
+                expiredKeys: map.expired, evictedKeys: map.evicted, expiringKeys: UInt64(map.expiring))
         }
     }
 
@@ -432,6 +465,8 @@ public final class RaftNode: @unchecked Sendable {
         noteLeaderChange()
         // After the Ready's write is queued: the compaction a snapshot ends with is queued behind it.
         snapshots.maybeSnapshot()
+        // Writes just applied may have passed the memory bound.
+        maintenance.run()
     }
 
     private func configurationApplied(_ index: UInt64) {

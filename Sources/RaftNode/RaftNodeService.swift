@@ -42,13 +42,21 @@ public struct RaftNodeService: RPCService {
                 answer = api.read(key: request.key, consistency: request.consistency, by: requester).flatMapResult(Self.encode)
             case .set:
                 let request = try SetRequest(wireBytes: call.payload)
-                answer = api.set(key: request.key, value: request.value, condition: request.condition, by: requester).flatMapThrowing { try SetResponse(index: $0).wireBytes() }
+                answer = api.set(key: request.key, value: request.value, condition: request.condition, ttlMs: request.ttlMs, by: requester)
+                    .flatMapThrowing { try SetResponse(index: $0).wireBytes() }
             case .delete:
                 let request = try DeleteRequest(wireBytes: call.payload)
                 answer = api.delete(key: request.key, condition: request.condition, by: requester).flatMapThrowing { try DeleteResponse(index: $0).wireBytes() }
             case .incr:
                 let request = try IncrRequest(wireBytes: call.payload)
                 answer = api.incr(key: request.key, amount: request.by, by: requester).flatMapThrowing { try $0.wireBytes() }
+            case .setTTL:
+                let request = try SetTTLRequest(wireBytes: call.payload)
+                answer = api.setTTL(key: request.key, ttlMs: request.ttlMs, by: requester).flatMapThrowing { try SetTTLResponse(index: $0).wireBytes() }
+            case .txn:
+                answer = api.txn(try TxnRequest(wireBytes: call.payload), by: requester).flatMapThrowing { try $0.wireBytes() }
+            case .batch:
+                answer = api.batch(try BatchRequest(wireBytes: call.payload), by: requester).flatMapThrowing { try $0.wireBytes() }
             case .status:
                 _ = try StatusRequest(wireBytes: call.payload)
                 answer = api.status(by: requester).flatMapThrowing { try $0.wireBytes() }
@@ -74,7 +82,7 @@ public struct RaftNodeService: RPCService {
         Result {
             try GetResponse(
                 value: read.value.bytes, appliedIndex: read.appliedIndex, leaderContactAgeMs: read.leaderContactAgeMs,
-                createIndex: read.value.version.createIndex, modIndex: read.value.version.modIndex
+                createIndex: read.value.version.createIndex, modIndex: read.value.version.modIndex, ttlMs: read.ttlMs
             ).wireBytes()
         }.mapError { RPCError(.internal, "\($0)") }
     }

@@ -2,10 +2,10 @@ import CacheStore
 import RaftStorage
 import RaftWire
 
-/// The replicated state machine of the simulation: the production CacheStore, so its versions
-/// and conditional writes are checked to come out the same on every replica, through crashes,
-/// snapshots and installs; and a running hash of every entry applied, so two replicas whose
-/// logs differ are caught at the first index where they do.
+/// The replicated state machine of the simulation: the production CacheStore, so its versions,
+/// conditional writes, transactions, expiry and eviction are checked to come out the same on
+/// every replica, through crashes, snapshots and installs; and a running hash of every entry
+/// applied, so two replicas whose logs differ are caught at the first index where they do.
 final class SimStateMachine {
     private let store = CacheStore()
     private(set) var history: UInt64 = 0
@@ -52,13 +52,32 @@ final class SimStateMachine {
         }
     }
 
-    /// A client's write: a set, delete or increment of one of a few keys, some conditional on a
+    /// What the leader proposes to keep the cache a cache, at `now` (simulated milliseconds):
+    /// the removal of keys that have expired, or now and then the eviction of a key at the
+    /// version the leader holds (or an older one, which must change nothing).
+    func maintenance<R: RandomNumberGenerator>(now: UInt64, rng: inout R) -> [UInt8]? {
+        // Sorted: which keys are due is the same everywhere, the order they are found in is not.
+        let due = store.expiredKeys(by: now, limit: 1_000).sorted { $0.lexicographicallyPrecedes($1) }
+        if !due.isEmpty { return try? Command(op: .expire, nowMs: now, keys: due).wireBytes() }
+        guard Int.random(in: 0..<4, using: &rng) == 0 else { return nil }
+        let key = Self.key(&rng)
+        guard let version = version(of: key) else { return nil }
+        let modIndex = Bool.random(using: &rng) ? version.modIndex : max(1, version.modIndex - 1)
+        return try? Command(op: .evict, nowMs: now, keys: [key], modIndexes: [modIndex]).wireBytes()
+    }
+
+    private static func key<R: RandomNumberGenerator>(_ rng: inout R) -> [UInt8] {
+        Array("k\(Int.random(in: 0..<10, using: &rng))".utf8)
+    }
+
+    /// A client's write at `now` (simulated milliseconds): a set (some with a time to live),
+    /// delete, increment, change of TTL or transaction on a few keys, some conditional on a
     /// version `known` (as a client would have read it) or on the key being absent.
-    static func command<R: RandomNumberGenerator>(number: Int, known: (([UInt8]) -> KeyVersion?), rng: inout R) -> [UInt8] {
-        let key = Array("k\(Int.random(in: 0..<10, using: &rng))".utf8)
+    static func command<R: RandomNumberGenerator>(number: Int, now: UInt64, known: (([UInt8]) -> KeyVersion?), rng: inout R) -> [UInt8] {
+        let key = Self.key(&rng)
         let value = Array("v\(number)".utf8)
-        let command: Command
-        switch Int.random(in: 0..<20, using: &rng) {
+        var command: Command
+        switch Int.random(in: 0..<26, using: &rng) {
         case 0..<3: command = Command(op: .delete, key: key)
         case 3..<6: command = Command(op: .set, key: key, value: value, condition: .absent)
         case 6..<9:
@@ -70,8 +89,22 @@ final class SimStateMachine {
             // Counters, mostly numbers; an increment of a key holding "v..." is refused alike everywhere.
             let counter = Bool.random(using: &rng) ? Array("n\(Int.random(in: 0..<3, using: &rng))".utf8) : key
             command = Command(op: .incr, key: counter, by: Int64.random(in: -3...3, using: &rng))
+        case 20..<22: command = Command(op: .set, key: key, value: value, ttlMs: UInt64.random(in: 1...3_000, using: &rng))
+        case 22: command = Command(op: .setTTL, key: key, ttlMs: UInt64.random(in: 0...3_000, using: &rng))
+        case 23..<25:
+            // A lock on the key: taken (with a TTL) if absent, else read.
+            command = Command(op: .txn, txn: TxnRequest(
+                compares: [Compare(key: key, target: .exists, result: .notEqual)],
+                success: [KeyOp(type: .set, key: key, value: value, ttlMs: UInt64.random(in: 0...2_000, using: &rng))],
+                failure: [KeyOp(type: .get, key: key)]))
+        case 25:
+            // A batch: compare-and-set on one key's version, and a delete of another.
+            command = Command(op: .txn, txn: TxnRequest(
+                compares: [Compare(key: key, target: .modIndex, result: .equal, modIndex: known(key)?.modIndex ?? 0)],
+                success: [KeyOp(type: .set, key: key, value: value), KeyOp(type: .delete, key: Self.key(&rng))]))
         default: command = Command(op: .set, key: key, value: value)
         }
+        command.nowMs = now
         return (try? command.wireBytes()) ?? []
     }
 }

@@ -36,6 +36,8 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var leadersElected = 0
     public var committed: UInt64 = 0
     public var proposals = 0
+    /// The leader's expiry and eviction commands among the proposals.
+    public var maintenanceProposals = 0
     public var crashes = 0
     /// Crashes of a server with writes handed to its disk and not yet durable.
     public var crashesLosingWrites = 0
@@ -55,7 +57,7 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var description: String {
         let outcome = violation.map { "FAILED: \($0)" } ?? "ok"
         return "seed \(seed): \(outcome) (\(nodes) nodes; \(leadersElected) leaders, \(committed) entries committed, "
-             + "\(proposals) proposals, \(readsServed) reads, \(leaseReads) lease reads, \(crashes) crashes (\(crashesLosingWrites) losing writes), "
+             + "\(proposals) proposals (\(maintenanceProposals) expiring or evicting), \(readsServed) reads, \(leaseReads) lease reads, \(crashes) crashes (\(crashesLosingWrites) losing writes), "
             + "\(partitions) partitions, "
             + "\(membershipChanges) membership changes, \(transfers) transfers, \(snapshotsTaken) snapshots taken, "
             + "\(snapshotsInstalled) installed, \(messagesDelivered) messages"
@@ -349,9 +351,16 @@ public final class Simulation: SimNodeObserver {
 
     private func clientTraffic() {
         if chance(60), let leader {
-            let command = SimStateMachine.command(number: report.proposals, known: leader.stateMachine.version(of:), rng: &rng)
+            let command = SimStateMachine.command(number: report.proposals, now: now, known: leader.stateMachine.version(of:), rng: &rng)
             if (try? leader.core!.propose(command)) != nil {
                 report.proposals += 1
+                drive(leader)
+            }
+        }
+        if chance(10), let leader, let command = leader.stateMachine.maintenance(now: now, rng: &rng) {
+            if (try? leader.core!.propose(command)) != nil {
+                report.proposals += 1
+                report.maintenanceProposals += 1
                 drive(leader)
             }
         }

@@ -48,6 +48,22 @@ final class CArena {
         return ProtobufCBinaryData(len: bytes.count, data: pointer)
     }
 
+    /// A repeated bytes field: its count and array.
+    func repeatedBinary(_ values: [[UInt8]]) -> (count: Int, values: UnsafeMutablePointer<ProtobufCBinaryData>?) {
+        if values.isEmpty { return (0, nil) }
+        let array = allocate(ProtobufCBinaryData.self, count: values.count)
+        for (i, value) in values.enumerated() { array[i] = binary(value) }
+        return (values.count, array)
+    }
+
+    /// A repeated uint64 field: its count and array.
+    func repeatedNumbers(_ values: [UInt64]) -> (count: Int, values: UnsafeMutablePointer<UInt64>?) {
+        if values.isEmpty { return (0, nil) }
+        let array = allocate(UInt64.self, count: values.count)
+        array.initialize(from: values, count: values.count)
+        return (values.count, array)
+    }
+
     /// A sub-message: its C struct, stored in the arena.
     func message<M: ProtobufCBacked>(_ message: M) throws -> UnsafeMutablePointer<M.CMessage> {
         let pointer = allocate(M.CMessage.self)

@@ -102,11 +102,16 @@ public struct ErrorDetail: Sendable, Equatable {
     public var retryAfterMs: UInt32
     /// A write's condition failed: the key's version then (0/0: it did not exist).
     public var currentVersion: KeyVersion?
+    /// A limit refused the request: the flag that sets it ("" for none).
+    public var limit: String
 
-    public init(leaderID: String = "", leaderAddress: String = "", retryAfterMs: UInt32 = 0, currentVersion: KeyVersion? = nil) {
+    public init(
+        leaderID: String = "", leaderAddress: String = "", retryAfterMs: UInt32 = 0, currentVersion: KeyVersion? = nil, limit: String = ""
+    ) {
         self.leaderID = leaderID
         self.leaderAddress = leaderAddress
         self.retryAfterMs = retryAfterMs
         self.currentVersion = currentVersion
+        self.limit = limit
     }
 }

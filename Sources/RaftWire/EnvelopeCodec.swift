@@ -41,7 +41,8 @@ extension ErrorDetail: ProtobufCBacked {
             leaderID: try decodeString(c.leader_id, field: "ErrorDetail.leader_id"),
             leaderAddress: try decodeString(c.leader_address, field: "ErrorDetail.leader_address"),
             retryAfterMs: c.retry_after_ms,
-            currentVersion: try c.current_version.map { try KeyVersion(c: $0.pointee) })
+            currentVersion: try c.current_version.map { try KeyVersion(c: $0.pointee) },
+            limit: try decodeString(c.limit, field: "ErrorDetail.limit"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__ErrorDetail {
@@ -50,6 +51,7 @@ extension ErrorDetail: ProtobufCBacked {
         c.leader_address = try arena.cString(leaderAddress, field: "ErrorDetail.leader_address")
         c.retry_after_ms = retryAfterMs
         c.current_version = try currentVersion.map { try arena.message($0) }
+        c.limit = try arena.cString(limit, field: "ErrorDetail.limit")
         return c
     }
 }

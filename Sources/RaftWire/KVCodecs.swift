@@ -24,7 +24,8 @@ extension GetResponse: ProtobufCBacked {
         self.init(
             value: decodeBytes(c.value), appliedIndex: c.applied_index,
             leaderContactAgeMs: c.leader_contact_age_ms, createIndex: try decodeNumber(c.create_index, field: "GetResponse.create_index"),
-            modIndex: try decodeNumber(c.mod_index, field: "GetResponse.mod_index"))
+            modIndex: try decodeNumber(c.mod_index, field: "GetResponse.mod_index"),
+            ttlMs: try decodeNumber(c.ttl_ms, field: "GetResponse.ttl_ms"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__GetResponse {
@@ -34,6 +35,7 @@ extension GetResponse: ProtobufCBacked {
         c.leader_contact_age_ms = leaderContactAgeMs
         c.create_index = createIndex
         c.mod_index = modIndex
+        c.ttl_ms = ttlMs
         return c
     }
 }
@@ -44,7 +46,8 @@ extension SetRequest: ProtobufCBacked {
     init(c: Raftcache__SetRequest) throws {
         self.init(
             key: decodeBytes(c.key), value: decodeBytes(c.value),
-            condition: try WriteCondition(ifModIndex: c.if_mod_index, ifAbsent: c.if_absent != 0, message: "SetRequest"))
+            condition: try WriteCondition(ifModIndex: c.if_mod_index, ifAbsent: c.if_absent != 0, message: "SetRequest"),
+            ttlMs: try decodeNumber(c.ttl_ms, field: "SetRequest.ttl_ms"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__SetRequest {
@@ -53,6 +56,7 @@ extension SetRequest: ProtobufCBacked {
         c.value = arena.binary(value)
         c.if_mod_index = condition.ifModIndex
         c.if_absent = condition.ifAbsent ? 1 : 0
+        c.ttl_ms = ttlMs
         return c
     }
 }
@@ -142,7 +146,13 @@ extension StatusResponse: ProtobufCBacked {
             keys: c.keys,
             bytes: c.bytes,
             digest: c.digest,
-            leaderContactAgeMs: c.leader_contact_age_ms)
+            leaderContactAgeMs: c.leader_contact_age_ms,
+            memoryUsedBytes: c.memory_used_bytes,
+            maxMemoryBytes: c.max_memory_bytes,
+            evictionPolicy: try decodeString(c.eviction_policy, field: "StatusResponse.eviction_policy"),
+            expiredKeys: c.expired_keys,
+            evictedKeys: c.evicted_keys,
+            expiringKeys: c.expiring_keys)
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__StatusResponse {
@@ -163,6 +173,12 @@ extension StatusResponse: ProtobufCBacked {
         c.bytes = bytes
         c.digest = digest
         c.leader_contact_age_ms = leaderContactAgeMs
+        c.memory_used_bytes = memoryUsedBytes
+        c.max_memory_bytes = maxMemoryBytes
+        c.eviction_policy = try arena.cString(evictionPolicy, field: "StatusResponse.eviction_policy")
+        c.expired_keys = expiredKeys
+        c.evicted_keys = evictedKeys
+        c.expiring_keys = expiringKeys
         return c
     }
 }
@@ -218,7 +234,11 @@ extension Command: ProtobufCBacked {
     init(c: Raftcache__Command) throws {
         self.init(
             op: try decodeEnum(c.op.rawValue), key: decodeBytes(c.key), value: decodeBytes(c.value),
-            condition: try WriteCondition(ifModIndex: c.if_mod_index, ifAbsent: c.if_absent != 0, message: "Command"), by: c.by)
+            condition: try WriteCondition(ifModIndex: c.if_mod_index, ifAbsent: c.if_absent != 0, message: "Command"), by: c.by,
+            nowMs: try decodeNumber(c.now_ms, field: "Command.now_ms"), ttlMs: try decodeNumber(c.ttl_ms, field: "Command.ttl_ms"),
+            keys: decodeRepeatedBytes(c.n_keys, c.keys),
+            modIndexes: try decodeRepeatedNumbers(c.n_mod_indexes, c.mod_indexes, field: "Command.mod_indexes"),
+            txn: try c.txn.map { try TxnRequest(c: $0.pointee) })
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__Command {
@@ -229,6 +249,11 @@ extension Command: ProtobufCBacked {
         c.if_mod_index = condition.ifModIndex
         c.if_absent = condition.ifAbsent ? 1 : 0
         c.by = by
+        c.now_ms = nowMs
+        c.ttl_ms = ttlMs
+        (c.n_keys, c.keys) = arena.repeatedBinary(keys)
+        (c.n_mod_indexes, c.mod_indexes) = arena.repeatedNumbers(modIndexes)
+        c.txn = try txn.map { try arena.message($0) }
         return c
     }
 }

@@ -22,16 +22,19 @@ public struct GetResponse: Sendable, Equatable {
     public var leaderContactAgeMs: UInt64
     public var createIndex: UInt64
     public var modIndex: UInt64
+    /// Until the key expires (0: it does not).
+    public var ttlMs: UInt64
 
     public init(
         value: [UInt8] = [], appliedIndex: UInt64 = 0, leaderContactAgeMs: UInt64 = 0, createIndex: UInt64 = 0,
-        modIndex: UInt64 = 0
+        modIndex: UInt64 = 0, ttlMs: UInt64 = 0
     ) {
         self.value = value
         self.appliedIndex = appliedIndex
         self.leaderContactAgeMs = leaderContactAgeMs
         self.createIndex = createIndex
         self.modIndex = modIndex
+        self.ttlMs = ttlMs
     }
 }
 
@@ -39,11 +42,14 @@ public struct SetRequest: Sendable, Equatable {
     public var key: [UInt8]
     public var value: [UInt8]
     public var condition: WriteCondition
+    /// Time to live (0: none).
+    public var ttlMs: UInt64
 
-    public init(key: [UInt8] = [], value: [UInt8] = [], condition: WriteCondition = .none) {
+    public init(key: [UInt8] = [], value: [UInt8] = [], condition: WriteCondition = .none, ttlMs: UInt64 = 0) {
         self.key = key
         self.value = value
         self.condition = condition
+        self.ttlMs = ttlMs
     }
 }
 
@@ -106,13 +112,23 @@ public struct StatusResponse: Sendable, Equatable {
     public var digest: UInt64
     /// Milliseconds since this node last heard from a leader (0 on the leader).
     public var leaderContactAgeMs: UInt64
+    /// What the map counts toward the memory bound, the bound (0: none) and its policy.
+    public var memoryUsedBytes: UInt64
+    public var maxMemoryBytes: UInt64
+    public var evictionPolicy: String
+    /// Keys removed by expiry and by eviction since this process started; keys with a TTL.
+    public var expiredKeys: UInt64
+    public var evictedKeys: UInt64
+    public var expiringKeys: UInt64
 
     public init(
         nodeID: String = "", role: Role = .follower, term: UInt64 = 0, leaderID: String = "",
         leaderAddress: String = "", members: [Server] = [], commitIndex: UInt64 = 0,
         appliedIndex: UInt64 = 0, lastLogIndex: UInt64 = 0, snapshotIndex: UInt64 = 0,
         snapshot: SnapshotStatus = SnapshotStatus(), followers: [FollowerStatus] = [],
-        keys: UInt64 = 0, bytes: UInt64 = 0, digest: UInt64 = 0, leaderContactAgeMs: UInt64 = 0
+        keys: UInt64 = 0, bytes: UInt64 = 0, digest: UInt64 = 0, leaderContactAgeMs: UInt64 = 0,
+        memoryUsedBytes: UInt64 = 0, maxMemoryBytes: UInt64 = 0, evictionPolicy: String = "", expiredKeys: UInt64 = 0,
+        evictedKeys: UInt64 = 0, expiringKeys: UInt64 = 0
     ) {
         self.nodeID = nodeID
         self.role = role
@@ -130,6 +146,12 @@ public struct StatusResponse: Sendable, Equatable {
         self.bytes = bytes
         self.digest = digest
         self.leaderContactAgeMs = leaderContactAgeMs
+        self.memoryUsedBytes = memoryUsedBytes
+        self.maxMemoryBytes = maxMemoryBytes
+        self.evictionPolicy = evictionPolicy
+        self.expiredKeys = expiredKeys
+        self.evictedKeys = evictedKeys
+        self.expiringKeys = expiringKeys
     }
 }
 
@@ -181,6 +203,14 @@ public enum CommandOp: UInt32, Sendable, CaseIterable {
     case delete = 1
     /// Adds `by` to the key's decimal value.
     case incr = 2
+    /// Changes an existing key's time to live.
+    case setTTL = 3
+    /// The leader's: removes those of `keys` that have expired.
+    case expire = 4
+    /// The leader's, over the memory bound: removes `keys` still at their `modIndexes`.
+    case evict = 5
+    /// A transaction, or a batch of writes.
+    case txn = 6
 }
 
 /// A state-machine command: the data of a `.command` log entry.
@@ -191,13 +221,30 @@ public struct Command: Sendable, Equatable {
     public var condition: WriteCondition
     /// `.incr`: what to add.
     public var by: Int64
+    /// The proposing leader's clock (Unix milliseconds): the entry's time.
+    public var nowMs: UInt64
+    /// `.set`, `.setTTL`: time to live from `nowMs` (0: none).
+    public var ttlMs: UInt64
+    /// `.expire`, `.evict`: the keys, and for `.evict` each one's mod index when chosen.
+    public var keys: [[UInt8]]
+    public var modIndexes: [UInt64]
+    /// `.txn`.
+    public var txn: TxnRequest?
 
-    public init(op: CommandOp = .set, key: [UInt8] = [], value: [UInt8] = [], condition: WriteCondition = .none, by: Int64 = 0) {
+    public init(
+        op: CommandOp = .set, key: [UInt8] = [], value: [UInt8] = [], condition: WriteCondition = .none, by: Int64 = 0,
+        nowMs: UInt64 = 0, ttlMs: UInt64 = 0, keys: [[UInt8]] = [], modIndexes: [UInt64] = [], txn: TxnRequest? = nil
+    ) {
         self.op = op
         self.key = key
         self.value = value
         self.condition = condition
         self.by = by
+        self.nowMs = nowMs
+        self.ttlMs = ttlMs
+        self.keys = keys
+        self.modIndexes = modIndexes
+        self.txn = txn
     }
 }
 

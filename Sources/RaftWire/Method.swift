@@ -14,6 +14,9 @@ public enum Method: String, Sendable, CaseIterable {
     case delete = "/raftcache.KV/Delete"
     case status = "/raftcache.KV/Status"
     case incr = "/raftcache.KV/Incr"
+    case setTTL = "/raftcache.KV/SetTTL"
+    case txn = "/raftcache.KV/Txn"
+    case batch = "/raftcache.KV/Batch"
 
     /// The message a request of this method carries.
     public var requestType: any WireMessage.Type {
@@ -31,6 +34,9 @@ public enum Method: String, Sendable, CaseIterable {
         case .delete: DeleteRequest.self
         case .status: StatusRequest.self
         case .incr: IncrRequest.self
+        case .setTTL: SetTTLRequest.self
+        case .txn: TxnRequest.self
+        case .batch: BatchRequest.self
         }
     }
 
@@ -49,6 +55,9 @@ public enum Method: String, Sendable, CaseIterable {
         case .delete: DeleteResponse.self
         case .status: StatusResponse.self
         case .incr: IncrResponse.self
+        case .setTTL: SetTTLResponse.self
+        case .txn: TxnResponse.self
+        case .batch: BatchResponse.self
         }
     }
 }

@@ -91,6 +91,16 @@ func decodeRepeated<M: ProtobufCBacked>(
     return messages
 }
 
+func decodeRepeatedBytes(_ count: Int, _ values: UnsafeMutablePointer<ProtobufCBinaryData>?) -> [[UInt8]] {
+    guard count > 0, let values else { return [] }
+    return (0..<count).map { decodeBytes(values[$0]) }
+}
+
+func decodeRepeatedNumbers(_ count: Int, _ values: UnsafeMutablePointer<UInt64>?, field: String) throws -> [UInt64] {
+    guard count > 0, let values else { return [] }
+    return try (0..<count).map { try decodeNumber(values[$0], field: field) }
+}
+
 /// An optional sub-message field: absent decodes as the empty message.
 func decodeMessage<M: ProtobufCBacked>(_ pointer: UnsafeMutablePointer<M.CMessage>?) throws -> M {
     guard let pointer else { return try M(c: M.emptyCMessage()) }

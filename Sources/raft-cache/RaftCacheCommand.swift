@@ -79,6 +79,12 @@ struct RaftCacheCommand: AsyncParsableCommand {
     @Option(help: "The largest value a write may carry, in bytes (413 past it).")
     var maxValueSize = 1 << 20
 
+    @Option(help: "Bound on the memory the map counts: keys, values and 96 bytes per key (bytes, or with KiB, MiB, GiB: 512MiB). 0: no bound.")
+    var maxMemory = "0"
+
+    @Option(help: "At --max-memory: noeviction (refuse writes with 507), allkeys-lru, allkeys-lfu, volatile-lru or volatile-ttl (Redis' meanings; volatile: keys with a TTL).")
+    var evictionPolicy = "noeviction"
+
     @Option(help: "Take a snapshot (and drop the log it covers) after this many entries,")
     var snapshotEntries = 100_000
 
@@ -124,6 +130,12 @@ struct RaftCacheCommand: AsyncParsableCommand {
     @Option(help: "Time a connection may stay open with no request (Go duration).")
     var idleTimeout = "2m"
 
+    /// --max-memory and --eviction-policy (validated).
+    var memoryBound: MemoryBound? {
+        let bytes = ByteSize.parse(maxMemory) ?? 0
+        return bytes == 0 ? nil : MemoryBound(maxBytes: bytes, policy: EvictionPolicy(rawValue: evictionPolicy) ?? .noEviction)
+    }
+
     func validate() throws {
         guard let io = GoDuration.parse(timeout), io.nanoseconds > 0 else {
             throw ValidationError("--timeout: '\(timeout)' is not a positive duration like 500ms, 3s or 1m")
@@ -135,6 +147,12 @@ struct RaftCacheCommand: AsyncParsableCommand {
         guard let beat = GoDuration.parse(heartbeat), beat.nanoseconds > 0 else { throw ValidationError("--heartbeat: '\(heartbeat)' is not a positive duration") }
         guard let election = GoDuration.parse(electionTimeout), election.nanoseconds > 2 * beat.nanoseconds else {
             throw ValidationError("--election-timeout must be a duration of more than twice --heartbeat")
+        }
+        guard ByteSize.parse(maxMemory) != nil else {
+            throw ValidationError("--max-memory: '\(maxMemory)' is not a size like 1073741824, 512MiB or 2GiB")
+        }
+        guard EvictionPolicy(rawValue: evictionPolicy) != nil else {
+            throw ValidationError("--eviction-policy must be one of \(EvictionPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard HostPort(raftAddr) != nil else { throw ValidationError("--raft-addr: '\(raftAddr)' is not host:port") }
         // Both go into the cluster's configuration, as every joining server's do.
@@ -214,7 +232,8 @@ struct RaftCacheCommand: AsyncParsableCommand {
                 snapshotEntries: UInt64(snapshotEntries), snapshotBytes: snapshotMib << 20, snapshotChunkSize: snapshotChunkKib << 10,
                 // A peer that comes back is reached again within half a second.
                 client: .init(
-                    maxConnections: maxPool, timeout: ioTimeout, maxBackoff: .milliseconds(500), tls: security.tls)),
+                    maxConnections: maxPool, timeout: ioTimeout, maxBackoff: .milliseconds(500), tls: security.tls),
+                memoryBound: memoryBound),
             storage: storage, state: founding, store: storeState, logger: logger, housekeeping: housekeeping)
         do {
             try node.restoreStore()

@@ -43,7 +43,7 @@ struct RaftSimCommand: ParsableCommand {
     func run() throws {
         let range = seed.map { $0...$0 } ?? first...(first + UInt64(max(seeds, 1)) - 1)
         var failures: [UInt64] = []
-        var crashes = 0, crashesLosingWrites = 0, committed: UInt64 = 0
+        var crashes = 0, crashesLosingWrites = 0, committed: UInt64 = 0, maintenance = 0
         for seed in range {
             let report = Simulation(options: SimulationOptions(
                 seed: seed, nodeCount: nodes, duration: duration, verbose: verbose,
@@ -51,6 +51,7 @@ struct RaftSimCommand: ParsableCommand {
             crashes += report.crashes
             crashesLosingWrites += report.crashesLosingWrites
             committed += report.committed
+            maintenance += report.maintenanceProposals
             if !report.passed || self.seed != nil || verbose {
                 print(report)
             }
@@ -60,7 +61,7 @@ struct RaftSimCommand: ParsableCommand {
             }
         }
         print("raft-sim: \(range.count - failures.count) passed, \(failures.count) failed "
-            + "(\(committed) entries committed, \(crashes) crashes, \(crashesLosingWrites) of them losing writes not yet durable)")
+            + "(\(committed) entries committed, \(maintenance) of the proposals expiring or evicting keys, \(crashes) crashes, \(crashesLosingWrites) of them losing writes not yet durable)")
         if !failures.isEmpty { throw ExitCode.failure }
     }
 }

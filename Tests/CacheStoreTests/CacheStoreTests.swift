@@ -227,11 +227,12 @@ struct CacheStoreTests {
         source.apply(try setEntry(1, "k", "v"))
         var bytes: [UInt8] = []
         _ = try source.writeSnapshot { bytes += $0 }
-        // The last 16 bytes are the only pair's create and mod index.
+        // The last 24 bytes are the only pair's create and mod index, and its expiry.
         for (create, mod) in [(UInt64(1), UInt64(2)), (2, 1)] {
-            var changed = Array(bytes.dropLast(16))
+            var changed = Array(bytes.dropLast(24))
             changed.appendLittleEndian(create)
             changed.appendLittleEndian(mod)
+            changed.appendLittleEndian(UInt64(0))
             #expect(throws: CacheSnapshotError.self) {
                 try CacheStore().restoreSnapshot(size: UInt64(changed.count)) { offset, count in
                     Array(changed[Int(offset)..<min(changed.count, Int(offset) + count)])

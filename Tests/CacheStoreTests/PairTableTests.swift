@@ -26,7 +26,7 @@ struct PairTableTests {
                 #expect(removed?.value == model.removeValue(forKey: key), "step \(step)")
             } else {
                 let value = Array("v\(step)".utf8)
-                let replaced = table.insert(Pair.make(key: key, value: value, hash: hash, version: anyVersion))
+                let replaced = table.insert(Pair.make(key: key, value: value, hash: hash, version: anyVersion, expiresAt: 0))
                 #expect(replaced?.value == model.updateValue(value, forKey: key), "step \(step)")
             }
             #expect(table.count == model.count)
@@ -43,10 +43,10 @@ struct PairTableTests {
     @Test("a copy keeps its pairs while the original changes")
     func copyOnWrite() {
         var table = PairTable()
-        for i in 0..<100 { table.insert(Pair.make(key: [UInt8(i)], value: [1], hash: i, version: anyVersion)) }
+        for i in 0..<100 { table.insert(Pair.make(key: [UInt8(i)], value: [1], hash: i, version: anyVersion, expiresAt: 0)) }
         let frozen = table
         for i in 0..<100 where i % 2 == 0 { _ = [UInt8(i)].withUnsafeBytes { table.remove($0, hash: i) } }
-        table.insert(Pair.make(key: [1], value: [2], hash: 1, version: anyVersion))
+        table.insert(Pair.make(key: [1], value: [2], hash: 1, version: anyVersion, expiresAt: 0))
         #expect(frozen.count == 100 && table.count == 50)
         #expect([UInt8(1)].withUnsafeBytes { frozen.find($0, hash: 1)?.value } == [1])
         #expect([UInt8(1)].withUnsafeBytes { table.find($0, hash: 1)?.value } == [2])
@@ -54,9 +54,9 @@ struct PairTableTests {
 
     @Test("a pair holds any bytes, empty ones too")
     func pairBytes() {
-        let pair = Pair.make(key: [], value: [], hash: 0, version: anyVersion)
+        let pair = Pair.make(key: [], value: [], hash: 0, version: anyVersion, expiresAt: 0)
         #expect(pair.key == [] && pair.value == [])
-        let other = Pair.make(key: Array(0...255), value: Array(repeating: 7, count: 1_000), hash: 1, version: anyVersion)
+        let other = Pair.make(key: Array(0...255), value: Array(repeating: 7, count: 1_000), hash: 1, version: anyVersion, expiresAt: 0)
         #expect(other.key == Array(0...255) && other.value == Array(repeating: 7, count: 1_000))
         #expect(StoredValue(pair: other).bytes == other.value)
     }

@@ -1,3 +1,4 @@
+import HTTPFrontend
 import NIOCore
 @testable import raft_cache
 import RaftNode
@@ -17,6 +18,18 @@ struct FlagParsingTests {
         #expect(GoDuration.parse("0") == .zero)
         for bad in ["", "3", "s", "3x", "ms5", "1..5s", "-1s", "9999999999h"] {
             #expect(GoDuration.parse(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test("sizes, as --max-memory takes them")
+    func sizes() {
+        #expect(ByteSize.parse("1048576") == 1 << 20)
+        #expect(ByteSize.parse("512MiB") == 512 << 20)
+        #expect(ByteSize.parse("2GiB") == 2 << 30)
+        #expect(ByteSize.parse("64KiB") == 64 << 10)
+        #expect(ByteSize.parse("0") == 0)
+        for bad in ["", "MiB", "1.5GiB", "-1", "1GB", "99999999999TiB", "1 MiB"] {
+            #expect(ByteSize.parse(bad) == nil, "\(bad)")
         }
     }
 

@@ -12,10 +12,18 @@ private let raftBig = wireNumberLimit - 1
 private let maximalConfiguration = Configuration(
     servers: (0..<100).map { Server(id: "node-\($0)-\(longText.prefix(50))", address: "[::1]:\(1000 + $0)", suffrage: $0 % 3 == 0 ? .learner : .voter) })
 
+private let maximalResult = KeyOpResult(found: true, value: Array(longText.utf8), createIndex: raftBig, modIndex: raftBig, ttlMs: raftBig)
+private let maximalTxn = TxnRequest(
+    compares: CompareTarget.allCases.flatMap { target in
+        CompareResult.allCases.map { Compare(key: Array(longText.utf8), target: target, result: $0, value: [0, 1], modIndex: raftBig) }
+    },
+    success: KeyOpType.allCases.map { KeyOp(type: $0, key: Array(longText.utf8), value: Array(repeating: 9, count: 1_000), ttlMs: raftBig) },
+    failure: [KeyOp(), KeyOp(type: .set, key: [0], value: [], ttlMs: 1)])
+
 /// Every message with every field at its largest, longest or non-default value.
 let maximalMessages: [any WireMessage] = [
     Envelope(callID: big, kind: .response, method: longText, timeoutMs: .max, status: StatusCode(rawValue: 999), message: longText, payload: Array(repeating: 0xFF, count: 70_000), hops: .max),
-    ErrorDetail(leaderID: longText, leaderAddress: longText, retryAfterMs: .max, currentVersion: KeyVersion(createIndex: raftBig, modIndex: raftBig)),
+    ErrorDetail(leaderID: longText, leaderAddress: longText, retryAfterMs: .max, currentVersion: KeyVersion(createIndex: raftBig, modIndex: raftBig), limit: longText),
     Entry(term: raftBig, index: raftBig, type: .configuration, data: Array(repeating: 0, count: 65_536)),
     Server(id: longText, address: longText, suffrage: .learner),
     maximalConfiguration,
@@ -36,8 +44,8 @@ let maximalMessages: [any WireMessage] = [
     TransferLeadershipRequest(targetID: longText),
     TransferLeadershipResponse(leaderID: longText, term: raftBig),
     GetRequest(key: Array(longText.utf8), consistency: .lease),
-    GetResponse(value: Array(repeating: 0, count: 100_000), appliedIndex: big, leaderContactAgeMs: big, createIndex: raftBig, modIndex: raftBig),
-    SetRequest(key: [0, 0xFF, 0], value: Array(repeating: 0xAB, count: 1 << 20), condition: .modIndex(raftBig)),
+    GetResponse(value: Array(repeating: 0, count: 100_000), appliedIndex: big, leaderContactAgeMs: big, createIndex: raftBig, modIndex: raftBig, ttlMs: raftBig),
+    SetRequest(key: [0, 0xFF, 0], value: Array(repeating: 0xAB, count: 1 << 20), condition: .modIndex(raftBig), ttlMs: raftBig),
     SetResponse(index: big),
     DeleteRequest(key: Array(longText.utf8), condition: .modIndex(raftBig)),
     DeleteResponse(index: big),
@@ -45,8 +53,19 @@ let maximalMessages: [any WireMessage] = [
     StatusResponse(nodeID: longText, role: .learner, term: big, leaderID: longText, leaderAddress: longText, members: maximalConfiguration.servers, commitIndex: big, appliedIndex: big, lastLogIndex: big, snapshotIndex: big,
                    snapshot: SnapshotStatus(index: big, term: big, sizeBytes: big, ageMs: big, receivingIndex: big, receivedBytes: big),
                    followers: [FollowerStatus(id: longText, matchIndex: big, nextIndex: big, lag: big, state: longText), FollowerStatus()],
-                   keys: big, bytes: big, digest: big, leaderContactAgeMs: big),
-    Command(op: .incr, key: Array(longText.utf8), value: [0], condition: .absent, by: .min),
+                   keys: big, bytes: big, digest: big, leaderContactAgeMs: big, memoryUsedBytes: big, maxMemoryBytes: big,
+                   evictionPolicy: longText, expiredKeys: big, evictedKeys: big, expiringKeys: big),
+    Command(op: .txn, key: Array(longText.utf8), value: [0], condition: .absent, by: .min, nowMs: raftBig, ttlMs: raftBig,
+            keys: [[], Array(longText.utf8), [0, 0]], modIndexes: [0, raftBig, 1], txn: maximalTxn),
+    SetTTLRequest(key: Array(longText.utf8), ttlMs: raftBig),
+    SetTTLResponse(index: big),
+    maximalTxn,
+    TxnResponse(succeeded: true, results: [maximalResult, KeyOpResult()], index: big),
+    BatchRequest(ops: maximalTxn.success, consistency: .stale),
+    BatchResponse(results: [KeyOpResult(), maximalResult], index: big),
+    Compare(key: [0xFF], target: .modIndex, result: .greater, value: Array(longText.utf8), modIndex: raftBig),
+    KeyOp(type: .delete, key: [0], value: [1], ttlMs: raftBig),
+    maximalResult,
     IncrRequest(key: Array(longText.utf8), by: .min),
     IncrResponse(value: .max, index: raftBig),
     KeyVersion(createIndex: raftBig, modIndex: raftBig),
@@ -60,6 +79,7 @@ let emptyMessages: [any WireMessage] = [
     AddVoterRequest(), RemoveServerRequest(), MembershipResponse(), TransferLeadershipRequest(),
     TransferLeadershipResponse(), GetRequest(), GetResponse(), SetRequest(), SetResponse(), DeleteRequest(),
     DeleteResponse(), StatusRequest(), StatusResponse(), Command(), IncrRequest(), IncrResponse(), KeyVersion(createIndex: 0, modIndex: 0),
+    SetTTLRequest(), SetTTLResponse(), TxnRequest(), TxnResponse(), BatchRequest(), BatchResponse(), Compare(), KeyOp(), KeyOpResult(),
 ]
 
 @Suite("Round trips")

@@ -112,6 +112,21 @@ let vectors: [Vector] = [
         name: "18-kv-incr-request",
         envelope: Envelope(callID: 10, kind: .request, method: Method.incr.rawValue),
         message: IncrRequest(key: Array("hits".utf8), by: -2)),
+    Vector(
+        name: "19-kv-set-with-ttl",
+        envelope: Envelope(callID: 11, kind: .request, method: Method.set.rawValue),
+        message: SetRequest(key: Array("session".utf8), value: Array("s1".utf8), ttlMs: 30_000)),
+    Vector(
+        name: "20-kv-txn-lock",
+        envelope: Envelope(callID: 12, kind: .request, method: Method.txn.rawValue),
+        message: TxnRequest(
+            compares: [Compare(key: Array("lock".utf8), target: .exists, result: .notEqual)],
+            success: [KeyOp(type: .set, key: Array("lock".utf8), value: Array("me".utf8), ttlMs: 10_000)],
+            failure: [KeyOp(type: .get, key: Array("lock".utf8))])),
+    Vector(
+        name: "21-memory-full",
+        envelope: Envelope(callID: 13, kind: .response, status: .resourceExhausted, message: "over the memory bound"),
+        message: ErrorDetail(limit: "max-memory")),
 ]
 
 /// Decodes `bytes` as the type of `like` and compares.

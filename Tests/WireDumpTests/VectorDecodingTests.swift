@@ -46,6 +46,11 @@ struct VectorDecodingTests {
         "16-kv-set-if-match": ["request #6 KV/Set", "key=\"hello\" value=\"world2\" if_mod_index=11"],
         "17-condition-failed": ["response #6 KV/Set FAILED_PRECONDITION", "current_version=9/12"],
         "18-kv-incr-request": ["request #10 KV/Incr", "key=\"hits\" by=-2"],
+        "19-kv-set-with-ttl": ["request #11 KV/Set", "key=\"session\" value=\"s1\" ttl_ms=30000"],
+        "20-kv-txn-lock": [
+            "request #12 KV/Txn", "compares=[\"lock\".exists !=] success=[set \"lock\"=\"me\" ttl 10000ms] failure=[get \"lock\"]",
+        ],
+        "21-memory-full": ["response #13 ? RESOURCE_EXHAUSTED", "\"over the memory bound\" limit=max-memory"],
     ]
 
     @Test("every vector file has its expectation")

@@ -39,10 +39,17 @@ enum EntrySummary {
             case .modIndex(let index): " if mod \(index)"
             case .absent: " if absent"
             }
+            let ttl = command.ttlMs > 0 ? " ttl \(command.ttlMs)ms" : ""
             switch command.op {
-            case .set: return "set \(TextRendering.bytes(command.key)) (\(command.value.count)B)\(condition)"
+            case .set: return "set \(TextRendering.bytes(command.key)) (\(command.value.count)B)\(condition)\(ttl)"
             case .delete: return "delete \(TextRendering.bytes(command.key))\(condition)"
             case .incr: return "incr \(TextRendering.bytes(command.key)) by \(command.by)"
+            case .setTTL: return "ttl \(TextRendering.bytes(command.key))\(command.ttlMs > 0 ? ttl : " none")"
+            case .expire: return "expire \(command.keys.count) keys"
+            case .evict: return "evict \(command.keys.count) keys"
+            case .txn:
+                let txn = command.txn ?? TxnRequest()
+                return "txn \(txn.compares.count) compares, \(txn.success.count)/\(txn.failure.count) ops"
             }
         }
     }
@@ -52,6 +59,10 @@ enum EntrySummary {
         case .set: "set"
         case .delete: "delete"
         case .incr: "incr"
+        case .setTTL: "set_ttl"
+        case .expire: "expire"
+        case .evict: "evict"
+        case .txn: "txn"
         }
     }
 
@@ -73,6 +84,14 @@ enum EntrySummary {
                 fields.append(Field("key", .bytes(command.key)))
                 if command.op == .set { fields.append(Field("value_size", .number(UInt64(command.value.count)))) }
                 if command.op == .incr { fields.append(Field("by", .text(String(command.by)))) }
+                if command.nowMs > 0 { fields.append(Field("now_ms", .number(command.nowMs))) }
+                if command.ttlMs > 0 { fields.append(Field("ttl_ms", .number(command.ttlMs))) }
+                if !command.keys.isEmpty { fields.append(Field("keys", .list(command.keys.map { .bytes($0) }))) }
+                if let txn = command.txn {
+                    fields.append(Field("compares", .number(UInt64(txn.compares.count))))
+                    fields.append(Field("success_ops", .number(UInt64(txn.success.count))))
+                    fields.append(Field("failure_ops", .number(UInt64(txn.failure.count))))
+                }
                 switch command.condition {
                 case .none: break
                 case .modIndex(let index): fields.append(Field("if_mod_index", .number(index)))

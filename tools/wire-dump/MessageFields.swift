@@ -34,14 +34,6 @@ enum MessageFields {
         }
     }
 
-    static func name(of consistency: Consistency) -> String {
-        switch consistency {
-        case .linearizable: "linearizable"
-        case .lease: "lease"
-        case .stale: "stale"
-        }
-    }
-
     static func name(of role: Role) -> String {
         switch role {
         case .follower: "follower"
@@ -64,6 +56,7 @@ extension ErrorDetail: ListedFields {
         [Field("leader", .text(leaderID)), Field("leader_address", .text(leaderAddress)),
          Field("retry_after_ms", .number(UInt64(retryAfterMs)))]
             + (currentVersion.map { [Field("current_version", .text("\($0.createIndex)/\($0.modIndex)"), always: true)] } ?? [])
+            + [Field("limit", .text(limit))]
     }
 }
 
@@ -170,7 +163,7 @@ extension TransferLeadershipResponse: ListedFields {
 
 extension GetRequest: ListedFields {
     var fields: [Field] {
-        [Field("key", .bytes(key), always: true), Field("consistency", .text(MessageFields.name(of: consistency)))]
+        [Field("key", .bytes(key), always: true), Field("consistency", .text(consistency.name))]
     }
 }
 
@@ -178,14 +171,80 @@ extension GetResponse: ListedFields {
     var fields: [Field] {
         [Field("value", .bytes(value), always: true), Field("applied_index", .number(appliedIndex)),
          Field("leader_contact_age_ms", .number(leaderContactAgeMs)), Field("create_index", .number(createIndex)),
-         Field("mod_index", .number(modIndex))]
+         Field("mod_index", .number(modIndex)), Field("ttl_ms", .number(ttlMs))]
     }
 }
 
 extension SetRequest: ListedFields {
     var fields: [Field] {
         [Field("key", .bytes(key), always: true), Field("value", .bytes(value)),
-         Field("if_mod_index", .number(condition.ifModIndex)), Field("if_absent", .bool(condition.ifAbsent))]
+         Field("if_mod_index", .number(condition.ifModIndex)), Field("if_absent", .bool(condition.ifAbsent)),
+         Field("ttl_ms", .number(ttlMs))]
+    }
+}
+
+extension SetTTLRequest: ListedFields {
+    var fields: [Field] { [Field("key", .bytes(key), always: true), Field("ttl_ms", .number(ttlMs), always: true)] }
+}
+
+extension SetTTLResponse: ListedFields {
+    var fields: [Field] { [Field("index", .number(index), always: true)] }
+}
+
+extension TxnRequest: ListedFields {
+    var fields: [Field] {
+        [Field("compares", .list(compares.map(MessageFields.compare))), Field("success", .list(success.map(MessageFields.op))),
+         Field("failure", .list(failure.map(MessageFields.op)))]
+    }
+}
+
+extension TxnResponse: ListedFields {
+    var fields: [Field] {
+        [Field("succeeded", .bool(succeeded), always: true), Field("results", .list(results.map(MessageFields.result))),
+         Field("index", .number(index), always: true)]
+    }
+}
+
+extension BatchRequest: ListedFields {
+    var fields: [Field] {
+        [Field("ops", .list(ops.map(MessageFields.op)), always: true), Field("consistency", .text(consistency.name))]
+    }
+}
+
+extension BatchResponse: ListedFields {
+    var fields: [Field] {
+        [Field("results", .list(results.map(MessageFields.result)), always: true), Field("index", .number(index), always: true)]
+    }
+}
+
+extension MessageFields {
+    static func compare(_ compare: Compare) -> FieldValue {
+        let target = compare.target.name, result = compare.result.name
+        let operand: String = switch compare.target {
+        case .exists: ""
+        case .value: " " + TextRendering.bytes(compare.value)
+        case .modIndex: " \(compare.modIndex)"
+        }
+        return .summary(
+            text: "\(TextRendering.bytes(compare.key)).\(target) \(result)\(operand)",
+            json: .object([Field("key", .bytes(compare.key)), Field("target", .text(target)), Field("result", .text(result)),
+                           Field("value", .bytes(compare.value)), Field("mod_index", .number(compare.modIndex))]))
+    }
+
+    static func op(_ op: KeyOp) -> FieldValue {
+        let type = op.type.name
+        let ttl = op.ttlMs > 0 ? " ttl \(op.ttlMs)ms" : ""
+        let value = op.type == .set ? "=" + TextRendering.bytes(op.value) : ""
+        return .summary(
+            text: "\(type) \(TextRendering.bytes(op.key))\(value)\(ttl)",
+            json: .object([Field("type", .text(type)), Field("key", .bytes(op.key)), Field("value", .bytes(op.value)),
+                           Field("ttl_ms", .number(op.ttlMs))]))
+    }
+
+    static func result(_ result: KeyOpResult) -> FieldValue {
+        .object([Field("found", .bool(result.found), always: true), Field("value", .bytes(result.value)),
+                 Field("create_index", .number(result.createIndex)), Field("mod_index", .number(result.modIndex)),
+                 Field("ttl_ms", .number(result.ttlMs))])
     }
 }
 
@@ -227,6 +286,9 @@ extension StatusResponse: ListedFields {
                          Field("state", .text($0.state))])
             })),
             Field("keys", .number(keys)), Field("bytes", .number(bytes)),
+            Field("memory_used", .number(memoryUsedBytes)), Field("max_memory", .number(maxMemoryBytes)),
+            Field("eviction_policy", .text(evictionPolicy)), Field("expiring", .number(expiringKeys)),
+            Field("expired", .number(expiredKeys)), Field("evicted", .number(evictedKeys)),
         ]
     }
 }

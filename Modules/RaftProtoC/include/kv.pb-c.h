@@ -24,6 +24,15 @@ typedef struct Raftcache__DeleteRequest Raftcache__DeleteRequest;
 typedef struct Raftcache__DeleteResponse Raftcache__DeleteResponse;
 typedef struct Raftcache__IncrRequest Raftcache__IncrRequest;
 typedef struct Raftcache__IncrResponse Raftcache__IncrResponse;
+typedef struct Raftcache__SetTTLRequest Raftcache__SetTTLRequest;
+typedef struct Raftcache__SetTTLResponse Raftcache__SetTTLResponse;
+typedef struct Raftcache__TxnRequest Raftcache__TxnRequest;
+typedef struct Raftcache__Compare Raftcache__Compare;
+typedef struct Raftcache__KeyOp Raftcache__KeyOp;
+typedef struct Raftcache__KeyOpResult Raftcache__KeyOpResult;
+typedef struct Raftcache__TxnResponse Raftcache__TxnResponse;
+typedef struct Raftcache__BatchRequest Raftcache__BatchRequest;
+typedef struct Raftcache__BatchResponse Raftcache__BatchResponse;
 typedef struct Raftcache__StatusRequest Raftcache__StatusRequest;
 typedef struct Raftcache__StatusResponse Raftcache__StatusResponse;
 typedef struct Raftcache__SnapshotStatus Raftcache__SnapshotStatus;
@@ -48,6 +57,35 @@ typedef enum _Raftcache__Consistency {
   RAFTCACHE__CONSISTENCY__CONSISTENCY_STALE = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFTCACHE__CONSISTENCY)
 } Raftcache__Consistency;
+typedef enum _Raftcache__CompareTarget {
+  /*
+   * Whether the key exists: `result` EQUAL means it exists, NOT_EQUAL that it does not.
+   */
+  RAFTCACHE__COMPARE_TARGET__COMPARE_TARGET_EXISTS = 0,
+  /*
+   * The key's value against `value` (bytes in lexicographic order; a missing key fails
+   * every comparison).
+   */
+  RAFTCACHE__COMPARE_TARGET__COMPARE_TARGET_VALUE = 1,
+  /*
+   * The key's mod index against `mod_index` (a missing key has mod index 0).
+   */
+  RAFTCACHE__COMPARE_TARGET__COMPARE_TARGET_MOD_INDEX = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFTCACHE__COMPARE_TARGET)
+} Raftcache__CompareTarget;
+typedef enum _Raftcache__CompareResult {
+  RAFTCACHE__COMPARE_RESULT__COMPARE_RESULT_EQUAL = 0,
+  RAFTCACHE__COMPARE_RESULT__COMPARE_RESULT_NOT_EQUAL = 1,
+  RAFTCACHE__COMPARE_RESULT__COMPARE_RESULT_LESS = 2,
+  RAFTCACHE__COMPARE_RESULT__COMPARE_RESULT_GREATER = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFTCACHE__COMPARE_RESULT)
+} Raftcache__CompareResult;
+typedef enum _Raftcache__KeyOpType {
+  RAFTCACHE__KEY_OP_TYPE__KEY_OP_TYPE_GET = 0,
+  RAFTCACHE__KEY_OP_TYPE__KEY_OP_TYPE_SET = 1,
+  RAFTCACHE__KEY_OP_TYPE__KEY_OP_TYPE_DELETE = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFTCACHE__KEY_OP_TYPE)
+} Raftcache__KeyOpType;
 typedef enum _Raftcache__Role {
   RAFTCACHE__ROLE__ROLE_FOLLOWER = 0,
   RAFTCACHE__ROLE__ROLE_PRE_CANDIDATE = 1,
@@ -65,7 +103,24 @@ typedef enum _Raftcache__CommandOp {
   /*
    * Adds `by` to the decimal value (IncrRequest).
    */
-  RAFTCACHE__COMMAND_OP__COMMAND_OP_INCR = 2
+  RAFTCACHE__COMMAND_OP__COMMAND_OP_INCR = 2,
+  /*
+   * Sets the time to live of an existing key (SetTTLRequest).
+   */
+  RAFTCACHE__COMMAND_OP__COMMAND_OP_SET_TTL = 3,
+  /*
+   * Proposed by the leader: removes those of `keys` that have expired by `now_ms`.
+   */
+  RAFTCACHE__COMMAND_OP__COMMAND_OP_EXPIRE = 4,
+  /*
+   * Proposed by the leader over --max-memory: removes `keys` that are still at the mod index
+   * of the same position in `mod_indexes`.
+   */
+  RAFTCACHE__COMMAND_OP__COMMAND_OP_EVICT = 5,
+  /*
+   * A transaction (`txn`); a batch of writes is one without compares.
+   */
+  RAFTCACHE__COMMAND_OP__COMMAND_OP_TXN = 6
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFTCACHE__COMMAND_OP)
 } Raftcache__CommandOp;
 
@@ -103,10 +158,14 @@ struct  Raftcache__GetResponse
    */
   uint64_t create_index;
   uint64_t mod_index;
+  /*
+   * Milliseconds until the key expires, by the answering node's clock (0: it does not expire).
+   */
+  uint64_t ttl_ms;
 };
 #define RAFTCACHE__GET_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__get_response__descriptor) \
-    , {0,NULL}, 0, 0, 0, 0 }
+    , {0,NULL}, 0, 0, 0, 0, 0 }
 
 
 struct  Raftcache__SetRequest
@@ -123,10 +182,15 @@ struct  Raftcache__SetRequest
    * or the key does not exist (create only).
    */
   protobuf_c_boolean if_absent;
+  /*
+   * Time to live in milliseconds (0: the key does not expire). The leader fixes the expiry
+   * time when it proposes the write.
+   */
+  uint64_t ttl_ms;
 };
 #define RAFTCACHE__SET_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__set_request__descriptor) \
-    , {0,NULL}, {0,NULL}, 0, 0 }
+    , {0,NULL}, {0,NULL}, 0, 0, 0 }
 
 
 struct  Raftcache__SetResponse
@@ -199,6 +263,161 @@ struct  Raftcache__IncrResponse
     , 0, 0 }
 
 
+/*
+ * Changes an existing key's time to live without changing its value or version.
+ * A missing (or expired) key is NOT_FOUND.
+ */
+struct  Raftcache__SetTTLRequest
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData key;
+  /*
+   * Milliseconds from now (0: the key no longer expires).
+   */
+  uint64_t ttl_ms;
+};
+#define RAFTCACHE__SET_TTLREQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__set_ttlrequest__descriptor) \
+    , {0,NULL}, 0 }
+
+
+struct  Raftcache__SetTTLResponse
+{
+  ProtobufCMessage base;
+  uint64_t index;
+};
+#define RAFTCACHE__SET_TTLRESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__set_ttlresponse__descriptor) \
+    , 0 }
+
+
+/*
+ * A transaction, applied in one log entry: if every compare holds, the `success` operations
+ * run in order, else the `failure` ones.
+ */
+struct  Raftcache__TxnRequest
+{
+  ProtobufCMessage base;
+  size_t n_compares;
+  Raftcache__Compare **compares;
+  size_t n_success;
+  Raftcache__KeyOp **success;
+  size_t n_failure;
+  Raftcache__KeyOp **failure;
+};
+#define RAFTCACHE__TXN_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__txn_request__descriptor) \
+    , 0,NULL, 0,NULL, 0,NULL }
+
+
+struct  Raftcache__Compare
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData key;
+  Raftcache__CompareTarget target;
+  /*
+   * The key's value or mod index is `result` than the one given (value < given: LESS).
+   */
+  Raftcache__CompareResult result;
+  ProtobufCBinaryData value;
+  uint64_t mod_index;
+};
+#define RAFTCACHE__COMPARE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__compare__descriptor) \
+    , {0,NULL}, RAFTCACHE__COMPARE_TARGET__COMPARE_TARGET_EXISTS, RAFTCACHE__COMPARE_RESULT__COMPARE_RESULT_EQUAL, {0,NULL}, 0 }
+
+
+/*
+ * One operation of a transaction or a batch.
+ */
+struct  Raftcache__KeyOp
+{
+  ProtobufCMessage base;
+  Raftcache__KeyOpType type;
+  ProtobufCBinaryData key;
+  /*
+   * SET: the value, and its time to live in milliseconds (0: none).
+   */
+  ProtobufCBinaryData value;
+  uint64_t ttl_ms;
+};
+#define RAFTCACHE__KEY_OP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__key_op__descriptor) \
+    , RAFTCACHE__KEY_OP_TYPE__KEY_OP_TYPE_GET, {0,NULL}, {0,NULL}, 0 }
+
+
+/*
+ * What one operation found or did, in the order of the operations.
+ */
+struct  Raftcache__KeyOpResult
+{
+  ProtobufCMessage base;
+  /*
+   * GET: whether the key exists, and its value, version and time left; DELETE: whether it
+   * existed. SET: always true.
+   */
+  protobuf_c_boolean found;
+  ProtobufCBinaryData value;
+  uint64_t create_index;
+  uint64_t mod_index;
+  uint64_t ttl_ms;
+};
+#define RAFTCACHE__KEY_OP_RESULT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__key_op_result__descriptor) \
+    , 0, {0,NULL}, 0, 0, 0 }
+
+
+struct  Raftcache__TxnResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Whether the compares held (the `success` operations ran).
+   */
+  protobuf_c_boolean succeeded;
+  size_t n_results;
+  Raftcache__KeyOpResult **results;
+  /*
+   * The log index of the entry.
+   */
+  uint64_t index;
+};
+#define RAFTCACHE__TXN_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__txn_response__descriptor) \
+    , 0, 0,NULL, 0 }
+
+
+/*
+ * Several keys in one request. With any SET or DELETE, the batch is applied atomically in one
+ * log entry (its reads see the entry's state, as linearizable reads); with only GETs, it is
+ * read at `consistency`.
+ */
+struct  Raftcache__BatchRequest
+{
+  ProtobufCMessage base;
+  size_t n_ops;
+  Raftcache__KeyOp **ops;
+  Raftcache__Consistency consistency;
+};
+#define RAFTCACHE__BATCH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__batch_request__descriptor) \
+    , 0,NULL, RAFTCACHE__CONSISTENCY__CONSISTENCY_LINEARIZABLE }
+
+
+struct  Raftcache__BatchResponse
+{
+  ProtobufCMessage base;
+  size_t n_results;
+  Raftcache__KeyOpResult **results;
+  /*
+   * The log index of the entry (writes), or the index the node had applied (reads only).
+   */
+  uint64_t index;
+};
+#define RAFTCACHE__BATCH_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__batch_response__descriptor) \
+    , 0,NULL, 0 }
+
+
 struct  Raftcache__StatusRequest
 {
   ProtobufCMessage base;
@@ -242,10 +461,24 @@ struct  Raftcache__StatusResponse
    * Milliseconds since this node last heard from a leader (0 on the leader itself).
    */
   uint64_t leader_contact_age_ms;
+  /*
+   * The memory the map counts toward --max-memory (keys, values and a fixed overhead per
+   * key), the bound (0: none) and the policy; keys removed by expiry and by eviction since
+   * this process started.
+   */
+  uint64_t memory_used_bytes;
+  uint64_t max_memory_bytes;
+  char *eviction_policy;
+  uint64_t expired_keys;
+  uint64_t evicted_keys;
+  /*
+   * Keys that have a time to live.
+   */
+  uint64_t expiring_keys;
 };
 #define RAFTCACHE__STATUS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__status_response__descriptor) \
-    , (char *)protobuf_c_empty_string, RAFTCACHE__ROLE__ROLE_FOLLOWER, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0, NULL, 0,NULL, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, RAFTCACHE__ROLE__ROLE_FOLLOWER, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0, NULL, 0,NULL, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 struct  Raftcache__SnapshotStatus
@@ -307,10 +540,32 @@ struct  Raftcache__Command
    * COMMAND_OP_INCR: what to add.
    */
   int64_t by;
+  /*
+   * The leader's clock when it proposed the entry (Unix milliseconds). Applying treats a key
+   * as gone once the latest such clock in the log has reached its expiry, so every replica
+   * decides alike.
+   */
+  uint64_t now_ms;
+  /*
+   * SET, SET_TTL: time to live (0: none); the key expires at now_ms + ttl_ms, a time fixed by
+   * the entry.
+   */
+  uint64_t ttl_ms;
+  /*
+   * EXPIRE, EVICT.
+   */
+  size_t n_keys;
+  ProtobufCBinaryData *keys;
+  size_t n_mod_indexes;
+  uint64_t *mod_indexes;
+  /*
+   * TXN.
+   */
+  Raftcache__TxnRequest *txn;
 };
 #define RAFTCACHE__COMMAND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__command__descriptor) \
-    , RAFTCACHE__COMMAND_OP__COMMAND_OP_SET, {0,NULL}, {0,NULL}, 0, 0, 0 }
+    , RAFTCACHE__COMMAND_OP__COMMAND_OP_SET, {0,NULL}, {0,NULL}, 0, 0, 0, 0, 0, 0,NULL, 0,NULL, NULL }
 
 
 /* Raftcache__GetRequest methods */
@@ -465,6 +720,177 @@ Raftcache__IncrResponse *
 void   raftcache__incr_response__free_unpacked
                      (Raftcache__IncrResponse *message,
                       ProtobufCAllocator *allocator);
+/* Raftcache__SetTTLRequest methods */
+void   raftcache__set_ttlrequest__init
+                     (Raftcache__SetTTLRequest         *message);
+size_t raftcache__set_ttlrequest__get_packed_size
+                     (const Raftcache__SetTTLRequest   *message);
+size_t raftcache__set_ttlrequest__pack
+                     (const Raftcache__SetTTLRequest   *message,
+                      uint8_t             *out);
+size_t raftcache__set_ttlrequest__pack_to_buffer
+                     (const Raftcache__SetTTLRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__SetTTLRequest *
+       raftcache__set_ttlrequest__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__set_ttlrequest__free_unpacked
+                     (Raftcache__SetTTLRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__SetTTLResponse methods */
+void   raftcache__set_ttlresponse__init
+                     (Raftcache__SetTTLResponse         *message);
+size_t raftcache__set_ttlresponse__get_packed_size
+                     (const Raftcache__SetTTLResponse   *message);
+size_t raftcache__set_ttlresponse__pack
+                     (const Raftcache__SetTTLResponse   *message,
+                      uint8_t             *out);
+size_t raftcache__set_ttlresponse__pack_to_buffer
+                     (const Raftcache__SetTTLResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__SetTTLResponse *
+       raftcache__set_ttlresponse__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__set_ttlresponse__free_unpacked
+                     (Raftcache__SetTTLResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__TxnRequest methods */
+void   raftcache__txn_request__init
+                     (Raftcache__TxnRequest         *message);
+size_t raftcache__txn_request__get_packed_size
+                     (const Raftcache__TxnRequest   *message);
+size_t raftcache__txn_request__pack
+                     (const Raftcache__TxnRequest   *message,
+                      uint8_t             *out);
+size_t raftcache__txn_request__pack_to_buffer
+                     (const Raftcache__TxnRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__TxnRequest *
+       raftcache__txn_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__txn_request__free_unpacked
+                     (Raftcache__TxnRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__Compare methods */
+void   raftcache__compare__init
+                     (Raftcache__Compare         *message);
+size_t raftcache__compare__get_packed_size
+                     (const Raftcache__Compare   *message);
+size_t raftcache__compare__pack
+                     (const Raftcache__Compare   *message,
+                      uint8_t             *out);
+size_t raftcache__compare__pack_to_buffer
+                     (const Raftcache__Compare   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__Compare *
+       raftcache__compare__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__compare__free_unpacked
+                     (Raftcache__Compare *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__KeyOp methods */
+void   raftcache__key_op__init
+                     (Raftcache__KeyOp         *message);
+size_t raftcache__key_op__get_packed_size
+                     (const Raftcache__KeyOp   *message);
+size_t raftcache__key_op__pack
+                     (const Raftcache__KeyOp   *message,
+                      uint8_t             *out);
+size_t raftcache__key_op__pack_to_buffer
+                     (const Raftcache__KeyOp   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__KeyOp *
+       raftcache__key_op__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__key_op__free_unpacked
+                     (Raftcache__KeyOp *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__KeyOpResult methods */
+void   raftcache__key_op_result__init
+                     (Raftcache__KeyOpResult         *message);
+size_t raftcache__key_op_result__get_packed_size
+                     (const Raftcache__KeyOpResult   *message);
+size_t raftcache__key_op_result__pack
+                     (const Raftcache__KeyOpResult   *message,
+                      uint8_t             *out);
+size_t raftcache__key_op_result__pack_to_buffer
+                     (const Raftcache__KeyOpResult   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__KeyOpResult *
+       raftcache__key_op_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__key_op_result__free_unpacked
+                     (Raftcache__KeyOpResult *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__TxnResponse methods */
+void   raftcache__txn_response__init
+                     (Raftcache__TxnResponse         *message);
+size_t raftcache__txn_response__get_packed_size
+                     (const Raftcache__TxnResponse   *message);
+size_t raftcache__txn_response__pack
+                     (const Raftcache__TxnResponse   *message,
+                      uint8_t             *out);
+size_t raftcache__txn_response__pack_to_buffer
+                     (const Raftcache__TxnResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__TxnResponse *
+       raftcache__txn_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__txn_response__free_unpacked
+                     (Raftcache__TxnResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__BatchRequest methods */
+void   raftcache__batch_request__init
+                     (Raftcache__BatchRequest         *message);
+size_t raftcache__batch_request__get_packed_size
+                     (const Raftcache__BatchRequest   *message);
+size_t raftcache__batch_request__pack
+                     (const Raftcache__BatchRequest   *message,
+                      uint8_t             *out);
+size_t raftcache__batch_request__pack_to_buffer
+                     (const Raftcache__BatchRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__BatchRequest *
+       raftcache__batch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__batch_request__free_unpacked
+                     (Raftcache__BatchRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__BatchResponse methods */
+void   raftcache__batch_response__init
+                     (Raftcache__BatchResponse         *message);
+size_t raftcache__batch_response__get_packed_size
+                     (const Raftcache__BatchResponse   *message);
+size_t raftcache__batch_response__pack
+                     (const Raftcache__BatchResponse   *message,
+                      uint8_t             *out);
+size_t raftcache__batch_response__pack_to_buffer
+                     (const Raftcache__BatchResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__BatchResponse *
+       raftcache__batch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__batch_response__free_unpacked
+                     (Raftcache__BatchResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Raftcache__StatusRequest methods */
 void   raftcache__status_request__init
                      (Raftcache__StatusRequest         *message);
@@ -586,6 +1012,33 @@ typedef void (*Raftcache__IncrRequest_Closure)
 typedef void (*Raftcache__IncrResponse_Closure)
                  (const Raftcache__IncrResponse *message,
                   void *closure_data);
+typedef void (*Raftcache__SetTTLRequest_Closure)
+                 (const Raftcache__SetTTLRequest *message,
+                  void *closure_data);
+typedef void (*Raftcache__SetTTLResponse_Closure)
+                 (const Raftcache__SetTTLResponse *message,
+                  void *closure_data);
+typedef void (*Raftcache__TxnRequest_Closure)
+                 (const Raftcache__TxnRequest *message,
+                  void *closure_data);
+typedef void (*Raftcache__Compare_Closure)
+                 (const Raftcache__Compare *message,
+                  void *closure_data);
+typedef void (*Raftcache__KeyOp_Closure)
+                 (const Raftcache__KeyOp *message,
+                  void *closure_data);
+typedef void (*Raftcache__KeyOpResult_Closure)
+                 (const Raftcache__KeyOpResult *message,
+                  void *closure_data);
+typedef void (*Raftcache__TxnResponse_Closure)
+                 (const Raftcache__TxnResponse *message,
+                  void *closure_data);
+typedef void (*Raftcache__BatchRequest_Closure)
+                 (const Raftcache__BatchRequest *message,
+                  void *closure_data);
+typedef void (*Raftcache__BatchResponse_Closure)
+                 (const Raftcache__BatchResponse *message,
+                  void *closure_data);
 typedef void (*Raftcache__StatusRequest_Closure)
                  (const Raftcache__StatusRequest *message,
                   void *closure_data);
@@ -628,6 +1081,18 @@ struct Raftcache__KV_Service
                const Raftcache__IncrRequest *input,
                Raftcache__IncrResponse_Closure closure,
                void *closure_data);
+  void (*set_ttl)(Raftcache__KV_Service *service,
+                  const Raftcache__SetTTLRequest *input,
+                  Raftcache__SetTTLResponse_Closure closure,
+                  void *closure_data);
+  void (*txn)(Raftcache__KV_Service *service,
+              const Raftcache__TxnRequest *input,
+              Raftcache__TxnResponse_Closure closure,
+              void *closure_data);
+  void (*batch)(Raftcache__KV_Service *service,
+                const Raftcache__BatchRequest *input,
+                Raftcache__BatchResponse_Closure closure,
+                void *closure_data);
 };
 typedef void (*Raftcache__KV_ServiceDestroy)(Raftcache__KV_Service *);
 void raftcache__kv__init (Raftcache__KV_Service *service,
@@ -640,7 +1105,10 @@ void raftcache__kv__init (Raftcache__KV_Service *service,
       function_prefix__ ## set,\
       function_prefix__ ## delete,\
       function_prefix__ ## status,\
-      function_prefix__ ## incr  }
+      function_prefix__ ## incr,\
+      function_prefix__ ## set_ttl,\
+      function_prefix__ ## txn,\
+      function_prefix__ ## batch  }
 void raftcache__kv__get(ProtobufCService *service,
                         const Raftcache__GetRequest *input,
                         Raftcache__GetResponse_Closure closure,
@@ -661,10 +1129,25 @@ void raftcache__kv__incr(ProtobufCService *service,
                          const Raftcache__IncrRequest *input,
                          Raftcache__IncrResponse_Closure closure,
                          void *closure_data);
+void raftcache__kv__set_ttl(ProtobufCService *service,
+                            const Raftcache__SetTTLRequest *input,
+                            Raftcache__SetTTLResponse_Closure closure,
+                            void *closure_data);
+void raftcache__kv__txn(ProtobufCService *service,
+                        const Raftcache__TxnRequest *input,
+                        Raftcache__TxnResponse_Closure closure,
+                        void *closure_data);
+void raftcache__kv__batch(ProtobufCService *service,
+                          const Raftcache__BatchRequest *input,
+                          Raftcache__BatchResponse_Closure closure,
+                          void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    raftcache__consistency__descriptor;
+extern const ProtobufCEnumDescriptor    raftcache__compare_target__descriptor;
+extern const ProtobufCEnumDescriptor    raftcache__compare_result__descriptor;
+extern const ProtobufCEnumDescriptor    raftcache__key_op_type__descriptor;
 extern const ProtobufCEnumDescriptor    raftcache__role__descriptor;
 extern const ProtobufCEnumDescriptor    raftcache__command_op__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__get_request__descriptor;
@@ -675,6 +1158,15 @@ extern const ProtobufCMessageDescriptor raftcache__delete_request__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__delete_response__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__incr_request__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__incr_response__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__set_ttlrequest__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__set_ttlresponse__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__txn_request__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__compare__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__key_op__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__key_op_result__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__txn_response__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__batch_request__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__batch_response__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__status_request__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__status_response__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__snapshot_status__descriptor;

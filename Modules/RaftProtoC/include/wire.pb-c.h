@@ -120,10 +120,14 @@ struct  Raftcache__ErrorDetail
    * applied; both 0 when the key did not exist.
    */
   Raftcache__KeyVersion *current_version;
+  /*
+   * A limit refused the request: the flag that sets it ("max-memory", "max-value-size").
+   */
+  char *limit;
 };
 #define RAFTCACHE__ERROR_DETAIL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__error_detail__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, (char *)protobuf_c_empty_string }
 
 
 /*

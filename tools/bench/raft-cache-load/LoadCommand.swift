@@ -22,13 +22,15 @@ struct LoadCommand: AsyncParsableCommand {
             """)
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case set, get, mix
+        /// `cas`: read a key's version, then set it on that version (compare-and-set); a set
+        /// refused because another got there first counts as a conflict, not an error.
+        case set, get, mix, cas
     }
 
     @Option(name: .customLong("target"), help: "A node's binary address, host:port (repeat for several).")
     var targets: [String] = ["127.0.0.1:7000"]
 
-    @Option(help: "set, get, or mix (--read-percent gets, the rest sets).")
+    @Option(help: "set, get, mix (--read-percent gets, the rest sets), or cas (a get, then a set on the version read).")
     var workload: Workload = .set
 
     @Option(help: "Share of gets in the mix workload, in percent.")
@@ -48,6 +50,12 @@ struct LoadCommand: AsyncParsableCommand {
 
     @Option(help: "Bytes in each value written.")
     var valueSize = 64
+
+    @Option(help: "Sets give their keys this time to live, in milliseconds (0: none).")
+    var ttlMs: UInt64 = 0
+
+    @Option(help: "Sets make their keys expire at this Unix time in milliseconds (the TTL of each computed as it is sent), so keys written over a long load all expire in the same second.")
+    var expireAt: UInt64 = 0
 
     @Option(help: "Stop after this many calls (0: run for --duration).")
     var count = 0
@@ -94,14 +102,7 @@ struct LoadCommand: AsyncParsableCommand {
         guard tls == 0 || tls == 3 else { throw ValidationError("--tls-ca-file, --tls-cert-file and --tls-key-file go together") }
     }
 
-    var parsedConsistency: Consistency? {
-        switch consistency {
-        case "linearizable": .linearizable
-        case "lease": .lease
-        case "stale": .stale
-        default: nil
-        }
-    }
+    var parsedConsistency: Consistency? { Consistency(name: consistency) }
 
     func run() async throws {
         var logger = Logger(label: "raft-cache-load")
@@ -121,7 +122,7 @@ struct LoadCommand: AsyncParsableCommand {
             workload: workload, readPercent: readPercent, keys: keys, keyPrefix: keyPrefix,
             value: Array(repeating: UInt8(ascii: "v"), count: valueSize), count: count, sequential: sequential,
             consistency: parsedConsistency!, deadline: count > 0 ? nil : .now + .nanoseconds(Int64(duration * 1e9)),
-            keepStarts: latencyFile != nil)
+            keepStarts: latencyFile != nil, ttlMs: ttlMs, expireAt: expireAt)
         let started = ContinuousClock.now
         let results = await withTaskGroup(of: WorkerResult.self) { group in
             for worker in 0..<inFlight {
@@ -156,6 +157,8 @@ struct Plan: Sendable {
     let consistency: Consistency
     let deadline: ContinuousClock.Instant?
     let keepStarts: Bool
+    let ttlMs: UInt64
+    let expireAt: UInt64
     let tickets = Tickets()
 
     final class Tickets: Sendable {
@@ -175,10 +178,12 @@ struct Plan: Sendable {
             let start = ContinuousClock.now
             let wallStart = keepStarts ? UInt64(Date().timeIntervalSince1970 * 1e6) : 0
             do {
-                if read {
+                if workload == .cas {
+                    try await compareAndSet(key, client: client, result: &result)
+                } else if read {
                     let _: GetResponse = try await client.call(.get, GetRequest(key: key, consistency: consistency))
                 } else {
-                    let _: SetResponse = try await client.call(.set, SetRequest(key: key, value: value))
+                    let _: SetResponse = try await client.call(.set, SetRequest(key: key, value: value, ttlMs: ttl(wallStart)))
                 }
                 result.record(start.duration(to: .now), startedAt: wallStart, keep: keepStarts)
             } catch let error as RPCError where error.status == .notFound && read {
@@ -194,12 +199,38 @@ struct Plan: Sendable {
     }
 }
 
+extension Plan {
+    /// The TTL of a set sent now: --ttl-ms, or what is left until --expire-at (at least 1 ms).
+    func ttl(_ wallStart: UInt64) -> UInt64 {
+        guard expireAt > 0 else { return ttlMs }
+        let now = wallStart > 0 ? wallStart / 1_000 : UInt64(Date().timeIntervalSince1970 * 1_000)
+        return expireAt > now ? expireAt - now : 1
+    }
+
+    /// Reads the key's version and sets it on that version; a refusal because it changed in
+    /// between is a conflict (the call still counts, as an answer).
+    func compareAndSet(_ key: [UInt8], client: RPCClient, result: inout WorkerResult) async throws {
+        var condition = WriteCondition.absent
+        do {
+            let current: GetResponse = try await client.call(.get, GetRequest(key: key, consistency: consistency))
+            condition = .modIndex(current.modIndex)
+        } catch let error as RPCError where error.status == .notFound {}
+        do {
+            let _: SetResponse = try await client.call(.set, SetRequest(key: key, value: value, condition: condition))
+        } catch let error as RPCError where error.status == .failedPrecondition {
+            result.conflicts += 1
+        }
+    }
+}
+
 struct WorkerResult: Sendable {
     /// Latencies of successful calls, in microseconds.
     var latencies: [UInt32] = []
     /// With --latency-file: when each call started (Unix time, microseconds).
     var starts: [UInt64] = []
     var misses = 0
+    /// cas: sets refused because the key changed after it was read.
+    var conflicts = 0
     var errors: [String: Int] = [:]
 
     mutating func record(_ latency: Duration, startedAt: UInt64, keep: Bool) {
@@ -212,6 +243,7 @@ struct WorkerResult: Sendable {
         latencies += other.latencies
         starts += other.starts
         misses += other.misses
+        conflicts += other.conflicts
         errors.merge(other.errors, uniquingKeysWith: +)
     }
 }
@@ -219,6 +251,7 @@ struct WorkerResult: Sendable {
 struct Report {
     let ok: Int
     let misses: Int
+    let conflicts: Int
     let errors: [String: Int]
     let seconds: Double
     let percentiles: [(name: String, ms: Double)]
@@ -227,6 +260,7 @@ struct Report {
         let sorted = results.latencies.sorted()
         ok = sorted.count
         misses = results.misses
+        conflicts = results.conflicts
         errors = results.errors
         let (whole, fraction) = elapsed.components
         seconds = Double(whole) + Double(fraction) / 1e18
@@ -243,7 +277,7 @@ struct Report {
         let latency = percentiles.map { "\($0.name) \(String(format: "%.2f", $0.ms)) ms" }.joined(separator: ", ")
         let failed = errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         return """
-            \(ok) calls in \(String(format: "%.2f", seconds)) s: \(String(format: "%.0f", throughput)) calls/s (\(misses) misses)
+            \(ok) calls in \(String(format: "%.2f", seconds)) s: \(String(format: "%.0f", throughput)) calls/s (\(misses) misses, \(conflicts) conflicts)
             latency: \(latency)
             errors: \(failed)
             """
@@ -251,7 +285,7 @@ struct Report {
 
     var json: String {
         var object: [String: Any] = [
-            "ok": ok, "misses": misses, "errors": errors, "seconds": seconds, "throughput": throughput,
+            "ok": ok, "misses": misses, "conflicts": conflicts, "errors": errors, "seconds": seconds, "throughput": throughput,
         ]
         for (name, ms) in percentiles { object["\(name)_ms"] = ms }
         let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])

@@ -14,45 +14,69 @@ _sym_db = _symbol_database.Default()
 import raft_pb2 as raft__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x08kv.proto\x12\traftcache\x1a\nraft.proto\"F\n\nGetRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12+\n\x0b\x63onsistency\x18\x02 \x01(\x0e\x32\x16.raftcache.Consistency\"{\n\x0bGetResponse\x12\r\n\x05value\x18\x01 \x01(\x0c\x12\x15\n\rapplied_index\x18\x02 \x01(\x04\x12\x1d\n\x15leader_contact_age_ms\x18\x03 \x01(\x04\x12\x14\n\x0c\x63reate_index\x18\x04 \x01(\x04\x12\x11\n\tmod_index\x18\x05 \x01(\x04\"Q\n\nSetRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x14\n\x0cif_mod_index\x18\x03 \x01(\x04\x12\x11\n\tif_absent\x18\x04 \x01(\x08\"\x1c\n\x0bSetResponse\x12\r\n\x05index\x18\x01 \x01(\x04\"2\n\rDeleteRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x14\n\x0cif_mod_index\x18\x02 \x01(\x04\"\x1f\n\x0e\x44\x65leteResponse\x12\r\n\x05index\x18\x01 \x01(\x04\"&\n\x0bIncrRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\n\n\x02\x62y\x18\x02 \x01(\x12\",\n\x0cIncrResponse\x12\r\n\x05value\x18\x01 \x01(\x12\x12\r\n\x05index\x18\x02 \x01(\x04\"\x0f\n\rStatusRequest\"\xa1\x03\n\x0eStatusResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x1d\n\x04role\x18\x02 \x01(\x0e\x32\x0f.raftcache.Role\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\x16\n\x0eleader_address\x18\x05 \x01(\t\x12\"\n\x07members\x18\x06 \x03(\x0b\x32\x11.raftcache.Server\x12\x14\n\x0c\x63ommit_index\x18\x07 \x01(\x04\x12\x15\n\rapplied_index\x18\x08 \x01(\x04\x12\x16\n\x0elast_log_index\x18\t \x01(\x04\x12\x16\n\x0esnapshot_index\x18\n \x01(\x04\x12+\n\x08snapshot\x18\x0b \x01(\x0b\x32\x19.raftcache.SnapshotStatus\x12,\n\tfollowers\x18\x0c \x03(\x0b\x32\x19.raftcache.FollowerStatus\x12\x0c\n\x04keys\x18\r \x01(\x04\x12\r\n\x05\x62ytes\x18\x0e \x01(\x04\x12\x0e\n\x06\x64igest\x18\x0f \x01(\x06\x12\x1d\n\x15leader_contact_age_ms\x18\x10 \x01(\x04\"\x82\x01\n\x0eSnapshotStatus\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06\x61ge_ms\x18\x04 \x01(\x04\x12\x17\n\x0freceiving_index\x18\x05 \x01(\x04\x12\x16\n\x0ereceived_bytes\x18\x06 \x01(\x04\"a\n\x0e\x46ollowerStatus\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bmatch_index\x18\x02 \x01(\x04\x12\x12\n\nnext_index\x18\x03 \x01(\x04\x12\x0b\n\x03lag\x18\x04 \x01(\x04\x12\r\n\x05state\x18\x05 \x01(\t\"|\n\x07\x43ommand\x12 \n\x02op\x18\x01 \x01(\x0e\x32\x14.raftcache.CommandOp\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\x14\n\x0cif_mod_index\x18\x04 \x01(\x04\x12\x11\n\tif_absent\x18\x05 \x01(\x08\x12\n\n\x02\x62y\x18\x06 \x01(\x12*Y\n\x0b\x43onsistency\x12\x1c\n\x18\x43ONSISTENCY_LINEARIZABLE\x10\x00\x12\x15\n\x11\x43ONSISTENCY_LEASE\x10\x01\x12\x15\n\x11\x43ONSISTENCY_STALE\x10\x02*h\n\x04Role\x12\x11\n\rROLE_FOLLOWER\x10\x00\x12\x16\n\x12ROLE_PRE_CANDIDATE\x10\x01\x12\x12\n\x0eROLE_CANDIDATE\x10\x02\x12\x0f\n\x0bROLE_LEADER\x10\x03\x12\x10\n\x0cROLE_LEARNER\x10\x04*K\n\tCommandOp\x12\x12\n\x0e\x43OMMAND_OP_SET\x10\x00\x12\x15\n\x11\x43OMMAND_OP_DELETE\x10\x01\x12\x13\n\x0f\x43OMMAND_OP_INCR\x10\x02\x32\xa7\x02\n\x02KV\x12\x34\n\x03Get\x12\x15.raftcache.GetRequest\x1a\x16.raftcache.GetResponse\x12\x34\n\x03Set\x12\x15.raftcache.SetRequest\x1a\x16.raftcache.SetResponse\x12=\n\x06\x44\x65lete\x12\x18.raftcache.DeleteRequest\x1a\x19.raftcache.DeleteResponse\x12=\n\x06Status\x12\x18.raftcache.StatusRequest\x1a\x19.raftcache.StatusResponse\x12\x37\n\x04Incr\x12\x16.raftcache.IncrRequest\x1a\x17.raftcache.IncrResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x08kv.proto\x12\traftcache\x1a\nraft.proto\"F\n\nGetRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12+\n\x0b\x63onsistency\x18\x02 \x01(\x0e\x32\x16.raftcache.Consistency\"\x8b\x01\n\x0bGetResponse\x12\r\n\x05value\x18\x01 \x01(\x0c\x12\x15\n\rapplied_index\x18\x02 \x01(\x04\x12\x1d\n\x15leader_contact_age_ms\x18\x03 \x01(\x04\x12\x14\n\x0c\x63reate_index\x18\x04 \x01(\x04\x12\x11\n\tmod_index\x18\x05 \x01(\x04\x12\x0e\n\x06ttl_ms\x18\x06 \x01(\x04\"a\n\nSetRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x14\n\x0cif_mod_index\x18\x03 \x01(\x04\x12\x11\n\tif_absent\x18\x04 \x01(\x08\x12\x0e\n\x06ttl_ms\x18\x05 \x01(\x04\"\x1c\n\x0bSetResponse\x12\r\n\x05index\x18\x01 \x01(\x04\"2\n\rDeleteRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x14\n\x0cif_mod_index\x18\x02 \x01(\x04\"\x1f\n\x0e\x44\x65leteResponse\x12\r\n\x05index\x18\x01 \x01(\x04\"&\n\x0bIncrRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\n\n\x02\x62y\x18\x02 \x01(\x12\",\n\x0cIncrResponse\x12\r\n\x05value\x18\x01 \x01(\x12\x12\r\n\x05index\x18\x02 \x01(\x04\",\n\rSetTTLRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x0e\n\x06ttl_ms\x18\x02 \x01(\x04\"\x1f\n\x0eSetTTLResponse\x12\r\n\x05index\x18\x01 \x01(\x04\"x\n\nTxnRequest\x12$\n\x08\x63ompares\x18\x01 \x03(\x0b\x32\x12.raftcache.Compare\x12!\n\x07success\x18\x02 \x03(\x0b\x32\x10.raftcache.KeyOp\x12!\n\x07\x66\x61ilure\x18\x03 \x03(\x0b\x32\x10.raftcache.KeyOp\"\x8c\x01\n\x07\x43ompare\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12(\n\x06target\x18\x02 \x01(\x0e\x32\x18.raftcache.CompareTarget\x12(\n\x06result\x18\x03 \x01(\x0e\x32\x18.raftcache.CompareResult\x12\r\n\x05value\x18\x04 \x01(\x0c\x12\x11\n\tmod_index\x18\x05 \x01(\x04\"W\n\x05KeyOp\x12\"\n\x04type\x18\x01 \x01(\x0e\x32\x14.raftcache.KeyOpType\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\x0e\n\x06ttl_ms\x18\x04 \x01(\x04\"d\n\x0bKeyOpResult\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x14\n\x0c\x63reate_index\x18\x03 \x01(\x04\x12\x11\n\tmod_index\x18\x04 \x01(\x04\x12\x0e\n\x06ttl_ms\x18\x05 \x01(\x04\"X\n\x0bTxnResponse\x12\x11\n\tsucceeded\x18\x01 \x01(\x08\x12\'\n\x07results\x18\x02 \x03(\x0b\x32\x16.raftcache.KeyOpResult\x12\r\n\x05index\x18\x03 \x01(\x04\"Z\n\x0c\x42\x61tchRequest\x12\x1d\n\x03ops\x18\x01 \x03(\x0b\x32\x10.raftcache.KeyOp\x12+\n\x0b\x63onsistency\x18\x02 \x01(\x0e\x32\x16.raftcache.Consistency\"G\n\rBatchResponse\x12\'\n\x07results\x18\x01 \x03(\x0b\x32\x16.raftcache.KeyOpResult\x12\r\n\x05index\x18\x02 \x01(\x04\"\x0f\n\rStatusRequest\"\xb2\x04\n\x0eStatusResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x1d\n\x04role\x18\x02 \x01(\x0e\x32\x0f.raftcache.Role\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x11\n\tleader_id\x18\x04 \x01(\t\x12\x16\n\x0eleader_address\x18\x05 \x01(\t\x12\"\n\x07members\x18\x06 \x03(\x0b\x32\x11.raftcache.Server\x12\x14\n\x0c\x63ommit_index\x18\x07 \x01(\x04\x12\x15\n\rapplied_index\x18\x08 \x01(\x04\x12\x16\n\x0elast_log_index\x18\t \x01(\x04\x12\x16\n\x0esnapshot_index\x18\n \x01(\x04\x12+\n\x08snapshot\x18\x0b \x01(\x0b\x32\x19.raftcache.SnapshotStatus\x12,\n\tfollowers\x18\x0c \x03(\x0b\x32\x19.raftcache.FollowerStatus\x12\x0c\n\x04keys\x18\r \x01(\x04\x12\r\n\x05\x62ytes\x18\x0e \x01(\x04\x12\x0e\n\x06\x64igest\x18\x0f \x01(\x06\x12\x1d\n\x15leader_contact_age_ms\x18\x10 \x01(\x04\x12\x19\n\x11memory_used_bytes\x18\x11 \x01(\x04\x12\x18\n\x10max_memory_bytes\x18\x12 \x01(\x04\x12\x17\n\x0f\x65viction_policy\x18\x13 \x01(\t\x12\x14\n\x0c\x65xpired_keys\x18\x14 \x01(\x04\x12\x14\n\x0c\x65victed_keys\x18\x15 \x01(\x04\x12\x15\n\rexpiring_keys\x18\x16 \x01(\x04\"\x82\x01\n\x0eSnapshotStatus\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04term\x18\x02 \x01(\x04\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06\x61ge_ms\x18\x04 \x01(\x04\x12\x17\n\x0freceiving_index\x18\x05 \x01(\x04\x12\x16\n\x0ereceived_bytes\x18\x06 \x01(\x04\"a\n\x0e\x46ollowerStatus\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bmatch_index\x18\x02 \x01(\x04\x12\x12\n\nnext_index\x18\x03 \x01(\x04\x12\x0b\n\x03lag\x18\x04 \x01(\x04\x12\r\n\x05state\x18\x05 \x01(\t\"\xe3\x01\n\x07\x43ommand\x12 \n\x02op\x18\x01 \x01(\x0e\x32\x14.raftcache.CommandOp\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\x14\n\x0cif_mod_index\x18\x04 \x01(\x04\x12\x11\n\tif_absent\x18\x05 \x01(\x08\x12\n\n\x02\x62y\x18\x06 \x01(\x12\x12\x0e\n\x06now_ms\x18\x07 \x01(\x04\x12\x0e\n\x06ttl_ms\x18\x08 \x01(\x04\x12\x0c\n\x04keys\x18\t \x03(\x0c\x12\x13\n\x0bmod_indexes\x18\n \x03(\x04\x12\"\n\x03txn\x18\x0b \x01(\x0b\x32\x15.raftcache.TxnRequest*Y\n\x0b\x43onsistency\x12\x1c\n\x18\x43ONSISTENCY_LINEARIZABLE\x10\x00\x12\x15\n\x11\x43ONSISTENCY_LEASE\x10\x01\x12\x15\n\x11\x43ONSISTENCY_STALE\x10\x02*b\n\rCompareTarget\x12\x19\n\x15\x43OMPARE_TARGET_EXISTS\x10\x00\x12\x18\n\x14\x43OMPARE_TARGET_VALUE\x10\x01\x12\x1c\n\x18\x43OMPARE_TARGET_MOD_INDEX\x10\x02*|\n\rCompareResult\x12\x18\n\x14\x43OMPARE_RESULT_EQUAL\x10\x00\x12\x1c\n\x18\x43OMPARE_RESULT_NOT_EQUAL\x10\x01\x12\x17\n\x13\x43OMPARE_RESULT_LESS\x10\x02\x12\x1a\n\x16\x43OMPARE_RESULT_GREATER\x10\x03*M\n\tKeyOpType\x12\x13\n\x0fKEY_OP_TYPE_GET\x10\x00\x12\x13\n\x0fKEY_OP_TYPE_SET\x10\x01\x12\x16\n\x12KEY_OP_TYPE_DELETE\x10\x02*h\n\x04Role\x12\x11\n\rROLE_FOLLOWER\x10\x00\x12\x16\n\x12ROLE_PRE_CANDIDATE\x10\x01\x12\x12\n\x0eROLE_CANDIDATE\x10\x02\x12\x0f\n\x0bROLE_LEADER\x10\x03\x12\x10\n\x0cROLE_LEARNER\x10\x04*\xa4\x01\n\tCommandOp\x12\x12\n\x0e\x43OMMAND_OP_SET\x10\x00\x12\x15\n\x11\x43OMMAND_OP_DELETE\x10\x01\x12\x13\n\x0f\x43OMMAND_OP_INCR\x10\x02\x12\x16\n\x12\x43OMMAND_OP_SET_TTL\x10\x03\x12\x15\n\x11\x43OMMAND_OP_EXPIRE\x10\x04\x12\x14\n\x10\x43OMMAND_OP_EVICT\x10\x05\x12\x12\n\x0e\x43OMMAND_OP_TXN\x10\x06\x32\xd8\x03\n\x02KV\x12\x34\n\x03Get\x12\x15.raftcache.GetRequest\x1a\x16.raftcache.GetResponse\x12\x34\n\x03Set\x12\x15.raftcache.SetRequest\x1a\x16.raftcache.SetResponse\x12=\n\x06\x44\x65lete\x12\x18.raftcache.DeleteRequest\x1a\x19.raftcache.DeleteResponse\x12=\n\x06Status\x12\x18.raftcache.StatusRequest\x1a\x19.raftcache.StatusResponse\x12\x37\n\x04Incr\x12\x16.raftcache.IncrRequest\x1a\x17.raftcache.IncrResponse\x12=\n\x06SetTTL\x12\x18.raftcache.SetTTLRequest\x1a\x19.raftcache.SetTTLResponse\x12\x34\n\x03Txn\x12\x15.raftcache.TxnRequest\x1a\x16.raftcache.TxnResponse\x12:\n\x05\x42\x61tch\x12\x17.raftcache.BatchRequest\x1a\x18.raftcache.BatchResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kv_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _CONSISTENCY._serialized_start=1311
-  _CONSISTENCY._serialized_end=1400
-  _ROLE._serialized_start=1402
-  _ROLE._serialized_end=1506
-  _COMMANDOP._serialized_start=1508
-  _COMMANDOP._serialized_end=1583
+  _CONSISTENCY._serialized_start=2383
+  _CONSISTENCY._serialized_end=2472
+  _COMPARETARGET._serialized_start=2474
+  _COMPARETARGET._serialized_end=2572
+  _COMPARERESULT._serialized_start=2574
+  _COMPARERESULT._serialized_end=2698
+  _KEYOPTYPE._serialized_start=2700
+  _KEYOPTYPE._serialized_end=2777
+  _ROLE._serialized_start=2779
+  _ROLE._serialized_end=2883
+  _COMMANDOP._serialized_start=2886
+  _COMMANDOP._serialized_end=3050
   _GETREQUEST._serialized_start=35
   _GETREQUEST._serialized_end=105
-  _GETRESPONSE._serialized_start=107
-  _GETRESPONSE._serialized_end=230
-  _SETREQUEST._serialized_start=232
-  _SETREQUEST._serialized_end=313
-  _SETRESPONSE._serialized_start=315
-  _SETRESPONSE._serialized_end=343
-  _DELETEREQUEST._serialized_start=345
-  _DELETEREQUEST._serialized_end=395
-  _DELETERESPONSE._serialized_start=397
-  _DELETERESPONSE._serialized_end=428
-  _INCRREQUEST._serialized_start=430
-  _INCRREQUEST._serialized_end=468
-  _INCRRESPONSE._serialized_start=470
-  _INCRRESPONSE._serialized_end=514
-  _STATUSREQUEST._serialized_start=516
-  _STATUSREQUEST._serialized_end=531
-  _STATUSRESPONSE._serialized_start=534
-  _STATUSRESPONSE._serialized_end=951
-  _SNAPSHOTSTATUS._serialized_start=954
-  _SNAPSHOTSTATUS._serialized_end=1084
-  _FOLLOWERSTATUS._serialized_start=1086
-  _FOLLOWERSTATUS._serialized_end=1183
-  _COMMAND._serialized_start=1185
-  _COMMAND._serialized_end=1309
-  _KV._serialized_start=1586
-  _KV._serialized_end=1881
+  _GETRESPONSE._serialized_start=108
+  _GETRESPONSE._serialized_end=247
+  _SETREQUEST._serialized_start=249
+  _SETREQUEST._serialized_end=346
+  _SETRESPONSE._serialized_start=348
+  _SETRESPONSE._serialized_end=376
+  _DELETEREQUEST._serialized_start=378
+  _DELETEREQUEST._serialized_end=428
+  _DELETERESPONSE._serialized_start=430
+  _DELETERESPONSE._serialized_end=461
+  _INCRREQUEST._serialized_start=463
+  _INCRREQUEST._serialized_end=501
+  _INCRRESPONSE._serialized_start=503
+  _INCRRESPONSE._serialized_end=547
+  _SETTTLREQUEST._serialized_start=549
+  _SETTTLREQUEST._serialized_end=593
+  _SETTTLRESPONSE._serialized_start=595
+  _SETTTLRESPONSE._serialized_end=626
+  _TXNREQUEST._serialized_start=628
+  _TXNREQUEST._serialized_end=748
+  _COMPARE._serialized_start=751
+  _COMPARE._serialized_end=891
+  _KEYOP._serialized_start=893
+  _KEYOP._serialized_end=980
+  _KEYOPRESULT._serialized_start=982
+  _KEYOPRESULT._serialized_end=1082
+  _TXNRESPONSE._serialized_start=1084
+  _TXNRESPONSE._serialized_end=1172
+  _BATCHREQUEST._serialized_start=1174
+  _BATCHREQUEST._serialized_end=1264
+  _BATCHRESPONSE._serialized_start=1266
+  _BATCHRESPONSE._serialized_end=1337
+  _STATUSREQUEST._serialized_start=1339
+  _STATUSREQUEST._serialized_end=1354
+  _STATUSRESPONSE._serialized_start=1357
+  _STATUSRESPONSE._serialized_end=1919
+  _SNAPSHOTSTATUS._serialized_start=1922
+  _SNAPSHOTSTATUS._serialized_end=2052
+  _FOLLOWERSTATUS._serialized_start=2054
+  _FOLLOWERSTATUS._serialized_end=2151
+  _COMMAND._serialized_start=2154
+  _COMMAND._serialized_end=2381
+  _KV._serialized_start=3053
+  _KV._serialized_end=3525
 # @@protoc_insertion_point(module_scope)

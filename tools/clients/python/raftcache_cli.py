@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """raft-cache from the command line, over the binary protocol.
 
-    raftcache_cli.py --addr HOST:PORT set KEY VALUE [--if-mod-index N | --if-absent]
+    raftcache_cli.py --addr HOST:PORT set KEY VALUE [--if-mod-index N | --if-absent] [--ttl-ms MS]
     raftcache_cli.py --addr HOST:PORT get KEY [--consistency linearizable|lease|stale] [--version]
+    raftcache_cli.py --addr HOST:PORT ttl KEY MS                 (0: the key no longer expires)
+    raftcache_cli.py --addr HOST:PORT txn '{"compare": [...], "success": [...], "failure": [...]}'
+    raftcache_cli.py --addr HOST:PORT batch '{"ops": [...], "consistency": "lease"}'
+
     raftcache_cli.py --addr HOST:PORT delete KEY [--if-mod-index N]
     raftcache_cli.py --addr HOST:PORT incr KEY [--by N]
     raftcache_cli.py --addr HOST:PORT status
@@ -14,13 +18,43 @@ Exit status: 0 done, 1 key not found (get), 2 the call failed (a condition that 
 
 import argparse
 import json
+import math
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from google.protobuf import json_format  # noqa: E402
 
 import raftcache_client as rc  # noqa: E402
+
+
+def as_json(message):
+    return json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True), indent=2)
+
+
+def compare_from(c):
+    """A compare from the HTTP API's JSON shape."""
+    return rc.compare(c["key"].encode(), c["target"], c.get("result", "="), c.get("value", "").encode(),
+                      c.get("mod_index", 0))
+
+
+DURATION_UNITS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def ttl_ms(text):
+    """A TTL as the HTTP API takes it: milliseconds ("1500") or a Go duration ("30s", "1m30s")."""
+    if text.isdigit():
+        return int(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"ttl must be a duration like 30s or 1m30s, or milliseconds, not {text!r}")
+    return math.ceil(sum(float(n) * DURATION_UNITS[u] for n, u in parts))
+
+
+def op_from(o):
+    """An operation from the HTTP API's JSON shape."""
+    return rc.op(o["op"], o["key"].encode(), o.get("value", "").encode(), ttl_ms(o.get("ttl", "0")))
 
 
 def main(argv=None):
@@ -37,10 +71,19 @@ def main(argv=None):
     p.add_argument("value")
     p.add_argument("--if-mod-index", type=int, default=0, help="only if KEY was last set by this entry (compare-and-set)")
     p.add_argument("--if-absent", action="store_true", help="only if KEY does not exist")
+    p.add_argument("--ttl-ms", type=int, default=0, help="expire KEY this many milliseconds after the write")
+    p = commands.add_parser("ttl", help="change KEY's time to live (milliseconds; 0: no expiry)")
+    p.add_argument("key")
+    p.add_argument("ttl_ms", type=int)
+    p = commands.add_parser("txn", help="a transaction, as the JSON of POST /api/v1/txn (README); prints the answer as JSON")
+    p.add_argument("json")
+    p = commands.add_parser("batch", help="several keys, as the JSON of POST /api/v1/batch (README); prints the answer as JSON")
+    p.add_argument("json")
     p = commands.add_parser("get", help="print the value of KEY")
     p.add_argument("key")
     p.add_argument("--consistency", choices=sorted(rc.CONSISTENCY), default="linearizable")
-    p.add_argument("--version", action="store_true", help="also print the key's create and mod index, on stderr")
+    p.add_argument("--version", action="store_true",
+                   help="also print the key's create and mod index, and its time to live, on stderr")
     p = commands.add_parser("incr", help="add BY (default 1) to KEY's decimal value; print the new value")
     p.add_argument("key")
     p.add_argument("--by", type=int, default=1)
@@ -60,7 +103,17 @@ def main(argv=None):
         tls = rc.tls_context(args.tls_ca_file, args.tls_cert_file, args.tls_key_file) if args.tls_ca_file else None
         with rc.Client(args.addr, timeout=args.timeout, tls=tls, token=token) as client:
             if args.command == "set":
-                print(client.set(args.key.encode(), args.value.encode(), args.if_mod_index, args.if_absent))
+                print(client.set(args.key.encode(), args.value.encode(), args.if_mod_index, args.if_absent, args.ttl_ms))
+            elif args.command == "ttl":
+                print(client.set_ttl(args.key.encode(), args.ttl_ms))
+            elif args.command == "txn":
+                request = json.loads(args.json)
+                print(as_json(client.txn([compare_from(c) for c in request.get("compare", [])],
+                                         [op_from(o) for o in request.get("success", [])],
+                                         [op_from(o) for o in request.get("failure", [])])))
+            elif args.command == "batch":
+                request = json.loads(args.json)
+                print(as_json(client.batch([op_from(o) for o in request["ops"]], request.get("consistency", "linearizable"))))
             elif args.command == "get":
                 response = client.get_versioned(args.key.encode(), args.consistency)
                 if response is None:
@@ -68,14 +121,15 @@ def main(argv=None):
                     return 1
                 sys.stdout.buffer.write(response.value + b"\n")
                 if args.version:
-                    print(f"create_index={response.create_index} mod_index={response.mod_index}", file=sys.stderr)
+                    print(f"create_index={response.create_index} mod_index={response.mod_index} ttl_ms={response.ttl_ms}",
+                          file=sys.stderr)
             elif args.command == "incr":
                 print(client.incr(args.key.encode(), args.by)[0])
             elif args.command == "delete":
                 print(client.delete(args.key.encode(), args.if_mod_index))
             else:
-                print(json.dumps(json_format.MessageToDict(client.status(), preserving_proto_field_name=True), indent=2))
-    except (rc.RPCError, OSError) as error:
+                print(as_json(client.status()))
+    except (rc.RPCError, OSError, ValueError, KeyError) as error:
         print(f"raftcache_cli: {error}", file=sys.stderr)
         return 2
     return 0

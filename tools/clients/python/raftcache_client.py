@@ -5,6 +5,9 @@
         c.set(b"hello", b"world")
         c.get(b"hello")          # b"world", or None when the key is missing
         c.delete(b"hello")
+        c.set(b"session", b"data", ttl_ms=30_000)        # gone 30 s after it is written
+        c.txn([compare(b"lock", "exists", "!=")],        # take a lock if nobody holds it
+              [op("set", b"lock", b"me", ttl_ms=10_000)], [op("get", b"lock")])
         c.status()               # a kv_pb2.StatusResponse
 
 Any node takes any call: followers forward writes to the leader and serve linearizable
@@ -19,6 +22,8 @@ import socket
 import ssl
 
 import raftcache_wire as wire
+
+kv_pb2 = wire.kv_pb2
 
 CONSISTENCY = {
     "linearizable": wire.kv_pb2.CONSISTENCY_LINEARIZABLE,
@@ -59,6 +64,25 @@ def split_host_port(address, default_host="localhost"):
     if host.startswith("["):
         host = host[1:-1]
     return host or default_host, int(port)
+
+
+COMPARE_TARGETS = {"exists": kv_pb2.COMPARE_TARGET_EXISTS, "value": kv_pb2.COMPARE_TARGET_VALUE,
+                   "mod_index": kv_pb2.COMPARE_TARGET_MOD_INDEX}
+COMPARE_RESULTS = {"=": kv_pb2.COMPARE_RESULT_EQUAL, "==": kv_pb2.COMPARE_RESULT_EQUAL,
+                   "!=": kv_pb2.COMPARE_RESULT_NOT_EQUAL, "<": kv_pb2.COMPARE_RESULT_LESS,
+                   ">": kv_pb2.COMPARE_RESULT_GREATER}
+OP_TYPES = {"get": kv_pb2.KEY_OP_TYPE_GET, "set": kv_pb2.KEY_OP_TYPE_SET, "delete": kv_pb2.KEY_OP_TYPE_DELETE}
+
+
+def compare(key, target, result="=", value=b"", mod_index=0):
+    """A transaction's compare: target "exists", "value" or "mod_index"; result =, !=, < or >."""
+    return kv_pb2.Compare(key=key, target=COMPARE_TARGETS[target], result=COMPARE_RESULTS[result], value=value,
+                          mod_index=mod_index)
+
+
+def op(kind, key, value=b"", ttl_ms=0):
+    """An operation of a transaction or batch: kind "get", "set" or "delete"."""
+    return kv_pb2.KeyOp(type=OP_TYPES[kind], key=key, value=value, ttl_ms=ttl_ms)
 
 
 class Client:
@@ -117,12 +141,31 @@ class Client:
                 return None
             raise
 
-    def set(self, key, value, if_mod_index=0, if_absent=False):
+    def set(self, key, value, if_mod_index=0, if_absent=False, ttl_ms=0):
         """The write's index. With if_mod_index (compare-and-set) or if_absent (create only),
         a condition that fails raises RPCError FAILED_PRECONDITION, the key's version in
-        error.detail.current_version."""
-        request = wire.kv_pb2.SetRequest(key=key, value=value, if_mod_index=if_mod_index, if_absent=if_absent)
+        error.detail.current_version. With ttl_ms the key expires that long after the leader
+        proposes the write."""
+        request = wire.kv_pb2.SetRequest(key=key, value=value, if_mod_index=if_mod_index, if_absent=if_absent,
+                                         ttl_ms=ttl_ms)
         return self.call("/raftcache.KV/Set", request).index
+
+    def set_ttl(self, key, ttl_ms):
+        """Changes an existing key's time to live (0: it no longer expires): the write's index.
+        A missing key raises RPCError NOT_FOUND."""
+        return self.call("/raftcache.KV/SetTTL", wire.kv_pb2.SetTTLRequest(key=key, ttl_ms=ttl_ms)).index
+
+    def txn(self, compares=(), success=(), failure=()):
+        """A transaction in one log entry: the TxnResponse (succeeded, results, index). Build its
+        parts with compare() and op()."""
+        request = wire.kv_pb2.TxnRequest(compares=list(compares), success=list(success), failure=list(failure))
+        return self.call("/raftcache.KV/Txn", request)
+
+    def batch(self, ops, consistency="linearizable"):
+        """Several keys at once (op() of each): the BatchResponse (results, index). With any
+        write it is one atomic log entry; with only gets, a read at `consistency`."""
+        request = wire.kv_pb2.BatchRequest(ops=list(ops), consistency=CONSISTENCY[consistency])
+        return self.call("/raftcache.KV/Batch", request)
 
     def incr(self, key, by=1):
         """Adds `by` to the key's decimal value (a missing key counts as 0): (new value, index)."""

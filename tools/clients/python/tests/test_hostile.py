@@ -374,6 +374,14 @@ def kv_groups():
         group.make = unique_keys
     groups = sweep_groups("Get", {"get": keyed(kv_pb2.GetRequest, key=b"key-0")}) + set_groups
     groups += sweep_groups("Delete", {"delete": keyed(kv_pb2.DeleteRequest, key=b"hostile/never-set")})
+    groups += sweep_groups("SetTTL", {"ttl": keyed(kv_pb2.SetTTLRequest, key=b"hostile/never-set", ttl_ms=1_000)})
+    # Transactions and batches touch keys of their own only (a swept key is garbage or empty).
+    lock_op = kv_pb2.KeyOp(type=kv_pb2.KEY_OP_TYPE_SET, key=b"hostile/txn", value=b"v", ttl_ms=60_000)
+    groups += sweep_groups("Txn", {"txn": keyed(
+        kv_pb2.TxnRequest, compares=[kv_pb2.Compare(key=b"hostile/txn", target=kv_pb2.COMPARE_TARGET_MOD_INDEX, mod_index=0)],
+        success=[lock_op], failure=[kv_pb2.KeyOp(type=kv_pb2.KEY_OP_TYPE_GET, key=b"hostile/txn")])})
+    groups += sweep_groups("Batch", {"batch": keyed(kv_pb2.BatchRequest, ops=[
+        kv_pb2.KeyOp(type=kv_pb2.KEY_OP_TYPE_DELETE, key=b"hostile/batch"), lock_op])})
 
     def sizes(node, status, cluster):
         return [Case(f"Set value of {n} bytes", KV + "Set", kv_pb2.SetRequest(
@@ -788,6 +796,8 @@ class HostileCluster:
                 request = kv_pb2.SetRequest.FromString(case.payload)
             except Exception:
                 continue  # The node took bytes Python's protobuf refuses; nothing to check.
+            if request.ttl_ms:
+                continue  # It expires: soon gone, as it should be.
             self.acknowledged[request.key] = request.value
 
     # Checks.

@@ -197,7 +197,7 @@ def test_reassembles_out_of_order_and_retransmitted_segments(tmp_path, link, v6,
         assert len(by_conn) == 2
         for conn, items in by_conn.items():
             requests_seen = [f["call_id"] for f in items if f["kind"] == "request"]
-            assert requests_seen == [1, 7, 300, 2, 3, 9, 8, 5, 6, 10], (conn, requests_seen)
+            assert requests_seen == [1, 7, 300, 2, 3, 9, 8, 5, 6, 10, 11, 12], (conn, requests_seen)
         responses_seen = [(f["call_id"], f["method"]) for f in frames if f["kind"] == "response"]
         assert (7, "/raftcache.Raft/AppendEntries") in responses_seen
         assert (2, "/raftcache.KV/Set") in responses_seen
@@ -225,8 +225,8 @@ def test_filters(tmp_path):
     assert code == 0 and "/raftcache.Raft/AppendEntries" in "\n".join(lines)
     summary = dump_json("--pcap", path, "--summary")[-1]["summary"]
     sets = next(m for m in summary["methods"] if m["method"] == "/raftcache.KV/Set")
-    # Two Set calls a connection (vectors 07 and 16); the answers to one connection's (08, 17).
-    assert sets["requests"] == 4 and sets["responses"] == 2 and sets["failed"] == 1 and "p50_ms" in sets
+    # Three Set calls a connection (vectors 07, 16 and 19); the answers to one connection's (08, 17).
+    assert sets["requests"] == 6 and sets["responses"] == 2 and sets["failed"] == 1 and "p50_ms" in sets
 
 
 # --- Bad input ----------------------------------------------------------------------------

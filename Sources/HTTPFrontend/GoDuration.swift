@@ -2,8 +2,8 @@ import NIOCore
 
 /// Go's duration syntax, as the original program's --timeout took it: "500ms", "3s",
 /// "1m30s", "1.5h", "250us"; units ns, us (or µs), ms, s, m, h.
-enum GoDuration {
-    static func parse(_ text: String) -> TimeAmount? {
+public enum GoDuration {
+    public static func parse(_ text: String) -> TimeAmount? {
         let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3_600e9)]
         var rest = Substring(text)
         var total = 0.0

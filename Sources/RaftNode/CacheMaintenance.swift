@@ -1,0 +1,78 @@
+import CacheStore
+import NIOCore
+import RaftWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The leader's own writes that keep the cache a cache: it removes keys that have expired
+/// and, over the memory bound, evicts keys by the policy, each as a command through the log,
+/// so every member removes the same keys at the same index. One batch of each kind is in
+/// flight at a time; the next goes as soon as it is applied, so a million keys that expire
+/// together leave a thousand at a time, between the clients' writes.
+final class CacheMaintenance: @unchecked Sendable {  // Used on the node's loop only.
+    static let batchSize = 1_000
+
+    private unowned let node: RaftNode
+    private var expiring = false
+    private var evicting = false
+
+    init(node: RaftNode) {
+        self.node = node
+    }
+
+    /// Proposes whatever is due (on the node's loop): at each tick, and after each batch.
+    func run() {
+        node.loop.preconditionInEventLoop()
+        guard node.isLeaderOnLoop else { return }
+        let now = UnixClock.milliseconds()
+        if !expiring {
+            let keys = node.store.expiredKeys(by: now, limit: Self.batchSize)
+            if !keys.isEmpty {
+                expiring = true
+                propose(Command(op: .expire, nowMs: now, keys: keys), .expiry)
+            }
+        }
+        if !evicting, let bound = node.options.memoryBound, bound.policy != .noEviction {
+            let used = node.store.summary.memoryUsed
+            // Down to 99% of the bound, so writes that follow do not start eviction at once.
+            let target = bound.maxBytes / 100 * 99
+            if used > bound.maxBytes {
+                let choices = node.store.evictionChoices(policy: bound.policy, bytes: used - target, limit: Self.batchSize, now: now)
+                if !choices.isEmpty {
+                    evicting = true
+                    propose(Command(op: .evict, nowMs: now, keys: choices.map(\.key), modIndexes: choices.map(\.modIndex)), .eviction)
+                }
+            }
+        }
+    }
+
+    private enum Kind { case expiry, eviction }
+
+    private func propose(_ command: Command, _ kind: Kind) {
+        let bytes = try? command.wireBytes()
+        guard let bytes else { return finished(kind) }
+        node.proposeCommand(bytes).whenComplete { [self] _ in
+            finished(kind)
+            run()
+        }
+    }
+
+    private func finished(_ kind: Kind) {
+        switch kind {
+        case .expiry: expiring = false
+        case .eviction: evicting = false
+        }
+    }
+}
+
+/// The wall clock, in Unix milliseconds: what expiry times are in. Members' clocks are assumed
+/// to agree within the bound leases already assume (README, "Time to live").
+enum UnixClock {
+    static func milliseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return UInt64(max(0, now.tv_sec)) * 1_000 + UInt64(max(0, now.tv_nsec)) / 1_000_000
+    }
+}
