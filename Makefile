@@ -17,7 +17,8 @@ help:
 	@echo "make chaos-long the same, 300 s per fault"
 	@echo "make fuzz       fuzz every wire decoder for FUZZ_SECONDS (default 60) under ASan/LSan"
 	@echo "make sim        run the cluster simulation over SEEDS seeds (default 10000); SEED=N replays one, verbosely"
-	@echo "make bench      raft-cache beside etcd on this machine: HTTP and binary workloads, failover, memory (installs etcd, wrk)"
+	@echo "make bench      raft-cache beside etcd on this machine: HTTP and binary workloads, failover, memory (installs etcd, wrk);"
+	@echo "                then the cache's features beside plain writes: TTL, CAS, eviction, a million keys expiring"
 	@echo "make bench-storage  the durable log beside the disk's raw fsync rate, and recovery of a 1 GB log"
 	@echo "make protos     regenerate Modules/RaftProtoC and the Python modules from Protos/"
 	@echo "make vectors    regenerate Tests/Vectors/*.hex from their .json"
@@ -91,6 +92,7 @@ sim: setup
 
 bench: setup
 	tools/bench/compare
+	tools/bench/cache --no-build
 
 bench-storage: setup
 	tools/bench/storage

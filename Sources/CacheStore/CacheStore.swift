@@ -99,8 +99,8 @@ public final class CacheStore: Sendable {
         }
     }
 
-    /// Keys that have expired by `now`, up to `limit`, oldest expiry first: what the leader
-    /// proposes to remove next. Continues where the last call stopped.
+    /// Keys that expired in a second that has passed by `now`, up to `limit`, oldest first:
+    /// what the leader proposes to remove next. Continues where the last call stopped.
     public func expiredKeys(by now: UInt64, limit: Int) -> [[UInt8]] {
         state.withLock { state in state.expiring.due(by: now, limit: limit, cursor: &state.expiryCursor).map(\.key) }
     }

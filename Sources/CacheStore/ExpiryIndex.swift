@@ -2,12 +2,15 @@ import RaftWire
 
 /// Which keys expire when, found without scanning the map: every key with a time to live sits
 /// in the bucket of the second it expires in, and leaves it when it is set again, deleted or
-/// removed. Buckets are taken oldest first (a heap of their seconds), and a bucket is walked in
-/// steps, so the leader can collect a million keys that expire in the same second a batch at a
-/// time. Derived from the map: every replica keeps its own, and a snapshot rebuilds it.
+/// removed. A bucket is due once its second has passed, so all its keys have expired; due
+/// buckets are taken oldest first (a heap of their seconds) and walked in steps, so the leader
+/// collects a million keys that expire in the same second a batch at a time, and never walks
+/// a bucket whose keys are not all due. Derived from the map: every replica keeps its own, and
+/// a snapshot rebuilds it.
 struct ExpiryIndex: Sendable {
     private var buckets: [UInt64: PairTable] = [:]
-    /// The second of every bucket, once each (a bucket emptied stays here until it comes up).
+    /// The second of every bucket; also of buckets emptied since, until they come up or the
+    /// heap is rebuilt (when those are more than half of it).
     private var seconds = MinHeap<UInt64>()
     /// Keys with a time to live.
     private(set) var count = 0
@@ -24,6 +27,7 @@ struct ExpiryIndex: Sendable {
         if buckets[second] == nil {
             buckets[second] = PairTable()
             seconds.insert(second, key: second)
+            if seconds.count > 2 * buckets.count + 64 { seconds = MinHeap(buckets.keys.map { ($0, $0) }) }
         }
         if buckets[second]!.insert(pair) == nil { count += 1 }
     }
@@ -37,17 +41,17 @@ struct ExpiryIndex: Sendable {
         if buckets[second]?.count == 0 { buckets[second] = nil }
     }
 
-    /// Up to `limit` pairs that have expired by `now`, from the oldest bucket, continuing the
-    /// walk `cursor` describes. Buckets found empty are dropped on the way. A walk that reaches
-    /// a bucket's end starts over at the next call: pairs moved behind it are met then.
+    /// Up to `limit` pairs of the oldest bucket whose second has passed by `now`, continuing the
+    /// walk `cursor` describes. Seconds whose buckets are gone are dropped on the way. A walk
+    /// that reaches a bucket's end starts over at the next call: pairs moved behind it are met then.
     mutating func due(by now: UInt64, limit: Int, cursor: inout Cursor) -> [Pair] {
-        while let second = seconds.minKey, second <= now / 1_000 {
+        while let second = seconds.minKey, second < now / 1_000 {
             guard let bucket = buckets[second] else {
                 _ = seconds.popAll(through: second)
                 continue
             }
             if cursor.second != second { cursor = Cursor(second: second, slot: 0) }
-            let (pairs, next) = bucket.pairs(from: cursor.slot, limit: limit) { $0.hasExpired(by: now) }
+            let (pairs, next) = bucket.pairs(from: cursor.slot, limit: limit)
             cursor.slot = next < bucket.slotCount ? next : 0
             return pairs
         }

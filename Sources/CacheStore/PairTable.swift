@@ -76,11 +76,11 @@ struct PairTable: @unchecked Sendable {
     /// Up to `limit` pairs from slot `start` on, and the slot after the last one looked at
     /// (the table's size when it reached the end): a walk in steps that survives changes
     /// between them (a pair moved behind the walk is met on the next walk).
-    func pairs(from start: Int, limit: Int, where include: (Pair) -> Bool) -> (pairs: [Pair], next: Int) {
+    func pairs(from start: Int, limit: Int) -> (pairs: [Pair], next: Int) {
         var found: [Pair] = []
         var slot = max(0, start)
         while slot < slots.count && found.count < limit {
-            if let pair = slots[slot], include(pair) { found.append(pair) }
+            if let pair = slots[slot] { found.append(pair) }
             slot += 1
         }
         return (found, slot)

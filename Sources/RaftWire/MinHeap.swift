@@ -7,6 +7,12 @@ public struct MinHeap<Value>: Sendable where Value: Sendable {
 
     public init() {}
 
+    /// A heap of `items`, made in linear time.
+    public init(_ items: [(key: UInt64, value: Value)]) {
+        self.items = items
+        for parent in stride(from: items.count / 2 - 1, through: 0, by: -1) { siftDown(from: parent) }
+    }
+
     public var isEmpty: Bool { items.isEmpty }
     public var count: Int { items.count }
     /// The smallest key, if any.
@@ -41,7 +47,11 @@ public struct MinHeap<Value>: Sendable where Value: Sendable {
         let last = items.removeLast()
         guard !items.isEmpty else { return }
         items[0] = last
-        var parent = 0
+        siftDown(from: 0)
+    }
+
+    private mutating func siftDown(from start: Int) {
+        var parent = start
         while true {
             let left = 2 * parent + 1, right = left + 1
             var smallest = parent

@@ -45,12 +45,12 @@ class RaftCacheCluster(Cluster):
     TOKEN = "bench-write-token-0123456789"
     START_TIMEOUT = 30.0
 
-    def __init__(self, workdir, binary=RELEASE_BINARY, tls=False):
+    def __init__(self, workdir, binary=RELEASE_BINARY, tls=False, args=(), name=None):
         unprivileged.writable_dir(workdir)  # A tempfile.mkdtemp of root's (0700) would keep the nodes out.
-        self.workdir = os.path.join(workdir, "raft-cache-tls" if tls else "raft-cache")
+        self.workdir = os.path.join(workdir, name or ("raft-cache-tls" if tls else "raft-cache"))
         unprivileged.writable_dir(self.workdir)
         self.certs = None
-        args = []
+        args = list(args)
         if tls:
             self.certs = make_certs(os.path.join(self.workdir, "certs"), ["node-1", "node-2", "node-3"],
                                     ["admin:admin", "app:write"], binary=binary)

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Chaos rounds against a real raft-cache cluster: concurrent clients over HTTP and the
-binary protocol write and read a few keys on every node while faults are injected - kill -9
-and restart, SIGSTOP/SIGCONT, network partitions (majority/minority, an isolated leader,
-one-way loss) made with network namespaces. Then every fault is healed, the nodes must
-converge (same applied index and digest), and the recorded history must be linearizable.
+binary protocol write, compare-and-set and read a few keys on every node, and set keys with
+a time to live, while faults are injected - kill -9 and restart, SIGSTOP/SIGCONT, network
+partitions (majority/minority, an isolated leader, one-way loss) made with network
+namespaces. Then every fault is healed, the nodes must converge (same applied index and
+digest), and the recorded history must be linearizable (keys with a TTL: no value read
+after it expired; see tools/chaos/linearizability.py).
 
-Prints operations by outcome, availability during each fault and while healthy, and the
-verdict; writes the history (JSON lines) for tools/chaos/linearizability.py. Exit status:
+Prints operations by outcome (and the compare-and-sets and TTL sets), availability during
+each fault and while healthy, and the verdict; writes the history (JSON lines) for
+tools/chaos/linearizability.py. Exit status:
 0 linearizable and converged, 1 not, 3 checker undecided. With --expect-violation (used to
 show the checker has teeth, e.g. with --consistency stale) 0 means a violation was found.
 Needs root (network namespaces)."""
@@ -84,10 +87,14 @@ def main():
     parser.add_argument("--faults", default=",".join(FAULTS), help=f"comma-separated, of: {', '.join(FAULTS)}")
     parser.add_argument("--fault-seconds", type=float, default=20, help="how long each fault type runs")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--keys", type=int, default=8)
+    parser.add_argument("--keys", type=int, default=8, help="keys k0.. for sets, deletes, gets and compare-and-set")
+    parser.add_argument("--ttl-keys", type=int, default=4, help="keys t0.. for sets with a TTL and gets (0: none)")
     parser.add_argument("--consistency", default="linearizable", choices=("linearizable", "lease", "stale"))
     parser.add_argument("--history", help="where to write the history (default: in the work directory)")
     parser.add_argument("--budget", type=float, default=120, help="checker seconds per key")
+    parser.add_argument("--drift", type=float, default=linearizability.DEFAULT_DRIFT_SECONDS,
+                        help="seconds a value may outlive its TTL before a read of it counts as a violation"
+                             " (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--expect-violation", action="store_true")
     parser.add_argument("--tls", action="store_true", help="mutual TLS between the nodes and with the clients")
@@ -105,7 +112,8 @@ def main():
     windows = []
     with NetCluster(args.binary, workdir, args.nodes, tls=args.tls) as cluster:
         cluster.start()
-        workload = Workload(cluster.nodes, clients=args.clients, keys=args.keys, consistency=args.consistency)
+        workload = Workload(cluster.nodes, clients=args.clients, keys=args.keys, consistency=args.consistency,
+                            ttl_keys=args.ttl_keys)
         workload.start()
         try:
             time.sleep(2)
@@ -129,10 +137,13 @@ def main():
     with open(path, "w") as f:
         for op in history:
             f.write(json.dumps(op) + "\n")
-    result = linearizability.check(history, budget_seconds=args.budget)
+    result = linearizability.check(history, budget_seconds=args.budget, drift_seconds=args.drift)
     summary = linearizability.summary(history)
     print(f"chaos: {summary['total']} operations: {summary['ok']} ok, {summary['fail']} failed, "
           f"{summary['unknown']} unknown; by op: {summary['by_op']}")
+    cas = summary["by_op"].get("cas", {})
+    print(f"chaos: compare-and-set: {cas.get('ok', 0)} ok, {cas.get('fail', 0)} failed (condition or refused), "
+          f"{cas.get('unknown', 0)} unknown; sets with a TTL: {summary['ttl_writes']} on {summary['ttl_keys']} keys")
     for kind, (share, total) in sorted(availability(history, windows).items()):
         print(f"chaos: availability {kind}: {share:.1%} of {total} operations")
     print(f"chaos: converged: {converged} " + ", ".join(

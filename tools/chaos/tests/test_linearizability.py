@@ -1,7 +1,8 @@
-"""The linearizability checker: hand-written histories with known verdicts, agreement with
-a brute-force checker on small random histories, random histories from a simulated
-linearizable register (must pass) and their mutations (must fail), bad input, the CLI,
-the search budget, and speed on a 2,000-operation key."""
+"""The linearizability checker: hand-written histories with known verdicts (set, get,
+delete and compare-and-set), agreement with a brute-force checker on small random
+histories, random histories from a simulated linearizable register (must pass) and their
+mutations (must fail), the expiry check of keys with a TTL, bad input, the CLI, the search
+budget, and speed on a 2,000-operation key."""
 
 import functools
 import heapq
@@ -26,11 +27,13 @@ SCRIPT = os.path.join(os.path.dirname(HERE), "linearizability.py")
 # --------------------------------------------------------------------------- helpers
 
 
-def op(process, kind, value, invoke, complete, outcome="ok", key="k"):
+def op(process, kind, value, invoke, complete, outcome="ok", key="k", expect=None):
     record = {"process": process, "op": kind, "key": key, "invoke": invoke,
               "complete": complete, "outcome": outcome}
     if kind != "delete":
         record["value"] = value
+    if kind == "cas":
+        record["expect"] = expect
     return record
 
 
@@ -44,6 +47,14 @@ def get(p, value, t0, t1, outcome="ok", key="k"):
 
 def delete(p, t0, t1, outcome="ok", key="k"):
     return op(p, "delete", None, t0, t1 if outcome != "unknown" else None, outcome, key)
+
+
+def cas(p, expect, value, t0, t1, outcome="ok", key="k"):
+    return op(p, "cas", value, t0, t1 if outcome != "unknown" else None, outcome, key, expect)
+
+
+def put_ttl(p, value, ttl_ms, t0, t1, outcome="ok", key="t"):
+    return dict(put(p, value, t0, t1, outcome, key), ttl_ms=ttl_ms)
 
 
 def verdict(history, **kwargs):
@@ -278,6 +289,226 @@ def test_summary_counts_by_outcome():
     assert lin.check(h).summary == s
 
 
+# --------------------------------------------------------------------------- compare-and-set
+
+
+def test_sequential_cas_chain_is_linearizable():
+    h = [cas(1, None, "a", 0.0, 0.1), get(2, "a", 0.2, 0.3), cas(2, "a", "b", 0.4, 0.5),
+         cas(3, "b", "c", 0.6, 0.7), get(1, "c", 0.8, 0.9), delete(1, 1.0, 1.1),
+         cas(2, None, "d", 1.2, 1.3), put(3, "e", 1.4, 1.5), cas(1, "e", "f", 1.6, 1.7),
+         get(3, "f", 1.8, 1.9)]
+    assert verdict(h) is True
+
+
+def test_concurrent_cases_can_be_ordered_into_a_chain():
+    # Overlapping cases: a -> b -> c works in one order only, and the search finds it.
+    h = [put(1, "a", 0.0, 0.1), cas(2, "b", "c", 0.2, 1.0), cas(3, "a", "b", 0.3, 1.1),
+         get(1, "c", 1.2, 1.3)]
+    assert verdict(h) is True
+
+
+def test_two_ok_cases_expecting_the_same_value_is_a_violation():
+    # Both succeeded, so both saw "a"; but "a" was written once, and the first to take
+    # effect replaced it.
+    h = [put(1, "a", 0.0, 0.1), cas(2, "a", "b", 0.2, 0.5), cas(3, "a", "c", 0.3, 0.6)]
+    result = lin.check(h)
+    assert result.ok is False
+    assert 'cas "a" -> ' in result.report()
+    # Sequential, too: the second expects a value the first already replaced.
+    assert verdict([put(1, "a", 0.0, 0.1), cas(2, "a", "b", 0.2, 0.3),
+                    cas(3, "a", "c", 0.4, 0.5)]) is False
+    # If one of them failed, it is fine.
+    assert verdict([put(1, "a", 0.0, 0.1), cas(2, "a", "b", 0.2, 0.5),
+                    cas(3, "a", "c", 0.3, 0.6, "fail")]) is True
+
+
+def test_cas_expecting_a_value_overwritten_before_it_was_invoked_is_a_violation():
+    h = [put(1, "a", 0.0, 0.1), put(2, "b", 0.2, 0.3), cas(3, "a", "c", 0.4, 0.5)]
+    result = lin.check(h)
+    assert result.ok is False
+    assert culprit_lines(result.keys["k"].explanation) == ["#3"]
+    # While the overwriting set is still running, the cas may come first.
+    assert verdict([put(1, "a", 0.0, 0.1), put(2, "b", 0.2, 0.6), cas(3, "a", "c", 0.4, 0.5)]) is True
+
+
+def test_stale_cas_is_explained_by_the_search_fallback_too(monkeypatch):
+    monkeypatch.setattr(lin, "_first_failing_instant", lambda *args: None)
+    h = [put(1, "a", 0.0, 0.1), put(2, "b", 0.2, 0.3), cas(3, "a", "c", 0.4, 0.5),
+         get(1, "c", 0.6, 0.7)]
+    result = lin.check(h)
+    assert result.ok is False
+    text = result.keys["k"].explanation
+    assert "got furthest" in text and 'cas "a" -> "c"' in text
+
+
+def test_create_only_cas_after_a_delete_passes_and_on_a_present_key_fails():
+    h = [put(1, "a", 0.0, 0.1), delete(2, 0.2, 0.3), cas(3, None, "b", 0.4, 0.5),
+         get(1, "b", 0.6, 0.7)]
+    assert verdict(h) is True
+    assert verdict([cas(3, None, "b", 0.0, 0.1), get(1, "b", 0.2, 0.3)]) is True  # never written
+    h = [put(1, "a", 0.0, 0.1), cas(3, None, "b", 0.2, 0.3)]
+    assert verdict(h) is False
+    # ... unless a delete may have come in between
+    assert verdict([put(1, "a", 0.0, 0.1), delete(2, 0.15, 0.4), cas(3, None, "b", 0.2, 0.3)]) is True
+    assert verdict([put(1, "a", 0.0, 0.1), delete(2, 0.15, None, "unknown"),
+                    cas(3, None, "b", 0.2, 0.3)]) is True
+
+
+def test_unknown_cas_observed_by_a_later_read_passes():
+    h = [put(1, "a", 0.0, 0.1), cas(2, "a", "b", 0.2, None, "unknown"), get(3, "b", 5.0, 5.1)]
+    assert verdict(h) is True
+    # ... but not if its expected value was gone before it was invoked
+    h = [put(1, "a", 0.0, 0.1), put(1, "x", 0.15, 0.18), cas(2, "a", "b", 0.2, None, "unknown"),
+         get(3, "b", 5.0, 5.1)]
+    assert verdict(h) is False
+
+
+def test_unknown_cases_can_chain():
+    # Each unknown cas needs the one before to have taken effect; nothing ok reads the
+    # middle value, yet the writes of it must not be dropped.
+    h = [put(1, "a", 0.0, 0.1), cas(2, "a", "b", 0.2, None, "unknown"),
+         cas(3, "b", "c", 0.3, None, "unknown"), get(1, "c", 1.0, 1.1)]
+    assert verdict(h) is True
+    h = [put(1, "x", 0.0, None, "unknown"), cas(2, "x", "y", 0.1, None, "unknown"),
+         get(3, "y", 1.0, 1.1)]
+    assert verdict(h) is True
+    # The value a cas needs must be written before the read of its value completes.
+    h = [put(1, "a", 0.0, 0.1), cas(3, "b", "c", 0.2, None, "unknown"), get(1, "c", 0.3, 0.4),
+         cas(2, "a", "b", 0.5, None, "unknown")]
+    assert verdict(h) is False
+
+
+def test_failed_cas_changes_nothing():
+    h = [put(1, "a", 0.0, 0.1), cas(2, "a", "b", 0.2, 0.3, "fail"), get(3, "a", 0.4, 0.5)]
+    assert verdict(h) is True
+    h = [put(1, "a", 0.0, 0.1), cas(2, "a", "b", 0.2, 0.3, "fail"), get(3, "b", 0.4, 0.5)]
+    result = lin.check(h)
+    assert result.ok is False
+    assert "only by a write that failed" in result.keys["k"].explanation
+
+
+def test_cas_expecting_a_value_nobody_wrote_is_a_violation():
+    h = [put(1, "a", 0.0, 0.1), cas(2, "zzz", "b", 0.2, 0.3)]
+    result = lin.check(h)
+    assert result.ok is False
+    assert '#2 (p2 cas "zzz" -> "b") expected a value written by no set' in result.report()
+    h = [cas(2, "a", "b", 0.0, 0.1), put(1, "a", 0.2, 0.3)]
+    assert "completed before #2, the only write" in lin.check(h).report()
+
+
+def test_unknown_cas_expecting_a_value_nobody_wrote_never_takes_effect():
+    h = [put(1, "a", 0.0, 0.1), cas(2, "zzz", "b", 0.2, None, "unknown"), get(3, "a", 0.4, 0.5)]
+    assert verdict(h) is True
+    assert verdict(h + [get(3, "b", 0.6, 0.7)]) is False
+
+
+def test_stale_read_next_to_a_cas_of_the_value_is_still_caught():
+    # The register must keep "a" for the late get; the cas expecting "a" may take it
+    # first only if the get can still be served, which it cannot.
+    h = [put(1, "a", 0.0, 0.1), cas(2, "a", "b", 0.2, 0.3), get(3, "a", 0.4, 0.5)]
+    assert verdict(h) is False
+    h = [put(1, "a", 0.0, 0.1), cas(2, "a", "b", 0.2, 0.6), get(3, "a", 0.4, 0.5)]
+    assert verdict(h) is True
+
+
+def test_cas_describes_itself_in_reports():
+    h = [put(1, "p3-7", 0.0, 0.1), put(2, "x", 0.2, 0.3), cas(3, "p3-7", "p3-9", 0.4, 0.5)]
+    text = lin.check(h).report()
+    assert 'cas "p3-7" -> "p3-9"' in text
+    o = lin.parse_operation(cas(3, None, "v", 0.0, 0.1), 1)
+    assert lin.describe_short(o) == 'p3 cas absent -> "v"'
+
+
+def test_summary_counts_cas():
+    h = [cas(1, None, "a", 0, 1), cas(2, "a", "b", 2, 3, "fail"), cas(2, "a", "c", 2, None, "unknown")]
+    assert lin.summary(h)["by_op"]["cas"] == {"ok": 1, "fail": 1, "unknown": 1}
+
+
+# --------------------------------------------------------------------------- expiry (TTL)
+
+
+def test_read_just_before_expiry_passes():
+    h = [put_ttl(1, "a", 500, 0.0, 0.1), get(2, "a", 0.55, 0.56, key="t")]
+    result = lin.check(h)
+    assert result.ok is True
+    assert result.keys["t"].searched is False
+    assert lin.check_expiry(h, 0.0) == []
+
+
+def test_read_long_after_expiry_fails():
+    h = [put(1, "x", 0.0, 0.01), put_ttl(1, "a", 500, 0.3, 0.4), get(2, "a", 0.5, 0.6, key="t"),
+         get(2, "a", 1.7, 1.8, key="t")]
+    result = lin.check(h)
+    assert result.ok is False
+    assert [r.key for r in result.failures] == ["t"]
+    text = result.report()
+    assert "NOT linearizable" in text
+    assert ('#4 (p2 get t -> "a", invoked at +1.700000s) returned a value 0.800 s after it expired'
+            " (set #2 with ttl 500 ms completed at +0.400000s") in text
+    assert {o.index for o in result.keys["t"].window} == {2, 4}
+    found = lin.check_expiry(h)
+    assert [(e.read.index, e.write.index, round(e.late, 6)) for e in found] == [(4, 2, 0.8)]
+
+
+def test_read_within_the_drift_passes():
+    h = [put_ttl(1, "a", 500, 0.0, 0.1), get(2, "a", 0.63, 0.64, key="t")]
+    assert lin.check(h).ok is True                     # 30 ms late, default drift 50 ms
+    assert lin.check(h, drift_seconds=0.0).ok is False
+    assert lin.check(h, drift_seconds=0.02).ok is False
+    assert lin.check(h, drift_seconds=0.04).ok is True
+
+
+def test_expiry_uses_the_latest_possible_expiry_of_every_write_of_the_value():
+    late_get = get(2, "a", 2.0, 2.1, key="t")
+    # an unknown write of the value may take effect at any later instant
+    assert lin.check([put_ttl(1, "a", 500, 0.0, 0.1, "unknown"), late_get]).ok is True
+    # a write of the value without a TTL keeps it for good
+    assert lin.check([put_ttl(1, "a", 500, 0.0, 0.1), put(3, "a", 0.2, 0.3, key="t"), late_get]).ok is True
+    # a second TTL write of the value that expires later explains it ...
+    assert lin.check([put_ttl(1, "a", 500, 0.0, 0.1), put_ttl(3, "a", 2000, 0.2, 0.3), late_get]).ok is True
+    # ... and is the one named when even it has expired
+    found = lin.check_expiry([put_ttl(1, "a", 500, 0.0, 0.1), put_ttl(3, "a", 1000, 0.2, 0.3), late_get])
+    assert [e.write.index for e in found] == [2]
+    # a failed write does not count, and reading absent is no expiry violation
+    assert lin.check([put_ttl(1, "a", 500, 0.0, 0.1), put_ttl(3, "a", 5000, 0.2, 0.3, "fail"),
+                      late_get]).ok is False
+    assert lin.check([put_ttl(1, "a", 500, 0.0, 0.1), get(2, None, 2.0, 2.1, key="t")]).ok is True
+
+
+def test_ttl_keys_are_not_searched_but_keep_the_simple_checks():
+    # As a plain register this would be a lost write; with a TTL the value simply expired.
+    h = [put_ttl(1, "a", 200, 0.0, 0.1), get(2, "a", 0.15, 0.2, key="t"),
+         get(2, None, 1.0, 1.1, key="t")]
+    assert lin.check(h).ok is True
+    assert "keys with a TTL" in lin.check(h).report()
+    # A read of a value never written, or before its only write started, still fails.
+    result = lin.check(h + [get(3, "zzz", 1.2, 1.3, key="t")])
+    assert result.ok is False and "by no set" in result.report()
+    result = lin.check([get(3, "b", 0.0, 0.1, key="t"), put_ttl(1, "b", 200, 0.2, 0.3)])
+    assert result.ok is False and "completed before" in result.report()
+    # The other keys are still searched.
+    h += [put(1, "x", 0.0, 0.1, key="k"), put(1, "y", 0.2, 0.3, key="k"), get(2, "x", 0.4, 0.5, key="k")]
+    result = lin.check(h)
+    assert [r.key for r in result.failures] == ["k"] and result.keys["k"].searched
+
+
+def test_expiry_with_integer_nanosecond_timestamps():
+    s = 1_000_000_000
+    h = [put_ttl(1, "a", 500, 0, s // 10), get(2, "a", s // 2, s // 2 + 1, key="t")]
+    assert lin.check(h).ok is True
+    h.append(get(2, "a", 2 * s, 2 * s + 1, key="t"))
+    result = lin.check(h)
+    assert result.ok is False
+    assert "1.400 s after it expired" in result.report()
+
+
+def test_summary_counts_ttl_writes_and_keys():
+    h = [put_ttl(1, "a", 500, 0.0, 0.1), put_ttl(1, "b", 500, 0.2, 0.3, key="u"),
+         put(1, "c", 0.4, 0.5), get(2, "a", 0.6, 0.7, key="t")]
+    s = lin.summary(h)
+    assert (s["ttl_writes"], s["ttl_keys"], s["keys"]) == (2, 2, 3)
+
+
 @pytest.mark.parametrize("record, message", [
     ({"op": "set", "key": "k", "value": 1, "invoke": 0, "complete": 1}, "outcome"),
     ({"op": "put", "key": "k", "value": 1, "invoke": 0, "complete": 1, "outcome": "ok"}, "op"),
@@ -288,6 +519,14 @@ def test_summary_counts_by_outcome():
     ({"op": "set", "key": "k", "invoke": 0, "complete": 1, "outcome": "ok"}, "value"),
     ({"op": "set", "key": "k", "value": 1, "invoke": "0", "complete": 1, "outcome": "ok"},
      "invoke"),
+    ({"op": "cas", "key": "k", "value": 1, "invoke": 0, "complete": 1, "outcome": "ok"}, "expect"),
+    ({"op": "cas", "key": "k", "expect": 1, "invoke": 0, "complete": 1, "outcome": "fail"}, "value"),
+    ({"op": "get", "key": "k", "value": 1, "ttl_ms": 5, "invoke": 0, "complete": 1, "outcome": "ok"},
+     "ttl_ms"),
+    ({"op": "set", "key": "k", "value": 1, "ttl_ms": -5, "invoke": 0, "complete": 1, "outcome": "ok"},
+     "ttl_ms"),
+    ({"op": "set", "key": "k", "value": 1, "ttl_ms": "5", "invoke": 0, "complete": 1, "outcome": "ok"},
+     "ttl_ms"),
 ])
 def test_bad_records_are_rejected(record, message):
     with pytest.raises(lin.HistoryError, match=message):
@@ -315,6 +554,10 @@ def brute_force(history):
                 value = o["value"]
             elif o["op"] == "delete":
                 value = None
+            elif o["op"] == "cas":
+                if o["expect"] != value:
+                    return False
+                value = o["value"]
             elif o["value"] != value:
                 return False
         return True
@@ -326,16 +569,18 @@ def brute_force(history):
     return False
 
 
-def random_small_history(rng):
-    """A few ops on one key, tiny value set and integer times: ties and duplicates."""
+def random_small_history(rng, cas_weight=0):
+    """A few ops on one key, tiny value set and integer times: ties and duplicates (with
+    ``cas_weight``, cases too, expecting any of the values or absent)."""
     h = []
     for p in range(rng.randint(1, 6)):
         t0 = rng.randint(0, 8)
         t1 = t0 + rng.randint(0, 4)
         outcome = rng.choices(["ok", "unknown", "fail"], [7, 2, 1])[0]
-        kind = rng.choices(["set", "get", "delete"], [4, 5, 1])[0]
-        value = rng.choice(["a", "b"]) if kind == "set" else rng.choice([None, "a", "b"])
-        h.append(op(p, kind, value, t0, t1 if outcome != "unknown" else None, outcome))
+        kind = rng.choices(["set", "get", "delete", "cas"], [4, 5, 1, cas_weight])[0]
+        value = rng.choice(["a", "b"]) if kind in ("set", "cas") else rng.choice([None, "a", "b"])
+        expect = rng.choice([None, "a", "b"]) if kind == "cas" else None
+        h.append(op(p, kind, value, t0, t1 if outcome != "unknown" else None, outcome, expect=expect))
     return h
 
 
@@ -350,6 +595,20 @@ def test_agrees_with_brute_force_on_small_random_histories():
         verdicts.append(expected)
     # the sample must contain plenty of both verdicts to mean anything
     assert verdicts.count(True) > 300 and verdicts.count(False) > 300
+
+
+def test_agrees_with_brute_force_on_small_random_histories_with_cas():
+    rng = random.Random(4321)
+    verdicts, cases = [], 0
+    for _ in range(2000):
+        h = random_small_history(rng, cas_weight=4) if rng.random() < 0.6 else \
+            simulate(rng, processes=3, count=6, keys=["k"], values_per_process=2, cas_weight=4)
+        expected = brute_force(h)
+        assert verdict(h) is expected, json.dumps(h)
+        verdicts.append(expected)
+        cases += any(o["op"] == "cas" and o["outcome"] != "fail" for o in h)
+    assert verdicts.count(True) > 300 and verdicts.count(False) > 300
+    assert cases > 1000
 
 
 def reference(history):
@@ -374,6 +633,9 @@ def reference(history):
             if o["op"] == "get":
                 if o["value"] == value and search(done | {i}, value):
                     return True
+            elif o["op"] == "cas":
+                if o["expect"] == value and search(done | {i}, o["value"]):
+                    return True
             elif search(done | {i}, o["value"] if o["op"] == "set" else None):
                 return True
         return False
@@ -381,26 +643,31 @@ def reference(history):
     return search(frozenset(), None)
 
 
-def random_medium_history(rng):
-    """Up to 15 ops: simulated (sometimes with one get corrupted to another value that
-    was written) or fully random, with repeated values and unknown outcomes."""
+def random_medium_history(rng, cas_weight=0):
+    """Up to 15 ops: simulated (sometimes with one get, or with ``cas_weight`` one cas's
+    expected value, corrupted to another value that was written) or fully random, with
+    repeated values and unknown outcomes."""
     if rng.random() < 0.3:
         h = []
         for p in range(rng.randint(6, 14)):
             t0 = rng.randint(0, 3 * 14)
             outcome = rng.choices(["ok", "unknown", "fail"], [7, 2, 1])[0]
-            kind = rng.choices(["set", "get", "delete"], [4, 5, 1])[0]
+            kind = rng.choices(["set", "get", "delete", "cas"], [4, 5, 1, cas_weight])[0]
             values = ["a", "b", "c", "d"][:rng.randint(1, 4)]
-            value = rng.choice(values) if kind == "set" else rng.choice([None] + values)
-            h.append(op(p % 4, kind, value, t0, t0 + rng.randint(0, 6), outcome))
+            value = rng.choice(values) if kind in ("set", "cas") else rng.choice([None] + values)
+            expect = rng.choice([None] + values) if kind == "cas" else None
+            h.append(op(p % 4, kind, value, t0, t0 + rng.randint(0, 6), outcome, expect=expect))
             if outcome == "unknown":
                 h[-1]["complete"] = None
         return h
     h = simulate(rng, processes=rng.randint(2, 5), count=rng.randint(6, 15), keys=["k"],
-                 values_per_process=rng.choice([None, 1, 2]), p_unknown=rng.choice([0.1, 0.3]))
-    gets = _ok_gets(h)
-    if gets and rng.random() < 0.5:
-        rng.choice(gets)["value"] = rng.choice([o["value"] for o in h if o["op"] == "set"] + [None])
+                 values_per_process=rng.choice([None, 1, 2]), p_unknown=rng.choice([0.1, 0.3]),
+                 cas_weight=cas_weight)
+    readers = _ok_gets(h) + [o for o in h if o["op"] == "cas" and o["outcome"] == "ok"]
+    if readers and rng.random() < 0.5:
+        victim = rng.choice(readers)
+        wrong = rng.choice([o["value"] for o in h if o["op"] in ("set", "cas")] + [None])
+        victim["expect" if victim["op"] == "cas" else "value"] = wrong
     return h
 
 
@@ -415,16 +682,33 @@ def test_agrees_with_an_exact_reference_on_medium_random_histories():
     assert verdicts.count(True) > 800 and verdicts.count(False) > 800
 
 
+def test_agrees_with_an_exact_reference_on_medium_random_histories_with_cas():
+    rng = random.Random(3141)
+    verdicts = []
+    for _ in range(3000):
+        h = random_medium_history(rng, cas_weight=rng.choice([2, 4, 8]))
+        expected = reference(h)
+        assert verdict(h) is expected, json.dumps(h)
+        verdicts.append(expected)
+    assert verdicts.count(True) > 800 and verdicts.count(False) > 800
+
+
 # --------------------------------------------------------------------------- simulation
 
 
 def simulate(rng, processes, count, keys, p_unknown=0.08, p_fail=0.04,
-             values_per_process=None):
+             values_per_process=None, cas_weight=0):
     """Run ``count`` operations of ``processes`` clients against a real register.
 
     Each operation takes effect at a random instant of its window (an unknown write:
     maybe never, maybe well after its timeout), so the history is linearizable by
     construction. Set values are unique unless ``values_per_process`` limits them.
+
+    With ``cas_weight`` (against set 4, get 5, delete 1) some operations are cases. A
+    cas that takes effect mostly expects the value the register holds at that instant
+    (as a client that just read it would); otherwise its condition fails, and an ok one
+    becomes a failed one (an unknown one stays unknown, with no effect). A cas that never
+    takes effect expects a value from the key's past.
     """
     ready = [(rng.uniform(0, 0.01), p) for p in range(processes)]
     heapq.heapify(ready)
@@ -434,14 +718,14 @@ def simulate(rng, processes, count, keys, p_unknown=0.08, p_fail=0.04,
         start, p = heapq.heappop(ready)
         invoke = start + rng.uniform(0, 0.002)
         complete = invoke + rng.expovariate(1 / 0.005)
-        kind = rng.choices(["set", "get", "delete"], [4, 5, 1])[0]
+        kind = rng.choices(["set", "get", "delete", "cas"], [4, 5, 1, cas_weight])[0]
         outcome = rng.choices(["ok", "unknown", "fail"], [1 - p_unknown - p_fail, p_unknown, p_fail])[0]
         n = next(serial)
         if values_per_process:
             value = f"p{p}-{n % values_per_process}"
         else:
             value = f"p{p}-{n}"
-        record = op(p, kind, value if kind == "set" else None, invoke,
+        record = op(p, kind, value if kind in ("set", "cas") else None, invoke,
                     complete if outcome != "unknown" else None, outcome, rng.choice(keys))
         if outcome == "ok":
             effects.append((rng.uniform(invoke, complete), n, record))
@@ -449,14 +733,29 @@ def simulate(rng, processes, count, keys, p_unknown=0.08, p_fail=0.04,
             effects.append((invoke + rng.uniform(0, 3 * (complete - invoke)), n, record))
         ops.append(record)
         heapq.heappush(ready, (complete, p))
-    registers = {}
+    registers, past, decided = {}, {}, set()
     for _, _, record in sorted(effects, key=lambda e: (e[0], e[1])):
-        if record["op"] == "set":
-            registers[record["key"]] = record["value"]
+        key = record["key"]
+        if record["op"] == "cas":
+            decided.add(id(record))
+            if rng.random() < 0.8:
+                record["expect"] = registers.get(key)
+            else:
+                record["expect"] = rng.choice([None] + past.get(key, []))
+                if record["expect"] != registers.get(key):
+                    if record["outcome"] == "ok":
+                        record["outcome"] = "fail"
+                    continue
+        if record["op"] in ("set", "cas"):
+            registers[key] = record["value"]
+            past.setdefault(key, []).append(record["value"])
         elif record["op"] == "delete":
-            registers.pop(record["key"], None)
+            registers.pop(key, None)
         else:
-            record["value"] = registers.get(record["key"])
+            record["value"] = registers.get(key)
+    for record in ops:  # cases that never took effect expect something from the key's past
+        if record["op"] == "cas" and id(record) not in decided:
+            record["expect"] = rng.choice([None] + past.get(record["key"], []))
     return ops
 
 
@@ -500,6 +799,46 @@ def stale_read_mutation(h, rng):
                 g["value"] = s1["value"]
                 return g
     raise AssertionError("no stale read to plant")
+
+
+def test_random_histories_with_cas_from_a_linearizable_register_pass():
+    rng = random.Random(43)
+    for n in range(150):
+        h = simulate(rng, processes=rng.randint(2, 10), count=rng.randint(5, 300),
+                     keys=["k1", "k2", "k3"][:rng.randint(1, 3)], cas_weight=rng.choice([1, 3, 10]),
+                     p_unknown=rng.choice([0.08, 0.3]))
+        result = lin.check(h)
+        assert result.ok is True, (n, result.report())
+
+
+def stale_cas_mutation(h, rng):
+    """Make a late ok cas expect the value of an early write that a later write overwrote
+    strictly before the cas started."""
+    writes = [o for o in h if o["op"] in ("set", "cas") and o["outcome"] == "ok"]
+    cases = [o for o in h if o["op"] == "cas" and o["outcome"] == "ok"]
+    for _ in range(100):
+        c = rng.choice(cases[len(cases) // 2:])
+        early = [w for w in writes if w["complete"] < c["invoke"]]
+        for w1 in early[: len(early) // 2]:
+            if any(w2["invoke"] > w1["complete"] and w2["complete"] < c["invoke"] for w2 in writes):
+                c["expect"] = w1["value"]
+                return c
+    raise AssertionError("no stale cas to plant")
+
+
+def test_a_planted_stale_cas_fails():
+    rng = random.Random(98)
+    for n in range(60):
+        h = simulate(rng, processes=rng.randint(2, 8), count=rng.randint(60, 300), keys=["k"],
+                     cas_weight=3)
+        victim = stale_cas_mutation(h, rng)
+        result = lin.check(h)
+        assert result.ok is False, n
+        # The cas itself, or a read of the value it wrote, is the first that cannot be explained.
+        culprits = culprit_lines(result.keys["k"].explanation)
+        readers = {f"#{i + 1}" for i, o in enumerate(h) if o["op"] == "get" and o.get("value") == victim["value"]
+                   or o["op"] == "cas" and o["outcome"] == "ok" and o["expect"] == victim["value"]}
+        assert set(culprits) <= {f"#{h.index(victim) + 1}"} | readers, result.report()
 
 
 def test_a_planted_stale_read_fails():
@@ -561,6 +900,16 @@ def test_cli_exit_status(tmp_path):
     assert done.returncode == 2 and "missing field" in done.stderr
 
 
+def test_cli_drift(tmp_path):
+    lines = [json.dumps(o) for o in [put_ttl(1, "a", 500, 0.0, 0.1), get(2, "a", 0.63, 0.64, key="t")]]
+    done = run_cli(tmp_path, lines)
+    assert done.returncode == 0 and "verdict: linearizable" in done.stdout
+    done = run_cli(tmp_path, lines, "--drift", "0.01")
+    assert done.returncode == 1 and "after it expired" in done.stdout
+    done = run_cli(tmp_path, lines, "--drift", "-1")
+    assert done.returncode == 2 and "--drift" in done.stderr
+
+
 def test_cli_budget_exceeded_exit_status(tmp_path):
     rng = random.Random(5)
     h = simulate(rng, processes=8, count=2000, keys=["k"])
@@ -596,3 +945,40 @@ def test_two_thousand_ops_on_one_key_across_eight_processes_is_fast():
     assert result.ok is True
     assert elapsed < 20, elapsed
     print(f"2000 ops / 8 processes / 1 key / repeated values: linearizable in {elapsed:.3f}s")
+
+
+def test_two_thousand_ops_on_one_key_with_a_fifth_cas_is_fast():
+    rng = random.Random(2025)
+    # weights set 4, get 5, delete 1, cas 2.5: a fifth of the operations are cases
+    h = simulate(rng, processes=8, count=2000, keys=["k"], cas_weight=2.5)
+    assert 300 < sum(o["op"] == "cas" for o in h) < 500
+    started = time.monotonic()
+    result = lin.check(h)
+    elapsed = time.monotonic() - started
+    assert result.ok is True
+    assert elapsed < 20, elapsed
+    print(f"\n2000 ops (20% cas) / 8 processes / 1 key: linearizable in {elapsed:.3f}s")
+
+    stale_cas_mutation(h, rng)
+    started = time.monotonic()
+    result = lin.check(h)
+    elapsed = time.monotonic() - started
+    assert result.ok is False
+    assert elapsed < 20, elapsed
+    print(f"same history with a planted stale cas: violation found in {elapsed:.3f}s")
+
+    h = simulate(random.Random(8), processes=8, count=2000, keys=["k"], cas_weight=2.5, p_unknown=0.2)
+    started = time.monotonic()
+    result = lin.check(h)
+    elapsed = time.monotonic() - started
+    assert result.ok is True
+    assert elapsed < 20, elapsed
+    print(f"2000 ops (20% cas, 20% unknown) / 8 processes / 1 key: linearizable in {elapsed:.3f}s")
+
+    h = simulate(random.Random(9), processes=8, count=2000, keys=["k"], values_per_process=3, cas_weight=2.5)
+    started = time.monotonic()
+    result = lin.check(h)
+    elapsed = time.monotonic() - started
+    assert result.ok is True
+    assert elapsed < 20, elapsed
+    print(f"2000 ops (20% cas) / 8 processes / 1 key / repeated values: linearizable in {elapsed:.3f}s")

@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import raftcache_client as rc  # noqa: E402
 
-from raftcache_cluster import BINARY, converged, eventually, founder_and_joiners, running  # noqa: E402
+from raftcache_cluster import BINARY, converged, eventually, founder_and_joiners, leader_of, running  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not os.path.exists(BINARY), reason=f"{BINARY} is not built")
 wire = rc.wire
@@ -241,3 +241,24 @@ def test_noeviction_refuses_writes_past_the_bound(full_cluster):
         c.delete(b"f1")
         assert c.set(b"more", value) > 0
     assert one.status().memory_used_bytes <= 1 << 20
+
+
+def test_expiry_survives_snapshots_restarts_and_leader_changes(cluster):
+    """Keys with a TTL taken into a snapshot, through a restart from it and a leader change:
+    they still expire, on every member alike, and keys without one stay."""
+    leader = eventually("a leader", lambda: leader_of(cluster))
+    with leader.client() as c:
+        c.batch([rc.op("set", f"s{i}".encode(), b"v", ttl_ms=4_000) for i in range(300)])
+        c.batch([rc.op("set", f"keep{i}".encode(), b"v") for i in range(10)])
+    follower = next(n for n in cluster if n is not leader)
+    assert follower.request("POST", "/api/v1/snapshot", b"")[0] == 200
+    follower.stop()
+    follower.start()
+    eventually(f"{follower.id} back with the keys and their expiries",
+               lambda: follower.status().keys == 310 and follower.status().expiring_keys == 300, timeout=20)
+    leader.kill()
+    others = [n for n in cluster if n is not leader]
+    eventually("a new leader", lambda: leader_of(others), timeout=20)
+    leader.start()
+    eventually("the keys expired on every member, after the leader change", lambda: converged(cluster) and all(
+        n.status().keys == 10 and n.status().expiring_keys == 0 for n in cluster), timeout=30)
