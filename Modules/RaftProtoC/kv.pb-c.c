@@ -772,6 +772,141 @@ void   raftcache__batch_response__free_unpacked
   assert(message->base.descriptor == &raftcache__batch_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   raftcache__watch_request__init
+                     (Raftcache__WatchRequest         *message)
+{
+  static const Raftcache__WatchRequest init_value = RAFTCACHE__WATCH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raftcache__watch_request__get_packed_size
+                     (const Raftcache__WatchRequest *message)
+{
+  assert(message->base.descriptor == &raftcache__watch_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__watch_request__pack
+                     (const Raftcache__WatchRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__watch_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__watch_request__pack_to_buffer
+                     (const Raftcache__WatchRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__watch_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__WatchRequest *
+       raftcache__watch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__WatchRequest *)
+     protobuf_c_message_unpack (&raftcache__watch_request__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__watch_request__free_unpacked
+                     (Raftcache__WatchRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__watch_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__watch_event__init
+                     (Raftcache__WatchEvent         *message)
+{
+  static const Raftcache__WatchEvent init_value = RAFTCACHE__WATCH_EVENT__INIT;
+  *message = init_value;
+}
+size_t raftcache__watch_event__get_packed_size
+                     (const Raftcache__WatchEvent *message)
+{
+  assert(message->base.descriptor == &raftcache__watch_event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__watch_event__pack
+                     (const Raftcache__WatchEvent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__watch_event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__watch_event__pack_to_buffer
+                     (const Raftcache__WatchEvent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__watch_event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__WatchEvent *
+       raftcache__watch_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__WatchEvent *)
+     protobuf_c_message_unpack (&raftcache__watch_event__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__watch_event__free_unpacked
+                     (Raftcache__WatchEvent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__watch_event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__watch_response__init
+                     (Raftcache__WatchResponse         *message)
+{
+  static const Raftcache__WatchResponse init_value = RAFTCACHE__WATCH_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t raftcache__watch_response__get_packed_size
+                     (const Raftcache__WatchResponse *message)
+{
+  assert(message->base.descriptor == &raftcache__watch_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__watch_response__pack
+                     (const Raftcache__WatchResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__watch_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__watch_response__pack_to_buffer
+                     (const Raftcache__WatchResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__watch_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__WatchResponse *
+       raftcache__watch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__WatchResponse *)
+     protobuf_c_message_unpack (&raftcache__watch_response__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__watch_response__free_unpacked
+                     (Raftcache__WatchResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__watch_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   raftcache__status_request__init
                      (Raftcache__StatusRequest         *message)
 {
@@ -2046,6 +2181,211 @@ const ProtobufCMessageDescriptor raftcache__batch_response__descriptor =
   (ProtobufCMessageInit) raftcache__batch_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor raftcache__watch_request__field_descriptors[4] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__WatchRequest, key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__WatchRequest, prefix),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "since",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__WatchRequest, since),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "keys_only",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__WatchRequest, keys_only),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__watch_request__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  3,   /* field[3] = keys_only */
+  1,   /* field[1] = prefix */
+  2,   /* field[2] = since */
+};
+static const ProtobufCIntRange raftcache__watch_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor raftcache__watch_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.WatchRequest",
+  "WatchRequest",
+  "Raftcache__WatchRequest",
+  "raftcache",
+  sizeof(Raftcache__WatchRequest),
+  4,
+  raftcache__watch_request__field_descriptors,
+  raftcache__watch_request__field_indices_by_name,
+  1,  raftcache__watch_request__number_ranges,
+  (ProtobufCMessageInit) raftcache__watch_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__watch_event__field_descriptors[4] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__WatchEvent, kind),
+    &raftcache__watch_event_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "key",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__WatchEvent, key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__WatchEvent, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mod_index",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__WatchEvent, mod_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__watch_event__field_indices_by_name[] = {
+  1,   /* field[1] = key */
+  0,   /* field[0] = kind */
+  3,   /* field[3] = mod_index */
+  2,   /* field[2] = value */
+};
+static const ProtobufCIntRange raftcache__watch_event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor raftcache__watch_event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.WatchEvent",
+  "WatchEvent",
+  "Raftcache__WatchEvent",
+  "raftcache",
+  sizeof(Raftcache__WatchEvent),
+  4,
+  raftcache__watch_event__field_descriptors,
+  raftcache__watch_event__field_indices_by_name,
+  1,  raftcache__watch_event__number_ranges,
+  (ProtobufCMessageInit) raftcache__watch_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__watch_response__field_descriptors[2] =
+{
+  {
+    "index",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__WatchResponse, index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "events",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Raftcache__WatchResponse, n_events),
+    offsetof(Raftcache__WatchResponse, events),
+    &raftcache__watch_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__watch_response__field_indices_by_name[] = {
+  1,   /* field[1] = events */
+  0,   /* field[0] = index */
+};
+static const ProtobufCIntRange raftcache__watch_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor raftcache__watch_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.WatchResponse",
+  "WatchResponse",
+  "Raftcache__WatchResponse",
+  "raftcache",
+  sizeof(Raftcache__WatchResponse),
+  2,
+  raftcache__watch_response__field_descriptors,
+  raftcache__watch_response__field_indices_by_name,
+  1,  raftcache__watch_response__number_ranges,
+  (ProtobufCMessageInit) raftcache__watch_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 #define raftcache__status_request__field_descriptors NULL
 #define raftcache__status_request__field_indices_by_name NULL
 #define raftcache__status_request__number_ranges NULL
@@ -2568,7 +2908,7 @@ const ProtobufCMessageDescriptor raftcache__follower_status__descriptor =
   (ProtobufCMessageInit) raftcache__follower_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[11] =
+static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[12] =
 {
   {
     "op",
@@ -2702,6 +3042,18 @@ static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[11] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "only_expiring",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Command, only_expiring),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__command__field_indices_by_name[] = {
   5,   /* field[5] = by */
@@ -2711,6 +3063,7 @@ static const unsigned raftcache__command__field_indices_by_name[] = {
   8,   /* field[8] = keys */
   9,   /* field[9] = mod_indexes */
   6,   /* field[6] = now_ms */
+  11,   /* field[11] = only_expiring */
   0,   /* field[0] = op */
   7,   /* field[7] = ttl_ms */
   10,   /* field[10] = txn */
@@ -2719,7 +3072,7 @@ static const unsigned raftcache__command__field_indices_by_name[] = {
 static const ProtobufCIntRange raftcache__command__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor raftcache__command__descriptor =
 {
@@ -2729,7 +3082,7 @@ const ProtobufCMessageDescriptor raftcache__command__descriptor =
   "Raftcache__Command",
   "raftcache",
   sizeof(Raftcache__Command),
-  11,
+  12,
   raftcache__command__field_descriptors,
   raftcache__command__field_indices_by_name,
   1,  raftcache__command__number_ranges,
@@ -2858,6 +3211,38 @@ const ProtobufCEnumDescriptor raftcache__key_op_type__descriptor =
   raftcache__key_op_type__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
+static const ProtobufCEnumValue raftcache__watch_event_kind__enum_values_by_number[4] =
+{
+  { "WATCH_EVENT_KIND_SET", "RAFTCACHE__WATCH_EVENT_KIND__WATCH_EVENT_KIND_SET", 0 },
+  { "WATCH_EVENT_KIND_DELETE", "RAFTCACHE__WATCH_EVENT_KIND__WATCH_EVENT_KIND_DELETE", 1 },
+  { "WATCH_EVENT_KIND_EXPIRE", "RAFTCACHE__WATCH_EVENT_KIND__WATCH_EVENT_KIND_EXPIRE", 2 },
+  { "WATCH_EVENT_KIND_EVICT", "RAFTCACHE__WATCH_EVENT_KIND__WATCH_EVENT_KIND_EVICT", 3 },
+};
+static const ProtobufCIntRange raftcache__watch_event_kind__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex raftcache__watch_event_kind__enum_values_by_name[4] =
+{
+  { "WATCH_EVENT_KIND_DELETE", 1 },
+  { "WATCH_EVENT_KIND_EVICT", 3 },
+  { "WATCH_EVENT_KIND_EXPIRE", 2 },
+  { "WATCH_EVENT_KIND_SET", 0 },
+};
+const ProtobufCEnumDescriptor raftcache__watch_event_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "raftcache.WatchEventKind",
+  "WatchEventKind",
+  "Raftcache__WatchEventKind",
+  "raftcache",
+  4,
+  raftcache__watch_event_kind__enum_values_by_number,
+  4,
+  raftcache__watch_event_kind__enum_values_by_name,
+  1,
+  raftcache__watch_event_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
 static const ProtobufCEnumValue raftcache__role__enum_values_by_number[5] =
 {
   { "ROLE_FOLLOWER", "RAFTCACHE__ROLE__ROLE_FOLLOWER", 0 },
@@ -2930,7 +3315,7 @@ const ProtobufCEnumDescriptor raftcache__command_op__descriptor =
   raftcache__command_op__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor raftcache__kv__method_descriptors[8] =
+static const ProtobufCMethodDescriptor raftcache__kv__method_descriptors[9] =
 {
   { "Get", &raftcache__get_request__descriptor, &raftcache__get_response__descriptor },
   { "Set", &raftcache__set_request__descriptor, &raftcache__set_response__descriptor },
@@ -2940,6 +3325,7 @@ static const ProtobufCMethodDescriptor raftcache__kv__method_descriptors[8] =
   { "SetTTL", &raftcache__set_ttlrequest__descriptor, &raftcache__set_ttlresponse__descriptor },
   { "Txn", &raftcache__txn_request__descriptor, &raftcache__txn_response__descriptor },
   { "Batch", &raftcache__batch_request__descriptor, &raftcache__batch_response__descriptor },
+  { "Watch", &raftcache__watch_request__descriptor, &raftcache__watch_response__descriptor },
 };
 const unsigned raftcache__kv__method_indices_by_name[] = {
   7,        /* Batch */
@@ -2949,7 +3335,8 @@ const unsigned raftcache__kv__method_indices_by_name[] = {
   1,        /* Set */
   5,        /* SetTTL */
   3,        /* Status */
-  6         /* Txn */
+  6,        /* Txn */
+  8         /* Watch */
 };
 const ProtobufCServiceDescriptor raftcache__kv__descriptor =
 {
@@ -2958,7 +3345,7 @@ const ProtobufCServiceDescriptor raftcache__kv__descriptor =
   "KV",
   "Raftcache__KV",
   "raftcache",
-  8,
+  9,
   raftcache__kv__method_descriptors,
   raftcache__kv__method_indices_by_name
 };
@@ -3025,6 +3412,14 @@ void raftcache__kv__batch(ProtobufCService *service,
 {
   assert(service->descriptor == &raftcache__kv__descriptor);
   service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void raftcache__kv__watch(ProtobufCService *service,
+                          const Raftcache__WatchRequest *input,
+                          Raftcache__WatchResponse_Closure closure,
+                          void *closure_data)
+{
+  assert(service->descriptor == &raftcache__kv__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void raftcache__kv__init (Raftcache__KV_Service *service,
                           Raftcache__KV_ServiceDestroy destroy)

@@ -142,7 +142,7 @@ void   raftcache__key_version__free_unpacked
   assert(message->base.descriptor == &raftcache__key_version__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor raftcache__envelope__field_descriptors[9] =
+static const ProtobufCFieldDescriptor raftcache__envelope__field_descriptors[10] =
 {
   {
     "call_id",
@@ -252,6 +252,18 @@ static const ProtobufCFieldDescriptor raftcache__envelope__field_descriptors[9] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "more",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Envelope, more),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__envelope__field_indices_by_name[] = {
   8,   /* field[8] = auth_token */
@@ -260,6 +272,7 @@ static const unsigned raftcache__envelope__field_indices_by_name[] = {
   1,   /* field[1] = kind */
   5,   /* field[5] = message */
   2,   /* field[2] = method */
+  9,   /* field[9] = more */
   6,   /* field[6] = payload */
   4,   /* field[4] = status */
   3,   /* field[3] = timeout_ms */
@@ -267,7 +280,7 @@ static const unsigned raftcache__envelope__field_indices_by_name[] = {
 static const ProtobufCIntRange raftcache__envelope__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor raftcache__envelope__descriptor =
 {
@@ -277,14 +290,14 @@ const ProtobufCMessageDescriptor raftcache__envelope__descriptor =
   "Raftcache__Envelope",
   "raftcache",
   sizeof(Raftcache__Envelope),
-  9,
+  10,
   raftcache__envelope__field_descriptors,
   raftcache__envelope__field_indices_by_name,
   1,  raftcache__envelope__number_ranges,
   (ProtobufCMessageInit) raftcache__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__error_detail__field_descriptors[5] =
+static const ProtobufCFieldDescriptor raftcache__error_detail__field_descriptors[6] =
 {
   {
     "leader_id",
@@ -346,18 +359,31 @@ static const ProtobufCFieldDescriptor raftcache__error_detail__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "oldest_index",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__ErrorDetail, oldest_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__error_detail__field_indices_by_name[] = {
   3,   /* field[3] = current_version */
   1,   /* field[1] = leader_address */
   0,   /* field[0] = leader_id */
   4,   /* field[4] = limit */
+  5,   /* field[5] = oldest_index */
   2,   /* field[2] = retry_after_ms */
 };
 static const ProtobufCIntRange raftcache__error_detail__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor raftcache__error_detail__descriptor =
 {
@@ -367,7 +393,7 @@ const ProtobufCMessageDescriptor raftcache__error_detail__descriptor =
   "Raftcache__ErrorDetail",
   "raftcache",
   sizeof(Raftcache__ErrorDetail),
-  5,
+  6,
   raftcache__error_detail__field_descriptors,
   raftcache__error_detail__field_indices_by_name,
   1,  raftcache__error_detail__number_ranges,
@@ -425,16 +451,18 @@ const ProtobufCMessageDescriptor raftcache__key_version__descriptor =
   (ProtobufCMessageInit) raftcache__key_version__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue raftcache__frame_kind__enum_values_by_number[2] =
+static const ProtobufCEnumValue raftcache__frame_kind__enum_values_by_number[3] =
 {
   { "FRAME_KIND_REQUEST", "RAFTCACHE__FRAME_KIND__FRAME_KIND_REQUEST", 0 },
   { "FRAME_KIND_RESPONSE", "RAFTCACHE__FRAME_KIND__FRAME_KIND_RESPONSE", 1 },
+  { "FRAME_KIND_CANCEL", "RAFTCACHE__FRAME_KIND__FRAME_KIND_CANCEL", 2 },
 };
 static const ProtobufCIntRange raftcache__frame_kind__value_ranges[] = {
-{0, 0},{0, 2}
+{0, 0},{0, 3}
 };
-static const ProtobufCEnumValueIndex raftcache__frame_kind__enum_values_by_name[2] =
+static const ProtobufCEnumValueIndex raftcache__frame_kind__enum_values_by_name[3] =
 {
+  { "FRAME_KIND_CANCEL", 2 },
   { "FRAME_KIND_REQUEST", 0 },
   { "FRAME_KIND_RESPONSE", 1 },
 };
@@ -445,9 +473,9 @@ const ProtobufCEnumDescriptor raftcache__frame_kind__descriptor =
   "FrameKind",
   "Raftcache__FrameKind",
   "raftcache",
-  2,
+  3,
   raftcache__frame_kind__enum_values_by_number,
-  2,
+  3,
   raftcache__frame_kind__enum_values_by_name,
   1,
   raftcache__frame_kind__value_ranges,

@@ -16,18 +16,19 @@ extension CacheStore.State {
             return .set
         case .delete:
             let existed = live(command.key) != nil
-            remove(command.key)
+            remove(command.key, as: .delete)
             return .deleted(existed: existed)
         case .incr:
             return increment(command.key, by: command.by, index: index)
         case .setTTL:
             guard let pair = live(command.key) else { return .notFound }
-            put(pair.with(expiresAt: expiry(ttlMs: command.ttlMs)))
+            // Not a change a watch streams: the value and its version stay.
+            put(pair.with(expiresAt: expiry(ttlMs: command.ttlMs)), as: nil)
             return .ttlChanged
         case .expire:
             var removed = 0
             for key in command.keys where values.pair(key)?.hasExpired(by: logClock) == true {
-                remove(key)
+                remove(key, as: .expire)
                 removed += 1
             }
             expiredKeys += UInt64(removed)
@@ -35,8 +36,11 @@ extension CacheStore.State {
         case .evict:
             guard command.keys.count == command.modIndexes.count else { return .malformed }
             var removed = 0
-            for (key, modIndex) in zip(command.keys, command.modIndexes) where values.pair(key)?.version.modIndex == modIndex {
-                remove(key)
+            for (key, modIndex) in zip(command.keys, command.modIndexes) {
+                guard let pair = values.pair(key), pair.version.modIndex == modIndex, !command.onlyExpiring || pair.expiresAt != 0 else {
+                    continue
+                }
+                remove(key, as: .evict)
                 removed += 1
             }
             evictedKeys += UInt64(removed)
@@ -58,17 +62,24 @@ extension CacheStore.State {
         ttlMs == 0 ? 0 : logClock + ttlMs
     }
 
-    /// Puts `pair` in, replacing its key's, with the index of expiry kept in step.
-    mutating func put(_ pair: Pair) {
+    /// Puts `pair` in, replacing its key's, with the index of expiry kept in step; records the
+    /// change as `kind` (nil: none), after the expiry of a pair it replaces that had expired.
+    mutating func put(_ pair: Pair, as kind: WatchEventKind? = .set) {
         pair.statistics = EvictionPool.fresh(now: logClock)
         let old = values.insert(pair)
-        if let old { expiring.remove(old) }
+        if let old {
+            expiring.remove(old)
+            if kind != nil, old.hasExpired(by: logClock) { changes.append(Change(kind: .expire, pair: old)) }
+        }
         expiring.add(pair)
+        if let kind { changes.append(Change(kind: kind, pair: pair)) }
     }
 
-    /// Takes `key` out (expired or not).
-    mutating func remove(_ key: [UInt8]) {
-        if let old = values.remove(key) { expiring.remove(old) }
+    /// Takes `key` out (expired or not), recorded as `kind`, or as an expiry if it had expired.
+    mutating func remove(_ key: [UInt8], as kind: WatchEventKind) {
+        guard let old = values.remove(key) else { return }
+        expiring.remove(old)
+        changes.append(Change(kind: old.hasExpired(by: logClock) ? .expire : kind, pair: old))
     }
 
     /// Sets `key` by the entry at `index`: it keeps its create index if it was live.
@@ -105,19 +116,19 @@ extension CacheStore.State {
     /// its operations found or did.
     mutating func transaction(_ txn: TxnRequest, index: UInt64) -> CacheStore.Outcome {
         let succeeded = txn.compares.allSatisfy(holds)
-        var results: [KeyOpResult] = []
+        var results: [CacheStore.OpResult] = []
         let ops = succeeded ? txn.success : txn.failure
         results.reserveCapacity(ops.count)
         for op in ops {
             switch op.type {
             case .get:
-                results.append(live(op.key).map { Self.result(of: $0, at: logClock) } ?? KeyOpResult())
+                results.append(live(op.key).map { Self.result(of: $0, at: logClock) } ?? CacheStore.OpResult(found: false))
             case .set:
                 set(op.key, to: op.value, index: index, ttlMs: op.ttlMs)
-                results.append(live(op.key).map { Self.result(of: $0, at: logClock, withValue: false) } ?? KeyOpResult(found: true))
+                results.append(live(op.key).map { Self.result(of: $0, at: logClock, withValue: false) } ?? CacheStore.OpResult(found: true))
             case .delete:
-                results.append(KeyOpResult(found: live(op.key) != nil))
-                remove(op.key)
+                results.append(CacheStore.OpResult(found: live(op.key) != nil))
+                remove(op.key, as: .delete)
             }
         }
         return .txn(succeeded: succeeded, results: results)
@@ -148,9 +159,8 @@ extension CacheStore.State {
         }
     }
 
-    static func result(of pair: Pair, at now: UInt64, withValue: Bool = true) -> KeyOpResult {
-        KeyOpResult(
-            found: true, value: withValue ? pair.value : [], createIndex: pair.version.createIndex, modIndex: pair.version.modIndex,
-            ttlMs: StoredValue(pair: pair).ttlMs(at: now))
+    static func result(of pair: Pair, at now: UInt64, withValue: Bool = true) -> CacheStore.OpResult {
+        let stored = StoredValue(pair: pair)
+        return CacheStore.OpResult(found: true, value: withValue ? stored : nil, version: pair.version, ttlMs: stored.ttlMs(at: now))
     }
 }

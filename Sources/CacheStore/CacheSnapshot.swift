@@ -99,6 +99,8 @@ extension CacheStore {
             let value = try reader.bytes(Int(try reader.uint32()))
             let version = versioned ? KeyVersion(createIndex: try reader.uint64(), modIndex: try reader.uint64()) : KeyVersion(createIndex: 0, modIndex: 0)
             let expiresAt = expiring ? try reader.uint64() : 0
+            // Times are below 2^63, like every number on the wire (a node sets log clock + TTL).
+            guard expiresAt < wireNumberLimit else { throw CacheSnapshotError.malformed("a key's expiry \(expiresAt) is out of range") }
             // Written by an entry the snapshot holds, and created no later than last changed.
             guard version.createIndex <= version.modIndex, version.modIndex <= index else {
                 throw CacheSnapshotError.malformed("a key's version \(version.createIndex)/\(version.modIndex) does not fit index \(index)")

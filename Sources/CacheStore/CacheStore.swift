@@ -22,6 +22,8 @@ public final class CacheStore: Sendable {
         /// Since this process started.
         var expiredKeys: UInt64 = 0
         var evictedKeys: UInt64 = 0
+        /// What the entry being applied changed.
+        var changes: [Change] = []
     }
 
     let state = Mutex(State())
@@ -53,18 +55,58 @@ public final class CacheStore: Sendable {
         case removed(count: Int)
         /// A transaction: whether its compares held, and what each operation of the branch
         /// that ran found or did.
-        case txn(succeeded: Bool, results: [KeyOpResult])
+        case txn(succeeded: Bool, results: [OpResult])
+    }
+
+    /// What one operation of a transaction found (a get) or did (a set; a delete: whether the
+    /// key was there). A get's value is shared with the map, not copied: replicas that only
+    /// apply the entry pay nothing for it.
+    public struct OpResult: Equatable, Sendable {
+        public var found: Bool
+        public var value: StoredValue?
+        public var version: KeyVersion?
+        /// Milliseconds left, by the entry's clock (0: no expiry).
+        public var ttlMs: UInt64
+
+        public init(found: Bool, value: StoredValue? = nil, version: KeyVersion? = nil, ttlMs: UInt64 = 0) {
+            self.found = found
+            self.value = value
+            self.version = version
+            self.ttlMs = ttlMs
+        }
+
+        /// As the wire says it (the value copied).
+        public var keyOpResult: KeyOpResult {
+            KeyOpResult(
+                found: found, value: value?.bytes ?? [], createIndex: version?.createIndex ?? 0, modIndex: version?.modIndex ?? 0,
+                ttlMs: ttlMs)
+        }
     }
 
     /// Applies the next committed entry. Entries must come in index order, each once.
     @discardableResult
     public func apply(_ entry: Entry) -> Outcome {
+        var changes: [Change] = []
+        return apply(entry, changes: &changes)
+    }
+
+    /// Applies the next committed entry, and says what it changed in `changes` (replaced).
+    public func apply(_ entry: Entry, changes: inout [Change]) -> Outcome {
         let command: Command? = entry.type == .command ? try? Command(wireBytes: entry.data) : nil
         return state.withLock { state in
             precondition(entry.index == state.appliedIndex + 1, "applying \(entry.index) after \(state.appliedIndex)")
             state.appliedIndex = entry.index
-            guard entry.type == .command else { return .none }
-            guard let command else { return .malformed }
+            guard entry.type == .command else {
+                changes.removeAll(keepingCapacity: true)
+                return .none
+            }
+            guard let command else {
+                changes.removeAll(keepingCapacity: true)
+                return .malformed
+            }
+            swap(&state.changes, &changes)
+            state.changes.removeAll(keepingCapacity: true)
+            defer { swap(&state.changes, &changes) }
             return state.apply(command, index: entry.index)
         }
     }
@@ -99,10 +141,13 @@ public final class CacheStore: Sendable {
         }
     }
 
-    /// Keys that expired in a second that has passed by `now`, up to `limit`, oldest first:
-    /// what the leader proposes to remove next. Continues where the last call stopped.
-    public func expiredKeys(by now: UInt64, limit: Int) -> [[UInt8]] {
-        state.withLock { state in state.expiring.due(by: now, limit: limit, cursor: &state.expiryCursor).map(\.key) }
+    /// Keys that expired in a second that has passed by `now`, up to `limit` and about
+    /// `keyBytes` of them (so the entry removing them stays small), oldest first: what the
+    /// leader proposes to remove next. Continues where the last call stopped.
+    public func expiredKeys(by now: UInt64, limit: Int, keyBytes: Int = 1 << 20) -> [[UInt8]] {
+        state.withLock { state in
+            state.expiring.due(by: now, limit: limit, keyBytes: keyBytes, cursor: &state.expiryCursor).map(\.key)
+        }
     }
 
     public var appliedIndex: UInt64 { state.withLock { $0.appliedIndex } }

@@ -13,7 +13,7 @@ public enum EvictionPolicy: String, Sendable, CaseIterable {
     /// The key nearest to its expiry.
     case volatileTTL = "volatile-ttl"
 
-    var volatileOnly: Bool { self == .volatileLRU || self == .volatileTTL }
+    public var volatileOnly: Bool { self == .volatileLRU || self == .volatileTTL }
 }
 
 /// A key the leader chose to evict, and the mod index it had: the eviction applies only if
@@ -25,17 +25,18 @@ public struct EvictionChoice: Sendable, Equatable {
 
 extension CacheStore {
     /// Keys to evict under `policy` so that about `bytes` of memory (as `memoryUsed` counts it)
-    /// are freed, at most `limit`: approximately the best by the policy, from random samples
-    /// kept in a small pool of candidates across calls, as Redis does. Empty when nothing
-    /// qualifies (no keys, or none with a time to live for the volatile policies).
-    public func evictionChoices(policy: EvictionPolicy, bytes: UInt64, limit: Int, now: UInt64) -> [EvictionChoice] {
+    /// are freed, at most `limit` and about `keyBytes` of keys (so the entry evicting them stays
+    /// small): approximately the best by the policy, from random samples kept in a small pool
+    /// of candidates across calls, as Redis does. Empty when nothing qualifies (no keys, or
+    /// none with a time to live for the volatile policies).
+    public func evictionChoices(policy: EvictionPolicy, bytes: UInt64, limit: Int, now: UInt64, keyBytes: Int = 1 << 20) -> [EvictionChoice] {
         guard policy != .noEviction else { return [] }
         return state.withLock { state in
             var chosen: [EvictionChoice] = []
-            var freed: UInt64 = 0
+            var freed: UInt64 = 0, keyTotal = 0
             var taken = Set<ObjectIdentifier>()
             let values = state.values  // Shared, not copied: nothing writes it meanwhile.
-            while freed < bytes, chosen.count < limit {
+            while freed < bytes, chosen.count < limit, keyTotal < keyBytes {
                 let sampled = state.eviction.sample(from: values, volatileOnly: policy.volatileOnly)
                 guard let pair = state.eviction.best(policy: policy, adding: sampled, now: now, isCurrent: { pair in
                     !taken.contains(ObjectIdentifier(pair)) && values.pair(pair.key) === pair
@@ -43,6 +44,7 @@ extension CacheStore {
                 taken.insert(ObjectIdentifier(pair))
                 chosen.append(EvictionChoice(key: pair.key, modIndex: pair.version.modIndex))
                 freed += UInt64(pair.keyCount + pair.valueCount) + Self.entryOverhead
+                keyTotal += pair.keyCount
             }
             return chosen
         }

@@ -41,17 +41,17 @@ struct ExpiryIndex: Sendable {
         if buckets[second]?.count == 0 { buckets[second] = nil }
     }
 
-    /// Up to `limit` pairs of the oldest bucket whose second has passed by `now`, continuing the
+    /// Up to `limit` pairs (about `keyBytes` of keys) of the oldest bucket whose second has passed by `now`, continuing the
     /// walk `cursor` describes. Seconds whose buckets are gone are dropped on the way. A walk
     /// that reaches a bucket's end starts over at the next call: pairs moved behind it are met then.
-    mutating func due(by now: UInt64, limit: Int, cursor: inout Cursor) -> [Pair] {
+    mutating func due(by now: UInt64, limit: Int, keyBytes: Int, cursor: inout Cursor) -> [Pair] {
         while let second = seconds.minKey, second < now / 1_000 {
             guard let bucket = buckets[second] else {
                 _ = seconds.popAll(through: second)
                 continue
             }
             if cursor.second != second { cursor = Cursor(second: second, slot: 0) }
-            let (pairs, next) = bucket.pairs(from: cursor.slot, limit: limit)
+            let (pairs, next) = bucket.pairs(from: cursor.slot, limit: limit, keyBytes: keyBytes)
             cursor.slot = next < bucket.slotCount ? next : 0
             return pairs
         }

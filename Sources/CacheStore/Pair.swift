@@ -112,9 +112,9 @@ public struct StoredValue: @unchecked Sendable, Equatable {
     /// The value copied into an array.
     public var bytes: [UInt8] { pair.value }
 
-    /// Milliseconds left at `now` (0: the key does not expire).
+    /// Milliseconds left at `now` (0: the key does not expire); below 2^63, as the wire wants.
     public func ttlMs(at now: UInt64) -> UInt64 {
-        expiresAt == 0 ? 0 : max(1, expiresAt - min(now, expiresAt))
+        expiresAt == 0 ? 0 : min(wireNumberLimit - 1, max(1, expiresAt - min(now, expiresAt)))
     }
 
     public static func == (lhs: StoredValue, rhs: StoredValue) -> Bool {

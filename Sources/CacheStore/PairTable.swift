@@ -2,7 +2,8 @@
 /// power-of-two array of references (8 bytes a slot, at most 3/4 full), deletion by
 /// shifting back the pairs after the hole. A value type with copy-on-write, like the
 /// Dictionary it replaces, so a frozen snapshot shares it until the next write. Sendable:
-/// a pair is never changed once made, and the slots are a value.
+/// a pair's key, value, version and expiry never change once made (its access statistics
+/// are the map owner's, under its lock), and the slots are a value.
 struct PairTable: @unchecked Sendable {
     private var slots: [Pair?]
     private(set) var count = 0
@@ -73,14 +74,19 @@ struct PairTable: @unchecked Sendable {
         }
     }
 
-    /// Up to `limit` pairs from slot `start` on, and the slot after the last one looked at
-    /// (the table's size when it reached the end): a walk in steps that survives changes
-    /// between them (a pair moved behind the walk is met on the next walk).
-    func pairs(from start: Int, limit: Int) -> (pairs: [Pair], next: Int) {
+    /// Up to `limit` pairs (and about `keyBytes` of their keys) from slot `start` on, and the
+    /// slot after the last one taken (the table's size when it reached the end): a walk in
+    /// steps that survives changes between them (a pair moved behind the walk is met on the
+    /// next walk).
+    func pairs(from start: Int, limit: Int, keyBytes: Int) -> (pairs: [Pair], next: Int) {
         var found: [Pair] = []
-        var slot = max(0, start)
+        var slot = max(0, start), bytes = 0
         while slot < slots.count && found.count < limit {
-            if let pair = slots[slot] { found.append(pair) }
+            if let pair = slots[slot] {
+                guard found.isEmpty || bytes + pair.keyCount <= keyBytes else { break }
+                bytes += pair.keyCount
+                found.append(pair)
+            }
             slot += 1
         }
         return (found, slot)

@@ -42,6 +42,8 @@ struct APIError: Error {
     var currentVersion: KeyVersion?
     /// The flag of the limit that refused the request, in the body.
     var limit: String?
+    /// A watch asked for changes no longer held: the oldest index it may resume from.
+    var oldestIndex: UInt64?
 
     init(_ status: HTTPResponseStatus, _ message: String, retryAfter: Int? = nil) {
         self.status = status
@@ -64,11 +66,13 @@ struct APIError: Error {
             currentVersion = error.detail?.currentVersion
         case .failedPrecondition, .alreadyExists: self.init(.conflict, error.message)
         case .unimplemented: self.init(.notImplemented, error.message)
+        case .outOfRange: self.init(.gone, error.message)
         case .unauthenticated: self.init(.unauthorized, error.message)
         case .permissionDenied: self.init(.forbidden, error.message)
         default: self.init(.internalServerError, error.message)
         }
         if let limit = error.detail?.limit, !limit.isEmpty { self.limit = limit }
+        if let oldest = error.detail?.oldestIndex, error.status == .outOfRange { oldestIndex = oldest }
     }
 
     var answer: HTTPAnswer {
@@ -78,6 +82,7 @@ struct APIError: Error {
         if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: "Bearer") }
         var body: [String: Any] = ["message": message, "status": status.reasonPhrase]
         if let limit { body["limit"] = limit }
+        if let oldestIndex { body["oldest_index"] = oldestIndex }
         if let currentVersion {
             body["create_index"] = currentVersion.createIndex
             body["mod_index"] = currentVersion.modIndex

@@ -18,7 +18,8 @@ public enum GoDuration {
             rest = rest.dropFirst(unit.count)
             total += value * scale
         }
-        guard total <= Double(Int64.max) else { return nil }
+        // Double(Int64.max) rounds up to 2^63, which Int64 cannot hold: stay below it.
+        guard total < 9.2e18 else { return nil }
         return .nanoseconds(Int64(total))
     }
 }

@@ -28,9 +28,12 @@ public struct HTTPFrontend: Sendable {
     }
 
     let api: NodeAPI
+    /// Bytes of a watch's messages that may wait to be sent before the watcher is ended.
+    let watchBufferLimit: Int
 
-    public init(api: NodeAPI) {
+    public init(api: NodeAPI, watchBufferLimit: Int = 1 << 20) {
         self.api = api
+        self.watchBufferLimit = watchBufferLimit
     }
 
     /// The largest body a connection reads: a value, or the JSON of a transaction or batch
@@ -44,6 +47,8 @@ public struct HTTPFrontend: Sendable {
         case now(HTTPAnswer)
         /// Never fails: every error is a JSON answer.
         case later(EventLoopFuture<HTTPAnswer>)
+        /// A stream of changes for the connection to carry (`NodeAPI.watch`).
+        case watch(WatchRequest, HTTPWatchSink.Format, NodeAPI.Requester)
     }
 
     public func respond(to request: Request) -> Reply {
@@ -57,6 +62,7 @@ public struct HTTPFrontend: Sendable {
             switch try route(request, path: path, query: Query(query), requester: requester) {
             case .now(let answer): return .now(answer)
             case .later(let answer): return .later(answer.recover(Self.answer(for:)))
+            case .watch(let request, let format, let requester): return .watch(request, format, requester)
             }
         } catch {
             return .now(Self.answer(for: error))
@@ -85,6 +91,8 @@ public struct HTTPFrontend: Sendable {
             })
         case (.GET, "/api/v1/status"):
             return .later(api.status(by: requester).map(Self.json))
+        case (.GET, "/api/v1/watch"):
+            return try watch(request, query: query, requester: requester)
         case (.POST, "/api/v1/txn"):
             let txn = try TxnJSON.request(request.body)
             return .later(api.txn(txn, by: requester).map { TxnJSON.answer($0, to: txn) })
@@ -207,7 +215,33 @@ public struct HTTPFrontend: Sendable {
             throw APIError(.badRequest, "ttl must be a duration like 30s or 1m30s, or milliseconds, not '\(text)'")
         }
         // Rounded up: a positive duration never becomes 0, which would mean no expiry.
-        return UInt64((duration.nanoseconds + 999_999) / 1_000_000)
+        let (whole, part) = duration.nanoseconds.quotientAndRemainder(dividingBy: 1_000_000)
+        return UInt64(whole) + (part > 0 ? 1 : 0)
+    }
+
+    /// `?key=K` or `?prefix=P` (neither: every key), `since=INDEX` (or a browser's
+    /// Last-Event-ID), `values=false`; NDJSON when the client accepts it, else Server-Sent Events.
+    private func watch(_ request: Request, query: Query, requester: NodeAPI.Requester) throws -> Reply {
+        var watch = WatchRequest()
+        if let key = query.bytes("key") {
+            guard !key.isEmpty else { throw APIError(.badRequest, "key must not be empty (leave it out to watch every key)") }
+            watch.key = key
+        }
+        if let prefix = query.bytes("prefix") { watch.prefix = prefix }
+        guard watch.key.isEmpty || watch.prefix.isEmpty else { throw APIError(.badRequest, "watch a key or a prefix, not both") }
+        if let text = query["since"] ?? request.head.headers.first(name: "Last-Event-ID") {
+            guard let since = UInt64(text), since < wireNumberLimit else {
+                throw APIError(.badRequest, "since must be a log index (the index of the last change seen), not '\(text)'")
+            }
+            watch.since = since
+        }
+        switch query["values"] {
+        case nil, "true": break
+        case "false": watch.keysOnly = true
+        case let other?: throw APIError(.badRequest, "values must be true or false, not '\(other)'")
+        }
+        let ndjson = request.head.headers["Accept"].contains { $0.contains("application/x-ndjson") }
+        return .watch(watch, ndjson ? .ndjson : .serverSentEvents, requester)
     }
 
     /// `?by=N` (default 1, may be negative): {"value": new value, "index": N}.
@@ -372,7 +406,17 @@ struct Query {
         self.text = text
     }
 
+    /// The percent-decoded bytes of `name`'s value, or nil if absent or not valid percent-encoding.
+    func bytes(_ name: String) -> [UInt8]? {
+        raw(name).flatMap { HTTPFrontend.percentDecode($0) }
+    }
+
     subscript(name: String) -> String? {
+        guard let raw = raw(name) else { return nil }
+        return HTTPFrontend.percentDecode(raw).map { String(decoding: $0, as: UTF8.self) } ?? String(raw)
+    }
+
+    private func raw(_ name: String) -> Substring? {
         var rest = text
         while !rest.isEmpty {
             let end = rest.utf8.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
@@ -380,8 +424,7 @@ struct Query {
             rest = end == rest.endIndex ? "" : rest[rest.utf8.index(after: end)...]
             let equals = pair.utf8.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
             guard pair[..<equals].utf8.elementsEqual(name.utf8) else { continue }
-            let raw = equals == pair.endIndex ? "" : pair[pair.utf8.index(after: equals)...]
-            return HTTPFrontend.percentDecode(raw).map { String(decoding: $0, as: UTF8.self) } ?? String(raw)
+            return equals == pair.endIndex ? "" : pair[pair.utf8.index(after: equals)...]
         }
         return nil
     }

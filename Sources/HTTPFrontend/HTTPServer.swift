@@ -3,6 +3,8 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import RaftNode
+import RaftWire
 
 /// The HTTP listener: SwiftNIO's HTTP/1.1 codec, with its pipelining assistance so answers
 /// go out in request order, and a handler per connection that reads one request at a time
@@ -66,6 +68,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private let activity: ConnectionActivity
     private let logger: Logger
     private var state = State.idle
+    /// The watch this connection streams, if it does.
+    private var watch: WatchHandle?
 
     init(frontend: HTTPFrontend, bodyLimit: Int, activity: ConnectionActivity, logger: Logger) {
         self.frontend = frontend
@@ -113,6 +117,19 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         switch frontend.respond(to: request) {
         case .now(let answer):
             write(answer, context: context, version: version, keepAlive: keepAlive)
+        case .watch(let request, let format, let requester):
+            let sink = HTTPWatchSink(channel: context.channel, format: format, version: version, bufferLimit: frontend.watchBufferLimit)
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let channel = context.channel, loop = frontend.api.node.eventLoop
+            frontend.api.watch(request, to: sink, by: requester).hop(to: context.eventLoop).whenComplete { result in
+                switch result {
+                case .success(let handle):
+                    // The caller may have gone already; else this is what its leaving ends.
+                    if channel.isActive { handler.value.watch = handle } else { loop.execute { handle.cancel() } }
+                case .failure(let error):
+                    sink.end(error as? RPCError ?? RPCError(.internal, "\(error)"))
+                }
+            }
         case .later(let answer):
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             answer.hop(to: context.eventLoop).whenComplete { result in
@@ -155,6 +172,14 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         context.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
         context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let watch {
+            self.watch = nil
+            frontend.api.node.eventLoop.execute { watch.cancel() }
+        }
+        context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

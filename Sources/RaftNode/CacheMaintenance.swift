@@ -17,14 +17,18 @@ final class CacheMaintenance: @unchecked Sendable {  // Used on the node's loop 
     private unowned let node: RaftNode
     private var expiring = false
     private var evicting = false
+    /// Eviction found nothing it may evict: it tries again at the next tick, not at every Ready.
+    private var nothingToEvict = false
 
     init(node: RaftNode) {
         self.node = node
     }
 
-    /// Proposes whatever is due (on the node's loop): at each tick, and after each batch.
-    func run() {
+    /// Proposes whatever is due (on the node's loop): at each tick, after each Ready and after
+    /// each batch.
+    func run(tick: Bool = false) {
         node.loop.preconditionInEventLoop()
+        if tick { nothingToEvict = false }
         guard node.isLeaderOnLoop else { return }
         let now = UnixClock.milliseconds()
         if !expiring {
@@ -34,15 +38,19 @@ final class CacheMaintenance: @unchecked Sendable {  // Used on the node's loop 
                 propose(Command(op: .expire, nowMs: now, keys: keys), .expiry)
             }
         }
-        if !evicting, let bound = node.options.memoryBound, bound.policy != .noEviction {
+        if !evicting, !nothingToEvict, let bound = node.options.memoryBound, bound.policy != .noEviction {
             let used = node.store.summary.memoryUsed
             // Down to 99% of the bound, so writes that follow do not start eviction at once.
             let target = bound.maxBytes / 100 * 99
             if used > bound.maxBytes {
                 let choices = node.store.evictionChoices(policy: bound.policy, bytes: used - target, limit: Self.batchSize, now: now)
+                nothingToEvict = choices.isEmpty
                 if !choices.isEmpty {
                     evicting = true
-                    propose(Command(op: .evict, nowMs: now, keys: choices.map(\.key), modIndexes: choices.map(\.modIndex)), .eviction)
+                    let command = Command(
+                        op: .evict, nowMs: now, keys: choices.map(\.key), modIndexes: choices.map(\.modIndex),
+                        onlyExpiring: bound.policy.volatileOnly)
+                    propose(command, .eviction)
                 }
             }
         }
@@ -53,9 +61,11 @@ final class CacheMaintenance: @unchecked Sendable {  // Used on the node's loop 
     private func propose(_ command: Command, _ kind: Kind) {
         let bytes = try? command.wireBytes()
         guard let bytes else { return finished(kind) }
-        node.proposeCommand(bytes).whenComplete { [self] _ in
+        node.proposeCommand(bytes).whenComplete { [self] result in
             finished(kind)
-            run()
+            // On to the next batch once this one is applied; after a refusal (which may come at
+            // once, within this call), at the next tick.
+            if case .success = result { node.loop.execute { [self] in run() } }
         }
     }
 

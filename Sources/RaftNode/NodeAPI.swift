@@ -81,7 +81,7 @@ public struct NodeAPI: Sendable {
         let growth = (txn.success + txn.failure).reduce(0) { $0 + ($1.type == .set ? Self.growth(key: $1.key, value: $1.value) : 0) }
         return write(
             Command(op: .txn, nowMs: UnixClock.milliseconds(), txn: txn), growth: growth, by: requester, forward: .txn, txn,
-            applied: Self.transacted
+            applied: transacted
         ) { (response: TxnResponse) in response }
     }
 
@@ -90,8 +90,11 @@ public struct NodeAPI: Sendable {
     public func batch(_ batch: BatchRequest, by requester: Requester) -> EventLoopFuture<BatchResponse> {
         guard batch.ops.contains(where: { $0.type != .get }) else {
             if let refused = refusal(.read, requester) ?? opsProblem(batch.ops) { return failed(refused) }
-            return node.read(batch.ops.map(\.key), consistency: batch.consistency).map { read in
-                BatchResponse(
+            let limit = maxValueSize
+            return node.read(batch.ops.map(\.key), consistency: batch.consistency).flatMapThrowing { read in
+                let bytes = read.values.reduce(0) { $0 + ($1?.value.count ?? 0) }
+                guard bytes <= limit else { throw Self.answerTooLarge(bytes, limit: limit, applied: nil) }
+                return BatchResponse(
                     results: read.values.map { found in
                         found.map {
                             KeyOpResult(
@@ -148,6 +151,18 @@ public struct NodeAPI: Sendable {
     private static func found(_ read: RaftNode.ReadResult) -> Result<Read, RPCError> {
         guard let found = read.values.first ?? nil else { return .failure(RPCError(.notFound, "key not found")) }
         return .success(Read(value: found.value, ttlMs: found.ttlMs, appliedIndex: read.appliedIndex, leaderContactAgeMs: read.leaderContactAgeMs))
+    }
+
+    /// Starts streaming the changes `request` asks for to `sink` (on the node's loop): those
+    /// after `request.since` this node still holds, then each as it is applied here. Fails
+    /// OUT_OF_RANGE when it no longer holds them.
+    public func watch(_ request: WatchRequest, to sink: any WatchSink, by requester: Requester) -> EventLoopFuture<WatchHandle> {
+        if let refused = refusal(.read, requester) { return failed(refused) }
+        guard request.key.isEmpty || request.prefix.isEmpty else { return failed(.invalid("watch a key or a prefix, not both")) }
+        let node = node, sink = UncheckedSink(sink)
+        return node.onLoop {
+            node.loop.makeCompletedFuture { try node.watches.add(request, sink: sink.value, now: NIODeadline.now().uptimeNanoseconds) }
+        }
     }
 
     // MARK: The cluster
@@ -238,8 +253,15 @@ public struct NodeAPI: Sendable {
     }
 
     private func keyProblem(_ key: [UInt8]) -> RPCError? {
-        key.isEmpty ? .invalid("the key must not be empty") : nil
+        guard !key.isEmpty else { return .invalid("the key must not be empty") }
+        guard key.count > maxKeySize else { return nil }
+        return RPCError(
+            .resourceExhausted, "key of \(key.count) bytes is over the limit of \(maxKeySize) bytes (--max-key-size)",
+            detail: ErrorDetail(limit: "max-key-size"))
     }
+
+    /// The longest key a request may name.
+    public var maxKeySize: Int { node.options.maxKeySize }
 
     private func valueProblem(_ value: [UInt8]) -> RPCError? {
         guard value.count > maxValueSize else { return nil }
@@ -258,13 +280,14 @@ public struct NodeAPI: Sendable {
     /// The most operations, and compares, one transaction or batch may hold.
     public static let maxOps = 1_024
 
-    private func opsProblem(_ ops: [KeyOp]) -> RPCError? {
+    private func opsProblem(_ ops: [KeyOp], compares: [Compare] = [], more: [KeyOp] = []) -> RPCError? {
         guard ops.count <= Self.maxOps else { return .invalid("at most \(Self.maxOps) operations, not \(ops.count)") }
-        guard !ops.isEmpty else { return .invalid("no operations") }
-        for op in ops {
+        guard !ops.isEmpty || !more.isEmpty else { return .invalid("no operations") }
+        for op in ops + more {
             if let problem = keyProblem(op.key) ?? valueProblem(op.value) ?? ttlProblem(op.ttlMs) { return problem }
         }
-        let total = ops.reduce(0) { $0 + $1.key.count + $1.value.count }
+        // Everything the entry will carry: both branches and the compares.
+        let total = (ops + more).reduce(0) { $0 + $1.key.count + $1.value.count } + compares.reduce(0) { $0 + $1.key.count + $1.value.count }
         guard total <= maxValueSize else {
             return RPCError(
                 .resourceExhausted, "keys and values of \(total) bytes in all are over the limit of \(maxValueSize) bytes (--max-value-size)",
@@ -282,10 +305,8 @@ public struct NodeAPI: Sendable {
             }
         }
         guard !txn.success.isEmpty || !txn.failure.isEmpty else { return .invalid("a transaction needs operations") }
-        for ops in [txn.success, txn.failure] where !ops.isEmpty {
-            if let problem = opsProblem(ops) { return problem }
-        }
-        return nil
+        guard txn.failure.count <= Self.maxOps else { return .invalid("at most \(Self.maxOps) operations, not \(txn.failure.count)") }
+        return opsProblem(txn.success, compares: txn.compares, more: txn.failure)
     }
 
     /// What a write may add to the map, as the memory bound counts it.
@@ -332,12 +353,23 @@ public struct NodeAPI: Sendable {
         return entry.index
     }
 
-    /// A transaction's answer: which branch ran, and what its operations found or did.
-    @Sendable private static func transacted(_ entry: AppliedEntry) throws -> TxnResponse {
+    /// A transaction's answer: which branch ran, and what its operations found or did; values
+    /// of at most --max-value-size in all.
+    @Sendable private func transacted(_ entry: AppliedEntry) throws -> TxnResponse {
         guard case .txn(let succeeded, let results) = entry.outcome else {
             throw RPCError.unexpected("a transaction was applied as \(entry.outcome)")
         }
-        return TxnResponse(succeeded: succeeded, results: results, index: entry.index)
+        let bytes = results.reduce(0) { $0 + ($1.value?.count ?? 0) }
+        guard bytes <= maxValueSize else { throw Self.answerTooLarge(bytes, limit: maxValueSize, applied: entry.index) }
+        return TxnResponse(succeeded: succeeded, results: results.map(\.keyOpResult), index: entry.index)
+    }
+
+    /// The values a read found are too many bytes to answer with.
+    private static func answerTooLarge(_ bytes: Int, limit: Int, applied: UInt64?) -> RPCError {
+        let done = applied.map { "the transaction was applied at index \($0), but " } ?? ""
+        return RPCError(
+            .resourceExhausted, "\(done)the values read are \(bytes) bytes, over the limit of \(limit) bytes for one answer (--max-value-size); read fewer keys at once",
+            detail: ErrorDetail(limit: "max-value-size"))
     }
 
     /// An increment's answer: the new value and the entry's index.

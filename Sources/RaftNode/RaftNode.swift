@@ -26,6 +26,8 @@ public final class RaftNode: @unchecked Sendable {
         public var requestTimeout: TimeAmount
         /// The largest value a write may carry.
         public var maxValueSize: Int
+        /// The longest key a request may name.
+        public var maxKeySize: Int
         /// A snapshot is taken once this many entries have been applied since the last one,
         public var snapshotEntries: UInt64
         /// or once entries carrying this many command bytes have.
@@ -37,12 +39,15 @@ public final class RaftNode: @unchecked Sendable {
         public var randomSeed: UInt64?
         /// The memory bound of the map and what to do at it (nil: none).
         public var memoryBound: MemoryBound?
+        /// How much of what was applied is kept for watchers that resume.
+        public var watchHistory: WatchHistoryLimits
 
         public init(
             id: NodeID, address: String, tickInterval: TimeAmount = .milliseconds(100), electionTicks: Int = 5,
             heartbeatTicks: Int = 1, requestTimeout: TimeAmount = .seconds(5), maxValueSize: Int = 1 << 20,
             snapshotEntries: UInt64 = 100_000, snapshotBytes: Int = 64 << 20, snapshotChunkSize: Int = 1 << 20, client: RPCClient.Options = .init(),
-            randomSeed: UInt64? = nil, memoryBound: MemoryBound? = nil
+            randomSeed: UInt64? = nil, memoryBound: MemoryBound? = nil, watchHistory: WatchHistoryLimits = WatchHistoryLimits(),
+            maxKeySize: Int = 16 << 10
         ) {
             self.id = id
             self.address = address
@@ -51,12 +56,14 @@ public final class RaftNode: @unchecked Sendable {
             self.heartbeatTicks = heartbeatTicks
             self.requestTimeout = requestTimeout
             self.maxValueSize = maxValueSize
+            self.maxKeySize = maxKeySize
             self.snapshotEntries = snapshotEntries
             self.snapshotBytes = snapshotBytes
             self.snapshotChunkSize = snapshotChunkSize
             self.client = client
             self.randomSeed = randomSeed
             self.memoryBound = memoryBound
+            self.watchHistory = watchHistory
         }
     }
 
@@ -76,6 +83,13 @@ public final class RaftNode: @unchecked Sendable {
     private let waiters = Waiters()
     fileprivate var snapshots: SnapshotManager!
     private var maintenance: CacheMaintenance!
+    /// Bytes the leader's proposed writes may add to the map once applied (the memory bound
+    /// counts them before they are).
+    private var pendingGrowth: UInt64 = 0
+    /// Who watches which keys, and the recent changes they may resume from (on the loop).
+    let watches: WatchHub
+    /// What the entry being applied changed (reused from entry to entry).
+    private var changes: [Change] = []
     private var ticker: RepeatedTask?
     private var stopped = false
     private var lastLeader: NodeID?
@@ -101,6 +115,7 @@ public final class RaftNode: @unchecked Sendable {
         self.housekeeping = housekeeping
         loop = group.next()
         peers = PeerLink(loop: loop, options: options.client, logger: logger)
+        watches = WatchHub(limits: options.watchHistory, appliedIndex: store.appliedIndex)
         failurePromise = loop.makePromise(of: String.self)
         let start = state ?? storage.recovered
         core = RaftCore(
@@ -125,6 +140,8 @@ public final class RaftNode: @unchecked Sendable {
     /// Loads the store from the storage's newest snapshot (before `start`, on a restart).
     public func restoreStore() throws {
         try snapshots.restoreStore()
+        // What the log holds past the snapshot is applied again, and streamed again, from here.
+        watches.restarted(at: store.appliedIndex)
     }
 
     /// Starts the clock.
@@ -136,7 +153,8 @@ public final class RaftNode: @unchecked Sendable {
                 waiters.expire(now: core.now)
                 core.tick()
                 processor.pump()
-                maintenance.run()
+                maintenance.run(tick: true)
+                watches.tick(now: core.now)
             }
             processor.pump()
         }
@@ -160,6 +178,7 @@ public final class RaftNode: @unchecked Sendable {
         ticker?.cancel()
         waiters.failAll(error)
         snapshots.failWaiters(error)
+        watches.endAll(error)
     }
 
     /// The node cannot go on (its storage failed): it stops, and says so through `failure`.
@@ -233,9 +252,20 @@ public final class RaftNode: @unchecked Sendable {
     /// applying it did. `growth`: how many bytes it may add to the map (as the memory bound
     /// counts them); the leader refuses it if the bound does not allow that many.
     public func proposeCommand(_ command: [UInt8], growth: UInt64 = 0) -> EventLoopFuture<AppliedEntry> {
-        submitProposal { [self] in
-            if growth > 0, core.isLeader, let refusal = memoryRefusal(growth: growth) { throw refusal }
-            return try core.propose(command)
+        guard growth > 0, options.memoryBound != nil else { return submitProposal { [self] in try core.propose(command) } }
+        // Counted from its proposal until it is applied or lost (all on the loop).
+        let counted = NIOLoopBoundBox(false, eventLoop: loop)
+        return submitProposal { [self] in
+            guard core.isLeader else { return try core.propose(command) }
+            if let refusal = memoryRefusal(growth: growth) { throw refusal }
+            let appended = try core.propose(command)
+            pendingGrowth += growth
+            counted.value = true
+            return appended
+        }.always { [self] _ in
+            loop.execute { [self] in
+                if counted.value { pendingGrowth -= growth }
+            }
         }
     }
 
@@ -244,10 +274,10 @@ public final class RaftNode: @unchecked Sendable {
     /// (or finds nothing it may evict).
     private func memoryRefusal(growth: UInt64) -> RPCError? {
         guard let bound = options.memoryBound else { return nil }
-        let used = store.summary.memoryUsed
+        // What is applied, and what writes proposed meanwhile may add.
+        let used = store.summary.memoryUsed + pendingGrowth
         let ceiling = bound.policy == .noEviction ? bound.maxBytes : bound.maxBytes + bound.maxBytes / 20
-        guard used + growth > ceiling else { return nil }
-        return .memoryFull(used: used, bound: bound)
+        return used + growth > ceiling ? .memoryFull(used: used, bound: bound) : nil
     }
 
     /// Appends an entry through `append` (on the loop) and waits until it is applied.
@@ -451,7 +481,8 @@ public final class RaftNode: @unchecked Sendable {
     func apply(_ entry: Entry) {
         // Entries a snapshot installed since has already brought in.
         guard entry.index > store.appliedIndex else { return }
-        let outcome = store.apply(entry)
+        let outcome = store.apply(entry, changes: &changes)
+        watches.applied(index: entry.index, changes: changes, now: core.now)
         snapshots.entryApplied(entry)
         waiters.entryApplied(entry, outcome: outcome)
         if entry.type == .configuration { configurationApplied(entry.index) }

@@ -57,6 +57,9 @@ public struct RaftNodeService: RPCService {
                 answer = api.txn(try TxnRequest(wireBytes: call.payload), by: requester).flatMapThrowing { try $0.wireBytes() }
             case .batch:
                 answer = api.batch(try BatchRequest(wireBytes: call.payload), by: requester).flatMapThrowing { try $0.wireBytes() }
+            case .watch:
+                // Served by `stream(_:to:)`; the server sends streaming methods there.
+                return loop.makeSucceededFuture(.failure(.internal, "\(method.rawValue) streams"))
             case .status:
                 _ = try StatusRequest(wireBytes: call.payload)
                 answer = api.status(by: requester).flatMapThrowing { try $0.wireBytes() }
@@ -76,6 +79,29 @@ public struct RaftNodeService: RPCService {
             return loop.makeSucceededFuture(Self.result(of: error, method: method))
         }
         return answer.map { RPCResult.success($0) }.recover { Self.result(of: $0, method: method) }
+    }
+
+    /// A watch: its changes as WatchResponses on the call's stream until the caller cancels,
+    /// falls behind, or the node stops.
+    public func stream(_ call: InboundCall, to stream: ResponseStream) {
+        let request: WatchRequest
+        do {
+            request = try WatchRequest(wireBytes: call.payload)
+        } catch {
+            return stream.finish(RPCError(.invalidArgument, "\(call.method): \(error)"))
+        }
+        let sink = BinaryWatchSink(stream)
+        let requester = NodeAPI.Requester(certificate: call.caller, token: call.token, hops: call.hops)
+        api.watch(request, to: sink, by: requester).hop(to: stream.loop).whenComplete { result in
+            switch result {
+            case .success(let handle):
+                // The node ends the watch on its loop, where the handle lives.
+                let loop = api.node.eventLoop
+                stream.onCancel = { loop.execute { handle.cancel() } }
+            case .failure(let error):
+                stream.finish(error as? RPCError ?? RPCError(.internal, "\(error)"))
+            }
+        }
     }
 
     private static func encode(_ read: NodeAPI.Read) -> Result<[UInt8], RPCError> {

@@ -7,10 +7,6 @@ import RaftStorage
 import RaftTransport
 import RaftWire
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The node's snapshots: taking one in the background once enough has been applied (or an
 /// operator asks), streaming the newest to followers that need it, receiving the leader's
 /// chunk by chunk, and installing it. Disk work runs on the housekeeping pool; the loop only
@@ -134,7 +130,7 @@ final class SnapshotManager: @unchecked Sendable {
             status.term = snapshot.metadata.lastIncludedTerm
             status.sizeBytes = snapshot.size
             if let written = snapshot.writtenAtMs {
-                let now = unixMilliseconds()
+                let now = UnixClock.milliseconds()
                 status.ageMs = now - min(now, written)
             }
         }
@@ -257,6 +253,7 @@ final class SnapshotManager: @unchecked Sendable {
             }
             loop.execute { [self] in
                 node.store.replace(with: loaded)
+                node.watches.restarted(at: metadata.lastIncludedIndex)
                 // The map it replaced is free now: give its pages back (the new one was built beside it).
                 housekeeping.run { housekeeping.returnFreeMemory() }
                 current = snapshot
@@ -274,11 +271,4 @@ final class SnapshotManager: @unchecked Sendable {
 private final class DroppedEntries: @unchecked Sendable {
     var entries: [Entry]
     init(_ entries: [Entry]) { self.entries = entries }
-}
-
-/// The wall clock, in milliseconds since 1970 (snapshot files carry it as their mtime).
-private func unixMilliseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return UInt64(now.tv_sec) * 1_000 + UInt64(now.tv_nsec) / 1_000_000
 }

@@ -15,15 +15,18 @@ public final class RPCServer: Sendable {
         public var connections: ConnectionLimits
         /// TLS on the port (nil: plain TCP).
         public var tls: TLSContexts?
+        /// Bytes of a stream's responses that may wait to be sent before the stream is ended.
+        public var streamBufferLimit: Int
 
         public init(
             maxFrameLength: Int = Frame.defaultMaxLength, maxCallsInFlightPerConnection: Int = 1_024,
-            connections: ConnectionLimits = ConnectionLimits(), tls: TLSContexts? = nil
+            connections: ConnectionLimits = ConnectionLimits(), tls: TLSContexts? = nil, streamBufferLimit: Int = 1 << 20
         ) {
             self.maxFrameLength = maxFrameLength
             self.maxCallsInFlightPerConnection = maxCallsInFlightPerConnection
             self.connections = connections
             self.tls = tls
+            self.streamBufferLimit = streamBufferLimit
         }
     }
 
@@ -49,7 +52,8 @@ public final class RPCServer: Sendable {
             try pipeline.addHandler(ByteToMessageHandler(EnvelopeDecoder(maxFrameLength: options.maxFrameLength)))
             try pipeline.addHandler(MessageToByteHandler(EnvelopeEncoder(maxFrameLength: options.maxFrameLength)))
             try pipeline.addHandler(ServerCallHandler(
-                service: service, maxInFlight: options.maxCallsInFlightPerConnection, activity: activity, logger: logger))
+                service: service, maxInFlight: options.maxCallsInFlightPerConnection, streamBufferLimit: options.streamBufferLimit,
+                activity: activity, logger: logger))
         })
     }
 
@@ -70,20 +74,29 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let service: any RPCService
     private let maxInFlight: Int
+    private let streamBufferLimit: Int
     private let activity: ConnectionActivity
     private let logger: Logger
     private var inFlight = 0
     private var paused = false
+    /// Streaming calls not yet ended, by call id (a cancel names one).
+    private var streams: [UInt64: ResponseStream] = [:]
 
-    init(service: any RPCService, maxInFlight: Int, activity: ConnectionActivity, logger: Logger) {
+    init(service: any RPCService, maxInFlight: Int, streamBufferLimit: Int, activity: ConnectionActivity, logger: Logger) {
         self.service = service
         self.maxInFlight = maxInFlight
+        self.streamBufferLimit = streamBufferLimit
         self.activity = activity
         self.logger = logger
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let request = unwrapInboundIn(data)
+        if request.kind == .cancel {
+            // One the stream ended already, or never was, is nothing to cancel.
+            streams[request.callID]?.cancel(closing: false)
+            return
+        }
         guard request.kind == .request, request.callID != 0 else {
             // Protos/README.md: a response sent to a server, or a request without a call id.
             logger.notice("closing a connection that broke the protocol", metadata: [
@@ -99,6 +112,21 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             caller: activity.caller(context.pipeline.syncOperations), token: request.authToken)
         let channel = context.channel
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        if Method(rawValue: request.method)?.streams == true {
+            guard streams[request.callID] == nil else {
+                let duplicate = Envelope(callID: request.callID, kind: .response, status: .invalidArgument, message: "call id \(request.callID) is already streaming")
+                return channel.writeAndFlush(duplicate).whenComplete { _ in handler.value.callFinished(channel: channel) }
+            }
+            let callID = request.callID
+            let stream = ResponseStream(
+                callID: callID, loop: context.eventLoop, bufferLimit: streamBufferLimit, write: { channel.writeAndFlush($0) },
+                ended: {
+                    handler.value.streams[callID] = nil
+                    handler.value.callFinished(channel: channel)
+                })
+            streams[callID] = stream
+            return service.stream(call, to: stream)
+        }
         service.respond(to: call, on: context.eventLoop).whenComplete { outcome in
             let result: RPCResult
             switch outcome {
@@ -120,6 +148,12 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
                 channel.eventLoop.execute { handler.value.callFinished(channel: channel) }
             }
         }
+    }
+
+    /// The caller went away: its streams end (nothing more can reach it).
+    func channelInactive(context: ChannelHandlerContext) {
+        for stream in Array(streams.values) { stream.cancel(closing: true) }
+        context.fireChannelInactive()
     }
 
     /// A client that does not read its answers stops being read too.

@@ -45,10 +45,77 @@ public protocol RPCService: Sendable {
     /// Answers a call arriving on `loop`, without blocking it. By default `handle` runs as a
     /// task; a service whose work lives on event loops answers here without one.
     func respond(to call: InboundCall, on loop: any EventLoop) -> EventLoopFuture<RPCResult>
+    /// Answers a call of a streaming method (`Method.streams`) through `stream`, on its loop.
+    func stream(_ call: InboundCall, to stream: ResponseStream)
 }
 
 extension RPCService {
     public func respond(to call: InboundCall, on loop: any EventLoop) -> EventLoopFuture<RPCResult> {
         loop.makeFutureWithTask { await handle(call) }
+    }
+
+    public func stream(_ call: InboundCall, to stream: ResponseStream) {
+        stream.finish(RPCError(.unimplemented, "\(call.method) does not stream here"))
+    }
+}
+
+/// The responses of one streaming call: any number, each sent at once, then the last (with a
+/// status). Its unsent bytes are bounded: past `bufferLimit`, `send` refuses, and the caller
+/// ends the stream. Used on its connection's loop only.
+public final class ResponseStream: @unchecked Sendable {
+    public let loop: any EventLoop
+    /// What ending it tells its connection (the call is no longer in flight).
+    private let ended: () -> Void
+    private let write: (Envelope) -> EventLoopFuture<Void>
+    private let callID: UInt64
+    private let bufferLimit: Int
+    private var unsent = 0
+    private var finished = false
+    /// Called once if the caller cancels or goes away before the stream ends.
+    public var onCancel: (() -> Void)?
+
+    init(callID: UInt64, loop: any EventLoop, bufferLimit: Int, write: @escaping (Envelope) -> EventLoopFuture<Void>, ended: @escaping () -> Void) {
+        self.callID = callID
+        self.loop = loop
+        self.bufferLimit = bufferLimit
+        self.write = write
+        self.ended = ended
+    }
+
+    /// Sends one response; false once the stream has ended, or while more than `bufferLimit`
+    /// bytes of it wait to be sent (the caller does not read).
+    public func send(_ payload: [UInt8]) -> Bool {
+        loop.preconditionInEventLoop()
+        guard !finished, unsent <= bufferLimit else { return false }
+        unsent += payload.count
+        let size = payload.count
+        write(Envelope(callID: callID, kind: .response, payload: payload, more: true)).whenComplete { [self] _ in unsent -= size }
+        return true
+    }
+
+    /// The last response: OK, or `error`'s status, message and detail.
+    public func finish(_ error: RPCError?) {
+        loop.preconditionInEventLoop()
+        guard !finished else { return }
+        finished = true
+        onCancel = nil
+        let last = error.map {
+            Envelope(callID: callID, kind: .response, status: $0.status, message: $0.message, payload: (try? $0.detail?.wireBytes()) ?? [])
+        } ?? Envelope(callID: callID, kind: .response)
+        write(last).whenComplete { [self] _ in ended() }
+    }
+
+    /// The caller cancelled (or its connection went): tell the service, and end.
+    func cancel(closing: Bool) {
+        guard !finished else { return }
+        let cancelled = onCancel
+        onCancel = nil
+        cancelled?()
+        if closing {
+            finished = true
+            ended()
+        } else {
+            finish(RPCError(.cancelled, "cancelled by the caller"))
+        }
     }
 }

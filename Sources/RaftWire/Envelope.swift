@@ -3,6 +3,8 @@
 public enum FrameKind: UInt32, Sendable, CaseIterable {
     case request = 0
     case response = 1
+    /// The caller gives up a call (a stream).
+    case cancel = 2
 }
 
 /// gRPC's status codes. Any number decodes: a code this version does not name is
@@ -56,10 +58,13 @@ public struct Envelope: Sendable, Equatable {
     public var hops: UInt32
     /// Requests only: a bearer token (wire.proto); empty for none.
     public var authToken: String
+    /// Responses of a streaming call: more follow with this call id.
+    public var more: Bool
 
     public init(
         callID: UInt64 = 0, kind: FrameKind = .request, method: String = "", timeoutMs: UInt32 = 0,
-        status: StatusCode = .ok, message: String = "", payload: [UInt8] = [], hops: UInt32 = 0, authToken: String = ""
+        status: StatusCode = .ok, message: String = "", payload: [UInt8] = [], hops: UInt32 = 0, authToken: String = "",
+        more: Bool = false
     ) {
         self.callID = callID
         self.kind = kind
@@ -70,6 +75,7 @@ public struct Envelope: Sendable, Equatable {
         self.payload = payload
         self.hops = hops
         self.authToken = authToken
+        self.more = more
     }
 
     /// A request frame's envelope for `method`, carrying `request`.
@@ -104,14 +110,18 @@ public struct ErrorDetail: Sendable, Equatable {
     public var currentVersion: KeyVersion?
     /// A limit refused the request: the flag that sets it ("" for none).
     public var limit: String
+    /// A watch asked for changes its node's history no longer holds: the oldest `since` it can serve.
+    public var oldestIndex: UInt64
 
     public init(
-        leaderID: String = "", leaderAddress: String = "", retryAfterMs: UInt32 = 0, currentVersion: KeyVersion? = nil, limit: String = ""
+        leaderID: String = "", leaderAddress: String = "", retryAfterMs: UInt32 = 0, currentVersion: KeyVersion? = nil, limit: String = "",
+        oldestIndex: UInt64 = 0
     ) {
         self.leaderID = leaderID
         self.leaderAddress = leaderAddress
         self.retryAfterMs = retryAfterMs
         self.currentVersion = currentVersion
         self.limit = limit
+        self.oldestIndex = oldestIndex
     }
 }

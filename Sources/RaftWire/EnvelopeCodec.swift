@@ -13,7 +13,8 @@ extension Envelope: ProtobufCBacked {
             message: try decodeString(c.message, field: "Envelope.message"),
             payload: decodeBytes(c.payload),
             hops: c.hops,
-            authToken: try decodeString(c.auth_token, field: "Envelope.auth_token"))
+            authToken: try decodeString(c.auth_token, field: "Envelope.auth_token"),
+            more: c.more != 0)
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__Envelope {
@@ -27,6 +28,7 @@ extension Envelope: ProtobufCBacked {
         c.payload = arena.binary(payload)
         c.hops = hops
         c.auth_token = try arena.cString(authToken, field: "Envelope.auth_token")
+        c.more = more.cBoolean
         return c
     }
 }
@@ -42,7 +44,8 @@ extension ErrorDetail: ProtobufCBacked {
             leaderAddress: try decodeString(c.leader_address, field: "ErrorDetail.leader_address"),
             retryAfterMs: c.retry_after_ms,
             currentVersion: try c.current_version.map { try KeyVersion(c: $0.pointee) },
-            limit: try decodeString(c.limit, field: "ErrorDetail.limit"))
+            limit: try decodeString(c.limit, field: "ErrorDetail.limit"),
+            oldestIndex: try decodeNumber(c.oldest_index, field: "ErrorDetail.oldest_index"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__ErrorDetail {
@@ -52,6 +55,7 @@ extension ErrorDetail: ProtobufCBacked {
         c.retry_after_ms = retryAfterMs
         c.current_version = try currentVersion.map { try arena.message($0) }
         c.limit = try arena.cString(limit, field: "ErrorDetail.limit")
+        c.oldest_index = oldestIndex
         return c
     }
 }

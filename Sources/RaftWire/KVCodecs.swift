@@ -238,7 +238,7 @@ extension Command: ProtobufCBacked {
             nowMs: try decodeNumber(c.now_ms, field: "Command.now_ms"), ttlMs: try decodeNumber(c.ttl_ms, field: "Command.ttl_ms"),
             keys: decodeRepeatedBytes(c.n_keys, c.keys),
             modIndexes: try decodeRepeatedNumbers(c.n_mod_indexes, c.mod_indexes, field: "Command.mod_indexes"),
-            txn: try c.txn.map { try TxnRequest(c: $0.pointee) })
+            txn: try c.txn.map { try TxnRequest(c: $0.pointee) }, onlyExpiring: c.only_expiring != 0)
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__Command {
@@ -254,6 +254,7 @@ extension Command: ProtobufCBacked {
         (c.n_keys, c.keys) = arena.repeatedBinary(keys)
         (c.n_mod_indexes, c.mod_indexes) = arena.repeatedNumbers(modIndexes)
         c.txn = try txn.map { try arena.message($0) }
+        c.only_expiring = onlyExpiring.cBoolean
         return c
     }
 }

@@ -230,10 +230,13 @@ public struct Command: Sendable, Equatable {
     public var modIndexes: [UInt64]
     /// `.txn`.
     public var txn: TxnRequest?
+    /// `.evict` under a volatile policy: keys without a TTL (any more) stay.
+    public var onlyExpiring: Bool
 
     public init(
         op: CommandOp = .set, key: [UInt8] = [], value: [UInt8] = [], condition: WriteCondition = .none, by: Int64 = 0,
-        nowMs: UInt64 = 0, ttlMs: UInt64 = 0, keys: [[UInt8]] = [], modIndexes: [UInt64] = [], txn: TxnRequest? = nil
+        nowMs: UInt64 = 0, ttlMs: UInt64 = 0, keys: [[UInt8]] = [], modIndexes: [UInt64] = [], txn: TxnRequest? = nil,
+        onlyExpiring: Bool = false
     ) {
         self.op = op
         self.key = key
@@ -245,6 +248,7 @@ public struct Command: Sendable, Equatable {
         self.keys = keys
         self.modIndexes = modIndexes
         self.txn = txn
+        self.onlyExpiring = onlyExpiring
     }
 }
 

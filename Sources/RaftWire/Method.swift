@@ -17,6 +17,8 @@ public enum Method: String, Sendable, CaseIterable {
     case setTTL = "/raftcache.KV/SetTTL"
     case txn = "/raftcache.KV/Txn"
     case batch = "/raftcache.KV/Batch"
+    /// Streaming: one request, then WatchResponses until the last (Envelope.more unset).
+    case watch = "/raftcache.KV/Watch"
 
     /// The message a request of this method carries.
     public var requestType: any WireMessage.Type {
@@ -37,8 +39,12 @@ public enum Method: String, Sendable, CaseIterable {
         case .setTTL: SetTTLRequest.self
         case .txn: TxnRequest.self
         case .batch: BatchRequest.self
+        case .watch: WatchRequest.self
         }
     }
+
+    /// Whether a call of this method is answered by a stream of responses.
+    public var streams: Bool { self == .watch }
 
     /// The message a successful response of this method carries.
     public var responseType: any WireMessage.Type {
@@ -58,6 +64,7 @@ public enum Method: String, Sendable, CaseIterable {
         case .setTTL: SetTTLResponse.self
         case .txn: TxnResponse.self
         case .batch: BatchResponse.self
+        case .watch: WatchResponse.self
         }
     }
 }

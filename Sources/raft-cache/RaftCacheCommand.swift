@@ -79,11 +79,20 @@ struct RaftCacheCommand: AsyncParsableCommand {
     @Option(help: "The largest value a write may carry, in bytes (413 past it).")
     var maxValueSize = 1 << 20
 
+    @Option(help: "The longest key a request may name, in bytes (413 past it; at most 65536).")
+    var maxKeySize = 16 << 10
+
     @Option(help: "Bound on the memory the map counts: keys, values and 96 bytes per key (bytes, or with KiB, MiB, GiB: 512MiB). 0: no bound.")
     var maxMemory = "0"
 
     @Option(help: "At --max-memory: noeviction (refuse writes with 507), allkeys-lru, allkeys-lfu, volatile-lru or volatile-ttl (Redis' meanings; volatile: keys with a TTL).")
     var evictionPolicy = "noeviction"
+
+    @Option(help: "Changes kept for watchers that resume with since: a number of entries (100000), or bytes of keys and values (64MiB); both bounds hold, the one not given at its default (100000 entries, 64 MiB).")
+    var watchHistory = "100000"
+
+    @Option(help: "Bytes of a watcher's changes that may wait to be sent (KiB, MiB); a watcher that does not read past it is ended.")
+    var watchBuffer = "1MiB"
 
     @Option(help: "Take a snapshot (and drop the log it covers) after this many entries,")
     var snapshotEntries = 100_000
@@ -130,6 +139,15 @@ struct RaftCacheCommand: AsyncParsableCommand {
     @Option(help: "Time a connection may stay open with no request (Go duration).")
     var idleTimeout = "2m"
 
+    /// --watch-history: entries (a bare number) or bytes (a size with a unit).
+    var watchHistoryLimits: WatchHistoryLimits? {
+        if let entries = Int(watchHistory), entries > 0 { return WatchHistoryLimits(entries: entries) }
+        guard watchHistory.contains(where: \.isLetter), let bytes = ByteSize.parse(watchHistory), bytes > 0, bytes <= 1 << 40 else {
+            return nil
+        }
+        return WatchHistoryLimits(bytes: Int(bytes))
+    }
+
     /// --max-memory and --eviction-policy (validated).
     var memoryBound: MemoryBound? {
         let bytes = ByteSize.parse(maxMemory) ?? 0
@@ -140,15 +158,22 @@ struct RaftCacheCommand: AsyncParsableCommand {
         guard let io = GoDuration.parse(timeout), io.nanoseconds > 0 else {
             throw ValidationError("--timeout: '\(timeout)' is not a positive duration like 500ms, 3s or 1m")
         }
-        // A value must fit in one frame with its envelope and entry around it.
-        guard (1...(Frame.defaultMaxLength - 64 * 1024)).contains(maxValueSize) else {
-            throw ValidationError("--max-value-size must be between 1 and \(Frame.defaultMaxLength - 64 * 1024)")
+        guard (1...65_536).contains(maxKeySize) else { throw ValidationError("--max-key-size must be between 1 and 65536") }
+        // A value must fit in one frame with its key, envelope and entry around it.
+        guard (1...(Frame.defaultMaxLength - 64 * 1024 - maxKeySize)).contains(maxValueSize) else {
+            throw ValidationError("--max-value-size must be between 1 and \(Frame.defaultMaxLength - 64 * 1024 - maxKeySize)")
+        }
+        guard watchHistoryLimits != nil else {
+            throw ValidationError("--watch-history: '\(watchHistory)' is neither a number of entries nor a size like 64MiB")
+        }
+        guard let buffer = ByteSize.parse(watchBuffer), (1_024...(1 << 30)).contains(buffer) else {
+            throw ValidationError("--watch-buffer must be a size from 1KiB to 1GiB, like 1MiB")
         }
         guard let beat = GoDuration.parse(heartbeat), beat.nanoseconds > 0 else { throw ValidationError("--heartbeat: '\(heartbeat)' is not a positive duration") }
         guard let election = GoDuration.parse(electionTimeout), election.nanoseconds > 2 * beat.nanoseconds else {
             throw ValidationError("--election-timeout must be a duration of more than twice --heartbeat")
         }
-        guard ByteSize.parse(maxMemory) != nil else {
+        guard let bound = ByteSize.parse(maxMemory), bound <= 1 << 62 else {
             throw ValidationError("--max-memory: '\(maxMemory)' is not a size like 1073741824, 512MiB or 2GiB")
         }
         guard EvictionPolicy(rawValue: evictionPolicy) != nil else {
@@ -233,7 +258,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
                 // A peer that comes back is reached again within half a second.
                 client: .init(
                     maxConnections: maxPool, timeout: ioTimeout, maxBackoff: .milliseconds(500), tls: security.tls),
-                memoryBound: memoryBound),
+                memoryBound: memoryBound, watchHistory: watchHistoryLimits!, maxKeySize: maxKeySize),
             storage: storage, state: founding, store: storeState, logger: logger, housekeeping: housekeeping)
         do {
             try node.restoreStore()
@@ -247,7 +272,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
             // On the node's loop: peers' calls and binary clients reach the core without a thread hop.
             server = try await RPCServer.start(
                 host: raftListen.bindHost, port: raftListen.port, service: RaftNodeService(api: api),
-                options: .init(connections: limits, tls: security.tls),
+                options: .init(connections: limits, tls: security.tls, streamBufferLimit: Int(ByteSize.parse(watchBuffer)!)),
                 group: node.eventLoop, logger: logger)
         } catch {
             throw StartupError("cannot listen on --raft-addr \(raftAddr): \(error)")
@@ -258,7 +283,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
         logger.info("serving the binary protocol", metadata: ["address": "\(raftAddr)", "data_dir": "\(raftDir)"])
 
         let httpListen = HostPort(listenAddress: port)!
-        let frontend = HTTPFrontend(api: api)
+        let frontend = HTTPFrontend(api: api, watchBufferLimit: Int(ByteSize.parse(watchBuffer)!))
         let http: HTTPServer
         do {
             // On the node's loop as well: a key request reaches the core without a thread hop.

@@ -4,6 +4,12 @@ import Testing
 
 private func key(_ text: String) -> [UInt8] { Array(text.utf8) }
 
+/// A transaction's outcome as the wire would say it.
+private func answered(_ outcome: CacheStore.Outcome) -> TxnResponse? {
+    guard case .txn(let succeeded, let results) = outcome else { return nil }
+    return TxnResponse(succeeded: succeeded, results: results.map(\.keyOpResult))
+}
+
 @Suite("Transactions")
 struct TransactionTests {
     @Test("a lock: taken if absent, refused while held, the holder read in the failure branch")
@@ -13,16 +19,16 @@ struct TransactionTests {
             compares: [Compare(key: key("lock"), target: .exists, result: .notEqual)],
             success: [KeyOp(type: .set, key: key("lock"), value: key("a"), ttlMs: 1_000)],
             failure: [KeyOp(type: .get, key: key("lock"))])
-        #expect(try feed.apply(Command(op: .txn, nowMs: 100, txn: take)) == .txn(succeeded: true, results: [
+        #expect(answered(try feed.apply(Command(op: .txn, nowMs: 100, txn: take))) == TxnResponse(succeeded: true, results: [
             KeyOpResult(found: true, createIndex: 1, modIndex: 1, ttlMs: 1_000),
         ]))
         var other = take
         other.success[0].value = key("b")
-        #expect(try feed.apply(Command(op: .txn, nowMs: 200, txn: other)) == .txn(succeeded: false, results: [
+        #expect(answered(try feed.apply(Command(op: .txn, nowMs: 200, txn: other))) == TxnResponse(succeeded: false, results: [
             KeyOpResult(found: true, value: key("a"), createIndex: 1, modIndex: 1, ttlMs: 900),
         ]))
         // Once the lock has expired by the log's clock, the other taker gets it.
-        #expect(try feed.apply(Command(op: .txn, nowMs: 1_100, txn: other)) == .txn(succeeded: true, results: [
+        #expect(answered(try feed.apply(Command(op: .txn, nowMs: 1_100, txn: other))) == TxnResponse(succeeded: true, results: [
             KeyOpResult(found: true, createIndex: 3, modIndex: 3, ttlMs: 1_000),
         ]))
     }
@@ -57,7 +63,7 @@ struct TransactionTests {
             KeyOp(type: .set, key: key("a"), value: key("1")), KeyOp(type: .delete, key: key("gone")),
             KeyOp(type: .delete, key: key("never")), KeyOp(type: .get, key: key("a")), KeyOp(type: .get, key: key("gone")),
         ])))
-        #expect(outcome == .txn(succeeded: true, results: [
+        #expect(answered(outcome) == TxnResponse(succeeded: true, results: [
             KeyOpResult(found: true, createIndex: 2, modIndex: 2), KeyOpResult(found: true), KeyOpResult(found: false),
             KeyOpResult(found: true, value: key("1"), createIndex: 2, modIndex: 2), KeyOpResult(),
         ]))

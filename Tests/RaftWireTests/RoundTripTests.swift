@@ -22,8 +22,8 @@ private let maximalTxn = TxnRequest(
 
 /// Every message with every field at its largest, longest or non-default value.
 let maximalMessages: [any WireMessage] = [
-    Envelope(callID: big, kind: .response, method: longText, timeoutMs: .max, status: StatusCode(rawValue: 999), message: longText, payload: Array(repeating: 0xFF, count: 70_000), hops: .max),
-    ErrorDetail(leaderID: longText, leaderAddress: longText, retryAfterMs: .max, currentVersion: KeyVersion(createIndex: raftBig, modIndex: raftBig), limit: longText),
+    Envelope(callID: big, kind: .cancel, method: longText, timeoutMs: .max, status: StatusCode(rawValue: 999), message: longText, payload: Array(repeating: 0xFF, count: 70_000), hops: .max, authToken: longText, more: true),
+    ErrorDetail(leaderID: longText, leaderAddress: longText, retryAfterMs: .max, currentVersion: KeyVersion(createIndex: raftBig, modIndex: raftBig), limit: longText, oldestIndex: raftBig),
     Entry(term: raftBig, index: raftBig, type: .configuration, data: Array(repeating: 0, count: 65_536)),
     Server(id: longText, address: longText, suffrage: .learner),
     maximalConfiguration,
@@ -56,7 +56,10 @@ let maximalMessages: [any WireMessage] = [
                    keys: big, bytes: big, digest: big, leaderContactAgeMs: big, memoryUsedBytes: big, maxMemoryBytes: big,
                    evictionPolicy: longText, expiredKeys: big, evictedKeys: big, expiringKeys: big),
     Command(op: .txn, key: Array(longText.utf8), value: [0], condition: .absent, by: .min, nowMs: raftBig, ttlMs: raftBig,
-            keys: [[], Array(longText.utf8), [0, 0]], modIndexes: [0, raftBig, 1], txn: maximalTxn),
+            keys: [[], Array(longText.utf8), [0, 0]], modIndexes: [0, raftBig, 1], txn: maximalTxn, onlyExpiring: true),
+    WatchRequest(key: Array(longText.utf8), prefix: [0, 0xFF], since: raftBig, keysOnly: true),
+    WatchResponse(index: raftBig, events: WatchEventKind.allCases.map { WatchEvent(kind: $0, key: [0xFF, 0], value: Array(longText.utf8), modIndex: raftBig) }),
+    WatchEvent(kind: .evict, key: Array(longText.utf8), value: [1], modIndex: raftBig),
     SetTTLRequest(key: Array(longText.utf8), ttlMs: raftBig),
     SetTTLResponse(index: big),
     maximalTxn,
@@ -80,6 +83,7 @@ let emptyMessages: [any WireMessage] = [
     TransferLeadershipResponse(), GetRequest(), GetResponse(), SetRequest(), SetResponse(), DeleteRequest(),
     DeleteResponse(), StatusRequest(), StatusResponse(), Command(), IncrRequest(), IncrResponse(), KeyVersion(createIndex: 0, modIndex: 0),
     SetTTLRequest(), SetTTLResponse(), TxnRequest(), TxnResponse(), BatchRequest(), BatchResponse(), Compare(), KeyOp(), KeyOpResult(),
+    WatchRequest(), WatchResponse(), WatchEvent(),
 ]
 
 @Suite("Round trips")

@@ -127,6 +127,21 @@ let vectors: [Vector] = [
         name: "21-memory-full",
         envelope: Envelope(callID: 13, kind: .response, status: .resourceExhausted, message: "over the memory bound"),
         message: ErrorDetail(limit: "max-memory")),
+    Vector(
+        name: "22-kv-watch-request",
+        envelope: Envelope(callID: 14, kind: .request, method: Method.watch.rawValue),
+        message: WatchRequest(prefix: Array("user/".utf8), since: 40)),
+    Vector(
+        name: "23-kv-watch-response",
+        envelope: Envelope(callID: 14, kind: .response, more: true),
+        message: WatchResponse(index: 42, events: [
+            WatchEvent(kind: .set, key: Array("user/1".utf8), value: Array("alice".utf8), modIndex: 42),
+            WatchEvent(kind: .delete, key: Array("user/2".utf8), modIndex: 41),
+        ])),
+    Vector(
+        name: "24-cancel",
+        envelope: Envelope(callID: 14, kind: .cancel),
+        message: nil),
 ]
 
 /// Decodes `bytes` as the type of `like` and compares.

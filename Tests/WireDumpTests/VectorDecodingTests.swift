@@ -51,6 +51,9 @@ struct VectorDecodingTests {
             "request #12 KV/Txn", "compares=[\"lock\".exists !=] success=[set \"lock\"=\"me\" ttl 10000ms] failure=[get \"lock\"]",
         ],
         "21-memory-full": ["response #13 ? RESOURCE_EXHAUSTED", "\"over the memory bound\" limit=max-memory"],
+        "22-kv-watch-request": ["request #14 KV/Watch", "prefix=\"user/\" since=40"],
+        "23-kv-watch-response": ["response #14 KV/Watch OK", "more index=42 events=[set \"user/1\"=\"alice\"@42, delete \"user/2\"@41]"],
+        "24-cancel": ["cancel #14 KV/Watch"],
     ]
 
     @Test("every vector file has its expectation")

@@ -23,8 +23,15 @@ struct CallTracker: Sendable {
         open[Key(connection: connection, callID: callID)] = call
     }
 
-    /// The request this response answers, if it was seen; it is then no longer open.
-    mutating func response(connection: Int, callID: UInt64) -> Call? {
-        open.removeValue(forKey: Key(connection: connection, callID: callID))
+    /// The request this response answers, if it was seen; it is then no longer open, unless
+    /// more responses follow (a stream).
+    mutating func response(connection: Int, callID: UInt64, more: Bool = false) -> Call? {
+        let key = Key(connection: connection, callID: callID)
+        return more ? open[key] : open.removeValue(forKey: key)
+    }
+
+    /// The open call a cancel names, if it was seen.
+    func call(connection: Int, callID: UInt64) -> Call? {
+        open[Key(connection: connection, callID: callID)]
     }
 }

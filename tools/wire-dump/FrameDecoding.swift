@@ -21,11 +21,14 @@ enum FrameDecoding {
                 connection: label.connection, callID: envelope.callID,
                 call: CallTracker.Call(method: method, time: time, isHeartbeat: isHeartbeat))
         case .response:
-            if let call = tracker.response(connection: label.connection, callID: envelope.callID) {
+            if let call = tracker.response(connection: label.connection, callID: envelope.callID, more: envelope.more) {
                 method = call.method
                 isHeartbeat = call.isHeartbeat
-                if let sent = call.time, let time { latencyMs = (time.seconds - sent.seconds) * 1000 }
+                // A stream's responses before its last are not the call's answer: no latency.
+                if let sent = call.time, let time, !envelope.more { latencyMs = (time.seconds - sent.seconds) * 1000 }
             }
+        case .cancel:
+            if let call = tracker.call(connection: label.connection, callID: envelope.callID) { method = call.method }
         }
         let (fields, payloadError) = decodePayload(envelope, method: method)
         return FrameRecord(
@@ -35,6 +38,7 @@ enum FrameDecoding {
 
     private static func decodePayload(_ envelope: Envelope, method: String) -> ([Field], String?) {
         do {
+            if envelope.kind == .cancel { return ([], nil) }
             if envelope.kind == .response && envelope.status != .ok {
                 guard !envelope.payload.isEmpty else { return ([], nil) }
                 return (try ErrorDetail(wireBytes: envelope.payload).fields, nil)

@@ -31,13 +31,24 @@ struct FrameRecord: Sendable {
             if envelope.hops > 0 { parts.append("hops=\(envelope.hops)") }
         case .response:
             parts += ["response", "#\(envelope.callID)", shortMethod, envelope.status.description, "\(size)B"]
+            if envelope.more { parts.append("more") }
             if let latencyMs { parts.append("\(Decimals.three(latencyMs))ms") }
             if !envelope.message.isEmpty { parts.append(TextRendering.quoted(envelope.message)) }
+        case .cancel:
+            parts += ["cancel", "#\(envelope.callID)", shortMethod, "\(size)B"]
         }
         let message = TextRendering.fields(fields)
         if !message.isEmpty { parts.append(message) }
         if let payloadError { parts.append("payload-error=\(TextRendering.quoted(payloadError))") }
         return parts.joined(separator: " ")
+    }
+
+    static func name(of kind: FrameKind) -> String {
+        switch kind {
+        case .request: "request"
+        case .response: "response"
+        case .cancel: "cancel"
+        }
     }
 
     var json: String {
@@ -46,7 +57,7 @@ struct FrameRecord: Sendable {
         out += [
             Field("conn", .number(UInt64(label.connection))), Field("src", .text(label.source)),
             Field("dst", .text(label.destination)), Field("offset", .number(UInt64(offset))),
-            Field("kind", .text(envelope.kind == .request ? "request" : "response")),
+            Field("kind", .text(Self.name(of: envelope.kind))),
             Field("call_id", .number(envelope.callID)), Field("method", .text(method)),
             Field("size", .number(UInt64(size))),
         ]
@@ -55,6 +66,9 @@ struct FrameRecord: Sendable {
             out += [Field("timeout_ms", .number(UInt64(envelope.timeoutMs))), Field("hops", .number(UInt64(envelope.hops)))]
         case .response:
             out.append(Field("status", .text(envelope.status.description)))
+            if envelope.more { out.append(Field("more", .bool(true))) }
+        case .cancel:
+            break
         }
         if let latencyMs { out.append(Field("latency_ms", .real(latencyMs))) }
         if !envelope.message.isEmpty { out.append(Field("status_message", .text(envelope.message))) }

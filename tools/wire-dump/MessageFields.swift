@@ -56,7 +56,7 @@ extension ErrorDetail: ListedFields {
         [Field("leader", .text(leaderID)), Field("leader_address", .text(leaderAddress)),
          Field("retry_after_ms", .number(UInt64(retryAfterMs)))]
             + (currentVersion.map { [Field("current_version", .text("\($0.createIndex)/\($0.modIndex)"), always: true)] } ?? [])
-            + [Field("limit", .text(limit))]
+            + [Field("limit", .text(limit)), Field("oldest_index", .number(oldestIndex))]
     }
 }
 
@@ -290,5 +290,28 @@ extension StatusResponse: ListedFields {
             Field("eviction_policy", .text(evictionPolicy)), Field("expiring", .number(expiringKeys)),
             Field("expired", .number(expiredKeys)), Field("evicted", .number(evictedKeys)),
         ]
+    }
+}
+
+extension WatchRequest: ListedFields {
+    var fields: [Field] {
+        [Field("key", .bytes(key)), Field("prefix", .bytes(prefix)), Field("since", .number(since)),
+         Field("keys_only", .bool(keysOnly))]
+    }
+}
+
+extension WatchResponse: ListedFields {
+    var fields: [Field] {
+        [Field("index", .number(index), always: true), Field("events", .list(events.map(MessageFields.event)))]
+    }
+}
+
+extension MessageFields {
+    static func event(_ event: WatchEvent) -> FieldValue {
+        let value = event.kind == .set ? "=" + TextRendering.bytes(event.value) : ""
+        return .summary(
+            text: "\(event.kind.name) \(TextRendering.bytes(event.key))\(value)@\(event.modIndex)",
+            json: .object([Field("kind", .text(event.kind.name)), Field("key", .bytes(event.key)), Field("value", .bytes(event.value)),
+                           Field("mod_index", .number(event.modIndex))]))
     }
 }

@@ -28,6 +28,8 @@ struct Summary: Sendable {
             stats.responses += 1
             if record.envelope.status != .ok { stats.failures += 1 }
             if let latency = record.latencyMs { stats.latencies.add(latency) }
+        case .cancel:
+            break
         }
         methods[record.method.isEmpty ? "?" : record.method] = stats
     }

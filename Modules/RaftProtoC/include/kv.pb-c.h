@@ -33,6 +33,9 @@ typedef struct Raftcache__KeyOpResult Raftcache__KeyOpResult;
 typedef struct Raftcache__TxnResponse Raftcache__TxnResponse;
 typedef struct Raftcache__BatchRequest Raftcache__BatchRequest;
 typedef struct Raftcache__BatchResponse Raftcache__BatchResponse;
+typedef struct Raftcache__WatchRequest Raftcache__WatchRequest;
+typedef struct Raftcache__WatchEvent Raftcache__WatchEvent;
+typedef struct Raftcache__WatchResponse Raftcache__WatchResponse;
 typedef struct Raftcache__StatusRequest Raftcache__StatusRequest;
 typedef struct Raftcache__StatusResponse Raftcache__StatusResponse;
 typedef struct Raftcache__SnapshotStatus Raftcache__SnapshotStatus;
@@ -86,6 +89,19 @@ typedef enum _Raftcache__KeyOpType {
   RAFTCACHE__KEY_OP_TYPE__KEY_OP_TYPE_DELETE = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFTCACHE__KEY_OP_TYPE)
 } Raftcache__KeyOpType;
+typedef enum _Raftcache__WatchEventKind {
+  RAFTCACHE__WATCH_EVENT_KIND__WATCH_EVENT_KIND_SET = 0,
+  RAFTCACHE__WATCH_EVENT_KIND__WATCH_EVENT_KIND_DELETE = 1,
+  /*
+   * Removed by the leader's expiry (or found expired when changed).
+   */
+  RAFTCACHE__WATCH_EVENT_KIND__WATCH_EVENT_KIND_EXPIRE = 2,
+  /*
+   * Removed by the leader's eviction at the memory bound.
+   */
+  RAFTCACHE__WATCH_EVENT_KIND__WATCH_EVENT_KIND_EVICT = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFTCACHE__WATCH_EVENT_KIND)
+} Raftcache__WatchEventKind;
 typedef enum _Raftcache__Role {
   RAFTCACHE__ROLE__ROLE_FOLLOWER = 0,
   RAFTCACHE__ROLE__ROLE_PRE_CANDIDATE = 1,
@@ -109,12 +125,12 @@ typedef enum _Raftcache__CommandOp {
    */
   RAFTCACHE__COMMAND_OP__COMMAND_OP_SET_TTL = 3,
   /*
-   * Proposed by the leader: removes those of `keys` that have expired by `now_ms`.
+   * Proposed by the leader: removes those of `keys` that have expired by the log's clock.
    */
   RAFTCACHE__COMMAND_OP__COMMAND_OP_EXPIRE = 4,
   /*
    * Proposed by the leader over --max-memory: removes `keys` that are still at the mod index
-   * of the same position in `mod_indexes`.
+   * of the same position in `mod_indexes` (and, with `only_expiring`, still have a TTL).
    */
   RAFTCACHE__COMMAND_OP__COMMAND_OP_EVICT = 5,
   /*
@@ -418,6 +434,68 @@ struct  Raftcache__BatchResponse
     , 0,NULL, 0 }
 
 
+/*
+ * Which changes a watch streams: of `key` exactly, or of every key that starts with
+ * `prefix` (both empty: every key; both set: INVALID_ARGUMENT).
+ */
+struct  Raftcache__WatchRequest
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData key;
+  ProtobufCBinaryData prefix;
+  /*
+   * Resume: the changes of entries after this index (0: from the node's applied index on).
+   * An index the node's history no longer reaches is OUT_OF_RANGE, its ErrorDetail naming
+   * the oldest one it can serve in `oldest_index`.
+   */
+  uint64_t since;
+  /*
+   * Leave the values out of set events.
+   */
+  protobuf_c_boolean keys_only;
+};
+#define RAFTCACHE__WATCH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__watch_request__descriptor) \
+    , {0,NULL}, {0,NULL}, 0, 0 }
+
+
+struct  Raftcache__WatchEvent
+{
+  ProtobufCMessage base;
+  Raftcache__WatchEventKind kind;
+  ProtobufCBinaryData key;
+  /*
+   * SET: the new value (unless keys_only).
+   */
+  ProtobufCBinaryData value;
+  /*
+   * SET: the key's new mod index (the entry's index); a removal: the mod index of the value
+   * removed.
+   */
+  uint64_t mod_index;
+};
+#define RAFTCACHE__WATCH_EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__watch_event__descriptor) \
+    , RAFTCACHE__WATCH_EVENT_KIND__WATCH_EVENT_KIND_SET, {0,NULL}, {0,NULL}, 0 }
+
+
+/*
+ * The changes one log entry made to the keys watched, all in one response. With no events,
+ * a progress note: every change up to `index` has been sent (sent first, and then when
+ * nothing matched for a while), so a client can resume from there.
+ */
+struct  Raftcache__WatchResponse
+{
+  ProtobufCMessage base;
+  uint64_t index;
+  size_t n_events;
+  Raftcache__WatchEvent **events;
+};
+#define RAFTCACHE__WATCH_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__watch_response__descriptor) \
+    , 0, 0,NULL }
+
+
 struct  Raftcache__StatusRequest
 {
   ProtobufCMessage base;
@@ -541,14 +619,14 @@ struct  Raftcache__Command
    */
   int64_t by;
   /*
-   * The leader's clock when it proposed the entry (Unix milliseconds). Applying treats a key
-   * as gone once the latest such clock in the log has reached its expiry, so every replica
-   * decides alike.
+   * The leader's clock when it proposed the entry (Unix milliseconds). Applying an entry first
+   * advances the log's clock to the larger of it and this; a key counts as gone once the
+   * log's clock has reached its expiry, so every replica decides alike.
    */
   uint64_t now_ms;
   /*
-   * SET, SET_TTL: time to live (0: none); the key expires at now_ms + ttl_ms, a time fixed by
-   * the entry.
+   * SET, SET_TTL: time to live (0: none); the key expires at the log's clock (as this entry
+   * set it) + ttl_ms, a time fixed by the entry.
    */
   uint64_t ttl_ms;
   /*
@@ -562,10 +640,14 @@ struct  Raftcache__Command
    * TXN.
    */
   Raftcache__TxnRequest *txn;
+  /*
+   * EVICT under a volatile policy: a key whose TTL was removed since it was chosen stays.
+   */
+  protobuf_c_boolean only_expiring;
 };
 #define RAFTCACHE__COMMAND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__command__descriptor) \
-    , RAFTCACHE__COMMAND_OP__COMMAND_OP_SET, {0,NULL}, {0,NULL}, 0, 0, 0, 0, 0, 0,NULL, 0,NULL, NULL }
+    , RAFTCACHE__COMMAND_OP__COMMAND_OP_SET, {0,NULL}, {0,NULL}, 0, 0, 0, 0, 0, 0,NULL, 0,NULL, NULL, 0 }
 
 
 /* Raftcache__GetRequest methods */
@@ -891,6 +973,63 @@ Raftcache__BatchResponse *
 void   raftcache__batch_response__free_unpacked
                      (Raftcache__BatchResponse *message,
                       ProtobufCAllocator *allocator);
+/* Raftcache__WatchRequest methods */
+void   raftcache__watch_request__init
+                     (Raftcache__WatchRequest         *message);
+size_t raftcache__watch_request__get_packed_size
+                     (const Raftcache__WatchRequest   *message);
+size_t raftcache__watch_request__pack
+                     (const Raftcache__WatchRequest   *message,
+                      uint8_t             *out);
+size_t raftcache__watch_request__pack_to_buffer
+                     (const Raftcache__WatchRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__WatchRequest *
+       raftcache__watch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__watch_request__free_unpacked
+                     (Raftcache__WatchRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__WatchEvent methods */
+void   raftcache__watch_event__init
+                     (Raftcache__WatchEvent         *message);
+size_t raftcache__watch_event__get_packed_size
+                     (const Raftcache__WatchEvent   *message);
+size_t raftcache__watch_event__pack
+                     (const Raftcache__WatchEvent   *message,
+                      uint8_t             *out);
+size_t raftcache__watch_event__pack_to_buffer
+                     (const Raftcache__WatchEvent   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__WatchEvent *
+       raftcache__watch_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__watch_event__free_unpacked
+                     (Raftcache__WatchEvent *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__WatchResponse methods */
+void   raftcache__watch_response__init
+                     (Raftcache__WatchResponse         *message);
+size_t raftcache__watch_response__get_packed_size
+                     (const Raftcache__WatchResponse   *message);
+size_t raftcache__watch_response__pack
+                     (const Raftcache__WatchResponse   *message,
+                      uint8_t             *out);
+size_t raftcache__watch_response__pack_to_buffer
+                     (const Raftcache__WatchResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__WatchResponse *
+       raftcache__watch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__watch_response__free_unpacked
+                     (Raftcache__WatchResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Raftcache__StatusRequest methods */
 void   raftcache__status_request__init
                      (Raftcache__StatusRequest         *message);
@@ -1039,6 +1178,15 @@ typedef void (*Raftcache__BatchRequest_Closure)
 typedef void (*Raftcache__BatchResponse_Closure)
                  (const Raftcache__BatchResponse *message,
                   void *closure_data);
+typedef void (*Raftcache__WatchRequest_Closure)
+                 (const Raftcache__WatchRequest *message,
+                  void *closure_data);
+typedef void (*Raftcache__WatchEvent_Closure)
+                 (const Raftcache__WatchEvent *message,
+                  void *closure_data);
+typedef void (*Raftcache__WatchResponse_Closure)
+                 (const Raftcache__WatchResponse *message,
+                  void *closure_data);
 typedef void (*Raftcache__StatusRequest_Closure)
                  (const Raftcache__StatusRequest *message,
                   void *closure_data);
@@ -1093,6 +1241,10 @@ struct Raftcache__KV_Service
                 const Raftcache__BatchRequest *input,
                 Raftcache__BatchResponse_Closure closure,
                 void *closure_data);
+  void (*watch)(Raftcache__KV_Service *service,
+                const Raftcache__WatchRequest *input,
+                Raftcache__WatchResponse_Closure closure,
+                void *closure_data);
 };
 typedef void (*Raftcache__KV_ServiceDestroy)(Raftcache__KV_Service *);
 void raftcache__kv__init (Raftcache__KV_Service *service,
@@ -1108,7 +1260,8 @@ void raftcache__kv__init (Raftcache__KV_Service *service,
       function_prefix__ ## incr,\
       function_prefix__ ## set_ttl,\
       function_prefix__ ## txn,\
-      function_prefix__ ## batch  }
+      function_prefix__ ## batch,\
+      function_prefix__ ## watch  }
 void raftcache__kv__get(ProtobufCService *service,
                         const Raftcache__GetRequest *input,
                         Raftcache__GetResponse_Closure closure,
@@ -1141,6 +1294,10 @@ void raftcache__kv__batch(ProtobufCService *service,
                           const Raftcache__BatchRequest *input,
                           Raftcache__BatchResponse_Closure closure,
                           void *closure_data);
+void raftcache__kv__watch(ProtobufCService *service,
+                          const Raftcache__WatchRequest *input,
+                          Raftcache__WatchResponse_Closure closure,
+                          void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1148,6 +1305,7 @@ extern const ProtobufCEnumDescriptor    raftcache__consistency__descriptor;
 extern const ProtobufCEnumDescriptor    raftcache__compare_target__descriptor;
 extern const ProtobufCEnumDescriptor    raftcache__compare_result__descriptor;
 extern const ProtobufCEnumDescriptor    raftcache__key_op_type__descriptor;
+extern const ProtobufCEnumDescriptor    raftcache__watch_event_kind__descriptor;
 extern const ProtobufCEnumDescriptor    raftcache__role__descriptor;
 extern const ProtobufCEnumDescriptor    raftcache__command_op__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__get_request__descriptor;
@@ -1167,6 +1325,9 @@ extern const ProtobufCMessageDescriptor raftcache__key_op_result__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__txn_response__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__batch_request__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__batch_response__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__watch_request__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__watch_event__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__watch_response__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__status_request__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__status_response__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__snapshot_status__descriptor;

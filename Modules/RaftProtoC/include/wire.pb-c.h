@@ -29,9 +29,15 @@ typedef enum _Raftcache__FrameKind {
   RAFTCACHE__FRAME_KIND__FRAME_KIND_REQUEST = 0,
   /*
    * The answer to the request with the same call_id: `status`, and the response
-   * message in `payload` when status is OK (or an ErrorDetail when it is not).
+   * message in `payload` when status is OK (or an ErrorDetail when it is not). A streaming
+   * call gets any number of them, all but the last with `more` set.
    */
-  RAFTCACHE__FRAME_KIND__FRAME_KIND_RESPONSE = 1
+  RAFTCACHE__FRAME_KIND__FRAME_KIND_RESPONSE = 1,
+  /*
+   * The caller gives up the call with this call_id (a stream): the server ends it with a
+   * last response, status CANCELLED. No method, no payload.
+   */
+  RAFTCACHE__FRAME_KIND__FRAME_KIND_CANCEL = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFTCACHE__FRAME_KIND)
 } Raftcache__FrameKind;
 /*
@@ -99,10 +105,15 @@ struct  Raftcache__Envelope
    * admin), for clients without a certificate. A forwarded call carries its caller's.
    */
   char *auth_token;
+  /*
+   * Responses of a streaming call (/raftcache.KV/Watch) only: more responses with this
+   * call_id follow. The last one has it unset, and its status says why the stream ended.
+   */
+  protobuf_c_boolean more;
 };
 #define RAFTCACHE__ENVELOPE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__envelope__descriptor) \
-    , 0, RAFTCACHE__FRAME_KIND__FRAME_KIND_REQUEST, (char *)protobuf_c_empty_string, 0, RAFTCACHE__STATUS_CODE__STATUS_CODE_OK, (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string }
+    , 0, RAFTCACHE__FRAME_KIND__FRAME_KIND_REQUEST, (char *)protobuf_c_empty_string, 0, RAFTCACHE__STATUS_CODE__STATUS_CODE_OK, (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -124,10 +135,15 @@ struct  Raftcache__ErrorDetail
    * A limit refused the request: the flag that sets it ("max-memory", "max-value-size").
    */
   char *limit;
+  /*
+   * A watch asked for changes older than the node's history holds (OUT_OF_RANGE): the
+   * oldest `since` it can serve.
+   */
+  uint64_t oldest_index;
 };
 #define RAFTCACHE__ERROR_DETAIL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__error_detail__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, (char *)protobuf_c_empty_string, 0 }
 
 
 /*

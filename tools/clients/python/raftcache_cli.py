@@ -6,6 +6,8 @@
     raftcache_cli.py --addr HOST:PORT ttl KEY MS                 (0: the key no longer expires)
     raftcache_cli.py --addr HOST:PORT txn '{"compare": [...], "success": [...], "failure": [...]}'
     raftcache_cli.py --addr HOST:PORT batch '{"ops": [...], "consistency": "lease"}'
+    raftcache_cli.py --addr HOST:PORT watch [--key K | --prefix P] [--since N] [--keys-only]
+                                              (a JSON line per log entry, until interrupted)
 
     raftcache_cli.py --addr HOST:PORT delete KEY [--if-mod-index N]
     raftcache_cli.py --addr HOST:PORT incr KEY [--by N]
@@ -31,6 +33,19 @@ import raftcache_client as rc  # noqa: E402
 
 def as_json(message):
     return json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True), indent=2)
+
+
+def watch_json(response):
+    """A WatchResponse as the HTTP API's NDJSON line: {"index", "events": [{"kind", "key", ...}]}."""
+    kinds = {0: "set", 1: "delete", 2: "expire", 3: "evict"}
+    events = []
+    for event in response.events:
+        item = {"kind": kinds.get(event.kind, str(event.kind)), "key": event.key.decode(errors="replace"),
+                "mod_index": event.mod_index}
+        if event.kind == 0 and event.value:
+            item["value"] = event.value.decode(errors="replace")
+        events.append(item)
+    return {"index": response.index, "events": events}
 
 
 def compare_from(c):
@@ -79,6 +94,11 @@ def main(argv=None):
     p.add_argument("json")
     p = commands.add_parser("batch", help="several keys, as the JSON of POST /api/v1/batch (README); prints the answer as JSON")
     p.add_argument("json")
+    p = commands.add_parser("watch", help="print the changes of a key, of keys under a prefix, or of every key, as JSON lines")
+    p.add_argument("--key", default="", help="this key only")
+    p.add_argument("--prefix", default="", help="every key starting with this")
+    p.add_argument("--since", type=int, default=0, help="resume: the changes after this log index first")
+    p.add_argument("--keys-only", action="store_true", help="leave values out")
     p = commands.add_parser("get", help="print the value of KEY")
     p.add_argument("key")
     p.add_argument("--consistency", choices=sorted(rc.CONSISTENCY), default="linearizable")
@@ -111,6 +131,9 @@ def main(argv=None):
                 print(as_json(client.txn([compare_from(c) for c in request.get("compare", [])],
                                          [op_from(o) for o in request.get("success", [])],
                                          [op_from(o) for o in request.get("failure", [])])))
+            elif args.command == "watch":
+                for response in client.watch(args.key.encode(), args.prefix.encode(), args.since, args.keys_only):
+                    print(json.dumps(watch_json(response)), flush=True)
             elif args.command == "batch":
                 request = json.loads(args.json)
                 print(as_json(client.batch([op_from(o) for o in request["ops"]], request.get("consistency", "linearizable"))))
@@ -129,6 +152,8 @@ def main(argv=None):
                 print(client.delete(args.key.encode(), args.if_mod_index))
             else:
                 print(as_json(client.status()))
+    except KeyboardInterrupt:
+        return 0
     except (rc.RPCError, OSError, ValueError, KeyError) as error:
         print(f"raftcache_cli: {error}", file=sys.stderr)
         return 2

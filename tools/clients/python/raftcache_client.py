@@ -128,6 +128,52 @@ class Client:
                 raise ConnectionError("the node closed the connection")
             self.decoder.feed(data)
 
+    def watch(self, key=b"", prefix=b"", since=0, keys_only=False):
+        """The changes of `key` (or of every key under `prefix`; neither: every key) as a
+        generator of WatchResponses, one per log entry (index, events), in commit order:
+        first those after `since` the node still holds, then a progress note (no events) at
+        its applied index, then each change as the node applies it. Resume after a break with
+        since = the last index seen. Ends with RPCError OUT_OF_RANGE (error.detail.oldest_index)
+        when the node no longer holds what `since` asks for, RESOURCE_EXHAUSTED when this
+        reader fell behind. Closing the generator cancels the watch; the connection is the
+        watch's alone until then."""
+        call_id = self.next_call_id
+        self.next_call_id += 1
+        request = wire.kv_pb2.WatchRequest(key=key, prefix=prefix, since=since, keys_only=keys_only)
+        self.sock.sendall(wire.request_frame(call_id, "/raftcache.KV/Watch", request, auth_token=self.token))
+        self.sock.settimeout(None)  # A watch may be quiet for long: its progress notes come every 5 s.
+        ended = False
+        try:
+            while True:
+                for envelope in self.decoder.frames():
+                    if envelope.call_id not in (call_id, 0):
+                        continue
+                    if envelope.status != wire.wire_pb2.STATUS_CODE_OK:
+                        ended = True
+                        detail = None
+                        if envelope.payload:
+                            detail = wire.ErrorDetail()
+                            detail.ParseFromString(envelope.payload)
+                        raise RPCError(envelope.status, envelope.message, detail)
+                    if not envelope.more:
+                        ended = True
+                        return
+                    response = wire.kv_pb2.WatchResponse()
+                    response.ParseFromString(envelope.payload)
+                    yield response
+                data = self.sock.recv(65536)
+                if not data:
+                    ended = True
+                    raise ConnectionError("the node closed the connection")
+                self.decoder.feed(data)
+        finally:
+            try:  # The connection may be closed already.
+                self.sock.settimeout(self.timeout)
+                if not ended:
+                    self.sock.sendall(wire.encode_frame(wire.Envelope(call_id=call_id, kind=wire.wire_pb2.FRAME_KIND_CANCEL)))
+            except OSError:
+                pass
+
     def get(self, key, consistency="linearizable"):
         response = self.get_versioned(key, consistency)
         return None if response is None else response.value

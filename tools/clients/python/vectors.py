@@ -53,7 +53,9 @@ def frame_of(vector):
 def hex_text(name, vector, frame):
     """The NAME.hex file for a frame: comments, the length line, the envelope 16 bytes a line."""
     envelope = envelope_of(vector)
-    kind = "request" if envelope.kind == wire.REQUEST else "response"
+    kind = {wire.REQUEST: "request", wire.RESPONSE: "response"}.get(envelope.kind, "cancel")
+    if envelope.more:
+        kind += " (more follow)"
     lines = [f"# {name}: {vector['description']}",
              f"# {kind}, call id {envelope.call_id}"
              + (f", method {envelope.method}" if envelope.method else "")

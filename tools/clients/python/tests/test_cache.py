@@ -262,3 +262,20 @@ def test_expiry_survives_snapshots_restarts_and_leader_changes(cluster):
     leader.start()
     eventually("the keys expired on every member, after the leader change", lambda: converged(cluster) and all(
         n.status().keys == 10 and n.status().expiring_keys == 0 for n in cluster), timeout=30)
+
+
+def test_leadership_transfers_while_keys_are_due(cluster):
+    """Keys falling due while leadership moves again and again (the leader's expiry proposals
+    may be refused at once while a transfer is under way, and must then wait for the next
+    tick): no node fails, and the keys still expire on every member."""
+    with cluster[0].client() as c:
+        for batch in range(3):
+            c.batch([rc.op("set", f"due{batch}-{i}".encode(), b"v", ttl_ms=800) for i in range(1_000)])
+    time.sleep(1.5)
+    for _ in range(6):
+        leader = eventually("a leader", lambda: leader_of(cluster))
+        leader.request("POST", "/api/v1/leader/transfer")
+        time.sleep(0.2)
+    assert all(node.alive() for node in cluster)
+    eventually("the keys expired on every member", lambda: converged(cluster) and all(
+        n.status().keys == 0 and n.status().expiring_keys == 0 for n in cluster), timeout=30)

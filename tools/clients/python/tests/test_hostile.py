@@ -382,6 +382,8 @@ def kv_groups():
         success=[lock_op], failure=[kv_pb2.KeyOp(type=kv_pb2.KEY_OP_TYPE_GET, key=b"hostile/txn")])})
     groups += sweep_groups("Batch", {"batch": keyed(kv_pb2.BatchRequest, ops=[
         kv_pb2.KeyOp(type=kv_pb2.KEY_OP_TYPE_DELETE, key=b"hostile/batch"), lock_op])})
+    # A watch answers with a stream; its first response (or refusal) is the answer counted.
+    groups += sweep_groups("Watch", {"watch": keyed(kv_pb2.WatchRequest, prefix=b"hostile/")})
 
     def sizes(node, status, cluster):
         return [Case(f"Set value of {n} bytes", KV + "Set", kv_pb2.SetRequest(

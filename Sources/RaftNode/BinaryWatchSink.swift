@@ -1,0 +1,26 @@
+import CacheStore
+import RaftTransport
+import RaftWire
+
+/// A watch streamed as WatchResponses on a binary call (one per entry, or a progress note).
+final class BinaryWatchSink: WatchSink {
+    private let stream: ResponseStream
+
+    init(_ stream: ResponseStream) {
+        self.stream = stream
+    }
+
+    func send(_ message: WatchMessage) -> Bool {
+        let events = message.changes.map { change in
+            WatchEvent(
+                kind: change.kind, key: change.key,
+                value: change.kind == .set && !message.keysOnly ? change.value.bytes : [], modIndex: change.modIndex)
+        }
+        guard let payload = try? WatchResponse(index: message.index, events: events).wireBytes() else { return false }
+        return stream.send(payload)
+    }
+
+    func end(_ error: RPCError?) {
+        stream.finish(error)
+    }
+}

@@ -1,0 +1,252 @@
+import CacheStore
+import NIOCore
+import RaftWire
+
+/// Where a watch's messages go: a connection that encodes and writes them (an HTTP stream,
+/// a binary call's responses). Used on the node's loop only.
+public protocol WatchSink: AnyObject {
+    /// Sends one message; false when the watcher has fallen behind its buffer (it is then
+    /// ended with that reason).
+    func send(_ message: WatchMessage) -> Bool
+    /// The watch is over: `error` says why (nil: the caller went away or cancelled).
+    func end(_ error: RPCError?)
+}
+
+/// The changes one log entry made to the keys a watcher follows; with none, a progress note
+/// (everything up to `index` has been sent).
+public struct WatchMessage {
+    public var index: UInt64
+    public var changes: [Change]
+    /// Leave values out.
+    public var keysOnly: Bool
+}
+
+/// A watch in force; `cancel()` ends it (the caller went away).
+public final class WatchHandle: @unchecked Sendable {
+    fileprivate let hub: WatchHub
+    fileprivate let watcher: WatchHub.Watcher
+
+    fileprivate init(hub: WatchHub, watcher: WatchHub.Watcher) {
+        self.hub = hub
+        self.watcher = watcher
+    }
+
+    /// On the node's loop.
+    public func cancel() {
+        hub.remove(watcher, ending: nil)
+    }
+}
+
+/// The apply stream seen through filters: every change the node applies goes to the
+/// watchers whose key or prefix it matches, in commit order, and into a bounded history that
+/// serves watchers who resume from an index. A watcher that cannot keep up is ended, never
+/// waited for. Used on the node's loop only.
+final class WatchHub {
+    final class Watcher {
+        let key: [UInt8]?
+        let prefix: [UInt8]
+        let keysOnly: Bool
+        /// Entries up to this index are not sent (the client has them).
+        let after: UInt64
+        let sink: any WatchSink
+        /// When it was last sent anything (uptime nanoseconds): quiet watchers get progress notes.
+        var lastSent: UInt64
+        var active = true
+
+        init(request: WatchRequest, after: UInt64, sink: any WatchSink, now: UInt64) {
+            key = request.key.isEmpty ? nil : request.key
+            self.after = after
+            prefix = request.prefix
+            keysOnly = request.keysOnly
+            self.sink = sink
+            lastSent = now
+        }
+
+        func matches(_ change: Change) -> Bool {
+            if let key { return change.withKey { $0.elementsEqual(key) } }
+            return change.withKey { $0.starts(with: prefix) }
+        }
+    }
+
+    /// How long a watcher may go without a message before it is sent a progress note.
+    static let progressInterval: UInt64 = 5_000_000_000
+
+    private var history: WatchHistory
+    /// Watchers of one key, by the key's hash; watchers of a prefix (or of everything).
+    private var byKey: [Int: [Watcher]] = [:]
+    private var byPrefix: [Watcher] = []
+    private(set) var count = 0
+    /// The last index applied (and so streamed).
+    private(set) var appliedIndex: UInt64
+
+    init(limits: WatchHistoryLimits, appliedIndex: UInt64) {
+        history = WatchHistory(limits: limits, horizon: appliedIndex)
+        self.appliedIndex = appliedIndex
+    }
+
+    /// The oldest `since` the history can serve.
+    var oldestIndex: UInt64 { history.horizon }
+
+    /// Starts a watch: the history's changes after `request.since` (OUT_OF_RANGE when it no
+    /// longer holds them all), a progress note at the applied index, then every change as it
+    /// is applied.
+    func add(_ request: WatchRequest, sink: any WatchSink, now: UInt64) throws -> WatchHandle {
+        let since = request.since == 0 ? appliedIndex : request.since
+        guard since >= history.horizon else {
+            throw RPCError(
+                .outOfRange,
+                "changes after index \(since) are no longer held here (the oldest index this node can resume from is \(history.horizon)); read afresh and watch from there",
+                detail: ErrorDetail(oldestIndex: history.horizon))
+        }
+        let watcher = Watcher(request: request, after: since, sink: sink, now: now)
+        for (index, changes) in history.entries(after: since) {
+            let matched = changes.filter(watcher.matches)
+            if !matched.isEmpty, !sink.send(WatchMessage(index: index, changes: matched, keysOnly: watcher.keysOnly)) {
+                sink.end(Self.fellBehind)
+                throw Self.fellBehind
+            }
+        }
+        if !sink.send(WatchMessage(index: max(since, appliedIndex), changes: [], keysOnly: watcher.keysOnly)) {
+            sink.end(Self.fellBehind)
+            throw Self.fellBehind
+        }
+        if let key = watcher.key {
+            byKey[Change.hash(of: key), default: []].append(watcher)
+        } else {
+            byPrefix.append(watcher)
+        }
+        count += 1
+        return WatchHandle(hub: self, watcher: watcher)
+    }
+
+    static let fellBehind = RPCError(.resourceExhausted, "the watcher fell behind: its buffer of unread changes is full; resume with since", detail: ErrorDetail(limit: "watch-buffer"))
+
+    /// Ends a watch (`ending`: why, told to its sink; nil: its caller went away).
+    func remove(_ watcher: Watcher, ending error: RPCError?) {
+        guard watcher.active else { return }
+        watcher.active = false
+        count -= 1
+        if let key = watcher.key {
+            let hash = Change.hash(of: key)
+            byKey[hash]?.removeAll { $0 === watcher }
+            if byKey[hash]?.isEmpty == true { byKey[hash] = nil }
+        } else {
+            byPrefix.removeAll { $0 === watcher }
+        }
+        if let error { watcher.sink.end(error) }
+    }
+
+    /// An entry was applied: its changes go to the history and to every watcher they match.
+    func applied(index: UInt64, changes: [Change], now: UInt64) {
+        appliedIndex = index
+        guard !changes.isEmpty else { return }
+        history.append(index: index, changes: changes)
+        guard count > 0 else { return }
+        var matched: [ObjectIdentifier: (Watcher, [Change])] = [:]
+        for change in changes {
+            for watcher in byKey[change.keyHash] ?? [] where watcher.matches(change) {
+                matched[ObjectIdentifier(watcher), default: (watcher, [])].1.append(change)
+            }
+            for watcher in byPrefix where watcher.matches(change) {
+                matched[ObjectIdentifier(watcher), default: (watcher, [])].1.append(change)
+            }
+        }
+        for (watcher, changes) in matched.values where index > watcher.after {
+            deliver(WatchMessage(index: index, changes: changes, keysOnly: watcher.keysOnly), to: watcher, now: now)
+        }
+    }
+
+    /// Progress notes to watchers that heard nothing for a while, so they can resume from a
+    /// recent index (at each tick).
+    func tick(now: UInt64) {
+        guard count > 0 else { return }
+        for watcher in byPrefix + byKey.values.joined() where now - min(now, watcher.lastSent) >= Self.progressInterval {
+            deliver(WatchMessage(index: appliedIndex, changes: [], keysOnly: watcher.keysOnly), to: watcher, now: now)
+        }
+    }
+
+    private func deliver(_ message: WatchMessage, to watcher: Watcher, now: UInt64) {
+        guard watcher.active else { return }
+        watcher.lastSent = now
+        if !watcher.sink.send(message) { remove(watcher, ending: Self.fellBehind) }
+    }
+
+    /// The map was replaced by a snapshot at `index` (or the node restarted from one): the
+    /// changes before it cannot be told. Every watcher is ended with OUT_OF_RANGE, to resume
+    /// here from `index` on (or elsewhere from where it was).
+    func restarted(at index: UInt64) {
+        history = WatchHistory(limits: history.limits, horizon: index)
+        appliedIndex = index
+        let error = RPCError(
+            .outOfRange, "this node installed a snapshot at index \(index): the changes before it are not held here; resume elsewhere, or read afresh",
+            detail: ErrorDetail(oldestIndex: index))
+        for watcher in byPrefix + byKey.values.joined() { remove(watcher, ending: error) }
+    }
+
+    /// Ends every watch (the node stops).
+    func endAll(_ error: RPCError) {
+        for watcher in byPrefix + byKey.values.joined() { remove(watcher, ending: error) }
+    }
+}
+
+/// How much of the changes applied a node keeps for watchers that resume (--watch-history):
+/// entries, and bytes of the keys and values they hold (with 64 bytes a change).
+public struct WatchHistoryLimits: Sendable, Equatable {
+    public var entries: Int
+    public var bytes: Int
+
+    public init(entries: Int = 100_000, bytes: Int = 64 << 20) {
+        self.entries = entries
+        self.bytes = bytes
+    }
+}
+
+/// The changes of the last entries applied, for watchers that resume: bounded by entries
+/// and by the bytes of keys and values they hold.
+struct WatchHistory {
+    let limits: WatchHistoryLimits
+    /// Every change after this index is held (those at or before it are not).
+    private(set) var horizon: UInt64
+    private var items: [(index: UInt64, changes: [Change], bytes: Int)] = []
+    private var first = 0
+    private var bytes = 0
+
+    init(limits: WatchHistoryLimits, horizon: UInt64) {
+        self.limits = limits
+        self.horizon = horizon
+    }
+
+    mutating func append(index: UInt64, changes: [Change]) {
+        let size = changes.reduce(0) { $0 + $1.size + 64 }
+        items.append((index, changes, size))
+        bytes += size
+        while items.count - first > limits.entries || bytes > limits.bytes, first < items.count {
+            horizon = items[first].index
+            bytes -= items[first].bytes
+            items[first] = (0, [], 0)
+            first += 1
+        }
+        // Drop the dead front now and then, so the array does not grow for ever.
+        if first > 1_024 && first * 2 > items.count {
+            items.removeFirst(first)
+            first = 0
+        }
+    }
+
+    /// The held entries after `index`, oldest first.
+    func entries(after index: UInt64) -> [(UInt64, [Change])] {
+        // Indexes grow along the array: find the first one past `index` by bisection.
+        var low = first, high = items.count
+        while low < high {
+            let middle = (low + high) / 2
+            if items[middle].index <= index { low = middle + 1 } else { high = middle }
+        }
+        return items[low...].map { ($0.index, $0.changes) }
+    }
+}
+
+/// A sink carried to the node's loop, where alone it is used.
+struct UncheckedSink: @unchecked Sendable {
+    let value: any WatchSink
+    init(_ value: any WatchSink) { self.value = value }
+}
