@@ -90,23 +90,25 @@ public final class CacheStore: Sendable {
         return apply(entry, changes: &changes)
     }
 
-    /// Applies the next committed entry, and says what it changed in `changes` (replaced).
+    /// Applies the next committed entry, and says what it changed in `changes` (replaced by
+    /// an array of its own: a watch history keeps it, so it holds no spare capacity).
     public func apply(_ entry: Entry, changes: inout [Change]) -> Outcome {
         let command: Command? = entry.type == .command ? try? Command(wireBytes: entry.data) : nil
         return state.withLock { state in
             precondition(entry.index == state.appliedIndex + 1, "applying \(entry.index) after \(state.appliedIndex)")
             state.appliedIndex = entry.index
             guard entry.type == .command else {
-                changes.removeAll(keepingCapacity: true)
+                changes = []
                 return .none
             }
             guard let command else {
-                changes.removeAll(keepingCapacity: true)
+                changes = []
                 return .malformed
             }
-            swap(&state.changes, &changes)
-            state.changes.removeAll(keepingCapacity: true)
-            defer { swap(&state.changes, &changes) }
+            defer {
+                changes = state.changes
+                state.changes = []
+            }
             return state.apply(command, index: entry.index)
         }
     }

@@ -50,6 +50,8 @@ public final class HTTPWatchSink: WatchSink, @unchecked Sendable {
         return true
     }
 
+    public var hasRoom: Bool { !ended && unsent < bufferLimit / 2 }
+
     public func end(_ error: RPCError?) {
         guard !ended else { return }
         ended = true

@@ -20,6 +20,8 @@ final class BinaryWatchSink: WatchSink {
         return stream.send(payload)
     }
 
+    var hasRoom: Bool { stream.hasRoom }
+
     func end(_ error: RPCError?) {
         stream.finish(error)
     }

@@ -88,8 +88,6 @@ public final class RaftNode: @unchecked Sendable {
     private var pendingGrowth: UInt64 = 0
     /// Who watches which keys, and the recent changes they may resume from (on the loop).
     let watches: WatchHub
-    /// What the entry being applied changed (reused from entry to entry).
-    private var changes: [Change] = []
     private var ticker: RepeatedTask?
     private var stopped = false
     private var lastLeader: NodeID?
@@ -481,6 +479,7 @@ public final class RaftNode: @unchecked Sendable {
     func apply(_ entry: Entry) {
         // Entries a snapshot installed since has already brought in.
         guard entry.index > store.appliedIndex else { return }
+        var changes: [Change] = []
         let outcome = store.apply(entry, changes: &changes)
         watches.applied(index: entry.index, changes: changes, now: core.now)
         snapshots.entryApplied(entry)

@@ -8,6 +8,9 @@ public protocol WatchSink: AnyObject {
     /// Sends one message; false when the watcher has fallen behind its buffer (it is then
     /// ended with that reason).
     func send(_ message: WatchMessage) -> Bool
+    /// Whether a watcher catching up from the history may be sent more now (half its buffer
+    /// is free): the history is replayed no faster than the connection takes it.
+    var hasRoom: Bool { get }
     /// The watch is over: `error` says why (nil: the caller went away or cancelled).
     func end(_ error: RPCError?)
 }
@@ -52,6 +55,9 @@ final class WatchHub {
         /// When it was last sent anything (uptime nanoseconds): quiet watchers get progress notes.
         var lastSent: UInt64
         var active = true
+        /// Replaying the history: the last index replayed (nil once caught up; live changes
+        /// then come as they are applied).
+        var replayedThrough: UInt64?
 
         init(request: WatchRequest, after: UInt64, sink: any WatchSink, now: UInt64) {
             key = request.key.isEmpty ? nil : request.key
@@ -88,35 +94,57 @@ final class WatchHub {
     var oldestIndex: UInt64 { history.horizon }
 
     /// Starts a watch: the history's changes after `request.since` (OUT_OF_RANGE when it no
-    /// longer holds them all), a progress note at the applied index, then every change as it
-    /// is applied.
+    /// longer holds them all), replayed as the connection takes them, a progress note at the
+    /// applied index, then every change as it is applied.
     func add(_ request: WatchRequest, sink: any WatchSink, now: UInt64) throws -> WatchHandle {
         let since = request.since == 0 ? appliedIndex : request.since
-        guard since >= history.horizon else {
-            throw RPCError(
-                .outOfRange,
-                "changes after index \(since) are no longer held here (the oldest index this node can resume from is \(history.horizon)); read afresh and watch from there",
-                detail: ErrorDetail(oldestIndex: history.horizon))
-        }
+        guard since >= history.horizon else { throw tooOld(since) }
         let watcher = Watcher(request: request, after: since, sink: sink, now: now)
-        for (index, changes) in history.entries(after: since) {
-            let matched = changes.filter(watcher.matches)
-            if !matched.isEmpty, !sink.send(WatchMessage(index: index, changes: matched, keysOnly: watcher.keysOnly)) {
-                sink.end(Self.fellBehind)
-                throw Self.fellBehind
-            }
-        }
-        if !sink.send(WatchMessage(index: max(since, appliedIndex), changes: [], keysOnly: watcher.keysOnly)) {
-            sink.end(Self.fellBehind)
-            throw Self.fellBehind
-        }
+        watcher.replayedThrough = since
         if let key = watcher.key {
             byKey[Change.hash(of: key), default: []].append(watcher)
         } else {
             byPrefix.append(watcher)
         }
         count += 1
+        catchingUp.append(watcher)
+        catchUp(watcher, now: now)
         return WatchHandle(hub: self, watcher: watcher)
+    }
+
+    private func tooOld(_ since: UInt64) -> RPCError {
+        RPCError(
+            .outOfRange,
+            "changes after index \(since) are no longer held here (the oldest index this node can resume from is \(history.horizon)); read afresh and watch from there",
+            detail: ErrorDetail(oldestIndex: history.horizon))
+    }
+
+    /// Watchers replaying the history.
+    private var catchingUp: [Watcher] = []
+
+    /// Replays the history to `watcher` while its connection has room; once it has it all, a
+    /// progress note, and from then on live changes.
+    private func catchUp(_ watcher: Watcher, now: UInt64) {
+        guard watcher.active, let from = watcher.replayedThrough else { return }
+        // The history may have dropped what was not yet replayed.
+        guard from >= history.horizon else { return remove(watcher, ending: tooOld(from)) }
+        var through = from, sent = true
+        history.forEach(after: from) { index, changes in
+            guard watcher.sink.hasRoom else { return false }
+            let matched = changes.filter(watcher.matches)
+            if !matched.isEmpty {
+                sent = watcher.sink.send(WatchMessage(index: index, changes: matched, keysOnly: watcher.keysOnly))
+                watcher.lastSent = now
+            }
+            through = index
+            return sent
+        }
+        guard sent else { return remove(watcher, ending: Self.fellBehind) }
+        watcher.replayedThrough = through
+        guard through >= history.lastIndex else { return }
+        watcher.replayedThrough = nil
+        catchingUp.removeAll { $0 === watcher }
+        deliver(WatchMessage(index: max(watcher.after, appliedIndex), changes: [], keysOnly: watcher.keysOnly), to: watcher, now: now)
     }
 
     static let fellBehind = RPCError(.resourceExhausted, "the watcher fell behind: its buffer of unread changes is full; resume with since", detail: ErrorDetail(limit: "watch-buffer"))
@@ -133,6 +161,7 @@ final class WatchHub {
         } else {
             byPrefix.removeAll { $0 === watcher }
         }
+        if watcher.replayedThrough != nil { catchingUp.removeAll { $0 === watcher } }
         if let error { watcher.sink.end(error) }
     }
 
@@ -142,6 +171,8 @@ final class WatchHub {
         guard !changes.isEmpty else { return }
         history.append(index: index, changes: changes)
         guard count > 0 else { return }
+        // Those replaying the history get this entry from it, in turn.
+        for watcher in catchingUp { catchUp(watcher, now: now) }
         var matched: [ObjectIdentifier: (Watcher, [Change])] = [:]
         for change in changes {
             for watcher in byKey[change.keyHash] ?? [] where watcher.matches(change) {
@@ -151,7 +182,7 @@ final class WatchHub {
                 matched[ObjectIdentifier(watcher), default: (watcher, [])].1.append(change)
             }
         }
-        for (watcher, changes) in matched.values where index > watcher.after {
+        for (watcher, changes) in matched.values where index > watcher.after && watcher.replayedThrough == nil {
             deliver(WatchMessage(index: index, changes: changes, keysOnly: watcher.keysOnly), to: watcher, now: now)
         }
     }
@@ -160,7 +191,9 @@ final class WatchHub {
     /// recent index (at each tick).
     func tick(now: UInt64) {
         guard count > 0 else { return }
-        for watcher in byPrefix + byKey.values.joined() where now - min(now, watcher.lastSent) >= Self.progressInterval {
+        for watcher in catchingUp { catchUp(watcher, now: now) }
+        for watcher in byPrefix + byKey.values.joined()
+        where watcher.replayedThrough == nil && now - min(now, watcher.lastSent) >= Self.progressInterval {
             deliver(WatchMessage(index: appliedIndex, changes: [], keysOnly: watcher.keysOnly), to: watcher, now: now)
         }
     }
@@ -233,15 +266,18 @@ struct WatchHistory {
         }
     }
 
-    /// The held entries after `index`, oldest first.
-    func entries(after index: UInt64) -> [(UInt64, [Change])] {
+    /// The index of the last entry held (the horizon when none is).
+    var lastIndex: UInt64 { first < items.count ? items[items.count - 1].index : horizon }
+
+    /// Calls `body` with each held entry after `index`, oldest first, while it returns true.
+    func forEach(after index: UInt64, _ body: (UInt64, [Change]) -> Bool) {
         // Indexes grow along the array: find the first one past `index` by bisection.
         var low = first, high = items.count
         while low < high {
             let middle = (low + high) / 2
             if items[middle].index <= index { low = middle + 1 } else { high = middle }
         }
-        return items[low...].map { ($0.index, $0.changes) }
+        for item in items[low...] where !body(item.index, item.changes) { return }
     }
 }
 

@@ -93,6 +93,9 @@ public final class ResponseStream: @unchecked Sendable {
         return true
     }
 
+    /// Whether less than half of `bufferLimit` waits to be sent.
+    public var hasRoom: Bool { !finished && unsent < bufferLimit / 2 }
+
     /// The last response: OK, or `error`'s status, message and detail.
     public func finish(_ error: RPCError?) {
         loop.preconditionInEventLoop()

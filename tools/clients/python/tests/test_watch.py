@@ -223,3 +223,28 @@ def test_history_bound_and_slow_readers(cluster):
         data += chunk
     assert b"event: end" in data and b"fell behind" in data, data[-300:]
     assert elapsed < 30
+
+
+def test_resuming_far_behind_replays_at_the_readers_pace(cluster):
+    """Resuming with since far behind: the history is replayed as fast as the reader takes it
+    (more than the node's 1 MiB buffer for a watcher, here 9 MB), then live changes follow."""
+    one, two, _ = cluster
+    start = index_of(one.request("PUT", "/api/v1/key/r-start", b"0"))
+    value = b"r" * 60_000
+    with one.client() as c:
+        for i in range(150):
+            c.set(f"r{i}".encode(), value)
+    eventually("the follower to apply them", lambda: two.status().applied_index >= start + 150)
+    got = []
+    with two.client(timeout=10) as c:
+        stream = c.watch(prefix=b"r", since=start)
+        for response in stream:
+            got += [e.key for e in response.events]
+            if not response.events:
+                break  # the progress note: caught up
+        assert got == [f"r{i}".encode() for i in range(150)]
+        with one.client() as writer:
+            writer.set(b"r-live", b"1")
+        live = next(r for r in stream if r.events)
+        assert [e.key for e in live.events] == [b"r-live"]
+        stream.close()
