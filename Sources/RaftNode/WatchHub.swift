@@ -194,7 +194,8 @@ final class WatchHub {
         for watcher in catchingUp { catchUp(watcher, now: now) }
         for watcher in byPrefix + byKey.values.joined()
         where watcher.replayedThrough == nil && now - min(now, watcher.lastSent) >= Self.progressInterval {
-            deliver(WatchMessage(index: appliedIndex, changes: [], keysOnly: watcher.keysOnly), to: watcher, now: now)
+            // Never below where the watcher resumed from (a node behind it says so).
+            deliver(WatchMessage(index: max(watcher.after, appliedIndex), changes: [], keysOnly: watcher.keysOnly), to: watcher, now: now)
         }
     }
 

@@ -3,18 +3,22 @@
 binary protocol write, compare-and-set and read a few keys on every node, and set keys with
 a time to live, while faults are injected - kill -9 and restart, SIGSTOP/SIGCONT, network
 partitions (majority/minority, an isolated leader, one-way loss) made with network
-namespaces. Then every fault is healed, the nodes must converge (same applied index and
-digest), and the recorded history must be linearizable (keys with a TTL: no value read
-after it expired; see tools/chaos/linearizability.py).
+namespaces. Meanwhile a watcher on every node streams the changes of the k* keys,
+resuming after each break (see tools/chaos/watchers.py). Then every fault is healed, the
+nodes must converge (same applied index and digest), the recorded history must be
+linearizable (keys with a TTL: no value read after it expired; see
+tools/chaos/linearizability.py), and each watcher must have received exactly the committed
+changes of its keys, in order (see tools/chaos/watch_check.py; --no-watchers: none).
 
 Prints operations by outcome (and the compare-and-sets and TTL sets), availability during
-each fault and while healthy, and the verdict; writes the history (JSON lines) for
-tools/chaos/linearizability.py. Exit status:
-0 linearizable and converged, 1 not, 3 checker undecided. With --expect-violation (used to
-show the checker has teeth, e.g. with --consistency stale) 0 means a violation was found.
-Needs root (network namespaces)."""
+each fault and while healthy, the watchers' breaks and resumes, and the verdicts; writes the
+history (JSON lines) for tools/chaos/linearizability.py, and what the watchers received.
+Exit status: 0 linearizable, converged and watched exactly once, 1 not, 3 checker undecided.
+With --expect-violation (used to show the checker has teeth, e.g. with --consistency stale)
+0 means a violation was found (and the rest held). Needs root (network namespaces)."""
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -26,8 +30,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "clients", "python"))
 import linearizability  # noqa: E402
+import watch_check  # noqa: E402
 from netcluster import NetCluster  # noqa: E402
 from raftcache_cluster import BINARY, TimedOut, eventually  # noqa: E402
+from watchers import Watchers  # noqa: E402
 from workload import Workload  # noqa: E402
 
 FAULTS = ("kill", "pause", "partition", "isolate-leader", "one-way")
@@ -80,6 +86,20 @@ def availability(history, windows):
     return {kind: (ok / total, total) for kind, (ok, total) in counts.items()}
 
 
+def report_watchers(logs, reference, history, workdir):
+    """Checks what the watchers received, prints the verdict (and any violation), and keeps
+    their logs and the reference in the work directory; whether the check passed."""
+    path = os.path.join(workdir, "watchers.json")
+    with open(path, "w") as f:
+        json.dump({"watchers": [dataclasses.asdict(log) for log in logs],
+                   "reference": dataclasses.asdict(reference)}, f)
+    watch = watch_check.check(logs, reference, history)
+    print(f"chaos: watchers: {watch.summary()}; logs in {path}")
+    if not watch.ok:
+        print(watch.report())
+    return watch.ok
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", default=BINARY, help="default: RAFT_CACHE_BIN or the debug build")
@@ -98,6 +118,8 @@ def main():
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--expect-violation", action="store_true")
     parser.add_argument("--tls", action="store_true", help="mutual TLS between the nodes and with the clients")
+    parser.add_argument("--no-watchers", dest="watchers", action="store_false",
+                        help="no watchers on the nodes, and no check of what they receive")
     args = parser.parse_args()
     faults = [f for f in args.faults.split(",") if f]
     for fault in faults:
@@ -114,6 +136,8 @@ def main():
         cluster.start()
         workload = Workload(cluster.nodes, clients=args.clients, keys=args.keys, consistency=args.consistency,
                             ttl_keys=args.ttl_keys)
+        watchers = Watchers(cluster.nodes if args.watchers else [])
+        watchers.start()
         workload.start()
         try:
             time.sleep(2)
@@ -124,6 +148,7 @@ def main():
                 time.sleep(2)
         finally:
             workload.stop()
+            watchers.stop()
             cluster.heal()
         try:
             eventually("the nodes to converge", cluster.converged, 60)
@@ -131,6 +156,7 @@ def main():
         except TimedOut:
             converged = False
         statuses = [node.status_or_none() for node in cluster.nodes]
+        reference = watchers.reference(statuses) if args.watchers else None
 
     history = workload.history
     path = args.history or os.path.join(workdir, "history.jsonl")
@@ -150,9 +176,10 @@ def main():
         f"{s.node_id}@{s.applied_index}/{s.digest:x}" for s in statuses if s))
     print(f"chaos: history in {path}")
     print(result.report() if not result.ok else f"chaos: verdict: {result.verdict}")
+    watched = not args.watchers or report_watchers(watchers.logs, reference, history, workdir)
     if args.expect_violation:
-        return 0 if result.ok is False and converged else 1
-    if not converged or result.ok is False:
+        return 0 if result.ok is False and converged and watched else 1
+    if not converged or result.ok is False or not watched:
         return 1
     return 0 if result.ok else 3
 

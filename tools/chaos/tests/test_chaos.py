@@ -1,7 +1,8 @@
 """Short chaos rounds on a real cluster in network namespaces (the debug build, or
-RAFT_CACHE_BIN): each must end converged with a linearizable history; reads at the stale
-level must be caught by the checker; and a node cut off in a minority answers linearizable
-reads with 503, never with an old value."""
+RAFT_CACHE_BIN): each must end converged with a linearizable history, and with a watcher on
+every node that, resuming after each break, saw every committed change of its keys exactly
+once, in order; reads at the stale level must be caught by the checker; and a node cut off
+in a minority answers linearizable reads with 503, never with an old value."""
 
 import os
 import subprocess
@@ -48,6 +49,7 @@ def test_round_is_linearizable_and_converges(faults, seconds, tls):
     assert ("TLS;" in done.stdout) == tls
     assert "verdict: linearizable" in done.stdout
     assert "converged: True" in done.stdout
+    assert "watchers: 3 watchers," in done.stdout and "verdict: exactly once, in order" in done.stdout
 
 
 def test_stale_reads_during_partitions_are_caught():

@@ -128,7 +128,7 @@ class Client:
                 raise ConnectionError("the node closed the connection")
             self.decoder.feed(data)
 
-    def watch(self, key=b"", prefix=b"", since=0, keys_only=False):
+    def watch(self, key=b"", prefix=b"", since=0, keys_only=False, idle_timeout=None):
         """The changes of `key` (or of every key under `prefix`; neither: every key) as a
         generator of WatchResponses, one per log entry (index, events), in commit order:
         first those after `since` the node still holds, then a progress note (no events) at
@@ -136,12 +136,14 @@ class Client:
         since = the last index seen. Ends with RPCError OUT_OF_RANGE (error.detail.oldest_index)
         when the node no longer holds what `since` asks for, RESOURCE_EXHAUSTED when this
         reader fell behind. Closing the generator cancels the watch; the connection is the
-        watch's alone until then."""
+        watch's alone until then. `idle_timeout`: seconds without a response before reading
+        raises TimeoutError (None: wait for ever; a node sends a progress note every 5 s, so
+        a few more than that tell a paused or cut-off node)."""
         call_id = self.next_call_id
         self.next_call_id += 1
         request = wire.kv_pb2.WatchRequest(key=key, prefix=prefix, since=since, keys_only=keys_only)
         self.sock.sendall(wire.request_frame(call_id, "/raftcache.KV/Watch", request, auth_token=self.token))
-        self.sock.settimeout(None)  # A watch may be quiet for long: its progress notes come every 5 s.
+        self.sock.settimeout(idle_timeout)  # A watch may be quiet for long: its progress notes come every 5 s.
         ended = False
         try:
             while True:
