@@ -68,10 +68,9 @@ extension CacheStore.State {
         pair.statistics = EvictionPool.fresh(now: logClock)
         let old = values.insert(pair)
         if let old {
-            expiring.remove(old)
             if kind != nil, old.hasExpired(by: logClock) { changes.append(Change(kind: .expire, pair: old)) }
         }
-        expiring.add(pair)
+        expiring.replace(old, with: pair)
         if let kind { changes.append(Change(kind: kind, pair: pair)) }
     }
 

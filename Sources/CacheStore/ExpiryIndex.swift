@@ -23,13 +23,23 @@ struct ExpiryIndex: Sendable {
 
     mutating func add(_ pair: Pair) {
         guard pair.expiresAt != 0 else { return }
-        let second = pair.expiresAt / 1_000
-        if buckets[second] == nil {
-            buckets[second] = PairTable()
+        let second = pair.expiresAt / 1_000, bucketsBefore = buckets.count
+        if buckets[second, default: PairTable()].insert(pair) == nil { count += 1 }
+        if buckets.count > bucketsBefore {
             seconds.insert(second, key: second)
             if seconds.count > 2 * buckets.count + 64 { seconds = MinHeap(buckets.keys.map { ($0, $0) }) }
         }
-        if buckets[second]!.insert(pair) == nil { count += 1 }
+    }
+
+    /// `new` in the index in place of `old` (its key's pair before, if any).
+    mutating func replace(_ old: Pair?, with new: Pair) {
+        // The same bucket (a key set again within the second): one change to it, not two.
+        if let old, old.expiresAt != 0, new.expiresAt != 0, old.expiresAt / 1_000 == new.expiresAt / 1_000 {
+            buckets[new.expiresAt / 1_000]?.insert(new)
+            return
+        }
+        if let old { remove(old) }
+        add(new)
     }
 
     mutating func remove(_ pair: Pair) {

@@ -3,8 +3,9 @@ import NIOCore
 /// Go's duration syntax, as the original program's --timeout took it: "500ms", "3s",
 /// "1m30s", "1.5h", "250us"; units ns, us (or µs), ms, s, m, h.
 public enum GoDuration {
+    private static let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3_600e9)]
+
     public static func parse(_ text: String) -> TimeAmount? {
-        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3_600e9)]
         var rest = Substring(text)
         var total = 0.0
         guard !rest.isEmpty else { return nil }
@@ -14,7 +15,7 @@ public enum GoDuration {
             guard !number.isEmpty, let value = Double(number) else { return nil }
             rest = rest.dropFirst(number.count)
             let unit = rest.prefix { !$0.isNumber && $0 != "." }
-            guard let scale = units.first(where: { $0.0 == unit })?.1 else { return nil }
+            guard let scale = Self.units.first(where: { $0.0 == unit })?.1 else { return nil }
             rest = rest.dropFirst(unit.count)
             total += value * scale
         }

@@ -2,10 +2,6 @@ import CacheStore
 import NIOCore
 import RaftWire
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The leader's own writes that keep the cache a cache: it removes keys that have expired
 /// and, over the memory bound, evicts keys by the policy, each as a command through the log,
 /// so every member removes the same keys at the same index. One batch of each kind is in
@@ -74,15 +70,5 @@ final class CacheMaintenance: @unchecked Sendable {  // Used on the node's loop 
         case .expiry: expiring = false
         case .eviction: evicting = false
         }
-    }
-}
-
-/// The wall clock, in Unix milliseconds: what expiry times are in. Members' clocks are assumed
-/// to agree within the bound leases already assume (README, "Time to live").
-enum UnixClock {
-    static func milliseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return UInt64(max(0, now.tv_sec)) * 1_000 + UInt64(max(0, now.tv_nsec)) / 1_000_000
     }
 }

@@ -192,7 +192,7 @@ final class WatchHub {
     func tick(now: UInt64) {
         guard count > 0 else { return }
         for watcher in catchingUp { catchUp(watcher, now: now) }
-        for watcher in byPrefix + byKey.values.joined()
+        for watcher in everyWatcher
         where watcher.replayedThrough == nil && now - min(now, watcher.lastSent) >= Self.progressInterval {
             // Never below where the watcher resumed from (a node behind it says so).
             deliver(WatchMessage(index: max(watcher.after, appliedIndex), changes: [], keysOnly: watcher.keysOnly), to: watcher, now: now)
@@ -214,12 +214,14 @@ final class WatchHub {
         let error = RPCError(
             .outOfRange, "this node installed a snapshot at index \(index): the changes before it are not held here; resume elsewhere, or read afresh",
             detail: ErrorDetail(oldestIndex: index))
-        for watcher in byPrefix + byKey.values.joined() { remove(watcher, ending: error) }
+        for watcher in everyWatcher { remove(watcher, ending: error) }
     }
+
+    private var everyWatcher: [Watcher] { byPrefix + byKey.values.joined() }
 
     /// Ends every watch (the node stops).
     func endAll(_ error: RPCError) {
-        for watcher in byPrefix + byKey.values.joined() { remove(watcher, ending: error) }
+        for watcher in everyWatcher { remove(watcher, ending: error) }
     }
 }
 
