@@ -58,10 +58,13 @@ final class WatchHub {
         /// Replaying the history: the last index replayed (nil once caught up; live changes
         /// then come as they are applied).
         var replayedThrough: UInt64?
+        /// The last entry sent: an entry is sent once, from the history or live.
+        var sentThrough: UInt64
 
         init(request: WatchRequest, after: UInt64, sink: any WatchSink, now: UInt64) {
             key = request.key.isEmpty ? nil : request.key
             self.after = after
+            sentThrough = after
             prefix = request.prefix
             keysOnly = request.keysOnly
             self.sink = sink
@@ -135,6 +138,7 @@ final class WatchHub {
             if !matched.isEmpty {
                 sent = watcher.sink.send(WatchMessage(index: index, changes: matched, keysOnly: watcher.keysOnly))
                 watcher.lastSent = now
+                watcher.sentThrough = index
             }
             through = index
             return sent
@@ -182,7 +186,8 @@ final class WatchHub {
                 matched[ObjectIdentifier(watcher), default: (watcher, [])].1.append(change)
             }
         }
-        for (watcher, changes) in matched.values where index > watcher.after && watcher.replayedThrough == nil {
+        // A watcher that caught up just now, above, has this entry already.
+        for (watcher, changes) in matched.values where index > watcher.sentThrough && watcher.replayedThrough == nil {
             deliver(WatchMessage(index: index, changes: changes, keysOnly: watcher.keysOnly), to: watcher, now: now)
         }
     }
@@ -202,6 +207,7 @@ final class WatchHub {
     private func deliver(_ message: WatchMessage, to watcher: Watcher, now: UInt64) {
         guard watcher.active else { return }
         watcher.lastSent = now
+        if !message.changes.isEmpty { watcher.sentThrough = message.index }
         if !watcher.sink.send(message) { remove(watcher, ending: Self.fellBehind) }
     }
 
