@@ -112,6 +112,9 @@ struct RaftCacheCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
+    @Option(help: "Log format on standard error: text, or json (one object a line: time, level, label, message, metadata).")
+    var logFormat = "text"
+
     @Flag(help: "Accept connections from any host, not only from loopback, without TLS. Then nothing tells peers and clients from strangers: anyone who reaches a port can read, write and change the membership.")
     var insecure = false
 
@@ -193,6 +196,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
         guard (1...8_192).contains(snapshotChunkKib) else { throw ValidationError("--snapshot-chunk-kib must be 1...8192") }
         guard snapshotRetain >= 1 else { throw ValidationError("--snapshot-retain must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json, not '\(logFormat)'") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         let tlsFiles = [tlsCertFile, tlsKeyFile, tlsCaFile].filter { !$0.isEmpty }.count
         guard tlsFiles == 0 || tlsFiles == 3 else {
@@ -208,18 +212,24 @@ struct RaftCacheCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = {
-            var logger = Logger(label: "raft-cache")
-            logger.logLevel = Logger.Level(rawValue: logLevel)!
-            logger[metadataKey: "node"] = "\(localID)"
-            return logger
-        }()
-        let level = logger.logLevel
+        // Before the first logger is made: it takes its handler from here.
+        let level = Logger.Level(rawValue: logLevel)!, json = logFormat == "json"
         LoggingSystem.bootstrap { label in
+            guard !json else {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
+        let logger = {
+            var logger = Logger(label: "raft-cache")
+            logger.logLevel = level
+            logger[metadataKey: "node"] = "\(localID)"
+            return logger
+        }()
 
         let security = try Security.load(
             tls: tlsCertFile.isEmpty ? nil : TLSFiles(

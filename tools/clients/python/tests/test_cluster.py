@@ -365,3 +365,18 @@ def read_response(s):
     while len(data) < len(head) + 4 + length:
         data += s.recv(len(head) + 4 + length - len(data))
     return data
+
+
+def test_json_log_format():
+    """--log-format json: every line of the node's log is one JSON object with its time (UTC),
+    level, label, message and metadata (the node's id among them)."""
+    workdir = tempfile.mkdtemp(prefix="raft-cache-jsonlog-")
+    for nodes in running(workdir, founder_and_joiners(workdir, count=1, args=["--log-format=json", "--log-level=info"])):
+        node = nodes[0]
+        with node.client() as c:
+            c.set(b"k", b"v")
+        lines = [line for line in node.log_text().splitlines() if line.strip()]
+        records = [json.loads(line) for line in lines]
+        assert records and all({"time", "level", "label", "message", "node"} <= set(r) for r in records), lines[:3]
+        assert all(r["node"] == node.id and r["time"].endswith("Z") for r in records)
+        assert any(r["message"] == "founding a one-node cluster" and r["level"] == "info" for r in records)
