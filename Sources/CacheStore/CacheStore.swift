@@ -156,6 +156,8 @@ public final class CacheStore: Sendable {
     public var count: Int { state.withLock { $0.values.count } }
     /// Bytes of keys and values held.
     public var byteCount: Int { state.withLock { $0.values.bytes } }
+    /// What counts toward the memory bound (see `entryOverhead`).
+    public var memoryUsed: UInt64 { state.withLock { $0.memoryUsed } }
     /// The latest leader clock applied (Unix milliseconds).
     public var logClock: UInt64 { state.withLock { $0.logClock } }
 

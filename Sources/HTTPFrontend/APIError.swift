@@ -28,6 +28,16 @@ public struct HTTPAnswer: Sendable {
         json(.ok, ByteBuffer(string: "{\"index\":\(index)}"))
     }
 
+    /// The head (with Content-Length, and Connection: close unless `keepAlive`) and the body
+    /// (none when empty) of this answer, to be followed by the end.
+    func parts(version: HTTPVersion, keepAlive: Bool) -> [HTTPServerResponsePart] {
+        var headers = headers
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        let head = HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: status, headers: headers))
+        return body.readableBytes > 0 ? [head, .body(.byteBuffer(body))] : [head]
+    }
+
     /// {"status":"ok"}, the same bytes every time.
     static let healthy = json(.ok, ByteBuffer(string: "{\"status\":\"ok\"}"))
 }

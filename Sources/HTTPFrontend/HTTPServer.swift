@@ -152,11 +152,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     private func write(_ answer: HTTPAnswer, context: ChannelHandlerContext, version: HTTPVersion, keepAlive: Bool) {
-        var headers = answer.headers
-        headers.add(name: "Content-Length", value: String(answer.body.readableBytes))
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: answer.status, headers: headers))), promise: nil)
-        if answer.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil) }
+        for part in answer.parts(version: version, keepAlive: keepAlive) { context.write(wrapOutboundOut(part), promise: nil) }
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         // Answered once written: a client that does not read its answers makes no progress.
         let activity = activity

@@ -58,11 +58,7 @@ public final class HTTPWatchSink: WatchSink, @unchecked Sendable {
         guard headSent else {
             // Nothing streamed yet: an ordinary answer.
             let answer = (error.map { APIError($0) } ?? APIError(.serviceUnavailable, "the watch ended")).answer
-            var headers = answer.headers
-            headers.add(name: "Content-Length", value: String(answer.body.readableBytes))
-            headers.add(name: "Connection", value: "close")
-            channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: answer.status, headers: headers)), promise: nil)
-            channel.write(HTTPServerResponsePart.body(.byteBuffer(answer.body)), promise: nil)
+            for part in answer.parts(version: version, keepAlive: false) { channel.write(part, promise: nil) }
             return close()
         }
         if let error {
@@ -105,19 +101,11 @@ public final class HTTPWatchSink: WatchSink, @unchecked Sendable {
     static func json(_ message: WatchMessage) -> Data {
         let events: [[String: Any]] = message.changes.map { change in
             var event: [String: Any] = ["kind": change.kind.name, "mod_index": change.modIndex]
-            put(change.key, as: "key", in: &event)
-            if change.kind == .set && !message.keysOnly { put(change.value.bytes, as: "value", in: &event) }
+            TxnJSON.put(change.key, as: "key", in: &event)
+            if change.kind == .set && !message.keysOnly { TxnJSON.put(change.value.bytes, as: "value", in: &event) }
             return event
         }
         return (try? JSONSerialization.data(withJSONObject: ["index": message.index, "events": events], options: [.sortedKeys]))
             ?? Data("{}".utf8)
-    }
-
-    private static func put(_ bytes: [UInt8], as name: String, in object: inout [String: Any]) {
-        if let text = String(validating: bytes, as: UTF8.self) {
-            object[name] = text
-        } else {
-            object[name + "_base64"] = Data(bytes).base64EncodedString()
-        }
     }
 }

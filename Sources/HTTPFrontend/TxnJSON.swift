@@ -63,14 +63,17 @@ enum TxnJSON {
             object["mod_index"] = result.modIndex
         }
         if result.ttlMs > 0 { object["ttl_ms"] = result.ttlMs }
-        if result.found, op.type == .get {
-            if let text = String(validating: result.value, as: UTF8.self) {
-                object["value"] = text
-            } else {
-                object["value_base64"] = Data(result.value).base64EncodedString()
-            }
-        }
+        if result.found, op.type == .get { put(result.value, as: "value", in: &object) }
         return object
+    }
+
+    /// `bytes` under `name` as text when they are UTF-8, else as `name`_base64.
+    static func put(_ bytes: [UInt8], as name: String, in object: inout [String: Any]) {
+        if let text = String(validating: bytes, as: UTF8.self) {
+            object[name] = text
+        } else {
+            object[name + "_base64"] = Data(bytes).base64EncodedString()
+        }
     }
 
     private static func decode<T: Decodable>(_ body: ByteBuffer, shape: String) throws -> T {

@@ -35,7 +35,7 @@ final class CacheMaintenance: @unchecked Sendable {  // Used on the node's loop 
             }
         }
         if !evicting, !nothingToEvict, let bound = node.options.memoryBound, bound.policy != .noEviction {
-            let used = node.store.summary.memoryUsed
+            let used = node.store.memoryUsed
             // Down to 99% of the bound, so writes that follow do not start eviction at once.
             let target = bound.maxBytes / 100 * 99
             if used > bound.maxBytes {

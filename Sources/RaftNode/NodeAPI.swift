@@ -96,11 +96,8 @@ public struct NodeAPI: Sendable {
                 guard bytes <= limit else { throw Self.answerTooLarge(bytes, limit: limit, applied: nil) }
                 return BatchResponse(
                     results: read.values.map { found in
-                        found.map {
-                            KeyOpResult(
-                                found: true, value: $0.value.bytes, createIndex: $0.value.version.createIndex,
-                                modIndex: $0.value.version.modIndex, ttlMs: $0.ttlMs)
-                        } ?? KeyOpResult()
+                        CacheStore.OpResult(found: found != nil, value: found?.value, version: found?.value.version, ttlMs: found?.ttlMs ?? 0)
+                            .keyOpResult
                     },
                     index: read.appliedIndex)
             }

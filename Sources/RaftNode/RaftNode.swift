@@ -273,7 +273,7 @@ public final class RaftNode: @unchecked Sendable {
     private func memoryRefusal(growth: UInt64) -> RPCError? {
         guard let bound = options.memoryBound else { return nil }
         // What is applied, and what writes proposed meanwhile may add.
-        let used = store.summary.memoryUsed + pendingGrowth
+        let used = store.memoryUsed + pendingGrowth
         let ceiling = bound.policy == .noEviction ? bound.maxBytes : bound.maxBytes + bound.maxBytes / 20
         return used + growth > ceiling ? .memoryFull(used: used, bound: bound) : nil
     }
