@@ -117,13 +117,8 @@ public final class CacheStore: Sendable {
     /// expired by `now` (this node's clock, Unix milliseconds) or by the log's clock is not
     /// there. A read with a clock counts as an access for eviction.
     public func get(_ key: [UInt8], now: UInt64 = 0) -> (value: StoredValue?, appliedIndex: UInt64) {
-        state.withLock { state in
-            guard let pair = state.values.pair(key), !pair.hasExpired(by: max(now, state.logClock)) else {
-                return (nil, state.appliedIndex)
-            }
-            if now > 0 { state.eviction.touch(pair, now: now) }
-            return (StoredValue(pair: pair), state.appliedIndex)
-        }
+        let (values, appliedIndex) = read([key], now: now)
+        return (values[0]?.value, appliedIndex)
     }
 
     /// A key found by `read`: its value, and the milliseconds it has left (0: no expiry).
@@ -135,7 +130,7 @@ public final class CacheStore: Sendable {
             let clock = max(now, state.logClock)
             let values = keys.map { key -> Found? in
                 guard let pair = state.values.pair(key), !pair.hasExpired(by: clock) else { return nil }
-                state.eviction.touch(pair, now: now)
+                if now > 0 { state.eviction.touch(pair, now: now) }
                 let value = StoredValue(pair: pair)
                 return (value, value.ttlMs(at: clock))
             }
