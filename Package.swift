@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         // The protobuf-c runtime, from the system (Debian: libprotobuf-c-dev).
@@ -36,13 +38,23 @@ let package = Package(
         .target(name: "CMallocTrim", path: "Modules/CMallocTrim"),
         // Swift value types for every message, their codecs and the frame format.
         .target(name: "RaftWire", dependencies: ["RaftProtoC", "CProtobufC"]),
+        // What a node measures (NodeMetric: names, help, kinds), recorded through swift-metrics;
+        // exported in the Prometheus text format at /metrics.
+        .target(
+            name: "NodeMetrics",
+            dependencies: [
+                "RaftWire",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // The Raft algorithm as a pure state machine: no I/O, clock or threads.
         .target(name: "RaftCore", dependencies: ["RaftWire"]),
         // The durable log, hard state and snapshots in --raft-dir, an in-memory twin, and the
         // ReadyProcessor that carries out a core's Readies against any storage.
         .target(
             name: "RaftStorage",
-            dependencies: ["RaftCore", "RaftWire", "CRC32C", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["RaftCore", "RaftWire", "CRC32C", "NodeMetrics", .product(name: "Logging", package: "swift-log")]
         ),
         // Accepting connections safely (SwiftNIO): a listener with connection limits and
         // deadlines, TLS, and who a caller is (certificates, tokens, roles). Both protocols use it.
@@ -63,7 +75,7 @@ let package = Package(
         .target(
             name: "RaftTransport",
             dependencies: [
-                "RaftWire", "Connections",
+                "RaftWire", "Connections", "NodeMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -78,7 +90,7 @@ let package = Package(
         .target(
             name: "RaftNode",
             dependencies: [
-                "RaftCore", "RaftStorage", "RaftTransport", "Connections", "CacheStore", "RaftWire",
+                "RaftCore", "RaftStorage", "RaftTransport", "Connections", "CacheStore", "RaftWire", "NodeMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -88,7 +100,7 @@ let package = Package(
         .target(
             name: "HTTPFrontend",
             dependencies: [
-                "RaftNode", "Connections", "RaftWire",
+                "RaftNode", "Connections", "RaftWire", "NodeMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -101,7 +113,7 @@ let package = Package(
             name: "raft-cache",
             dependencies: [
                 "RaftWire", "RaftCore", "RaftStorage", "RaftTransport", "Connections", "RaftNode", "CacheStore", "HTTPFrontend",
-                "CMallocTrim",
+                "CMallocTrim", "NodeMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -173,7 +185,10 @@ let package = Package(
         // The executable's own parsing of flags.
         .testTarget(
             name: "RaftCacheTests",
-            dependencies: ["raft-cache", "RaftNode", "RaftWire", "HTTPFrontend", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "raft-cache", "RaftNode", "RaftWire", "HTTPFrontend", "NodeMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

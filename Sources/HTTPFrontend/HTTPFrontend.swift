@@ -2,6 +2,7 @@ import Connections
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NodeMetrics
 import RaftNode
 import RaftWire
 
@@ -30,10 +31,15 @@ public struct HTTPFrontend: Sendable {
     let api: NodeAPI
     /// Bytes of a watch's messages that may wait to be sent before the watcher is ended.
     let watchBufferLimit: Int
+    /// What /metrics exports (nil: the route answers 404).
+    let exporter: MetricsExporter?
+    /// The node's listeners, whose open connections /metrics reports.
+    public let listeners = ListenerCounts()
 
-    public init(api: NodeAPI, watchBufferLimit: Int = 1 << 20) {
+    public init(api: NodeAPI, watchBufferLimit: Int = 1 << 20, metrics: MetricsExporter? = nil) {
         self.api = api
         self.watchBufferLimit = watchBufferLimit
+        exporter = metrics
     }
 
     /// The largest body a connection reads: a value, or the JSON of a transaction or batch
@@ -49,6 +55,9 @@ public struct HTTPFrontend: Sendable {
         case later(EventLoopFuture<HTTPAnswer>)
         /// A stream of changes for the connection to carry (`NodeAPI.watch`).
         case watch(WatchRequest, HTTPWatchSink.Format, NodeAPI.Requester)
+        /// A body sent in parts (a backup, an event stream); a failure before it starts is
+        /// a JSON answer.
+        case stream(EventLoopFuture<HTTPStream>)
     }
 
     public func respond(to request: Request) -> Reply {
@@ -63,6 +72,7 @@ public struct HTTPFrontend: Sendable {
             case .now(let answer): return .now(answer)
             case .later(let answer): return .later(answer.recover(Self.answer(for:)))
             case .watch(let request, let format, let requester): return .watch(request, format, requester)
+            case .stream(let stream): return .stream(stream)
             }
         } catch {
             return .now(Self.answer(for: error))
@@ -89,8 +99,16 @@ public struct HTTPFrontend: Sendable {
                 }
                 return .json(.ok, ["status": "ready"])
             })
+        case (.GET, "/metrics"):
+            return try metrics(requester: requester)
+        case (.GET, "/ui"), (.GET, "/ui/"):
+            return .now(ClusterPage.answer)
+        case (.GET, "/api/v1/cluster"):
+            return cluster(request, requester: requester)
+        case (.GET, "/api/v1/backup"):
+            return backup(requester: requester)
         case (.GET, "/api/v1/status"):
-            return .later(api.status(by: requester).map(Self.json))
+            return .later(api.status(by: requester).map { .json(.ok, StatusJSON.object($0)) })
         case (.GET, "/api/v1/watch"):
             return try watch(request, query: query, requester: requester)
         case (.POST, "/api/v1/txn"):
@@ -100,7 +118,7 @@ public struct HTTPFrontend: Sendable {
             let batch = try TxnJSON.batch(request.body)
             return .later(api.batch(batch, by: requester).map { TxnJSON.answer($0, to: batch) })
         case (.POST, "/api/v1/snapshot"):
-            return .later(api.snapshot(by: requester).map { .json(.ok, Self.json($0)) })
+            return .later(api.snapshot(by: requester).map { .json(.ok, StatusJSON.object($0)) })
         case (.POST, "/api/v1/node"):
             return try join(request.body, requester: requester)
         case (.POST, "/api/v1/leader/transfer"):
@@ -120,7 +138,7 @@ public struct HTTPFrontend: Sendable {
 
     // MARK: Keys
 
-    private static let keyPrefix = "/api/v1/key/"
+    static let keyPrefix = "/api/v1/key/"
 
     private func keyRoute(
         _ request: Request, path: Substring, query: Query, requester: NodeAPI.Requester
@@ -297,57 +315,11 @@ public struct HTTPFrontend: Sendable {
         })
     }
 
-    private static func json(_ status: StatusResponse) -> HTTPAnswer {
-        let role = switch status.role {
-        case .leader: "leader"
-        case .candidate: "candidate"
-        case .preCandidate: "pre-candidate"
-        case .follower: "follower"
-        case .learner: "learner"
-        }
-        let members: [[String: String]] = status.members.map { member in
-            let suffrage = switch member.suffrage {
-            case .voter: "voter"
-            case .learner: "learner"
-            case .staging: "staging"
-            }
-            return ["id": member.id, "address": member.address, "suffrage": suffrage]
-        }
-        let followers: [[String: Any]] = status.followers.map { follower in
-            ["id": follower.id, "match_index": follower.matchIndex, "next_index": follower.nextIndex,
-             "lag": follower.lag, "state": follower.state]
-        }
-        let body: [String: Any] = [
-            "node_id": status.nodeID, "role": role, "term": status.term, "leader_id": status.leaderID,
-            "leader_address": status.leaderAddress, "commit_index": status.commitIndex,
-            "applied_index": status.appliedIndex, "last_log_index": status.lastLogIndex,
-            "snapshot_index": status.snapshotIndex, "members": members, "snapshot": json(status.snapshot),
-            "followers": followers, "keys": status.keys, "bytes": status.bytes,
-            // As a string: JSON numbers lose precision past 2^53.
-            "digest": String(status.digest, radix: 16), "leader_contact_age_ms": status.leaderContactAgeMs,
-            "memory": [
-                "used_bytes": status.memoryUsedBytes, "max_bytes": status.maxMemoryBytes,
-                "eviction_policy": status.evictionPolicy.isEmpty ? "none" : status.evictionPolicy,
-                "expiring_keys": status.expiringKeys, "expired_keys": status.expiredKeys, "evicted_keys": status.evictedKeys,
-            ] as [String: Any],
-        ]
-        return .json(.ok, body)
-    }
-
-    private static func json(_ snapshot: SnapshotStatus) -> [String: Any] {
-        var body: [String: Any] = [
-            "index": snapshot.index, "term": snapshot.term, "size_bytes": snapshot.sizeBytes, "age_ms": snapshot.ageMs,
-        ]
-        if snapshot.receivingIndex > 0 {
-            body["receiving"] = ["index": snapshot.receivingIndex, "received_bytes": snapshot.receivedBytes]
-        }
-        return body
-    }
 
     // MARK: Helpers
 
     /// Every failure as its JSON answer.
-    private static func answer(for error: any Error) -> HTTPAnswer {
+    static func answer(for error: any Error) -> HTTPAnswer {
         switch error {
         case let error as APIError: error.answer
         case let error as RPCError: APIError(error).answer

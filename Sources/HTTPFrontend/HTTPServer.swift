@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import NodeMetrics
 import RaftNode
 import RaftWire
 
@@ -15,6 +16,8 @@ public final class HTTPServer: Sendable {
 
     /// The address the listener is bound to (with the port chosen when 0 was asked).
     public var localAddress: SocketAddress? { listener.localAddress }
+    /// Connections open now.
+    public var connectionCount: Int { listener.connectionCount }
 
     public static func start(
         host: String, port: Int, frontend: HTTPFrontend, group: any EventLoopGroup,
@@ -112,13 +115,12 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private func answer(context: ChannelHandlerContext, request: HTTPFrontend.Request) {
         activity.requestReceived()
-        let keepAlive = request.head.isKeepAlive
-        let version = request.head.version
+        let measured = Measured(head: request.head)
         switch frontend.respond(to: request) {
         case .now(let answer):
-            write(answer, context: context, version: version, keepAlive: keepAlive)
+            write(answer, context: context, measured)
         case .watch(let request, let format, let requester):
-            let sink = HTTPWatchSink(channel: context.channel, format: format, version: version, bufferLimit: frontend.watchBufferLimit)
+            let sink = HTTPWatchSink(channel: context.channel, format: format, version: measured.version, bufferLimit: frontend.watchBufferLimit)
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             let channel = context.channel, loop = frontend.api.node.eventLoop
             frontend.api.watch(request, to: sink, by: requester).hop(to: context.eventLoop).whenComplete { result in
@@ -130,6 +132,15 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                     sink.end(error as? RPCError ?? RPCError(.internal, "\(error)"))
                 }
             }
+        case .stream(let stream):
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            stream.hop(to: context.eventLoop).whenComplete { result in
+                let (handler, context) = loopBound.value
+                switch result {
+                case .success(let stream): handler.send(stream, context: context, measured)
+                case .failure(let error): handler.write(HTTPFrontend.answer(for: error), context: context, measured)
+                }
+            }
         case .later(let answer):
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             answer.hop(to: context.eventLoop).whenComplete { result in
@@ -139,7 +150,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 case .success(let value): answer = value
                 case .failure(let error): answer = APIError(.internalServerError, "\(error)").answer
                 }
-                handler.write(answer, context: context, version: version, keepAlive: keepAlive)
+                handler.write(answer, context: context, measured)
             }
         }
     }
@@ -148,10 +159,35 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         state = .refused
         activity.requestReceived()
         let answer = APIError(.payloadTooLarge, "a body of \(length) bytes is over the limit of \(bodyLimit) bytes").answer
-        write(answer, context: context, version: head.version, keepAlive: false)
+        var measured = Measured(head: head)
+        measured.keepAlive = false
+        write(answer, context: context, measured)
     }
 
-    private func write(_ answer: HTTPAnswer, context: ChannelHandlerContext, version: HTTPVersion, keepAlive: Bool) {
+    /// Requests by route template, method and status, timed from their last byte to their answer.
+    private static let metrics = RequestMetrics(count: .httpRequests, duration: .httpDuration, nameLabel: "route")
+
+    /// What the answer to a request is written and counted by.
+    private struct Measured {
+        let version: HTTPVersion
+        var keepAlive: Bool
+        let method: HTTPMethod
+        let route: String
+        let started = NIODeadline.now()
+
+        init(head: HTTPRequestHead) {
+            version = head.version
+            keepAlive = head.isKeepAlive
+            method = head.method
+            route = HTTPFrontend.routeTemplate(uri: head.uri)
+        }
+    }
+
+    private func write(_ answer: HTTPAnswer, context: ChannelHandlerContext, _ measured: Measured) {
+        let version = measured.version, keepAlive = measured.keepAlive
+        Self.metrics.record(
+            name: measured.route, verb: measured.method.rawValue, code: String(answer.status.code),
+            nanoseconds: UInt64(max(0, (NIODeadline.now() - measured.started).nanoseconds)))
         for part in answer.parts(version: version, keepAlive: keepAlive) { context.write(wrapOutboundOut(part), promise: nil) }
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         // Answered once written: a client that does not read its answers makes no progress.
@@ -161,6 +197,40 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             let channel = context.channel
             written.whenComplete { _ in channel.close(promise: nil) }
         }
+    }
+
+    /// Writes a streamed answer: its head, then each part once the one before it is written;
+    /// a stream that fails midway is cut short (the client sees the body end early).
+    private func send(_ stream: HTTPStream, context: ChannelHandlerContext, _ measured: Measured) {
+        Self.metrics.record(
+            name: measured.route, verb: measured.method.rawValue, code: String(stream.status.code),
+            nanoseconds: UInt64(max(0, (NIODeadline.now() - measured.started).nanoseconds)))
+        var headers = stream.headers
+        if !measured.keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+        context.writeAndFlush(
+            wrapOutboundOut(.head(HTTPResponseHead(version: measured.version, status: stream.status, headers: headers))), promise: nil)
+        let channel = context.channel, activity = activity, keepAlive = measured.keepAlive
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        @Sendable func pump() {
+            guard channel.isActive else { return }
+            stream.next().hop(to: channel.eventLoop).whenComplete { result in
+                let (handler, context) = loopBound.value
+                switch result {
+                case .success(let part?):
+                    context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(part)))).whenSuccess { pump() }
+                case .success(nil):
+                    let written = context.writeAndFlush(handler.wrapOutboundOut(.end(nil)))
+                    written.whenComplete { _ in
+                        activity.requestAnswered()
+                        if !keepAlive { channel.close(promise: nil) }
+                    }
+                case .failure(let error):
+                    handler.logger.warning("a streamed answer failed; cutting it short", metadata: ["error": "\(error)"])
+                    channel.close(promise: nil)
+                }
+            }
+        }
+        pump()
     }
 
     /// A client that does not read its answers stops being read: its unread answers stay

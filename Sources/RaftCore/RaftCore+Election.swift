@@ -189,6 +189,7 @@ extension RaftCore {
 
     private func campaign(transfer: Bool) {
         role = .candidate
+        electionsStarted += 1
         term += 1
         vote = id
         leaderID = nil

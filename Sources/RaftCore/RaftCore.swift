@@ -40,6 +40,9 @@ public final class RaftCore {
     var randomizedElectionTimeout = 0
     /// Voters' answers in the current (pre-)election.
     var votes: [NodeID: Bool] = [:]
+    /// Elections this server started as a candidate (pre-votes are not elections): a count
+    /// for the node's metrics.
+    public internal(set) var electionsStarted: UInt64 = 0
 
     // Leader state.
     var progress: [NodeID: Progress] = [:]

@@ -2,6 +2,7 @@ import CacheStore
 import Connections
 import NIOCore
 import RaftCore
+import RaftStorage
 import RaftWire
 
 /// What a node offers its clients, in Swift types: keys, membership, leadership, snapshots
@@ -200,6 +201,18 @@ public struct NodeAPI: Sendable {
     public func status(by requester: Requester) -> EventLoopFuture<StatusResponse> {
         if let refused = refusal(.read, requester) { return failed(refused) }
         return node.status()
+    }
+
+    /// Every member's status, as this node can get it (the live page).
+    public func cluster(by requester: Requester) -> EventLoopFuture<[RaftNode.MemberStatus]> {
+        if let refused = refusal(.read, requester) { return failed(refused) }
+        return node.memberStatuses(timeout: .seconds(1))
+    }
+
+    /// A snapshot of everything applied, for a backup (admins only: it holds every value).
+    public func backup(by requester: Requester) -> EventLoopFuture<any SnapshotSource> {
+        if let refused = refusal(.admin, requester) { return failed(refused) }
+        return node.backupSnapshot()
     }
 
     /// Whether this node knows a leader and has applied all it knows committed: anyone may

@@ -2,6 +2,7 @@ import CacheStore
 import Logging
 import NIOCore
 import NIOPosix
+import NodeMetrics
 import RaftCore
 import RaftStorage
 import RaftTransport
@@ -91,6 +92,10 @@ public final class RaftNode: @unchecked Sendable {
     private var ticker: RepeatedTask?
     private var stopped = false
     private var lastLeader: NodeID?
+    private var electionsCounted: UInt64 = 0
+    /// Entries applied and reads answered per second, and leader changes (the live page).
+    public let activity = NodeActivity()
+    let metrics = NodeEventMetrics()
     /// This node has said in its log that it was removed.
     private var removedLogged = false
     /// When this node last heard from its leader (an AppendEntries or snapshot chunk), or
@@ -153,6 +158,7 @@ public final class RaftNode: @unchecked Sendable {
                 processor.pump()
                 maintenance.run(tick: true)
                 watches.tick(now: core.now)
+                activity.tick(nowMs: UnixClock.milliseconds(), appliedIndex: store.appliedIndex)
             }
             processor.pump()
         }
@@ -286,6 +292,7 @@ public final class RaftNode: @unchecked Sendable {
             guard !stopped else { return loop.makeFailedFuture(RPCError.shuttingDown) }
             do {
                 let (index, term) = try append()
+                metrics.proposals.increment()
                 let future = awaitApplied(index: index, term: term)
                 processor.schedulePump()
                 return future
@@ -353,6 +360,7 @@ public final class RaftNode: @unchecked Sendable {
     /// The keys as the store holds them now, by this node's clock.
     private func localRead(_ keys: [[UInt8]]) -> ReadResult {
         let (values, applied) = store.read(keys, now: UnixClock.milliseconds())
+        activity.readsAnswered(keys.count)
         return ReadResult(values: values, appliedIndex: applied, leaderContactAgeMs: 0)
     }
 
@@ -455,6 +463,47 @@ public final class RaftNode: @unchecked Sendable {
         }
     }
 
+    /// A snapshot of everything applied so far, to stream as a backup: taken now (as
+    /// `snapshotNow`), then read from where it was stored. Reading it stays valid while newer
+    /// snapshots replace it.
+    public func backupSnapshot() -> EventLoopFuture<any SnapshotSource> {
+        snapshotNow().hop(to: loop).flatMapThrowing { [self] taken in
+            guard let current = snapshots.current, current.metadata.lastIncludedIndex >= taken.index else {
+                throw RPCError.unavailable("the snapshot for the backup is gone already; try again")
+            }
+            return current
+        }
+    }
+
+    /// A member's status as this node could get it.
+    public struct MemberStatus: Sendable {
+        public var server: Server
+        public var status: Result<StatusResponse, RPCError>
+    }
+
+    /// The status of every member of the configuration: this node's own, the others' asked
+    /// over the binary protocol within `timeout` (a member that does not answer in time is
+    /// reported so). In configuration order.
+    public func memberStatuses(timeout: TimeAmount) -> EventLoopFuture<[MemberStatus]> {
+        onLoop { [self] in
+            let asked = core.configuration.servers.map { server -> EventLoopFuture<MemberStatus> in
+                let answer: EventLoopFuture<StatusResponse>
+                if server.id == options.id {
+                    answer = status()
+                } else if let client = peers.client(for: server.address, peer: server.id) {
+                    answer = client.callFuture(Method.status.rawValue, payload: [], timeout: timeout)
+                        .flatMapThrowing { try StatusResponse(wireBytes: $0) }
+                } else {
+                    answer = loop.makeFailedFuture(RPCError.unavailable("no address for \(server.id)"))
+                }
+                return answer.hop(to: loop).map { MemberStatus(server: server, status: .success($0)) }.recover { error in
+                    MemberStatus(server: server, status: .failure(error as? RPCError ?? RPCError(.unavailable, "\(error)")))
+                }
+            }
+            return EventLoopFuture.whenAllSucceed(asked, on: loop)
+        }
+    }
+
     // MARK: The Ready's work (ReadyProcessor)
 
     /// A request goes out as a call whose answer comes back into the core; a response answers
@@ -509,8 +558,14 @@ public final class RaftNode: @unchecked Sendable {
     }
 
     private func noteLeaderChange() {
+        if core.electionsStarted > electionsCounted {
+            metrics.electionsStarted.increment(by: core.electionsStarted - electionsCounted)
+            electionsCounted = core.electionsStarted
+        }
         guard core.leaderID != lastLeader else { return }
         lastLeader = core.leaderID
+        metrics.leaderChanges.increment()
+        activity.leaderChanged(.init(timeMs: UnixClock.milliseconds(), term: core.term, leaderID: core.leaderID ?? ""))
         logger.info("leader changed", metadata: ["leader": "\(core.leaderID ?? "none")", "term": "\(core.term)"])
         // Proposals not yet committed may be lost; they fail when their index is applied
         // with another term, or at their deadline.

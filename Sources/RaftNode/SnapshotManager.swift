@@ -73,7 +73,7 @@ final class SnapshotManager: @unchecked Sendable {
         waiters = []
         let frozen = node.store.frozen()
         let storage = node.storage, chunkSize = options.snapshotChunkSize, logger = node.logger
-        let housekeeping = node.housekeeping
+        let housekeeping = node.housekeeping, metrics = node.metrics
         housekeeping.run { [self] in
             let started = NIODeadline.now()
             do {
@@ -81,6 +81,8 @@ final class SnapshotManager: @unchecked Sendable {
                 try frozen.write(chunkSize: chunkSize) { try sink.write($0) }
                 let snapshot = try storage.commitSnapshot(sink, replacingLog: false)
                 try storage.compact(through: metadata.lastIncludedIndex)
+                metrics.snapshots.increment()
+                metrics.snapshotDuration.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
                 logger.info("snapshot taken", metadata: [
                     "index": "\(metadata.lastIncludedIndex)", "bytes": "\(snapshot.size)",
                     "ms": "\((NIODeadline.now() - started).nanoseconds / 1_000_000)"])
@@ -171,6 +173,7 @@ final class SnapshotManager: @unchecked Sendable {
             streaming.remove(peer)
             switch result {
             case .success(let response):
+                node.metrics.snapshotsSent.increment()
                 node.deliver(Message(from: peer, to: options.id, context: context, body: .installSnapshotResponse(response)))
             case .failure(let error):
                 node.logger.info("snapshot transfer stopped; it starts again", metadata: ["peer": "\(peer)", "error": "\(error)"])
@@ -258,6 +261,7 @@ final class SnapshotManager: @unchecked Sendable {
                 housekeeping.run { housekeeping.returnFreeMemory() }
                 current = snapshot
                 appliedBytesSinceSnapshot = 0
+                node.metrics.snapshotsReceived.increment()
                 node.logger.notice("installed the leader's snapshot", metadata: [
                     "index": "\(metadata.lastIncludedIndex)", "bytes": "\(snapshot.size)",
                     "ms": "\((NIODeadline.now() - started).nanoseconds / 1_000_000)"])

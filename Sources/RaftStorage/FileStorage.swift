@@ -1,5 +1,6 @@
 import Dispatch
 import Logging
+import NodeMetrics
 import RaftCore
 import RaftWire
 import Synchronization
@@ -43,6 +44,8 @@ public final class FileStorage: RaftStorage, @unchecked Sendable {
     private let logger: Logger
     private let writer = DispatchQueue(label: "raft-cache.storage.writer")
     private let queue = Mutex(Queue())
+    private let appendDuration = NodeMetric.appendDuration.timer()
+    private let appendBatch = NodeMetric.appendBatch.recorder()
 
     /// Opens (creating if needed) the data directory, locks it and recovers what it holds.
     public init(directory: String, options: Options = Options(), logger: Logger = Logger(label: "raft-cache.storage")) throws {
@@ -113,20 +116,27 @@ public final class FileStorage: RaftStorage, @unchecked Sendable {
             return
         }
         var failure: (any Error)?
+        let started = DispatchTime.now().uptimeNanoseconds
         do {
             var wrote = false
+            var entries = 0
             for (operation, _) in batch {
                 switch operation {
                 case .update(let update):
                     guard !update.isEmpty else { continue }
                     try log.append(hardState: update.hardState, entries: update.entries)
                     wrote = true
+                    entries += update.entries.count
                 case .compact(let index): try log.compact(through: index)
                 case .reset(let snapshot): try log.reset(after: snapshot)
                 }
             }
             // An empty update only keeps its place in line: nothing to sync for it.
-            if wrote { try log.flush() }
+            if wrote {
+                try log.flush()
+                appendBatch.record(entries)
+                appendDuration.recordNanoseconds(DispatchTime.now().uptimeNanoseconds - started)
+            }
         } catch {
             let storageError = error as? StorageError ?? .unusable("\(error)")
             logger.critical("log write failed; refusing further writes", metadata: ["error": "\(storageError)"])

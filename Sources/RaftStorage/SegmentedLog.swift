@@ -1,4 +1,6 @@
+import Dispatch
 import Logging
+import NodeMetrics
 import RaftCore
 import RaftWire
 
@@ -41,6 +43,7 @@ final class SegmentedLog {
     private let preallocator: SegmentPreallocator
     /// How many times the log was synced (for tests and benchmarks of group commit).
     private(set) var syncCount = 0
+    private let fsyncDuration = NodeMetric.fsyncDuration.timer()
 
     private init(directory: String, segmentSize: Int, logger: Logger) {
         self.directory = directory
@@ -208,7 +211,9 @@ final class SegmentedLog {
     func flush() throws {
         guard let active else { throw StorageError.unusable("the log is closed") }
         try flushBuffer()
+        let started = DispatchTime.now().uptimeNanoseconds
         try active.syncData()
+        fsyncDuration.recordNanoseconds(DispatchTime.now().uptimeNanoseconds - started)
         syncCount += 1
     }
 

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NodeMetrics
 import RaftWire
 
 /// The binary-protocol listener: frames in, each call handed to the service, answers written as they
@@ -34,6 +35,8 @@ public final class RPCServer: Sendable {
 
     /// The address the listener is bound to (with the port chosen when 0 was asked).
     public var localAddress: SocketAddress? { listener.localAddress }
+    /// Connections open now.
+    public var connectionCount: Int { listener.connectionCount }
 
     public static func start(
         host: String, port: Int, service: any RPCService, options: Options = Options(),
@@ -79,6 +82,8 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let logger: Logger
     private var inFlight = 0
     private var paused = false
+    /// Unary calls by method and status (streams are not counted here).
+    private static let metrics = RequestMetrics(count: .rpcRequests, duration: .rpcDuration, nameLabel: "method")
     /// Streaming calls not yet ended, by call id (a cancel names one).
     private var streams: [UInt64: ResponseStream] = [:]
 
@@ -127,6 +132,7 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             streams[callID] = stream
             return service.stream(call, to: stream)
         }
+        let started = NIODeadline.now()
         service.respond(to: call, on: context.eventLoop).whenComplete { outcome in
             let result: RPCResult
             switch outcome {
@@ -142,6 +148,9 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
                     callID: request.callID, kind: .response, status: error.status, message: error.message,
                     payload: (try? error.detail?.wireBytes()) ?? [])
             }
+            Self.metrics.record(
+                name: Method(rawValue: request.method)?.rawValue ?? "unknown", code: "\(response.status)",
+                nanoseconds: UInt64(max(0, (NIODeadline.now() - started).nanoseconds)))
             // The call counts against the limit until its answer is written: a client that
             // does not read its answers stops being read.
             channel.writeAndFlush(response).whenComplete { _ in

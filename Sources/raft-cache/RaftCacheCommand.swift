@@ -10,20 +10,32 @@ import HTTPFrontend
 import Logging
 import NIOCore
 import NIOPosix
+import NodeMetrics
 import RaftCore
 import RaftNode
 import RaftStorage
 import RaftTransport
 import RaftWire
 
-/// The raft-cache node. The flags are those of the original program, with its defaults,
-/// and a few of its own.
+/// `raft-cache`: a node (the default, as the original program is), or one of the tools
+/// beside it.
 @main
 struct RaftCacheCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "raft-cache",
         abstract: "A strongly consistent, in-memory key-value cache replicated with Raft.",
-        usage: "raft-cache [<options>]\nraft-cache certs [<options>]",
+        discussion: "With no subcommand, raft-cache starts a node: raft-cache [node] [<options>]; raft-cache node --help lists its flags.",
+        subcommands: [NodeCommand.self, CertsCommand.self, RestoreCommand.self, RecoverCommand.self],
+        defaultSubcommand: NodeCommand.self)
+}
+
+/// The raft-cache node. The flags are those of the original program, with its defaults,
+/// and a few of its own.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Start a node (the default when no subcommand is given).",
+        usage: "raft-cache [node] [<options>]",
         discussion: """
             Starts one node. With an empty data directory and no --leader-addr it founds a \
             one-node cluster. With --leader-addr it joins instead: through \
@@ -40,8 +52,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
             --tls-cert-file, --tls-key-file and --tls-ca-file (raft-cache certs makes them) \
             both ports speak TLS: peers authenticate each other with their certificates, \
             clients with a certificate or a bearer token (--auth-token-file).
-            """,
-        subcommands: [CertsCommand.self])
+            """)
 
     @Option(help: "This node's id.")
     var localID = "node-1"
@@ -182,11 +193,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
         guard EvictionPolicy(rawValue: evictionPolicy) != nil else {
             throw ValidationError("--eviction-policy must be one of \(EvictionPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard HostPort(raftAddr) != nil else { throw ValidationError("--raft-addr: '\(raftAddr)' is not host:port") }
-        // Both go into the cluster's configuration, as every joining server's do.
-        if let problem = NodeAPI.membershipProblem(id: localID, address: raftAddr) {
-            throw ValidationError("--local-id '\(localID)' and --raft-addr '\(raftAddr)': \(problem)")
-        }
+        try validateMember(id: localID, address: raftAddr)
         guard leaderAddr.isEmpty || HostPort(leaderAddr) != nil else { throw ValidationError("--leader-addr: '\(leaderAddr)' is not host:port") }
         guard HostPort(listenAddress: port) != nil else { throw ValidationError("--port: '\(port)' is not :port or host:port") }
         guard maxPool >= 1 else { throw ValidationError("--max-pool must be at least 1") }
@@ -224,6 +231,8 @@ struct RaftCacheCommand: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
+        // Before the first metric is made, as the log's handler is: what /metrics exports.
+        let metrics = MetricsExporter.bootstrapProcess()
         let logger = {
             var logger = Logger(label: "raft-cache")
             logger.logLevel = level
@@ -293,7 +302,8 @@ struct RaftCacheCommand: AsyncParsableCommand {
         logger.info("serving the binary protocol", metadata: ["address": "\(raftAddr)", "data_dir": "\(raftDir)"])
 
         let httpListen = HostPort(listenAddress: port)!
-        let frontend = HTTPFrontend(api: api, watchBufferLimit: Int(ByteSize.parse(watchBuffer)!))
+        let frontend = HTTPFrontend(api: api, watchBufferLimit: Int(ByteSize.parse(watchBuffer)!), metrics: metrics)
+        frontend.listeners.add(port: "raft") { server.connectionCount }
         let http: HTTPServer
         do {
             // On the node's loop as well: a key request reaches the core without a thread hop.
@@ -304,6 +314,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
             await shutDown(node: node, server: server, storage: storage, security: security, logger: logger)
             throw StartupError("cannot serve HTTP on --port \(port): \(error)")
         }
+        frontend.listeners.add(port: "http") { http.connectionCount }
         logger.info("serving HTTP", metadata: ["address": "\(port)"])
         let shouldJoin = fresh && joining
         // Runs until a signal, or the node or the join failing.
@@ -496,12 +507,22 @@ final class StopTrigger: @unchecked Sendable {
     }
 }
 
-/// Why the node could not start or had to stop; printed, and the exit status is 1.
+/// Why the node could not start or had to stop, or a command failed; printed, and the exit
+/// status is 1.
 struct StartupError: Error, CustomStringConvertible {
     let description: String
 
     init(_ description: String) {
         self.description = description
+    }
+}
+
+/// --local-id and --raft-addr: both go into the cluster's configuration, as every joining
+/// server's do.
+func validateMember(id: String, address: String) throws {
+    guard HostPort(address) != nil else { throw ValidationError("--raft-addr: '\(address)' is not host:port") }
+    if let problem = NodeAPI.membershipProblem(id: id, address: address) {
+        throw ValidationError("--local-id '\(id)' and --raft-addr '\(address)': \(problem)")
     }
 }
 
