@@ -1087,6 +1087,141 @@ void   raftcache__follower_status__free_unpacked
   assert(message->base.descriptor == &raftcache__follower_status__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   raftcache__snapshot_request__init
+                     (Raftcache__SnapshotRequest         *message)
+{
+  static const Raftcache__SnapshotRequest init_value = RAFTCACHE__SNAPSHOT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raftcache__snapshot_request__get_packed_size
+                     (const Raftcache__SnapshotRequest *message)
+{
+  assert(message->base.descriptor == &raftcache__snapshot_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__snapshot_request__pack
+                     (const Raftcache__SnapshotRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__snapshot_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__snapshot_request__pack_to_buffer
+                     (const Raftcache__SnapshotRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__snapshot_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__SnapshotRequest *
+       raftcache__snapshot_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__SnapshotRequest *)
+     protobuf_c_message_unpack (&raftcache__snapshot_request__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__snapshot_request__free_unpacked
+                     (Raftcache__SnapshotRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__snapshot_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__backup_request__init
+                     (Raftcache__BackupRequest         *message)
+{
+  static const Raftcache__BackupRequest init_value = RAFTCACHE__BACKUP_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raftcache__backup_request__get_packed_size
+                     (const Raftcache__BackupRequest *message)
+{
+  assert(message->base.descriptor == &raftcache__backup_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__backup_request__pack
+                     (const Raftcache__BackupRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__backup_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__backup_request__pack_to_buffer
+                     (const Raftcache__BackupRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__backup_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__BackupRequest *
+       raftcache__backup_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__BackupRequest *)
+     protobuf_c_message_unpack (&raftcache__backup_request__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__backup_request__free_unpacked
+                     (Raftcache__BackupRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__backup_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__backup_chunk__init
+                     (Raftcache__BackupChunk         *message)
+{
+  static const Raftcache__BackupChunk init_value = RAFTCACHE__BACKUP_CHUNK__INIT;
+  *message = init_value;
+}
+size_t raftcache__backup_chunk__get_packed_size
+                     (const Raftcache__BackupChunk *message)
+{
+  assert(message->base.descriptor == &raftcache__backup_chunk__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__backup_chunk__pack
+                     (const Raftcache__BackupChunk *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__backup_chunk__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__backup_chunk__pack_to_buffer
+                     (const Raftcache__BackupChunk *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__backup_chunk__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__BackupChunk *
+       raftcache__backup_chunk__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__BackupChunk *)
+     protobuf_c_message_unpack (&raftcache__backup_chunk__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__backup_chunk__free_unpacked
+                     (Raftcache__BackupChunk *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__backup_chunk__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   raftcache__command__init
                      (Raftcache__Command         *message)
 {
@@ -2908,6 +3043,80 @@ const ProtobufCMessageDescriptor raftcache__follower_status__descriptor =
   (ProtobufCMessageInit) raftcache__follower_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+#define raftcache__snapshot_request__field_descriptors NULL
+#define raftcache__snapshot_request__field_indices_by_name NULL
+#define raftcache__snapshot_request__number_ranges NULL
+const ProtobufCMessageDescriptor raftcache__snapshot_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.SnapshotRequest",
+  "SnapshotRequest",
+  "Raftcache__SnapshotRequest",
+  "raftcache",
+  sizeof(Raftcache__SnapshotRequest),
+  0,
+  raftcache__snapshot_request__field_descriptors,
+  raftcache__snapshot_request__field_indices_by_name,
+  0,  raftcache__snapshot_request__number_ranges,
+  (ProtobufCMessageInit) raftcache__snapshot_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define raftcache__backup_request__field_descriptors NULL
+#define raftcache__backup_request__field_indices_by_name NULL
+#define raftcache__backup_request__number_ranges NULL
+const ProtobufCMessageDescriptor raftcache__backup_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.BackupRequest",
+  "BackupRequest",
+  "Raftcache__BackupRequest",
+  "raftcache",
+  sizeof(Raftcache__BackupRequest),
+  0,
+  raftcache__backup_request__field_descriptors,
+  raftcache__backup_request__field_indices_by_name,
+  0,  raftcache__backup_request__number_ranges,
+  (ProtobufCMessageInit) raftcache__backup_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__backup_chunk__field_descriptors[1] =
+{
+  {
+    "data",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__BackupChunk, data),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__backup_chunk__field_indices_by_name[] = {
+  0,   /* field[0] = data */
+};
+static const ProtobufCIntRange raftcache__backup_chunk__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor raftcache__backup_chunk__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.BackupChunk",
+  "BackupChunk",
+  "Raftcache__BackupChunk",
+  "raftcache",
+  sizeof(Raftcache__BackupChunk),
+  1,
+  raftcache__backup_chunk__field_descriptors,
+  raftcache__backup_chunk__field_indices_by_name,
+  1,  raftcache__backup_chunk__number_ranges,
+  (ProtobufCMessageInit) raftcache__backup_chunk__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[12] =
 {
   {
@@ -3315,7 +3524,7 @@ const ProtobufCEnumDescriptor raftcache__command_op__descriptor =
   raftcache__command_op__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor raftcache__kv__method_descriptors[9] =
+static const ProtobufCMethodDescriptor raftcache__kv__method_descriptors[11] =
 {
   { "Get", &raftcache__get_request__descriptor, &raftcache__get_response__descriptor },
   { "Set", &raftcache__set_request__descriptor, &raftcache__set_response__descriptor },
@@ -3326,14 +3535,18 @@ static const ProtobufCMethodDescriptor raftcache__kv__method_descriptors[9] =
   { "Txn", &raftcache__txn_request__descriptor, &raftcache__txn_response__descriptor },
   { "Batch", &raftcache__batch_request__descriptor, &raftcache__batch_response__descriptor },
   { "Watch", &raftcache__watch_request__descriptor, &raftcache__watch_response__descriptor },
+  { "Snapshot", &raftcache__snapshot_request__descriptor, &raftcache__snapshot_status__descriptor },
+  { "Backup", &raftcache__backup_request__descriptor, &raftcache__backup_chunk__descriptor },
 };
 const unsigned raftcache__kv__method_indices_by_name[] = {
+  10,        /* Backup */
   7,        /* Batch */
   2,        /* Delete */
   0,        /* Get */
   4,        /* Incr */
   1,        /* Set */
   5,        /* SetTTL */
+  9,        /* Snapshot */
   3,        /* Status */
   6,        /* Txn */
   8         /* Watch */
@@ -3345,7 +3558,7 @@ const ProtobufCServiceDescriptor raftcache__kv__descriptor =
   "KV",
   "Raftcache__KV",
   "raftcache",
-  9,
+  11,
   raftcache__kv__method_descriptors,
   raftcache__kv__method_indices_by_name
 };
@@ -3420,6 +3633,22 @@ void raftcache__kv__watch(ProtobufCService *service,
 {
   assert(service->descriptor == &raftcache__kv__descriptor);
   service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void raftcache__kv__snapshot(ProtobufCService *service,
+                             const Raftcache__SnapshotRequest *input,
+                             Raftcache__SnapshotStatus_Closure closure,
+                             void *closure_data)
+{
+  assert(service->descriptor == &raftcache__kv__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void raftcache__kv__backup(ProtobufCService *service,
+                           const Raftcache__BackupRequest *input,
+                           Raftcache__BackupChunk_Closure closure,
+                           void *closure_data)
+{
+  assert(service->descriptor == &raftcache__kv__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void raftcache__kv__init (Raftcache__KV_Service *service,
                           Raftcache__KV_ServiceDestroy destroy)

@@ -110,6 +110,12 @@ public final class ConnectionActivity: Sendable {
         deadline.store((NIODeadline.now() + limits.idleTimeout).uptimeNanoseconds, ordering: .relaxed)
     }
 
+    /// Part of a streamed answer (a watch, a backup, an event stream) was written: the
+    /// connection makes progress though its request is not answered yet.
+    public func progressed() {
+        deadline.store((NIODeadline.now() + limits.idleTimeout).uptimeNanoseconds, ordering: .relaxed)
+    }
+
     /// A request's answer was written; with none left the connection is idle.
     public func requestAnswered() {
         let left = inFlight.wrappingSubtract(1, ordering: .relaxed).newValue

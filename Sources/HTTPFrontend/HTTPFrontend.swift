@@ -35,6 +35,8 @@ public struct HTTPFrontend: Sendable {
     let exporter: MetricsExporter?
     /// The node's listeners, whose open connections /metrics reports.
     public let listeners = ListenerCounts()
+    /// /api/v1/cluster event streams open now.
+    let clusterStreams = OpenStreams(limit: 64)
 
     public init(api: NodeAPI, watchBufferLimit: Int = 1 << 20, metrics: MetricsExporter? = nil) {
         self.api = api

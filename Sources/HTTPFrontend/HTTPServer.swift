@@ -120,7 +120,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case .now(let answer):
             write(answer, context: context, measured)
         case .watch(let request, let format, let requester):
-            let sink = HTTPWatchSink(channel: context.channel, format: format, version: measured.version, bufferLimit: frontend.watchBufferLimit)
+            let sink = HTTPWatchSink(
+                channel: context.channel, format: format, version: measured.version, bufferLimit: frontend.watchBufferLimit, activity: activity)
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             let channel = context.channel, loop = frontend.api.node.eventLoop
             frontend.api.watch(request, to: sink, by: requester).hop(to: context.eventLoop).whenComplete { result in
@@ -166,6 +167,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     /// Requests by route template, method and status, timed from their last byte to their answer.
     private static let metrics = RequestMetrics(count: .httpRequests, duration: .httpDuration, nameLabel: "route")
+    private lazy var metrics = RequestMetrics.Local(Self.metrics)
 
     /// What the answer to a request is written and counted by.
     private struct Measured {
@@ -185,7 +187,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private func write(_ answer: HTTPAnswer, context: ChannelHandlerContext, _ measured: Measured) {
         let version = measured.version, keepAlive = measured.keepAlive
-        Self.metrics.record(
+        metrics.record(
             name: measured.route, verb: measured.method.rawValue, code: String(answer.status.code),
             nanoseconds: UInt64(max(0, (NIODeadline.now() - measured.started).nanoseconds)))
         for part in answer.parts(version: version, keepAlive: keepAlive) { context.write(wrapOutboundOut(part), promise: nil) }
@@ -202,7 +204,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// Writes a streamed answer: its head, then each part once the one before it is written;
     /// a stream that fails midway is cut short (the client sees the body end early).
     private func send(_ stream: HTTPStream, context: ChannelHandlerContext, _ measured: Measured) {
-        Self.metrics.record(
+        metrics.record(
             name: measured.route, verb: measured.method.rawValue, code: String(stream.status.code),
             nanoseconds: UInt64(max(0, (NIODeadline.now() - measured.started).nanoseconds)))
         var headers = stream.headers
@@ -210,6 +212,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         context.writeAndFlush(
             wrapOutboundOut(.head(HTTPResponseHead(version: measured.version, status: stream.status, headers: headers))), promise: nil)
         let channel = context.channel, activity = activity, keepAlive = measured.keepAlive
+        if let finished = stream.finished { channel.closeFuture.whenComplete { _ in finished() } }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         @Sendable func pump() {
             guard channel.isActive else { return }
@@ -217,7 +220,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 let (handler, context) = loopBound.value
                 switch result {
                 case .success(let part?):
-                    context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(part)))).whenSuccess { pump() }
+                    context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(part)))).whenSuccess {
+                        activity.progressed()
+                        pump()
+                    }
                 case .success(nil):
                     let written = context.writeAndFlush(handler.wrapOutboundOut(.end(nil)))
                     written.whenComplete { _ in

@@ -1,4 +1,5 @@
 import CacheStore
+import Connections
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -18,15 +19,18 @@ public final class HTTPWatchSink: WatchSink, @unchecked Sendable {
     private let format: Format
     private let version: HTTPVersion
     private let bufferLimit: Int
+    /// Told of each message written: a watch that streams is not an idle connection.
+    private let activity: ConnectionActivity
     private var unsent = 0
     private var headSent = false
     private var ended = false
 
-    init(channel: any Channel, format: Format, version: HTTPVersion, bufferLimit: Int) {
+    init(channel: any Channel, format: Format, version: HTTPVersion, bufferLimit: Int, activity: ConnectionActivity) {
         self.channel = channel
         self.format = format
         self.version = version
         self.bufferLimit = bufferLimit
+        self.activity = activity
     }
 
     public func send(_ message: WatchMessage) -> Bool {
@@ -88,7 +92,10 @@ public final class HTTPWatchSink: WatchSink, @unchecked Sendable {
     private func write(_ body: ByteBuffer) {
         let size = body.readableBytes
         unsent += size
-        channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(body))).whenComplete { [self] _ in unsent -= size }
+        channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(body))).whenComplete { [self] result in
+            unsent -= size
+            if case .success = result { activity.progressed() }
+        }
     }
 
     private func close() {

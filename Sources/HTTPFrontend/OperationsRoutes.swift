@@ -16,6 +16,32 @@ public struct HTTPStream: Sendable {
     public var headers: HTTPHeaders
     /// The next part, or nil at the end; asked for on the connection's loop.
     public var next: @Sendable () -> EventLoopFuture<ByteBuffer?>
+    /// Called when the connection that carried it closes.
+    public var finished: (@Sendable () -> Void)?
+}
+
+/// Streams of one kind open at once, up to a limit (each /api/v1/cluster stream costs a JSON
+/// a second).
+final class OpenStreams: Sendable {
+    let limit: Int
+    private let count = Atomic<Int>(0)
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Counts one more; false (counting none) at the limit.
+    func open() -> Bool {
+        guard count.add(1, ordering: .relaxed).newValue <= limit else {
+            count.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func close() {
+        count.subtract(1, ordering: .relaxed)
+    }
 }
 
 /// The node's listeners' open connections, by port name (`http`, `raft`), for /metrics.
@@ -59,8 +85,14 @@ extension HTTPFrontend {
             return .later(current().map { .json(.ok, $0) })
         }
         let loop = api.node.eventLoop
+        let streams = clusterStreams
+        guard streams.open() else {
+            return .now(APIError(.serviceUnavailable, "\(streams.limit) cluster streams are open on this node already", retryAfter: 5).answer)
+        }
         // The first event at once (and any refusal as an answer), then one a second.
-        return .stream(current().map { first in
+        return .stream(current().always { result in
+            if case .failure = result { streams.close() }
+        }.map { first in
             let pending = NIOLockedValueBox<ByteBuffer?>(first)
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "text/event-stream")
@@ -73,6 +105,8 @@ extension HTTPFrontend {
                     return loop.makeSucceededFuture(event)
                 }
                 return loop.scheduleTask(in: .seconds(1)) {}.futureResult.flatMap { current() }.map { Self.event($0) }
+            } finished: {
+                streams.close()
             }
         })
     }

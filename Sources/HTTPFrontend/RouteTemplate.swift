@@ -5,14 +5,15 @@ extension HTTPFrontend {
     static func routeTemplate(uri: String) -> String {
         let path = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[..<$0] } ?? uri[...]
         if path.hasPrefix(keyPrefix) {
-            let parts = path.dropFirst(keyPrefix.count).split(separator: "/", omittingEmptySubsequences: false)
-            switch parts.count {
-            case 1: return "/api/v1/key/{key}"
-            case 2 where parts[1] == "incr": return "/api/v1/key/{key}/incr"
-            case 2: return "/api/v1/key/{key}/{value}"
-            case 3 where parts[1] == "value": return "/api/v1/key/{key}/value/{value}"
-            default: return "other"
+            // Cut at the slashes without making an array: this runs for every request.
+            let rest = path.dropFirst(keyPrefix.count)
+            guard let first = rest.utf8.firstIndex(of: UInt8(ascii: "/")) else { return "/api/v1/key/{key}" }
+            let second = rest[rest.index(after: first)...]
+            guard let slash = second.utf8.firstIndex(of: UInt8(ascii: "/")) else {
+                return second == "incr" ? "/api/v1/key/{key}/incr" : "/api/v1/key/{key}/{value}"
             }
+            let third = second[second.index(after: slash)...]
+            return second[..<slash] == "value" && !third.utf8.contains(UInt8(ascii: "/")) ? "/api/v1/key/{key}/value/{value}" : "other"
         }
         if path.hasPrefix("/api/v1/node/") { return "/api/v1/node/{id}" }
         let known = fixedRoutes.first { $0 == path }

@@ -5,8 +5,8 @@ import RaftWire
 
 /// The JSON of a node's status (GET /api/v1/status) and of the whole cluster as one node
 /// sees it (GET /api/v1/cluster, the live page's data).
-enum StatusJSON {
-    static func role(_ role: Role) -> String {
+public enum StatusJSON {
+    public static func role(_ role: Role) -> String {
         switch role {
         case .leader: "leader"
         case .candidate: "candidate"
@@ -16,7 +16,7 @@ enum StatusJSON {
         }
     }
 
-    static func suffrage(_ suffrage: Suffrage) -> String {
+    public static func suffrage(_ suffrage: Suffrage) -> String {
         switch suffrage {
         case .voter: "voter"
         case .learner: "learner"
@@ -24,7 +24,7 @@ enum StatusJSON {
         }
     }
 
-    static func object(_ status: StatusResponse) -> [String: Any] {
+    public static func object(_ status: StatusResponse) -> [String: Any] {
         let members: [[String: String]] = status.members.map { member in
             ["id": member.id, "address": member.address, "suffrage": suffrage(member.suffrage)]
         }
@@ -48,7 +48,7 @@ enum StatusJSON {
         ]
     }
 
-    static func object(_ snapshot: SnapshotStatus) -> [String: Any] {
+    public static func object(_ snapshot: SnapshotStatus) -> [String: Any] {
         var body: [String: Any] = [
             "index": snapshot.index, "term": snapshot.term, "size_bytes": snapshot.sizeBytes, "age_ms": snapshot.ageMs,
         ]
@@ -89,7 +89,8 @@ enum StatusJSON {
                 row["lag"] = member.server.id == leaderID && leader != nil ? 0 : lags[member.server.id].map { $0 as Any } ?? NSNull()
             case .failure(let error):
                 row["reachable"] = false
-                row["error"] = error.message
+                // NIO's account of a failed connection runs long; the start says what happened.
+                row["error"] = error.message.count > 160 ? error.message.prefix(157) + "..." : error.message
             }
             return row
         }

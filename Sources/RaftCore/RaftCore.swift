@@ -77,8 +77,9 @@ public final class RaftCore {
         self.options = options
         rng = SplitMix64(seed: options.randomSeed)
         log = RaftLog(snapshot: state.snapshot, entries: state.entries)
-        term = state.hardState.term
-        vote = state.hardState.vote
+        // A snapshot's term is one this server has reached, whatever the hard state lost.
+        term = max(state.hardState.term, state.snapshot.lastIncludedTerm)
+        vote = state.hardState.term == term ? state.hardState.vote : ""
         commitIndex = max(state.hardState.commit, state.snapshot.lastIncludedIndex)
         precondition(commitIndex <= log.lastIndex, "commit index \(commitIndex) is past the log's end \(log.lastIndex)")
         appliedIndex = state.snapshot.lastIncludedIndex

@@ -41,6 +41,7 @@ public final class NodeActivity: Sendable {
     }
 
     /// Takes a sample for each whole second passed since the last (idle seconds as zeros).
+    /// `nowMs` is a monotonic clock's (the node's uptime), so a wall-clock step changes nothing.
     func tick(nowMs: UInt64, appliedIndex: UInt64) {
         let second = nowMs / 1_000
         let reads = readsAnswered.load(ordering: .relaxed)

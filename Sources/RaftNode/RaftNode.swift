@@ -93,6 +93,8 @@ public final class RaftNode: @unchecked Sendable {
     private var stopped = false
     private var lastLeader: NodeID?
     private var electionsCounted: UInt64 = 0
+    /// The last round of members' statuses, shared by whoever asks within a second.
+    private var recentStatuses: (asked: NIODeadline, answer: EventLoopFuture<[MemberStatus]>)?
     /// Entries applied and reads answered per second, and leader changes (the live page).
     public let activity = NodeActivity()
     let metrics = NodeEventMetrics()
@@ -158,7 +160,7 @@ public final class RaftNode: @unchecked Sendable {
                 processor.pump()
                 maintenance.run(tick: true)
                 watches.tick(now: core.now)
-                activity.tick(nowMs: UnixClock.milliseconds(), appliedIndex: store.appliedIndex)
+                activity.tick(nowMs: core.now / 1_000_000, appliedIndex: store.appliedIndex)
             }
             processor.pump()
         }
@@ -486,6 +488,9 @@ public final class RaftNode: @unchecked Sendable {
     /// reported so). In configuration order.
     public func memberStatuses(timeout: TimeAmount) -> EventLoopFuture<[MemberStatus]> {
         onLoop { [self] in
+            // Every page open on this node shares one round of calls a second.
+            let now = NIODeadline.now()
+            if let recent = recentStatuses, now - recent.asked < .seconds(1) { return recent.answer }
             let asked = core.configuration.servers.map { server -> EventLoopFuture<MemberStatus> in
                 let answer: EventLoopFuture<StatusResponse>
                 if server.id == options.id {
@@ -500,7 +505,9 @@ public final class RaftNode: @unchecked Sendable {
                     MemberStatus(server: server, status: .failure(error as? RPCError ?? RPCError(.unavailable, "\(error)")))
                 }
             }
-            return EventLoopFuture.whenAllSucceed(asked, on: loop)
+            let answer = EventLoopFuture.whenAllSucceed(asked, on: loop)
+            recentStatuses = (now, answer)
+            return answer
         }
     }
 

@@ -1,5 +1,7 @@
 import Connections
 import NIOCore
+import NIOPosix
+import RaftStorage
 import RaftTransport
 import RaftWire
 
@@ -57,7 +59,10 @@ public struct RaftNodeService: RPCService {
                 answer = api.txn(try TxnRequest(wireBytes: call.payload), by: requester).flatMapThrowing { try $0.wireBytes() }
             case .batch:
                 answer = api.batch(try BatchRequest(wireBytes: call.payload), by: requester).flatMapThrowing { try $0.wireBytes() }
-            case .watch:
+            case .snapshot:
+                _ = try SnapshotRequest(wireBytes: call.payload)
+                answer = api.snapshot(by: requester).flatMapThrowing { try $0.wireBytes() }
+            case .watch, .backup:
                 // Served by `stream(_:to:)`; the server sends streaming methods there.
                 return loop.makeSucceededFuture(.failure(.internal, "\(method.rawValue) streams"))
             case .status:
@@ -81,9 +86,14 @@ public struct RaftNodeService: RPCService {
         return answer.map { RPCResult.success($0) }.recover { Self.result(of: $0, method: method) }
     }
 
+    public func stream(_ call: InboundCall, to stream: ResponseStream) {
+        if call.method == Method.backup.rawValue { return backup(call, to: stream) }
+        watch(call, to: stream)
+    }
+
     /// A watch: its changes as WatchResponses on the call's stream until the caller cancels,
     /// falls behind, or the node stops.
-    public func stream(_ call: InboundCall, to stream: ResponseStream) {
+    private func watch(_ call: InboundCall, to stream: ResponseStream) {
         let request: WatchRequest
         do {
             request = try WatchRequest(wireBytes: call.payload)
@@ -100,6 +110,48 @@ public struct RaftNodeService: RPCService {
                 stream.onCancel = { loop.execute { handle.cancel() } }
             case .failure(let error):
                 stream.finish(error as? RPCError ?? RPCError(.internal, "\(error)"))
+            }
+        }
+    }
+
+    /// A backup: a snapshot taken now, as the bytes of a snapshot file in BackupChunks, each
+    /// sent once the one before it is written (a slow reader holds one part).
+    private func backup(_ call: InboundCall, to stream: ResponseStream) {
+        do {
+            _ = try BackupRequest(wireBytes: call.payload)
+        } catch {
+            return stream.finish(RPCError(.invalidArgument, "\(call.method): \(error)"))
+        }
+        let requester = NodeAPI.Requester(certificate: call.caller, token: call.token, hops: call.hops)
+        api.backup(by: requester).hop(to: stream.loop).whenComplete { result in
+            switch result {
+            case .success(let snapshot):
+                do {
+                    Self.send(try SnapshotFileStream(snapshot), to: stream)
+                } catch {
+                    stream.finish(RPCError(.internal, "cannot read the snapshot: \(error)"))
+                }
+            case .failure(let error):
+                stream.finish(error as? RPCError ?? RPCError(.internal, "\(error)"))
+            }
+        }
+    }
+
+    /// Backup parts are this big: well within a frame, and a few of them a second on a slow link.
+    static let backupPartSize = 256 << 10
+
+    private static func send(_ file: SnapshotFileStream, to stream: ResponseStream) {
+        // Read off the loop; sent on it.
+        NIOThreadPool.singleton.runIfActive(eventLoop: stream.loop) {
+            try file.next(chunkSize: backupPartSize).map { try BackupChunk(data: $0).wireBytes() }
+        }.whenComplete { result in
+            switch result {
+            case .success(let part?):
+                stream.sendPaced(part)?.whenSuccess { send(file, to: stream) }
+            case .success(nil):
+                stream.finish(nil)
+            case .failure(let error):
+                stream.finish(RPCError(.internal, "cannot read the backup: \(error)"))
             }
         }
     }

@@ -111,6 +111,38 @@ public final class RPCClient: Sendable {
         }
     }
 
+    /// A streaming call (`Method.streams`): `part` gets each response's payload in order, on
+    /// the connection's loop (so a slow `part` slows the reading); returns once the stream
+    /// ends OK, throws the status it ended with otherwise. `timeout` bounds the whole stream.
+    /// A `part` that throws ends the call with its error (the rest of the stream is dropped).
+    public func callStream(
+        _ method: Method, _ request: some WireMessage, timeout: TimeAmount, part: @escaping @Sendable ([UInt8]) throws -> Void
+    ) async throws {
+        let payload = try request.wireBytes()
+        let failure = NIOLockedValueBox<(any Error)?>(nil)
+        let host = host, port = port
+        let ended = connection(ordered: false).flatMap { channel in
+            let promise = channel.eventLoop.makePromise(of: Envelope.self)
+            let envelope = Envelope(
+                kind: .request, method: method.rawValue, timeoutMs: UInt32(clamping: timeout.nanoseconds / 1_000_000),
+                payload: payload, authToken: self.options.token)
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenFailure { error in promise.fail(RPCError(.unavailable, "cannot send to \(host):\(port): \(error)")) }
+            let call = PendingCall(request: envelope, timeout: timeout, promise: promise) { response in
+                guard failure.withLockedValue({ $0 == nil }) else { return }
+                do { try part(response.payload) } catch { failure.withLockedValue { $0 = error } }
+            }
+            channel.writeAndFlush(call, promise: written)
+            return promise.futureResult
+        }
+        let last = try await ended.get()
+        if let error = failure.withLockedValue({ $0 }) { throw error }
+        guard last.status == .ok else {
+            let detail = last.payload.isEmpty ? nil : try? ErrorDetail(wireBytes: last.payload)
+            throw RPCError(last.status, last.message, detail: detail)
+        }
+    }
+
     /// A typed call: encodes the request and decodes the method's response type.
     public func call<Response: WireMessage>(
         _ method: Method, _ request: some WireMessage, as: Response.Type = Response.self, timeout: TimeAmount? = nil,
@@ -230,7 +262,10 @@ public final class RPCClient: Sendable {
 struct PendingCall: Sendable {
     var request: Envelope
     var timeout: TimeAmount
+    /// The answer; for a stream, its last response.
     var promise: EventLoopPromise<Envelope>
+    /// A stream's responses before its last.
+    var part: (@Sendable (Envelope) -> Void)?
 }
 
 /// Pairs answers with calls by id on one connection; fails every waiting call when the
@@ -243,6 +278,8 @@ final class ClientCallHandler: ChannelDuplexHandler {
     private let maxInFlight: Int
     private var nextCallID: UInt64 = 1
     private var waiting: [UInt64: EventLoopPromise<Envelope>] = [:]
+    /// What receives the parts of streaming calls, by id.
+    private var streams: [UInt64: @Sendable (Envelope) -> Void] = [:]
     /// Call ids by deadline; answered calls are skipped when their deadline comes up.
     private var deadlines = MinHeap<UInt64>()
     /// One timer for the earliest deadline, not one per call.
@@ -270,6 +307,7 @@ final class ClientCallHandler: ChannelDuplexHandler {
         var request = call.request
         request.callID = id
         waiting[id] = call.promise
+        if let part = call.part { streams[id] = part }
         deadlines.insert(id, key: (NIODeadline.now() + call.timeout).uptimeNanoseconds)
         scheduleSweep(on: context.eventLoop)
         context.write(wrapOutboundOut(request), promise: promise)
@@ -287,6 +325,7 @@ final class ClientCallHandler: ChannelDuplexHandler {
         sweep = nil
         sweepAt = .max
         for id in deadlines.popAll(through: NIODeadline.now().uptimeNanoseconds) {
+            streams[id] = nil
             waiting.removeValue(forKey: id)?.fail(RPCError(.deadlineExceeded, "no answer within the deadline"))
         }
         scheduleSweep(on: loop)
@@ -303,6 +342,12 @@ final class ClientCallHandler: ChannelDuplexHandler {
             failAll(RPCError(response.status, response.message))
             return
         }
+        if response.more {
+            // A part of a stream still open; one of a call that is not a stream is dropped.
+            streams[response.callID]?(response)
+            return
+        }
+        streams[response.callID] = nil
         waiting.removeValue(forKey: response.callID)?.succeed(response)
     }
 
@@ -319,6 +364,7 @@ final class ClientCallHandler: ChannelDuplexHandler {
     private func failAll(_ error: RPCError) {
         let entries = waiting
         waiting = [:]
+        streams = [:]
         deadlines.removeAll()
         sweep?.cancel()
         sweep = nil

@@ -84,6 +84,7 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var paused = false
     /// Unary calls by method and status (streams are not counted here).
     private static let metrics = RequestMetrics(count: .rpcRequests, duration: .rpcDuration, nameLabel: "method")
+    private lazy var metrics = RequestMetrics.Local(Self.metrics)
     /// Streaming calls not yet ended, by call id (a cancel names one).
     private var streams: [UInt64: ResponseStream] = [:]
 
@@ -124,7 +125,12 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             let callID = request.callID
             let stream = ResponseStream(
-                callID: callID, loop: context.eventLoop, bufferLimit: streamBufferLimit, write: { channel.writeAndFlush($0) },
+                callID: callID, loop: context.eventLoop, bufferLimit: streamBufferLimit,
+                write: { [activity] response in
+                    let written = channel.writeAndFlush(response)
+                    written.whenSuccess { activity.progressed() }
+                    return written
+                },
                 ended: {
                     handler.value.streams[callID] = nil
                     handler.value.callFinished(channel: channel)
@@ -148,13 +154,15 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
                     callID: request.callID, kind: .response, status: error.status, message: error.message,
                     payload: (try? error.detail?.wireBytes()) ?? [])
             }
-            Self.metrics.record(
-                name: Method(rawValue: request.method)?.rawValue ?? "unknown", code: "\(response.status)",
-                nanoseconds: UInt64(max(0, (NIODeadline.now() - started).nanoseconds)))
+            let took = UInt64(max(0, (NIODeadline.now() - started).nanoseconds))
             // The call counts against the limit until its answer is written: a client that
             // does not read its answers stops being read.
             channel.writeAndFlush(response).whenComplete { _ in
-                channel.eventLoop.execute { handler.value.callFinished(channel: channel) }
+                channel.eventLoop.execute {
+                    handler.value.metrics.record(
+                        name: Method(rawValue: request.method)?.rawValue ?? "unknown", code: "\(response.status)", nanoseconds: took)
+                    handler.value.callFinished(channel: channel)
+                }
             }
         }
     }

@@ -93,6 +93,14 @@ public final class ResponseStream: @unchecked Sendable {
         return true
     }
 
+    /// Sends one response and tells when it is written (for a sender that paces itself by
+    /// its reader); nil once the stream has ended.
+    public func sendPaced(_ payload: [UInt8]) -> EventLoopFuture<Void>? {
+        loop.preconditionInEventLoop()
+        guard !finished else { return nil }
+        return write(Envelope(callID: callID, kind: .response, payload: payload, more: true))
+    }
+
     /// Whether less than half of `bufferLimit` waits to be sent.
     public var hasRoom: Bool { !finished && unsent < bufferLimit / 2 }
 

@@ -124,6 +124,50 @@ extension StatusRequest: ProtobufCBacked {
     }
 }
 
+extension SnapshotRequest: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__SnapshotRequest>) {
+        raftcache__snapshot_request__init(message)
+    }
+
+    init(c: Raftcache__SnapshotRequest) throws {
+        self.init()
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__SnapshotRequest {
+        Self.emptyCMessage()
+    }
+}
+
+extension BackupRequest: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__BackupRequest>) {
+        raftcache__backup_request__init(message)
+    }
+
+    init(c: Raftcache__BackupRequest) throws {
+        self.init()
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__BackupRequest {
+        Self.emptyCMessage()
+    }
+}
+
+extension BackupChunk: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__BackupChunk>) {
+        raftcache__backup_chunk__init(message)
+    }
+
+    init(c: Raftcache__BackupChunk) throws {
+        self.init(data: decodeBytes(c.data))
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__BackupChunk {
+        var c = Self.emptyCMessage()
+        c.data = arena.binary(data)
+        return c
+    }
+}
+
 extension StatusResponse: ProtobufCBacked {
     static func cInit(_ message: UnsafeMutablePointer<Raftcache__StatusResponse>) {
         raftcache__status_response__init(message)

@@ -84,6 +84,23 @@ public struct StatusRequest: Sendable, Equatable {
     public init() {}
 }
 
+public struct SnapshotRequest: Sendable, Equatable {
+    public init() {}
+}
+
+public struct BackupRequest: Sendable, Equatable {
+    public init() {}
+}
+
+/// The next bytes of a backup file (Method.backup streams them).
+public struct BackupChunk: Sendable, Equatable {
+    public var data: [UInt8]
+
+    public init(data: [UInt8] = []) {
+        self.data = data
+    }
+}
+
 public enum Role: UInt32, Sendable, CaseIterable {
     case follower = 0
     case preCandidate = 1

@@ -19,6 +19,9 @@ public enum Method: String, Sendable, CaseIterable {
     case batch = "/raftcache.KV/Batch"
     /// Streaming: one request, then WatchResponses until the last (Envelope.more unset).
     case watch = "/raftcache.KV/Watch"
+    case snapshot = "/raftcache.KV/Snapshot"
+    /// Streaming: BackupChunks, the bytes of a snapshot file in order.
+    case backup = "/raftcache.KV/Backup"
 
     /// The message a request of this method carries.
     public var requestType: any WireMessage.Type {
@@ -40,11 +43,13 @@ public enum Method: String, Sendable, CaseIterable {
         case .txn: TxnRequest.self
         case .batch: BatchRequest.self
         case .watch: WatchRequest.self
+        case .snapshot: SnapshotRequest.self
+        case .backup: BackupRequest.self
         }
     }
 
     /// Whether a call of this method is answered by a stream of responses.
-    public var streams: Bool { self == .watch }
+    public var streams: Bool { self == .watch || self == .backup }
 
     /// The message a successful response of this method carries.
     public var responseType: any WireMessage.Type {
@@ -65,6 +70,8 @@ public enum Method: String, Sendable, CaseIterable {
         case .txn: TxnResponse.self
         case .batch: BatchResponse.self
         case .watch: WatchResponse.self
+        case .snapshot: SnapshotStatus.self
+        case .backup: BackupChunk.self
         }
     }
 }

@@ -25,7 +25,7 @@ struct RaftCacheCommand: AsyncParsableCommand {
         commandName: "raft-cache",
         abstract: "A strongly consistent, in-memory key-value cache replicated with Raft.",
         discussion: "With no subcommand, raft-cache starts a node: raft-cache [node] [<options>]; raft-cache node --help lists its flags.",
-        subcommands: [NodeCommand.self, CertsCommand.self, RestoreCommand.self, RecoverCommand.self],
+        subcommands: [NodeCommand.self, CtlCommand.self, CertsCommand.self, RestoreCommand.self, RecoverCommand.self],
         defaultSubcommand: NodeCommand.self)
 }
 

@@ -20,8 +20,9 @@ struct RecoverCommand: ParsableCommand {
 
             What it keeps: every entry this node had, including entries it had not yet learned \
             were committed (they count as committed from now on). What may be lost: writes the \
-            old cluster committed that never reached this node. Never start the old members \
-            again with their old data: empty their directories and join them anew.
+            old cluster committed that never reached this node. Stop every other member that \
+            still runs, and never start one again with its old data: empty its directory and \
+            join it anew.
             """)
 
     @Option(help: "The survivor's data directory.")
@@ -69,7 +70,10 @@ struct RecoverCommand: ParsableCommand {
             lastIncludedIndex: last.index, lastIncludedTerm: last.term,
             configuration: Configuration(servers: [Server(id: localID, address: address)]))
         let frozen = store.frozen()
-        try storage.replaceState(snapshot: metadata, term: state.hardState.term) { write in try frozen.write(write) }
+        // A term past any the old cluster reached here, voted in by this node: whatever an old
+        // member still sends (a vote request, a leader's entries) is from a stale term.
+        let term = max(state.hardState.term, last.term) + 1
+        try storage.replaceState(snapshot: metadata, term: term, vote: localID) { write in try frozen.write(write) }
 
         let summary = store.summary
         let committed = max(state.hardState.commit, state.snapshot.lastIncludedIndex)
@@ -87,7 +91,8 @@ struct RecoverCommand: ParsableCommand {
             removed from the configuration: \(others.isEmpty ? "none" : others.joined(separator: ", "))
             start it with:
               raft-cache --raft-dir \(raftDir) --local-id \(localID) --raft-addr \(address)
-            then add new members (--leader-addr); never restart the removed members with their old data.
+            then add new members (--leader-addr). Stop every removed member that still runs, and empty its
+            directory before it joins again: never start one with its old data.
             """)
     }
 }

@@ -51,12 +51,15 @@ struct RestoreCommand: ParsableCommand {
         } catch {
             throw StartupError("\(from) holds a damaged map: \(error)")
         }
-        try DataDirectoryCheck.requireEmpty(raftDir)
         var metadata = backup.metadata
+        guard store.appliedIndex == metadata.lastIncludedIndex else {
+            throw StartupError("\(from) is not consistent: its map is at index \(store.appliedIndex), its metadata says \(metadata.lastIncludedIndex)")
+        }
+        try DataDirectoryCheck.requireEmpty(raftDir)
         metadata.configuration = Configuration(servers: [Server(id: localID, address: raftAddr)])
-        let storage = try FileStorage(directory: raftDir)
-        defer { storage.close() }
-        try storage.replaceState(snapshot: metadata, term: metadata.lastIncludedTerm) { write in try backup.forEachChunk(write) }
+        try FileStorage.prepareDirectory(at: raftDir) { storage in
+            try storage.replaceState(snapshot: metadata, term: metadata.lastIncludedTerm) { write in try backup.forEachChunk(write) }
+        }
         let summary = store.summary
         print("""
             restored \(from) into \(raftDir): \(summary.count) keys, \(summary.bytes) bytes, digest \(String(summary.digest, radix: 16)), \
@@ -68,9 +71,13 @@ struct RestoreCommand: ParsableCommand {
 }
 
 enum DataDirectoryCheck {
-    /// Restore writes only into a directory with nothing in it.
+    /// Restore writes only a directory that is missing or has nothing in it.
     static func requireEmpty(_ path: String) throws {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue, let entries = try? FileManager.default.contentsOfDirectory(atPath: path) else {
+            throw StartupError("--raft-dir \(path) is not a directory this user can read")
+        }
         guard entries.isEmpty else {
             throw StartupError("--raft-dir \(path) is not empty; restore prepares a new directory (move the old one away first)")
         }

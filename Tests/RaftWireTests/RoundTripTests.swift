@@ -72,6 +72,10 @@ let maximalMessages: [any WireMessage] = [
     IncrRequest(key: Array(longText.utf8), by: .min),
     IncrResponse(value: .max, index: raftBig),
     KeyVersion(createIndex: raftBig, modIndex: raftBig),
+    SnapshotRequest(),
+    SnapshotStatus(index: big, term: big, sizeBytes: big, ageMs: big, receivingIndex: big, receivedBytes: big),
+    BackupRequest(),
+    BackupChunk(data: Array(repeating: 0xEE, count: 1 << 20)),
 ]
 
 /// Every message type with all fields at their defaults.
@@ -83,7 +87,7 @@ let emptyMessages: [any WireMessage] = [
     TransferLeadershipResponse(), GetRequest(), GetResponse(), SetRequest(), SetResponse(), DeleteRequest(),
     DeleteResponse(), StatusRequest(), StatusResponse(), Command(), IncrRequest(), IncrResponse(), KeyVersion(createIndex: 0, modIndex: 0),
     SetTTLRequest(), SetTTLResponse(), TxnRequest(), TxnResponse(), BatchRequest(), BatchResponse(), Compare(), KeyOp(), KeyOpResult(),
-    WatchRequest(), WatchResponse(), WatchEvent(),
+    WatchRequest(), WatchResponse(), WatchEvent(), SnapshotRequest(), SnapshotStatus(), BackupRequest(), BackupChunk(),
 ]
 
 @Suite("Round trips")

@@ -142,6 +142,14 @@ let vectors: [Vector] = [
         name: "24-cancel",
         envelope: Envelope(callID: 14, kind: .cancel),
         message: nil),
+    Vector(
+        name: "25-kv-backup-request",
+        envelope: Envelope(callID: 15, kind: .request, method: Method.backup.rawValue, timeoutMs: 3_600_000),
+        message: BackupRequest()),
+    Vector(
+        name: "26-kv-backup-chunk",
+        envelope: Envelope(callID: 15, kind: .response, more: true),
+        message: BackupChunk(data: Array("RCSNAP01".utf8))),
 ]
 
 /// Decodes `bytes` as the type of `like` and compares.

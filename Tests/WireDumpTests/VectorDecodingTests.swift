@@ -54,6 +54,8 @@ struct VectorDecodingTests {
         "22-kv-watch-request": ["request #14 KV/Watch", "prefix=\"user/\" since=40"],
         "23-kv-watch-response": ["response #14 KV/Watch OK", "more index=42 events=[set \"user/1\"=\"alice\"@42, delete \"user/2\"@41]"],
         "24-cancel": ["cancel #14 KV/Watch"],
+        "25-kv-backup-request": ["request #15 KV/Backup"],
+        "26-kv-backup-chunk": ["response #15 KV/Backup OK", "more data_bytes=8"],
     ]
 
     @Test("every vector file has its expectation")

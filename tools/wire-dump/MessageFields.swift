@@ -293,6 +293,26 @@ extension StatusResponse: ListedFields {
     }
 }
 
+extension SnapshotRequest: ListedFields {
+    var fields: [Field] { [] }
+}
+
+extension SnapshotStatus: ListedFields {
+    var fields: [Field] {
+        [Field("index", .number(index), always: true), Field("term", .number(term)), Field("size", .number(sizeBytes)),
+         Field("age_ms", .number(ageMs)), Field("receiving", .number(receivingIndex)), Field("received", .number(receivedBytes))]
+    }
+}
+
+extension BackupRequest: ListedFields {
+    var fields: [Field] { [] }
+}
+
+extension BackupChunk: ListedFields {
+    /// Its length, not its bytes: a part is up to 256 KiB of a snapshot file.
+    var fields: [Field] { [Field("data_bytes", .number(UInt64(data.count)), always: true)] }
+}
+
 extension WatchRequest: ListedFields {
     var fields: [Field] {
         [Field("key", .bytes(key)), Field("prefix", .bytes(prefix)), Field("since", .number(since)),

@@ -40,6 +40,9 @@ typedef struct Raftcache__StatusRequest Raftcache__StatusRequest;
 typedef struct Raftcache__StatusResponse Raftcache__StatusResponse;
 typedef struct Raftcache__SnapshotStatus Raftcache__SnapshotStatus;
 typedef struct Raftcache__FollowerStatus Raftcache__FollowerStatus;
+typedef struct Raftcache__SnapshotRequest Raftcache__SnapshotRequest;
+typedef struct Raftcache__BackupRequest Raftcache__BackupRequest;
+typedef struct Raftcache__BackupChunk Raftcache__BackupChunk;
 typedef struct Raftcache__Command Raftcache__Command;
 
 
@@ -603,6 +606,37 @@ struct  Raftcache__FollowerStatus
     , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
+struct  Raftcache__SnapshotRequest
+{
+  ProtobufCMessage base;
+};
+#define RAFTCACHE__SNAPSHOT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__snapshot_request__descriptor) \
+     }
+
+
+struct  Raftcache__BackupRequest
+{
+  ProtobufCMessage base;
+};
+#define RAFTCACHE__BACKUP_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__backup_request__descriptor) \
+     }
+
+
+/*
+ * The next bytes of the backup file; the stream's last frame carries none and says OK.
+ */
+struct  Raftcache__BackupChunk
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData data;
+};
+#define RAFTCACHE__BACKUP_CHUNK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__backup_chunk__descriptor) \
+    , {0,NULL} }
+
+
 struct  Raftcache__Command
 {
   ProtobufCMessage base;
@@ -1106,6 +1140,63 @@ Raftcache__FollowerStatus *
 void   raftcache__follower_status__free_unpacked
                      (Raftcache__FollowerStatus *message,
                       ProtobufCAllocator *allocator);
+/* Raftcache__SnapshotRequest methods */
+void   raftcache__snapshot_request__init
+                     (Raftcache__SnapshotRequest         *message);
+size_t raftcache__snapshot_request__get_packed_size
+                     (const Raftcache__SnapshotRequest   *message);
+size_t raftcache__snapshot_request__pack
+                     (const Raftcache__SnapshotRequest   *message,
+                      uint8_t             *out);
+size_t raftcache__snapshot_request__pack_to_buffer
+                     (const Raftcache__SnapshotRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__SnapshotRequest *
+       raftcache__snapshot_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__snapshot_request__free_unpacked
+                     (Raftcache__SnapshotRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__BackupRequest methods */
+void   raftcache__backup_request__init
+                     (Raftcache__BackupRequest         *message);
+size_t raftcache__backup_request__get_packed_size
+                     (const Raftcache__BackupRequest   *message);
+size_t raftcache__backup_request__pack
+                     (const Raftcache__BackupRequest   *message,
+                      uint8_t             *out);
+size_t raftcache__backup_request__pack_to_buffer
+                     (const Raftcache__BackupRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__BackupRequest *
+       raftcache__backup_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__backup_request__free_unpacked
+                     (Raftcache__BackupRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__BackupChunk methods */
+void   raftcache__backup_chunk__init
+                     (Raftcache__BackupChunk         *message);
+size_t raftcache__backup_chunk__get_packed_size
+                     (const Raftcache__BackupChunk   *message);
+size_t raftcache__backup_chunk__pack
+                     (const Raftcache__BackupChunk   *message,
+                      uint8_t             *out);
+size_t raftcache__backup_chunk__pack_to_buffer
+                     (const Raftcache__BackupChunk   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__BackupChunk *
+       raftcache__backup_chunk__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__backup_chunk__free_unpacked
+                     (Raftcache__BackupChunk *message,
+                      ProtobufCAllocator *allocator);
 /* Raftcache__Command methods */
 void   raftcache__command__init
                      (Raftcache__Command         *message);
@@ -1199,6 +1290,15 @@ typedef void (*Raftcache__SnapshotStatus_Closure)
 typedef void (*Raftcache__FollowerStatus_Closure)
                  (const Raftcache__FollowerStatus *message,
                   void *closure_data);
+typedef void (*Raftcache__SnapshotRequest_Closure)
+                 (const Raftcache__SnapshotRequest *message,
+                  void *closure_data);
+typedef void (*Raftcache__BackupRequest_Closure)
+                 (const Raftcache__BackupRequest *message,
+                  void *closure_data);
+typedef void (*Raftcache__BackupChunk_Closure)
+                 (const Raftcache__BackupChunk *message,
+                  void *closure_data);
 typedef void (*Raftcache__Command_Closure)
                  (const Raftcache__Command *message,
                   void *closure_data);
@@ -1245,6 +1345,14 @@ struct Raftcache__KV_Service
                 const Raftcache__WatchRequest *input,
                 Raftcache__WatchResponse_Closure closure,
                 void *closure_data);
+  void (*snapshot)(Raftcache__KV_Service *service,
+                   const Raftcache__SnapshotRequest *input,
+                   Raftcache__SnapshotStatus_Closure closure,
+                   void *closure_data);
+  void (*backup)(Raftcache__KV_Service *service,
+                 const Raftcache__BackupRequest *input,
+                 Raftcache__BackupChunk_Closure closure,
+                 void *closure_data);
 };
 typedef void (*Raftcache__KV_ServiceDestroy)(Raftcache__KV_Service *);
 void raftcache__kv__init (Raftcache__KV_Service *service,
@@ -1261,7 +1369,9 @@ void raftcache__kv__init (Raftcache__KV_Service *service,
       function_prefix__ ## set_ttl,\
       function_prefix__ ## txn,\
       function_prefix__ ## batch,\
-      function_prefix__ ## watch  }
+      function_prefix__ ## watch,\
+      function_prefix__ ## snapshot,\
+      function_prefix__ ## backup  }
 void raftcache__kv__get(ProtobufCService *service,
                         const Raftcache__GetRequest *input,
                         Raftcache__GetResponse_Closure closure,
@@ -1298,6 +1408,14 @@ void raftcache__kv__watch(ProtobufCService *service,
                           const Raftcache__WatchRequest *input,
                           Raftcache__WatchResponse_Closure closure,
                           void *closure_data);
+void raftcache__kv__snapshot(ProtobufCService *service,
+                             const Raftcache__SnapshotRequest *input,
+                             Raftcache__SnapshotStatus_Closure closure,
+                             void *closure_data);
+void raftcache__kv__backup(ProtobufCService *service,
+                           const Raftcache__BackupRequest *input,
+                           Raftcache__BackupChunk_Closure closure,
+                           void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1332,6 +1450,9 @@ extern const ProtobufCMessageDescriptor raftcache__status_request__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__status_response__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__snapshot_status__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__follower_status__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__snapshot_request__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__backup_request__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__backup_chunk__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__command__descriptor;
 extern const ProtobufCServiceDescriptor raftcache__kv__descriptor;
 

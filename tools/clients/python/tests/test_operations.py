@@ -1,8 +1,10 @@
-"""Backup, restore and recovery from a lost quorum, on real processes: a backup taken from a
-follower while clients write restores into a new cluster holding exactly the writes up to the
-backup's index; `raft-cache recover` turns the one survivor of a 3-node cluster into a cluster
-of its own that new members join, with every write the survivor had applied."""
+"""Backup, restore, recovery from a lost quorum and the operator's CLI, on real processes: a
+backup taken from a follower while clients write restores into a new cluster holding exactly
+the writes up to the backup's index; `raft-cache recover` turns the one survivor of a 3-node
+cluster into a cluster of its own that new members join, with every write the survivor had
+applied; `raft-cache ctl` runs every command against a live cluster, within the caller's role."""
 
+import json
 import os
 import subprocess
 import sys
@@ -16,7 +18,7 @@ import raftcache_client as rc  # noqa: E402
 import unprivileged  # noqa: E402
 
 from raftcache_cluster import (BINARY, LEADER, Node, converged, eventually, founder_and_joiners, leader_of,  # noqa: E402
-                               running)
+                               running, voters)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(BINARY), reason="raft-cache is not built")
 
@@ -218,3 +220,95 @@ def test_recover_the_survivor_of_a_lost_quorum_and_grow_it_back():
         finally:
             for node in newcomers:
                 node.stop()
+
+
+def ctl(node, *args):
+    """`raft-cache ctl --json` against `node`: (exit status, the JSON it printed)."""
+    command, *rest = args
+    code, output = raft_cache("ctl", command, f"--addr={node.addr}", "--json", *rest)
+    return code, json.loads(output.strip().splitlines()[-1])
+
+
+def test_ctl_operates_a_cluster_over_the_binary_protocol():
+    workdir = tempfile.mkdtemp(prefix="raft-cache-ctl-")
+    for nodes in running(workdir, founder_and_joiners(workdir)):
+        leader = leader_of(nodes)
+        follower = next(node for node in nodes if node is not leader)
+        code, status = ctl(follower, "status")
+        assert code == 0 and status["node_id"] == follower.id and status["leader_id"] == leader.id, status
+        code, members = ctl(follower, "members")
+        assert code == 0 and {m["id"] for m in members["members"]} == {n.id for n in nodes}
+        assert [m["id"] for m in members["members"] if m["leader"]] == [leader.id]
+
+        # Keys, through a follower (it forwards writes).
+        code, written = ctl(follower, "set", "greeting", "hello", "--ttl", "1h")
+        assert code == 0 and written["index"] > 0
+        code, read = ctl(leader, "get", "greeting")
+        assert code == 0 and read["value"] == "hello" and read["mod_index"] == written["index"] and read["ttl_ms"] > 0
+        code, _ = ctl(follower, "delete", "greeting")
+        assert code == 0
+        code, missing = ctl(leader, "get", "greeting")
+        assert code == 1 and missing["error"]["code"] == "NOT_FOUND", missing
+        code, output = raft_cache("ctl", "get", "nothing-here", f"--addr={leader.addr}")
+        assert code == 1 and "NOT_FOUND" in output
+
+        # Membership: a member added by ctl, then started, becomes a voter; then removed.
+        newcomer = Node(workdir, "node-4", join=leader.addr)
+        code, added = ctl(follower, "add", newcomer.id, newcomer.addr)
+        assert code == 0 and added["index"] > 0, added
+        newcomer.start()
+        try:
+            eventually("node-4 a voter", lambda: newcomer.id in voters(leader.status()), timeout=30)
+            code, _ = ctl(leader, "remove", newcomer.id)
+            assert code == 0
+            eventually("node-4 gone", lambda: newcomer.id not in {m.id for m in leader.status().members})
+        finally:
+            newcomer.stop()
+
+        # Leadership, snapshots and a backup that restores.
+        code, _ = ctl(follower, "transfer", follower.id)
+        assert code == 0
+        eventually(f"{follower.id} to lead", lambda: follower.status().role == LEADER, timeout=15)
+        with follower.client() as client:
+            for i in range(50):
+                client.set(f"k{i}".encode(), f"v{i}".encode())
+        code, snapshot = ctl(leader, "snapshot")
+        assert code == 0 and snapshot["index"] > 0
+        eventually("the cluster converged", lambda: converged(nodes), timeout=30)
+        source = follower.status()
+        path = os.path.join(workdir, "ctl.backup")
+        code, backup = ctl(leader, "backup", path)
+        assert code == 0 and backup["index"] >= source.applied_index and os.path.getsize(path) == backup["bytes"]
+        restored_dir = os.path.join(workdir, "restored")
+        unprivileged.writable_dir(restored_dir)
+        restored = start_restored(restored_dir, "restored-1", path)
+        try:
+            status = restored.status()
+            assert (status.digest, status.keys) == (source.digest, source.keys)
+        finally:
+            restored.stop()
+
+
+def test_ctl_refuses_what_the_caller_may_not_do():
+    workdir = tempfile.mkdtemp(prefix="raft-cache-ctl-auth-")
+    unprivileged.writable_dir(workdir)
+    tokens = os.path.join(workdir, "tokens")
+    with open(tokens, "w") as out:
+        out.write("read reader-token-0123456789\nadmin admin-token-0123456789\n")
+    os.chmod(tokens, 0o644)
+    reader = os.path.join(workdir, "reader")
+    with open(reader, "w") as out:
+        out.write("reader-token-0123456789\n")
+    os.chmod(reader, 0o644)
+    for nodes in running(workdir, founder_and_joiners(workdir, count=1, args=[f"--auth-token-file={tokens}"],
+                                                      token="admin-token-0123456789")):
+        code, status = ctl(nodes[0], "status", f"--token-file={reader}")
+        assert code == 0 and status["role"] == "leader"
+        path = os.path.join(workdir, "refused.backup")
+        code, refused = ctl(nodes[0], "backup", path, f"--token-file={reader}")
+        assert code == 1 and refused["error"]["code"] == "PERMISSION_DENIED", refused
+        assert not os.path.exists(path) and not os.path.exists(path + ".partial")
+        code, refused = ctl(nodes[0], "set", "k", "v", f"--token-file={reader}")
+        assert code == 1 and refused["error"]["code"] == "PERMISSION_DENIED", refused
+        code, refused = ctl(nodes[0], "status")  # No token at all.
+        assert code == 1 and refused["error"]["code"] == "UNAUTHENTICATED", refused
