@@ -3117,7 +3117,7 @@ const ProtobufCMessageDescriptor raftcache__backup_chunk__descriptor =
   (ProtobufCMessageInit) raftcache__backup_chunk__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[12] =
+static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[16] =
 {
   {
     "op",
@@ -3263,8 +3263,57 @@ static const ProtobufCFieldDescriptor raftcache__command__field_descriptors[12] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "session_id",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Command, session_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sequence",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Command, sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "acked_below",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Command, acked_below),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "session_ids",
+    16,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Raftcache__Command, n_session_ids),
+    offsetof(Raftcache__Command, session_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__command__field_indices_by_name[] = {
+  14,   /* field[14] = acked_below */
   5,   /* field[5] = by */
   4,   /* field[4] = if_absent */
   3,   /* field[3] = if_mod_index */
@@ -3274,6 +3323,9 @@ static const unsigned raftcache__command__field_indices_by_name[] = {
   6,   /* field[6] = now_ms */
   11,   /* field[11] = only_expiring */
   0,   /* field[0] = op */
+  13,   /* field[13] = sequence */
+  12,   /* field[12] = session_id */
+  15,   /* field[15] = session_ids */
   7,   /* field[7] = ttl_ms */
   10,   /* field[10] = txn */
   2,   /* field[2] = value */
@@ -3281,7 +3333,7 @@ static const unsigned raftcache__command__field_indices_by_name[] = {
 static const ProtobufCIntRange raftcache__command__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor raftcache__command__descriptor =
 {
@@ -3291,7 +3343,7 @@ const ProtobufCMessageDescriptor raftcache__command__descriptor =
   "Raftcache__Command",
   "raftcache",
   sizeof(Raftcache__Command),
-  12,
+  16,
   raftcache__command__field_descriptors,
   raftcache__command__field_indices_by_name,
   1,  raftcache__command__number_ranges,
@@ -3486,7 +3538,7 @@ const ProtobufCEnumDescriptor raftcache__role__descriptor =
   raftcache__role__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue raftcache__command_op__enum_values_by_number[7] =
+static const ProtobufCEnumValue raftcache__command_op__enum_values_by_number[9] =
 {
   { "COMMAND_OP_SET", "RAFTCACHE__COMMAND_OP__COMMAND_OP_SET", 0 },
   { "COMMAND_OP_DELETE", "RAFTCACHE__COMMAND_OP__COMMAND_OP_DELETE", 1 },
@@ -3495,16 +3547,20 @@ static const ProtobufCEnumValue raftcache__command_op__enum_values_by_number[7] 
   { "COMMAND_OP_EXPIRE", "RAFTCACHE__COMMAND_OP__COMMAND_OP_EXPIRE", 4 },
   { "COMMAND_OP_EVICT", "RAFTCACHE__COMMAND_OP__COMMAND_OP_EVICT", 5 },
   { "COMMAND_OP_TXN", "RAFTCACHE__COMMAND_OP__COMMAND_OP_TXN", 6 },
+  { "COMMAND_OP_OPEN_SESSION", "RAFTCACHE__COMMAND_OP__COMMAND_OP_OPEN_SESSION", 7 },
+  { "COMMAND_OP_EXPIRE_SESSIONS", "RAFTCACHE__COMMAND_OP__COMMAND_OP_EXPIRE_SESSIONS", 8 },
 };
 static const ProtobufCIntRange raftcache__command_op__value_ranges[] = {
-{0, 0},{0, 7}
+{0, 0},{0, 9}
 };
-static const ProtobufCEnumValueIndex raftcache__command_op__enum_values_by_name[7] =
+static const ProtobufCEnumValueIndex raftcache__command_op__enum_values_by_name[9] =
 {
   { "COMMAND_OP_DELETE", 1 },
   { "COMMAND_OP_EVICT", 5 },
   { "COMMAND_OP_EXPIRE", 4 },
+  { "COMMAND_OP_EXPIRE_SESSIONS", 8 },
   { "COMMAND_OP_INCR", 2 },
+  { "COMMAND_OP_OPEN_SESSION", 7 },
   { "COMMAND_OP_SET", 0 },
   { "COMMAND_OP_SET_TTL", 3 },
   { "COMMAND_OP_TXN", 6 },
@@ -3516,9 +3572,9 @@ const ProtobufCEnumDescriptor raftcache__command_op__descriptor =
   "CommandOp",
   "Raftcache__CommandOp",
   "raftcache",
-  7,
+  9,
   raftcache__command_op__enum_values_by_number,
-  7,
+  9,
   raftcache__command_op__enum_values_by_name,
   1,
   raftcache__command_op__value_ranges,

@@ -6,6 +6,19 @@ extension CacheStore.State {
 
     mutating func apply(_ command: Command, index: UInt64) -> CacheStore.Outcome {
         logClock = max(logClock, command.nowMs)
+        guard let tag = command.session else { return perform(command, index: index) }
+        switch sessions.admit(tag, now: logClock) {
+        case .refused(let why): return .sessionRefused(why)
+        case .repeated(let answer): return .repeated(index: answer.index, outcome: answer.outcome)
+        case .apply:
+            let outcome = perform(command, index: index)
+            sessions.record(tag, ClientSessions.Answer(index: index, outcome: outcome))
+            return outcome
+        }
+    }
+
+    /// What `command` does to the map, once it is known to be applied.
+    private mutating func perform(_ command: Command, index: UInt64) -> CacheStore.Outcome {
         if command.condition != .none {
             let current = live(command.key)?.version
             guard command.condition.holds(for: current) else { return .conditionFailed(current: current) }
@@ -48,6 +61,11 @@ extension CacheStore.State {
         case .txn:
             guard let txn = command.txn else { return .malformed }
             return transaction(txn, index: index)
+        case .openSession:
+            sessions.open(id: index, now: logClock)
+            return .sessionOpened(id: index)
+        case .expireSessions:
+            return .removed(count: sessions.expire(command.sessionIDs, idleMs: command.ttlMs, now: logClock))
         }
     }
 

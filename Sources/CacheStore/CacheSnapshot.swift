@@ -2,17 +2,19 @@ import RaftWire
 
 /// A snapshot of the map, written and read in chunks:
 ///
-///     "RCKV0003", u64 applied index, u64 log clock, u64 number of pairs,
+///     "RCKV0004", u64 applied index, u64 log clock, u64 number of pairs,
 ///     then for each pair: u32 key length, key, u32 value length, value,
 ///     u64 create index, u64 mod index, u64 expiry (little-endian; expiry in Unix
-///     milliseconds, 0: none).
+///     milliseconds, 0: none); then the client sessions (SessionSnapshot.swift).
 ///
-/// Older formats load: "RCKV0002" has no log clock and no expiries, "RCKV0001" (before keys
-/// had versions) not even versions; its keys load with version 0/0.
+/// Older formats load: "RCKV0003" has no sessions, "RCKV0002" no log clock and no expiries
+/// either, "RCKV0001" (before keys had versions) not even versions; its keys load with
+/// version 0/0.
 ///
 /// The map is frozen by copy-on-write for the write, so applying goes on meanwhile.
 extension CacheStore {
-    static let snapshotMagic = Array("RCKV0003".utf8)
+    static let snapshotMagic = Array("RCKV0004".utf8)
+    static let sessionlessMagic = Array("RCKV0003".utf8)
     static let unexpiringMagic = Array("RCKV0002".utf8)
     static let unversionedMagic = Array("RCKV0001".utf8)
 
@@ -24,7 +26,7 @@ extension CacheStore {
     /// The map as it is now, kept by copy-on-write (O(1) here; the next write to the live
     /// map pays for the copy), to be written out elsewhere while applying goes on.
     public func frozen() -> FrozenCache {
-        state.withLock { FrozenCache(values: $0.values, appliedIndex: $0.appliedIndex, logClock: $0.logClock) }
+        state.withLock { FrozenCache(values: $0.values, appliedIndex: $0.appliedIndex, logClock: $0.logClock, sessions: $0.sessions) }
     }
 }
 
@@ -33,6 +35,7 @@ public struct FrozenCache: Sendable {
     let values: ShardedMap
     public let appliedIndex: UInt64
     let logClock: UInt64
+    let sessions: ClientSessions
 
     /// Writes the snapshot in chunks of about `chunkSize` bytes; returns its index.
     @discardableResult
@@ -56,6 +59,7 @@ public struct FrozenCache: Sendable {
                 chunk.removeAll(keepingCapacity: true)
             }
         }
+        sessions.write(to: &chunk)
         if !chunk.isEmpty { try write(chunk) }
         return index
     }
@@ -78,17 +82,19 @@ extension CacheStore {
         state.withLock { state in
             state = State(
                 values: snapshot.values, appliedIndex: snapshot.appliedIndex, logClock: snapshot.logClock,
-                expiring: ExpiryIndex(of: snapshot.values), expiredKeys: state.expiredKeys, evictedKeys: state.evictedKeys)
+                expiring: ExpiryIndex(of: snapshot.values), expiredKeys: state.expiredKeys, evictedKeys: state.evictedKeys,
+                sessions: snapshot.sessions)
         }
     }
 
     private static func load(from reader: ChunkReader) throws -> LoadedSnapshot {
         var reader = reader
         let magic = try reader.bytes(8)
-        guard magic == Self.snapshotMagic || magic == Self.unexpiringMagic || magic == Self.unversionedMagic else {
+        guard [Self.snapshotMagic, Self.sessionlessMagic, Self.unexpiringMagic, Self.unversionedMagic].contains(magic) else {
             throw CacheSnapshotError.malformed("bad header")
         }
-        let versioned = magic != Self.unversionedMagic, expiring = magic == Self.snapshotMagic
+        let versioned = magic != Self.unversionedMagic
+        let expiring = magic == Self.snapshotMagic || magic == Self.sessionlessMagic
         let index = try reader.uint64()
         let logClock = expiring ? try reader.uint64() : 0
         guard logClock < wireNumberLimit else { throw CacheSnapshotError.malformed("log clock \(logClock) out of range") }
@@ -111,8 +117,9 @@ extension CacheStore {
                 throw CacheSnapshotError.malformed("a key appears twice")
             }
         }
+        let sessions = magic == Self.snapshotMagic ? try ClientSessions.read(from: &reader, appliedIndex: index) : ClientSessions()
         guard reader.atEnd else { throw CacheSnapshotError.malformed("bytes after the last pair") }
-        return LoadedSnapshot(values: values, appliedIndex: index, logClock: logClock)
+        return LoadedSnapshot(values: values, appliedIndex: index, logClock: logClock, sessions: sessions)
     }
 }
 
@@ -121,6 +128,7 @@ public struct LoadedSnapshot: Sendable {
     let values: ShardedMap
     public let appliedIndex: UInt64
     let logClock: UInt64
+    let sessions: ClientSessions
 }
 
 public enum CacheSnapshotError: Error, Equatable, Sendable {
@@ -128,7 +136,7 @@ public enum CacheSnapshotError: Error, Equatable, Sendable {
 }
 
 /// Reads a snapshot in pieces without holding it whole.
-private struct ChunkReader {
+struct ChunkReader {
     let size: UInt64
     let read: (UInt64, Int) throws -> [UInt8]
     var buffer: [UInt8] = []

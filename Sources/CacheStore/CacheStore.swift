@@ -24,6 +24,8 @@ public final class CacheStore: Sendable {
         var evictedKeys: UInt64 = 0
         /// What the entry being applied changed.
         var changes: [Change] = []
+        /// Client sessions and the answers they may ask for again.
+        var sessions = ClientSessions()
     }
 
     let state = Mutex(State())
@@ -56,6 +58,23 @@ public final class CacheStore: Sendable {
         /// A transaction: whether its compares held, and what each operation of the branch
         /// that ran found or did.
         case txn(succeeded: Bool, results: [OpResult])
+        /// A client session was opened; its id.
+        case sessionOpened(id: UInt64)
+        /// A session's write already applied by the entry at `index`: nothing changed now,
+        /// and the answer is the first one.
+        indirect case repeated(index: UInt64, outcome: Outcome)
+        /// A session's write that is not applied (see `SessionRefusal`).
+        case sessionRefused(SessionRefusal)
+    }
+
+    /// Why a session's write was not applied: nothing changed.
+    public enum SessionRefusal: Equatable, Sendable {
+        /// No such session: it expired (idle past the leader's timeout) or never was.
+        case unknownSession
+        /// Its client acknowledged that sequence's answer already: a stale duplicate.
+        case alreadyAcknowledged
+        /// The session holds `ClientSessions.maxAnswers` answers its client has not acknowledged.
+        case tooManyUnacknowledged
     }
 
     /// What one operation of a transaction found (a get) or did (a set; a delete: whether the

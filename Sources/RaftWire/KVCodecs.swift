@@ -282,7 +282,12 @@ extension Command: ProtobufCBacked {
             nowMs: try decodeNumber(c.now_ms, field: "Command.now_ms"), ttlMs: try decodeNumber(c.ttl_ms, field: "Command.ttl_ms"),
             keys: decodeRepeatedBytes(c.n_keys, c.keys),
             modIndexes: try decodeRepeatedNumbers(c.n_mod_indexes, c.mod_indexes, field: "Command.mod_indexes"),
-            txn: try c.txn.map { try TxnRequest(c: $0.pointee) }, onlyExpiring: c.only_expiring != 0)
+            txn: try c.txn.map { try TxnRequest(c: $0.pointee) }, onlyExpiring: c.only_expiring != 0,
+            session: c.session_id == 0 ? nil : SessionTag(
+                id: try decodeNumber(c.session_id, field: "Command.session_id"),
+                sequence: try decodeNumber(c.sequence, field: "Command.sequence"),
+                ackedBelow: try decodeNumber(c.acked_below, field: "Command.acked_below")),
+            sessionIDs: try decodeRepeatedNumbers(c.n_session_ids, c.session_ids, field: "Command.session_ids"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__Command {
@@ -299,6 +304,12 @@ extension Command: ProtobufCBacked {
         (c.n_mod_indexes, c.mod_indexes) = arena.repeatedNumbers(modIndexes)
         c.txn = try txn.map { try arena.message($0) }
         c.only_expiring = onlyExpiring.cBoolean
+        if let session {
+            c.session_id = session.id
+            c.sequence = session.sequence
+            c.acked_below = session.ackedBelow
+        }
+        (c.n_session_ids, c.session_ids) = arena.repeatedNumbers(sessionIDs)
         return c
     }
 }

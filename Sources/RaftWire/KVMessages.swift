@@ -228,6 +228,25 @@ public enum CommandOp: UInt32, Sendable, CaseIterable {
     case evict = 5
     /// A transaction, or a batch of writes.
     case txn = 6
+    /// Opens a client session (its id: the entry's index).
+    case openSession = 7
+    /// The leader's: ends those of `sessionIDs` idle for `ttlMs`.
+    case expireSessions = 8
+}
+
+/// Which client session a write belongs to, and its place in the session's order (the Raft
+/// thesis, 6.3): a write is applied once per sequence number; the client has every answer
+/// below `ackedBelow`.
+public struct SessionTag: Sendable, Equatable, Hashable {
+    public var id: UInt64
+    public var sequence: UInt64
+    public var ackedBelow: UInt64
+
+    public init(id: UInt64, sequence: UInt64, ackedBelow: UInt64 = 0) {
+        self.id = id
+        self.sequence = sequence
+        self.ackedBelow = ackedBelow
+    }
 }
 
 /// A state-machine command: the data of a `.command` log entry.
@@ -249,11 +268,15 @@ public struct Command: Sendable, Equatable {
     public var txn: TxnRequest?
     /// `.evict` under a volatile policy: keys without a TTL (any more) stay.
     public var onlyExpiring: Bool
+    /// A client session's write (nil: none).
+    public var session: SessionTag?
+    /// `.expireSessions`: the sessions to end if still idle.
+    public var sessionIDs: [UInt64]
 
     public init(
         op: CommandOp = .set, key: [UInt8] = [], value: [UInt8] = [], condition: WriteCondition = .none, by: Int64 = 0,
         nowMs: UInt64 = 0, ttlMs: UInt64 = 0, keys: [[UInt8]] = [], modIndexes: [UInt64] = [], txn: TxnRequest? = nil,
-        onlyExpiring: Bool = false
+        onlyExpiring: Bool = false, session: SessionTag? = nil, sessionIDs: [UInt64] = []
     ) {
         self.op = op
         self.key = key
@@ -266,6 +289,8 @@ public struct Command: Sendable, Equatable {
         self.modIndexes = modIndexes
         self.txn = txn
         self.onlyExpiring = onlyExpiring
+        self.session = session
+        self.sessionIDs = sessionIDs
     }
 }
 

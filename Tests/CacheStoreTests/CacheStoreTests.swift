@@ -227,11 +227,13 @@ struct CacheStoreTests {
         source.apply(try setEntry(1, "k", "v"))
         var bytes: [UInt8] = []
         _ = try source.writeSnapshot { bytes += $0 }
-        // The last 24 bytes are the only pair's create and mod index, and its expiry.
+        // The last 32 bytes are the only pair's create and mod index and its expiry, then the
+        // number of client sessions (none).
         for (create, mod) in [(UInt64(1), UInt64(2)), (2, 1)] {
-            var changed = Array(bytes.dropLast(24))
+            var changed = Array(bytes.dropLast(32))
             changed.appendLittleEndian(create)
             changed.appendLittleEndian(mod)
+            changed.appendLittleEndian(UInt64(0))
             changed.appendLittleEndian(UInt64(0))
             #expect(throws: CacheSnapshotError.self) {
                 try CacheStore().restoreSnapshot(size: UInt64(changed.count)) { offset, count in

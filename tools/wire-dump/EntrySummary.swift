@@ -40,17 +40,24 @@ enum EntrySummary {
             case .absent: " if absent"
             }
             let ttl = command.ttlMs > 0 ? " ttl \(command.ttlMs)ms" : ""
-            switch command.op {
-            case .set: return "set \(TextRendering.bytes(command.key)) (\(command.value.count)B)\(condition)\(ttl)"
-            case .delete: return "delete \(TextRendering.bytes(command.key))\(condition)"
-            case .incr: return "incr \(TextRendering.bytes(command.key)) by \(command.by)"
-            case .setTTL: return "ttl \(TextRendering.bytes(command.key))\(command.ttlMs > 0 ? ttl : " none")"
-            case .expire: return "expire \(command.keys.count) keys"
-            case .evict: return "evict \(command.keys.count) keys"
-            case .txn:
-                let txn = command.txn ?? TxnRequest()
-                return "txn \(txn.compares.count) compares, \(txn.success.count)/\(txn.failure.count) ops"
-            }
+            let session = command.session.map { " session \($0.id)#\($0.sequence)" } ?? ""
+            return describe(command, condition: condition, ttl: ttl) + session
+        }
+    }
+
+    private static func describe(_ command: Command, condition: String, ttl: String) -> String {
+        switch command.op {
+        case .set: return "set \(TextRendering.bytes(command.key)) (\(command.value.count)B)\(condition)\(ttl)"
+        case .delete: return "delete \(TextRendering.bytes(command.key))\(condition)"
+        case .incr: return "incr \(TextRendering.bytes(command.key)) by \(command.by)"
+        case .setTTL: return "ttl \(TextRendering.bytes(command.key))\(command.ttlMs > 0 ? ttl : " none")"
+        case .expire: return "expire \(command.keys.count) keys"
+        case .evict: return "evict \(command.keys.count) keys"
+        case .txn:
+            let txn = command.txn ?? TxnRequest()
+            return "txn \(txn.compares.count) compares, \(txn.success.count)/\(txn.failure.count) ops"
+        case .openSession: return "open session"
+        case .expireSessions: return "expire \(command.sessionIDs.count) sessions idle \(command.ttlMs)ms"
         }
     }
 
@@ -63,6 +70,8 @@ enum EntrySummary {
         case .expire: "expire"
         case .evict: "evict"
         case .txn: "txn"
+        case .openSession: "open_session"
+        case .expireSessions: "expire_sessions"
         }
     }
 

@@ -139,7 +139,15 @@ typedef enum _Raftcache__CommandOp {
   /*
    * A transaction (`txn`); a batch of writes is one without compares.
    */
-  RAFTCACHE__COMMAND_OP__COMMAND_OP_TXN = 6
+  RAFTCACHE__COMMAND_OP__COMMAND_OP_TXN = 6,
+  /*
+   * Opens a client session; its id is this entry's index.
+   */
+  RAFTCACHE__COMMAND_OP__COMMAND_OP_OPEN_SESSION = 7,
+  /*
+   * Proposed by the leader: ends those of `session_ids` idle for `ttl_ms` by the log's clock.
+   */
+  RAFTCACHE__COMMAND_OP__COMMAND_OP_EXPIRE_SESSIONS = 8
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RAFTCACHE__COMMAND_OP)
 } Raftcache__CommandOp;
 
@@ -678,10 +686,23 @@ struct  Raftcache__Command
    * EVICT under a volatile policy: a key whose TTL was removed since it was chosen stays.
    */
   protobuf_c_boolean only_expiring;
+  /*
+   * A write of a client session (session_id, not 0): applied once per `sequence`; a repeat is
+   * answered with the first answer. The client holds every answer below `acked_below`, so the
+   * session forgets them.
+   */
+  uint64_t session_id;
+  uint64_t sequence;
+  uint64_t acked_below;
+  /*
+   * EXPIRE_SESSIONS.
+   */
+  size_t n_session_ids;
+  uint64_t *session_ids;
 };
 #define RAFTCACHE__COMMAND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__command__descriptor) \
-    , RAFTCACHE__COMMAND_OP__COMMAND_OP_SET, {0,NULL}, {0,NULL}, 0, 0, 0, 0, 0, 0,NULL, 0,NULL, NULL, 0 }
+    , RAFTCACHE__COMMAND_OP__COMMAND_OP_SET, {0,NULL}, {0,NULL}, 0, 0, 0, 0, 0, 0,NULL, 0,NULL, NULL, 0, 0, 0, 0, 0,NULL }
 
 
 /* Raftcache__GetRequest methods */
