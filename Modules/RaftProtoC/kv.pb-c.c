@@ -1132,6 +1132,96 @@ void   raftcache__snapshot_request__free_unpacked
   assert(message->base.descriptor == &raftcache__snapshot_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   raftcache__open_session_request__init
+                     (Raftcache__OpenSessionRequest         *message)
+{
+  static const Raftcache__OpenSessionRequest init_value = RAFTCACHE__OPEN_SESSION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t raftcache__open_session_request__get_packed_size
+                     (const Raftcache__OpenSessionRequest *message)
+{
+  assert(message->base.descriptor == &raftcache__open_session_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__open_session_request__pack
+                     (const Raftcache__OpenSessionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__open_session_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__open_session_request__pack_to_buffer
+                     (const Raftcache__OpenSessionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__open_session_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__OpenSessionRequest *
+       raftcache__open_session_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__OpenSessionRequest *)
+     protobuf_c_message_unpack (&raftcache__open_session_request__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__open_session_request__free_unpacked
+                     (Raftcache__OpenSessionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__open_session_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   raftcache__open_session_response__init
+                     (Raftcache__OpenSessionResponse         *message)
+{
+  static const Raftcache__OpenSessionResponse init_value = RAFTCACHE__OPEN_SESSION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t raftcache__open_session_response__get_packed_size
+                     (const Raftcache__OpenSessionResponse *message)
+{
+  assert(message->base.descriptor == &raftcache__open_session_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t raftcache__open_session_response__pack
+                     (const Raftcache__OpenSessionResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &raftcache__open_session_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t raftcache__open_session_response__pack_to_buffer
+                     (const Raftcache__OpenSessionResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &raftcache__open_session_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Raftcache__OpenSessionResponse *
+       raftcache__open_session_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Raftcache__OpenSessionResponse *)
+     protobuf_c_message_unpack (&raftcache__open_session_response__descriptor,
+                                allocator, len, data);
+}
+void   raftcache__open_session_response__free_unpacked
+                     (Raftcache__OpenSessionResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &raftcache__open_session_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   raftcache__backup_request__init
                      (Raftcache__BackupRequest         *message)
 {
@@ -2539,7 +2629,7 @@ const ProtobufCMessageDescriptor raftcache__status_request__descriptor =
   (ProtobufCMessageInit) raftcache__status_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__status_response__field_descriptors[22] =
+static const ProtobufCFieldDescriptor raftcache__status_response__field_descriptors[23] =
 {
   {
     "node_id",
@@ -2805,10 +2895,23 @@ static const ProtobufCFieldDescriptor raftcache__status_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "client_sessions",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__StatusResponse, client_sessions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__status_response__field_indices_by_name[] = {
   7,   /* field[7] = applied_index */
   13,   /* field[13] = bytes */
+  22,   /* field[22] = client_sessions */
   6,   /* field[6] = commit_index */
   14,   /* field[14] = digest */
   20,   /* field[20] = evicted_keys */
@@ -2833,7 +2936,7 @@ static const unsigned raftcache__status_response__field_indices_by_name[] = {
 static const ProtobufCIntRange raftcache__status_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 22 }
+  { 0, 23 }
 };
 const ProtobufCMessageDescriptor raftcache__status_response__descriptor =
 {
@@ -2843,7 +2946,7 @@ const ProtobufCMessageDescriptor raftcache__status_response__descriptor =
   "Raftcache__StatusResponse",
   "raftcache",
   sizeof(Raftcache__StatusResponse),
-  22,
+  23,
   raftcache__status_response__field_descriptors,
   raftcache__status_response__field_indices_by_name,
   1,  raftcache__status_response__number_ranges,
@@ -3059,6 +3162,75 @@ const ProtobufCMessageDescriptor raftcache__snapshot_request__descriptor =
   raftcache__snapshot_request__field_indices_by_name,
   0,  raftcache__snapshot_request__number_ranges,
   (ProtobufCMessageInit) raftcache__snapshot_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define raftcache__open_session_request__field_descriptors NULL
+#define raftcache__open_session_request__field_indices_by_name NULL
+#define raftcache__open_session_request__number_ranges NULL
+const ProtobufCMessageDescriptor raftcache__open_session_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.OpenSessionRequest",
+  "OpenSessionRequest",
+  "Raftcache__OpenSessionRequest",
+  "raftcache",
+  sizeof(Raftcache__OpenSessionRequest),
+  0,
+  raftcache__open_session_request__field_descriptors,
+  raftcache__open_session_request__field_indices_by_name,
+  0,  raftcache__open_session_request__number_ranges,
+  (ProtobufCMessageInit) raftcache__open_session_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor raftcache__open_session_response__field_descriptors[2] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__OpenSessionResponse, session_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timeout_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__OpenSessionResponse, timeout_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned raftcache__open_session_response__field_indices_by_name[] = {
+  0,   /* field[0] = session_id */
+  1,   /* field[1] = timeout_ms */
+};
+static const ProtobufCIntRange raftcache__open_session_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor raftcache__open_session_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "raftcache.OpenSessionResponse",
+  "OpenSessionResponse",
+  "Raftcache__OpenSessionResponse",
+  "raftcache",
+  sizeof(Raftcache__OpenSessionResponse),
+  2,
+  raftcache__open_session_response__field_descriptors,
+  raftcache__open_session_response__field_indices_by_name,
+  1,  raftcache__open_session_response__number_ranges,
+  (ProtobufCMessageInit) raftcache__open_session_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 #define raftcache__backup_request__field_descriptors NULL
@@ -3580,7 +3752,7 @@ const ProtobufCEnumDescriptor raftcache__command_op__descriptor =
   raftcache__command_op__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor raftcache__kv__method_descriptors[11] =
+static const ProtobufCMethodDescriptor raftcache__kv__method_descriptors[12] =
 {
   { "Get", &raftcache__get_request__descriptor, &raftcache__get_response__descriptor },
   { "Set", &raftcache__set_request__descriptor, &raftcache__set_response__descriptor },
@@ -3593,6 +3765,7 @@ static const ProtobufCMethodDescriptor raftcache__kv__method_descriptors[11] =
   { "Watch", &raftcache__watch_request__descriptor, &raftcache__watch_response__descriptor },
   { "Snapshot", &raftcache__snapshot_request__descriptor, &raftcache__snapshot_status__descriptor },
   { "Backup", &raftcache__backup_request__descriptor, &raftcache__backup_chunk__descriptor },
+  { "OpenSession", &raftcache__open_session_request__descriptor, &raftcache__open_session_response__descriptor },
 };
 const unsigned raftcache__kv__method_indices_by_name[] = {
   10,        /* Backup */
@@ -3600,6 +3773,7 @@ const unsigned raftcache__kv__method_indices_by_name[] = {
   2,        /* Delete */
   0,        /* Get */
   4,        /* Incr */
+  11,        /* OpenSession */
   1,        /* Set */
   5,        /* SetTTL */
   9,        /* Snapshot */
@@ -3614,7 +3788,7 @@ const ProtobufCServiceDescriptor raftcache__kv__descriptor =
   "KV",
   "Raftcache__KV",
   "raftcache",
-  11,
+  12,
   raftcache__kv__method_descriptors,
   raftcache__kv__method_indices_by_name
 };
@@ -3705,6 +3879,14 @@ void raftcache__kv__backup(ProtobufCService *service,
 {
   assert(service->descriptor == &raftcache__kv__descriptor);
   service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void raftcache__kv__open_session(ProtobufCService *service,
+                                 const Raftcache__OpenSessionRequest *input,
+                                 Raftcache__OpenSessionResponse_Closure closure,
+                                 void *closure_data)
+{
+  assert(service->descriptor == &raftcache__kv__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void raftcache__kv__init (Raftcache__KV_Service *service,
                           Raftcache__KV_ServiceDestroy destroy)

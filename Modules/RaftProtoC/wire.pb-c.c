@@ -142,7 +142,7 @@ void   raftcache__key_version__free_unpacked
   assert(message->base.descriptor == &raftcache__key_version__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor raftcache__envelope__field_descriptors[10] =
+static const ProtobufCFieldDescriptor raftcache__envelope__field_descriptors[13] =
 {
   {
     "call_id",
@@ -264,8 +264,45 @@ static const ProtobufCFieldDescriptor raftcache__envelope__field_descriptors[10]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "session_id",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Envelope, session_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sequence",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Envelope, sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "acked_below",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__Envelope, acked_below),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__envelope__field_indices_by_name[] = {
+  12,   /* field[12] = acked_below */
   8,   /* field[8] = auth_token */
   0,   /* field[0] = call_id */
   7,   /* field[7] = hops */
@@ -274,13 +311,15 @@ static const unsigned raftcache__envelope__field_indices_by_name[] = {
   2,   /* field[2] = method */
   9,   /* field[9] = more */
   6,   /* field[6] = payload */
+  11,   /* field[11] = sequence */
+  10,   /* field[10] = session_id */
   4,   /* field[4] = status */
   3,   /* field[3] = timeout_ms */
 };
 static const ProtobufCIntRange raftcache__envelope__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor raftcache__envelope__descriptor =
 {
@@ -290,14 +329,14 @@ const ProtobufCMessageDescriptor raftcache__envelope__descriptor =
   "Raftcache__Envelope",
   "raftcache",
   sizeof(Raftcache__Envelope),
-  10,
+  13,
   raftcache__envelope__field_descriptors,
   raftcache__envelope__field_indices_by_name,
   1,  raftcache__envelope__number_ranges,
   (ProtobufCMessageInit) raftcache__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor raftcache__error_detail__field_descriptors[6] =
+static const ProtobufCFieldDescriptor raftcache__error_detail__field_descriptors[7] =
 {
   {
     "leader_id",
@@ -371,6 +410,18 @@ static const ProtobufCFieldDescriptor raftcache__error_detail__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "session",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Raftcache__ErrorDetail, session),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned raftcache__error_detail__field_indices_by_name[] = {
   3,   /* field[3] = current_version */
@@ -379,11 +430,12 @@ static const unsigned raftcache__error_detail__field_indices_by_name[] = {
   4,   /* field[4] = limit */
   5,   /* field[5] = oldest_index */
   2,   /* field[2] = retry_after_ms */
+  6,   /* field[6] = session */
 };
 static const ProtobufCIntRange raftcache__error_detail__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor raftcache__error_detail__descriptor =
 {
@@ -393,7 +445,7 @@ const ProtobufCMessageDescriptor raftcache__error_detail__descriptor =
   "Raftcache__ErrorDetail",
   "raftcache",
   sizeof(Raftcache__ErrorDetail),
-  6,
+  7,
   raftcache__error_detail__field_descriptors,
   raftcache__error_detail__field_indices_by_name,
   1,  raftcache__error_detail__number_ranges,

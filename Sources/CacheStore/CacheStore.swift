@@ -166,6 +166,15 @@ public final class CacheStore: Sendable {
         }
     }
 
+    /// Client sessions idle for `idleMs` by `now` (the leader's clock), up to `limit`: what
+    /// the leader proposes to end.
+    public func idleSessions(idleMs: UInt64, now: UInt64, limit: Int) -> [UInt64] {
+        state.withLock { $0.sessions.idle(idleMs: idleMs, now: now, limit: limit) }
+    }
+
+    /// Client sessions open.
+    public var sessionCount: Int { state.withLock { $0.sessions.table.count } }
+
     public var appliedIndex: UInt64 { state.withLock { $0.appliedIndex } }
     public var count: Int { state.withLock { $0.values.count } }
     /// Bytes of keys and values held.

@@ -7,6 +7,11 @@ import RaftWire
 /// holds (`ackedBelow`), so they are forgotten; a session keeps at most `maxAnswers`. The
 /// leader ends sessions idle past its timeout with an entry. All of it is decided by the
 /// entries alone, the same on every replica, and travels in snapshots.
+public enum ClientSessionLimits {
+    /// Answers one session keeps before it refuses new writes (its client must acknowledge).
+    public static let maxAnswers = 4_096
+}
+
 struct ClientSessions {
     struct Session: Equatable {
         /// The log clock of its last entry (Unix milliseconds).
@@ -23,8 +28,7 @@ struct ClientSessions {
         var outcome: CacheStore.Outcome
     }
 
-    /// Answers one session keeps before it refuses new writes (its client must acknowledge).
-    static let maxAnswers = 4_096
+    static let maxAnswers = ClientSessionLimits.maxAnswers
 
     var table: [UInt64: Session] = [:]
 

@@ -54,6 +54,8 @@ struct APIError: Error {
     var limit: String?
     /// A watch asked for changes no longer held: the oldest index it may resume from.
     var oldestIndex: UInt64?
+    /// A session's write was refused: why ("expired", "acknowledged", "full").
+    var session: String?
 
     init(_ status: HTTPResponseStatus, _ message: String, retryAfter: Int? = nil) {
         self.status = status
@@ -83,6 +85,7 @@ struct APIError: Error {
         }
         if let limit = error.detail?.limit, !limit.isEmpty { self.limit = limit }
         if let oldest = error.detail?.oldestIndex, error.status == .outOfRange { oldestIndex = oldest }
+        if let session = error.detail?.session, !session.isEmpty { self.session = session }
     }
 
     var answer: HTTPAnswer {
@@ -93,6 +96,7 @@ struct APIError: Error {
         var body: [String: Any] = ["message": message, "status": status.reasonPhrase]
         if let limit { body["limit"] = limit }
         if let oldestIndex { body["oldest_index"] = oldestIndex }
+        if let session { body["session"] = session }
         if let currentVersion {
             body["create_index"] = currentVersion.createIndex
             body["mod_index"] = currentVersion.modIndex

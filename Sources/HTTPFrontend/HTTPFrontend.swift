@@ -68,8 +68,9 @@ public struct HTTPFrontend: Sendable {
         let question = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = question.map { uri[..<$0] } ?? uri
         let query = question.map { uri[uri.utf8.index(after: $0)...] } ?? ""
-        let requester = NodeAPI.Requester(certificate: request.certificate, token: request.bearerToken ?? "")
         do {
+            let requester = NodeAPI.Requester(
+                certificate: request.certificate, token: request.bearerToken ?? "", session: try Self.session(request.head.headers))
             switch try route(request, path: path, query: Query(query), requester: requester) {
             case .now(let answer): return .now(answer)
             case .later(let answer): return .later(answer.recover(Self.answer(for:)))
@@ -119,6 +120,8 @@ public struct HTTPFrontend: Sendable {
         case (.POST, "/api/v1/batch"):
             let batch = try TxnJSON.batch(request.body)
             return .later(api.batch(batch, by: requester).map { TxnJSON.answer($0, to: batch) })
+        case (.POST, "/api/v1/session"):
+            return .later(api.openSession(by: requester).map { .json(.ok, ["session_id": $0.sessionID, "timeout_ms": $0.timeoutMs]) })
         case (.POST, "/api/v1/snapshot"):
             return .later(api.snapshot(by: requester).map { .json(.ok, StatusJSON.object($0)) })
         case (.POST, "/api/v1/node"):
@@ -273,6 +276,26 @@ public struct HTTPFrontend: Sendable {
 
     /// A write's condition from its headers: `If-Match: <mod index>` (compare-and-set; quoted
     /// like an entity tag or not) or `If-None-Match: *` (create only).
+    /// A write's client session: `X-Raft-Session` (from POST /api/v1/session) and
+    /// `X-Raft-Sequence` (from 1, one per write; a retry repeats it), and optionally
+    /// `X-Raft-Acked-Below` (every answer below it was received).
+    static func session(_ headers: HTTPHeaders) throws -> SessionTag? {
+        // Most requests have none: no arrays made for them.
+        guard headers.contains(name: "X-Raft-Session") || headers.contains(name: "X-Raft-Sequence") else { return nil }
+        func number(_ name: String, from lowest: UInt64) throws -> UInt64? {
+            let values = headers[name]
+            guard let text = values.first else { return nil }
+            guard values.count == 1, let number = UInt64(text.trimmingCharacters(in: .whitespaces)), number >= lowest, number < wireNumberLimit else {
+                throw APIError(.badRequest, "\(name) must be one number from \(lowest) below 2^63, not '\(values.joined(separator: ","))'")
+            }
+            return number
+        }
+        guard let id = try number("X-Raft-Session", from: 1), let sequence = try number("X-Raft-Sequence", from: 1) else {
+            throw APIError(.badRequest, "X-Raft-Session and X-Raft-Sequence go together (open a session with POST /api/v1/session)")
+        }
+        return SessionTag(id: id, sequence: sequence, ackedBelow: try number("X-Raft-Acked-Below", from: 0) ?? 0)
+    }
+
     static func condition(_ headers: HTTPHeaders) throws -> WriteCondition {
         // Most writes have neither header: no arrays made for them.
         guard headers.contains(name: "If-Match") || headers.contains(name: "If-None-Match") else { return .none }

@@ -23,6 +23,6 @@ extension HTTPFrontend {
     /// Every route without a placeholder.
     static let fixedRoutes = [
         "/health", "/ready", "/metrics", "/ui", "/api/v1/status", "/api/v1/cluster", "/api/v1/watch", "/api/v1/txn",
-        "/api/v1/batch", "/api/v1/snapshot", "/api/v1/backup", "/api/v1/node", "/api/v1/leader/transfer",
+        "/api/v1/batch", "/api/v1/session", "/api/v1/snapshot", "/api/v1/backup", "/api/v1/node", "/api/v1/leader/transfer",
     ]
 }

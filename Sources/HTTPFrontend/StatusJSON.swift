@@ -40,6 +40,7 @@ public enum StatusJSON {
             "followers": followers, "keys": status.keys, "bytes": status.bytes,
             // As a string: JSON numbers lose precision past 2^53.
             "digest": String(status.digest, radix: 16), "leader_contact_age_ms": status.leaderContactAgeMs,
+            "client_sessions": status.clientSessions,
             "memory": [
                 "used_bytes": status.memoryUsedBytes, "max_bytes": status.maxMemoryBytes,
                 "eviction_policy": status.evictionPolicy.isEmpty ? "none" : status.evictionPolicy,

@@ -40,6 +40,7 @@ public enum NodeMetric: String, CaseIterable, Sendable {
     case expiringKeys = "raft_cache_expiring_keys"
     case expiredKeys = "raft_cache_expired_keys_total"
     case evictedKeys = "raft_cache_evicted_keys_total"
+    case clientSessions = "raft_cache_client_sessions"
 
     public enum Kind: Sendable, Equatable {
         case counter, gauge
@@ -98,6 +99,7 @@ public enum NodeMetric: String, CaseIterable, Sendable {
         case .expiringKeys: "Keys that have a time to live."
         case .expiredKeys: "Keys removed by expiry since this process started."
         case .evictedKeys: "Keys removed by eviction since this process started."
+        case .clientSessions: "Client sessions open (exactly-once writes)."
         }
     }
 

@@ -113,6 +113,7 @@ public final class MetricsExporter: Sendable {
         set(.memoryUsed, status.memoryUsedBytes)
         set(.memoryMax, status.maxMemoryBytes)
         set(.expiringKeys, status.expiringKeys)
+        set(.clientSessions, status.clientSessions)
         for (port, count) in connections { set(.connections, UInt64(max(0, count)), [("port", port)]) }
         scraped.withLock { state in
             // The store counts these itself; the counters follow its totals.

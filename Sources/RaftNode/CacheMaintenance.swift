@@ -3,8 +3,9 @@ import NIOCore
 import RaftWire
 
 /// The leader's own writes that keep the cache a cache: it removes keys that have expired
-/// and, over the memory bound, evicts keys by the policy, each as a command through the log,
-/// so every member removes the same keys at the same index. One batch of each kind is in
+/// and, over the memory bound, evicts keys by the policy, and ends client sessions idle past
+/// --session-timeout, each as a command through the log, so every member removes the same
+/// keys and sessions at the same index. One batch of each kind is in
 /// flight at a time; the next goes as soon as it is applied, so a million keys that expire
 /// together leave a thousand at a time, between the clients' writes.
 final class CacheMaintenance: @unchecked Sendable {  // Used on the node's loop only.
@@ -13,6 +14,9 @@ final class CacheMaintenance: @unchecked Sendable {  // Used on the node's loop 
     private unowned let node: RaftNode
     private var expiring = false
     private var evicting = false
+    private var endingSessions = false
+    /// Idle sessions are looked for once a second (leader's clock, Unix milliseconds).
+    private var nextSessionSweep: UInt64 = 0
     /// Eviction found nothing it may evict: it tries again at the next tick, not at every Ready.
     private var nothingToEvict = false
 
@@ -34,6 +38,15 @@ final class CacheMaintenance: @unchecked Sendable {  // Used on the node's loop 
                 propose(Command(op: .expire, nowMs: now, keys: keys), .expiry)
             }
         }
+        if tick, !endingSessions, now >= nextSessionSweep {
+            nextSessionSweep = now + 1_000
+            let idleMs = UInt64(max(1, node.options.sessionTimeout.nanoseconds / 1_000_000))
+            let ids = node.store.idleSessions(idleMs: idleMs, now: now, limit: Self.batchSize)
+            if !ids.isEmpty {
+                endingSessions = true
+                propose(Command(op: .expireSessions, nowMs: now, ttlMs: idleMs, sessionIDs: ids), .sessions)
+            }
+        }
         if !evicting, !nothingToEvict, let bound = node.options.memoryBound, bound.policy != .noEviction {
             let used = node.store.memoryUsed
             // Down to 99% of the bound, so writes that follow do not start eviction at once.
@@ -52,7 +65,7 @@ final class CacheMaintenance: @unchecked Sendable {  // Used on the node's loop 
         }
     }
 
-    private enum Kind { case expiry, eviction }
+    private enum Kind { case expiry, eviction, sessions }
 
     private func propose(_ command: Command, _ kind: Kind) {
         let bytes = try? command.wireBytes()
@@ -69,6 +82,7 @@ final class CacheMaintenance: @unchecked Sendable {  // Used on the node's loop 
         switch kind {
         case .expiry: expiring = false
         case .eviction: evicting = false
+        case .sessions: endingSessions = false
         }
     }
 }

@@ -19,11 +19,14 @@ public struct NodeAPI: Sendable {
         public var token: String
         /// How many nodes forwarded the request here: a forwarded request is not forwarded again.
         public var hops: UInt32
+        /// A write's client session (nil: none): applied once per sequence.
+        public var session: SessionTag?
 
-        public init(certificate: Caller? = nil, token: String = "", hops: UInt32 = 0) {
+        public init(certificate: Caller? = nil, token: String = "", hops: UInt32 = 0, session: SessionTag? = nil) {
             self.certificate = certificate
             self.token = token
             self.hops = hops
+            self.session = session
         }
     }
 
@@ -192,6 +195,28 @@ public struct NodeAPI: Sendable {
         ) { (_: TransferLeadershipResponse) in }
     }
 
+    /// Opens a client session (a write: it is an entry); its id and idle timeout.
+    public func openSession(by requester: Requester) -> EventLoopFuture<OpenSessionResponse> {
+        if let refused = refusal(.write, requester) { return failed(refused) }
+        let timeoutMs = UInt64(max(0, node.options.sessionTimeout.nanoseconds / 1_000_000))
+        var opening = requester
+        opening.session = nil
+        return write(
+            Command(op: .openSession, nowMs: UnixClock.milliseconds()), by: opening, forward: .openSession, OpenSessionRequest(),
+            applied: { entry in
+                guard case .sessionOpened(let id) = entry.outcome else { throw RPCError.unexpected("a session was opened as \(entry.outcome)") }
+                return OpenSessionResponse(sessionID: id, timeoutMs: timeoutMs)
+            }
+        ) { (response: OpenSessionResponse) in response }
+    }
+
+    /// A session tag's numbers: a sequence from 1, below 2^63 like every number (the codec
+    /// checks that); nil when it is fine.
+    static func sessionProblem(_ session: SessionTag?) -> RPCError? {
+        guard let session else { return nil }
+        return session.sequence == 0 ? .invalid("a session's sequence numbers start at 1") : nil
+    }
+
     /// Takes a snapshot of everything this node has applied, and answers once it is on disk.
     public func snapshot(by requester: Requester) -> EventLoopFuture<SnapshotStatus> {
         if let refused = refusal(.admin, requester) { return failed(refused) }
@@ -338,15 +363,22 @@ public struct NodeAPI: Sendable {
         _ command: Command, growth: UInt64 = 0, by requester: Requester, forward method: Method, _ request: some WireMessage & Sendable,
         applied: @escaping @Sendable (AppliedEntry) throws -> T, answer: @escaping @Sendable (Response) -> T
     ) -> EventLoopFuture<T> {
+        var command = command
+        command.session = requester.session
+        if let problem = Self.sessionProblem(requester.session) { return failed(problem) }
         let bytes: [UInt8]
         do {
             bytes = try command.wireBytes()
         } catch {
             return failed(.invalid("\(error)"))
         }
-        let condition = command.condition
+        let condition = command.condition, session = requester.session
         let proposed = {
             node.proposeCommand(bytes, growth: growth).flatMapThrowing { entry in
+                // A session's retry whose first try was applied: answered as that one was.
+                var entry = entry
+                if case .repeated(let index, let outcome) = entry.outcome { entry = AppliedEntry(index: index, outcome: outcome) }
+                if case .sessionRefused(let why) = entry.outcome { throw RPCError.sessionRefused(why, session: session) }
                 if case .conditionFailed(let current) = entry.outcome { throw RPCError.conditionFailed(condition, current: current) }
                 return try applied(entry)
             }
@@ -408,7 +440,7 @@ public struct NodeAPI: Sendable {
                     guard let client, let payload = try? request.wireBytes() else { return node.loop.makeFailedFuture(error) }
                     return client.callFuture(
                         method.rawValue, payload: payload, timeout: node.options.requestTimeout, hops: requester.hops + 1,
-                        token: requester.token
+                        token: requester.token, session: requester.session
                     ).flatMapThrowing { answer(try Response(wireBytes: $0)) }
                 }
         }

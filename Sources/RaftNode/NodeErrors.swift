@@ -44,6 +44,19 @@ extension RPCError {
             detail: ErrorDetail(currentVersion: current ?? KeyVersion(createIndex: 0, modIndex: 0)))
     }
 
+    /// A session's write that was not applied; the detail's `session` says why.
+    static func sessionRefused(_ why: CacheStore.SessionRefusal, session: SessionTag?) -> RPCError {
+        let id = session.map { "session \($0.id)" } ?? "the session"
+        let (name, message) = switch why {
+        case .unknownSession: ("expired", "\(id) does not exist: it expired (idle past the leader's --session-timeout) or was never opened; open a new one")
+        case .alreadyAcknowledged:
+            ("acknowledged", "\(id) was told its answer to sequence \(session?.sequence ?? 0) was received (acked_below); it is not applied again")
+        case .tooManyUnacknowledged:
+            ("full", "\(id) keeps \(ClientSessionLimits.maxAnswers) answers its client has not acknowledged; send acked_below")
+        }
+        return RPCError(.failedPrecondition, message, detail: ErrorDetail(session: name))
+    }
+
     /// The memory bound does not allow the write (HTTP 507).
     static func memoryFull(used: UInt64, bound: MemoryBound) -> RPCError {
         let why = bound.policy == .noEviction

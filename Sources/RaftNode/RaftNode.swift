@@ -42,13 +42,15 @@ public final class RaftNode: @unchecked Sendable {
         public var memoryBound: MemoryBound?
         /// How much of what was applied is kept for watchers that resume.
         public var watchHistory: WatchHistoryLimits
+        /// A client session without a write for this long is ended by the leader.
+        public var sessionTimeout: TimeAmount
 
         public init(
             id: NodeID, address: String, tickInterval: TimeAmount = .milliseconds(100), electionTicks: Int = 5,
             heartbeatTicks: Int = 1, requestTimeout: TimeAmount = .seconds(5), maxValueSize: Int = 1 << 20,
             snapshotEntries: UInt64 = 100_000, snapshotBytes: Int = 64 << 20, snapshotChunkSize: Int = 1 << 20, client: RPCClient.Options = .init(),
             randomSeed: UInt64? = nil, memoryBound: MemoryBound? = nil, watchHistory: WatchHistoryLimits = WatchHistoryLimits(),
-            maxKeySize: Int = 16 << 10
+            maxKeySize: Int = 16 << 10, sessionTimeout: TimeAmount = .hours(1)
         ) {
             self.id = id
             self.address = address
@@ -65,6 +67,7 @@ public final class RaftNode: @unchecked Sendable {
             self.randomSeed = randomSeed
             self.memoryBound = memoryBound
             self.watchHistory = watchHistory
+            self.sessionTimeout = sessionTimeout
         }
     }
 
@@ -432,7 +435,8 @@ public final class RaftNode: @unchecked Sendable {
                 keys: UInt64(map.count), bytes: UInt64(map.bytes), digest: map.digest,
                 leaderContactAgeMs: core.isLeader ? 0 : leaderContactAgeMs, memoryUsedBytes: map.memoryUsed,
                 maxMemoryBytes: options.memoryBound?.maxBytes ?? 0, evictionPolicy: options.memoryBound?.policy.rawValue ?? "",
-                expiredKeys: map.expired, evictedKeys: map.evicted, expiringKeys: UInt64(map.expiring))
+                expiredKeys: map.expired, evictedKeys: map.evicted, expiringKeys: UInt64(map.expiring),
+                clientSessions: UInt64(store.sessionCount))
         }
     }
 

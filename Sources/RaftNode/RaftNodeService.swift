@@ -29,7 +29,7 @@ public struct RaftNodeService: RPCService {
         guard let method = Method(rawValue: call.method) else {
             return loop.makeSucceededFuture(.failure(.unimplemented, "unknown method \(call.method)"))
         }
-        let requester = NodeAPI.Requester(certificate: call.caller, token: call.token, hops: call.hops)
+        let requester = NodeAPI.Requester(certificate: call.caller, token: call.token, hops: call.hops, session: call.session)
         let answer: EventLoopFuture<[UInt8]>
         do {
             switch method {
@@ -59,6 +59,9 @@ public struct RaftNodeService: RPCService {
                 answer = api.txn(try TxnRequest(wireBytes: call.payload), by: requester).flatMapThrowing { try $0.wireBytes() }
             case .batch:
                 answer = api.batch(try BatchRequest(wireBytes: call.payload), by: requester).flatMapThrowing { try $0.wireBytes() }
+            case .openSession:
+                _ = try OpenSessionRequest(wireBytes: call.payload)
+                answer = api.openSession(by: requester).flatMapThrowing { try $0.wireBytes() }
             case .snapshot:
                 _ = try SnapshotRequest(wireBytes: call.payload)
                 answer = api.snapshot(by: requester).flatMapThrowing { try $0.wireBytes() }
@@ -101,7 +104,7 @@ public struct RaftNodeService: RPCService {
             return stream.finish(RPCError(.invalidArgument, "\(call.method): \(error)"))
         }
         let sink = BinaryWatchSink(stream)
-        let requester = NodeAPI.Requester(certificate: call.caller, token: call.token, hops: call.hops)
+        let requester = NodeAPI.Requester(certificate: call.caller, token: call.token, hops: call.hops, session: call.session)
         api.watch(request, to: sink, by: requester).hop(to: stream.loop).whenComplete { result in
             switch result {
             case .success(let handle):
@@ -122,7 +125,7 @@ public struct RaftNodeService: RPCService {
         } catch {
             return stream.finish(RPCError(.invalidArgument, "\(call.method): \(error)"))
         }
-        let requester = NodeAPI.Requester(certificate: call.caller, token: call.token, hops: call.hops)
+        let requester = NodeAPI.Requester(certificate: call.caller, token: call.token, hops: call.hops, session: call.session)
         api.backup(by: requester).hop(to: stream.loop).whenComplete { result in
             switch result {
             case .success(let snapshot):

@@ -85,7 +85,7 @@ public final class RPCClient: Sendable {
     /// caller on that loop (a node's own peers) never changes threads.
     public func callFuture(
         _ method: String, payload: [UInt8], timeout: TimeAmount? = nil, ordered: Bool = false, hops: UInt32 = 0,
-        token: String? = nil
+        token: String? = nil, session: SessionTag? = nil
     ) -> EventLoopFuture<[UInt8]> {
         let token = token ?? options.token
         let timeout = timeout ?? options.timeout
@@ -94,7 +94,7 @@ public final class RPCClient: Sendable {
             let promise = channel.eventLoop.makePromise(of: Envelope.self)
             let request = Envelope(
                 kind: .request, method: method, timeoutMs: UInt32(clamping: timeout.nanoseconds / 1_000_000),
-                payload: payload, hops: hops, authToken: token)
+                payload: payload, hops: hops, authToken: token, session: session)
             // A write that fails (the connection closed meanwhile) fails the call too.
             let written = channel.eventLoop.makePromise(of: Void.self)
             written.futureResult.whenFailure { error in

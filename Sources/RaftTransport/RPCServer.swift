@@ -115,7 +115,7 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
         updateReading(channel: context.channel)
         let call = InboundCall(
             method: request.method, payload: request.payload, timeoutMs: request.timeoutMs, hops: request.hops,
-            caller: activity.caller(context.pipeline.syncOperations), token: request.authToken)
+            caller: activity.caller(context.pipeline.syncOperations), token: request.authToken, session: request.session)
         let channel = context.channel
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         if Method(rawValue: request.method)?.streams == true {

@@ -25,10 +25,12 @@ public struct InboundCall: Sendable {
     public var caller: Caller?
     /// The bearer token the call carries ("" for none).
     public var token: String
+    /// The client session a write belongs to (nil: none).
+    public var session: SessionTag?
 
     public init(
         method: String, payload: [UInt8], timeoutMs: UInt32 = 0, hops: UInt32 = 0, caller: Caller? = nil,
-        token: String = ""
+        token: String = "", session: SessionTag? = nil
     ) {
         self.method = method
         self.payload = payload
@@ -36,6 +38,7 @@ public struct InboundCall: Sendable {
         self.hops = hops
         self.caller = caller
         self.token = token
+        self.session = session
     }
 }
 

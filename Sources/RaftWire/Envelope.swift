@@ -60,11 +60,13 @@ public struct Envelope: Sendable, Equatable {
     public var authToken: String
     /// Responses of a streaming call: more follow with this call id.
     public var more: Bool
+    /// Requests only: a write of a client session (nil: none).
+    public var session: SessionTag?
 
     public init(
         callID: UInt64 = 0, kind: FrameKind = .request, method: String = "", timeoutMs: UInt32 = 0,
         status: StatusCode = .ok, message: String = "", payload: [UInt8] = [], hops: UInt32 = 0, authToken: String = "",
-        more: Bool = false
+        more: Bool = false, session: SessionTag? = nil
     ) {
         self.callID = callID
         self.kind = kind
@@ -76,6 +78,7 @@ public struct Envelope: Sendable, Equatable {
         self.hops = hops
         self.authToken = authToken
         self.more = more
+        self.session = session
     }
 
     /// A request frame's envelope for `method`, carrying `request`.
@@ -112,10 +115,12 @@ public struct ErrorDetail: Sendable, Equatable {
     public var limit: String
     /// A watch asked for changes its node's history no longer holds: the oldest `since` it can serve.
     public var oldestIndex: UInt64
+    /// A session's write was refused: "expired", "acknowledged" or "full" ("" for none).
+    public var session: String
 
     public init(
         leaderID: String = "", leaderAddress: String = "", retryAfterMs: UInt32 = 0, currentVersion: KeyVersion? = nil, limit: String = "",
-        oldestIndex: UInt64 = 0
+        oldestIndex: UInt64 = 0, session: String = ""
     ) {
         self.leaderID = leaderID
         self.leaderAddress = leaderAddress
@@ -123,5 +128,6 @@ public struct ErrorDetail: Sendable, Equatable {
         self.currentVersion = currentVersion
         self.limit = limit
         self.oldestIndex = oldestIndex
+        self.session = session
     }
 }

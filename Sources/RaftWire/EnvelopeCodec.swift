@@ -14,7 +14,11 @@ extension Envelope: ProtobufCBacked {
             payload: decodeBytes(c.payload),
             hops: c.hops,
             authToken: try decodeString(c.auth_token, field: "Envelope.auth_token"),
-            more: c.more != 0)
+            more: c.more != 0,
+            session: c.session_id == 0 ? nil : SessionTag(
+                id: try decodeNumber(c.session_id, field: "Envelope.session_id"),
+                sequence: try decodeNumber(c.sequence, field: "Envelope.sequence"),
+                ackedBelow: try decodeNumber(c.acked_below, field: "Envelope.acked_below")))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__Envelope {
@@ -29,6 +33,11 @@ extension Envelope: ProtobufCBacked {
         c.hops = hops
         c.auth_token = try arena.cString(authToken, field: "Envelope.auth_token")
         c.more = more.cBoolean
+        if let session {
+            c.session_id = session.id
+            c.sequence = session.sequence
+            c.acked_below = session.ackedBelow
+        }
         return c
     }
 }
@@ -45,7 +54,8 @@ extension ErrorDetail: ProtobufCBacked {
             retryAfterMs: c.retry_after_ms,
             currentVersion: try c.current_version.map { try KeyVersion(c: $0.pointee) },
             limit: try decodeString(c.limit, field: "ErrorDetail.limit"),
-            oldestIndex: try decodeNumber(c.oldest_index, field: "ErrorDetail.oldest_index"))
+            oldestIndex: try decodeNumber(c.oldest_index, field: "ErrorDetail.oldest_index"),
+            session: try decodeString(c.session, field: "ErrorDetail.session"))
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__ErrorDetail {
@@ -56,6 +66,7 @@ extension ErrorDetail: ProtobufCBacked {
         c.current_version = try currentVersion.map { try arena.message($0) }
         c.limit = try arena.cString(limit, field: "ErrorDetail.limit")
         c.oldest_index = oldestIndex
+        c.session = try arena.cString(session, field: "ErrorDetail.session")
         return c
     }
 }

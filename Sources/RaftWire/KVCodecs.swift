@@ -138,6 +138,39 @@ extension SnapshotRequest: ProtobufCBacked {
     }
 }
 
+extension OpenSessionRequest: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__OpenSessionRequest>) {
+        raftcache__open_session_request__init(message)
+    }
+
+    init(c: Raftcache__OpenSessionRequest) throws {
+        self.init()
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__OpenSessionRequest {
+        Self.emptyCMessage()
+    }
+}
+
+extension OpenSessionResponse: ProtobufCBacked {
+    static func cInit(_ message: UnsafeMutablePointer<Raftcache__OpenSessionResponse>) {
+        raftcache__open_session_response__init(message)
+    }
+
+    init(c: Raftcache__OpenSessionResponse) throws {
+        self.init(
+            sessionID: try decodeNumber(c.session_id, field: "OpenSessionResponse.session_id"),
+            timeoutMs: try decodeNumber(c.timeout_ms, field: "OpenSessionResponse.timeout_ms"))
+    }
+
+    func cMessage(in arena: CArena) throws -> Raftcache__OpenSessionResponse {
+        var c = Self.emptyCMessage()
+        c.session_id = sessionID
+        c.timeout_ms = timeoutMs
+        return c
+    }
+}
+
 extension BackupRequest: ProtobufCBacked {
     static func cInit(_ message: UnsafeMutablePointer<Raftcache__BackupRequest>) {
         raftcache__backup_request__init(message)
@@ -196,7 +229,7 @@ extension StatusResponse: ProtobufCBacked {
             evictionPolicy: try decodeString(c.eviction_policy, field: "StatusResponse.eviction_policy"),
             expiredKeys: c.expired_keys,
             evictedKeys: c.evicted_keys,
-            expiringKeys: c.expiring_keys)
+            expiringKeys: c.expiring_keys, clientSessions: c.client_sessions)
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__StatusResponse {
@@ -223,6 +256,7 @@ extension StatusResponse: ProtobufCBacked {
         c.expired_keys = expiredKeys
         c.evicted_keys = evictedKeys
         c.expiring_keys = expiringKeys
+        c.client_sessions = clientSessions
         return c
     }
 }

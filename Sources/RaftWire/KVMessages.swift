@@ -88,6 +88,21 @@ public struct SnapshotRequest: Sendable, Equatable {
     public init() {}
 }
 
+public struct OpenSessionRequest: Sendable, Equatable {
+    public init() {}
+}
+
+public struct OpenSessionResponse: Sendable, Equatable {
+    public var sessionID: UInt64
+    /// The session ends after this long without a write.
+    public var timeoutMs: UInt64
+
+    public init(sessionID: UInt64 = 0, timeoutMs: UInt64 = 0) {
+        self.sessionID = sessionID
+        self.timeoutMs = timeoutMs
+    }
+}
+
 public struct BackupRequest: Sendable, Equatable {
     public init() {}
 }
@@ -137,6 +152,8 @@ public struct StatusResponse: Sendable, Equatable {
     public var expiredKeys: UInt64
     public var evictedKeys: UInt64
     public var expiringKeys: UInt64
+    /// Client sessions open.
+    public var clientSessions: UInt64
 
     public init(
         nodeID: String = "", role: Role = .follower, term: UInt64 = 0, leaderID: String = "",
@@ -145,7 +162,7 @@ public struct StatusResponse: Sendable, Equatable {
         snapshot: SnapshotStatus = SnapshotStatus(), followers: [FollowerStatus] = [],
         keys: UInt64 = 0, bytes: UInt64 = 0, digest: UInt64 = 0, leaderContactAgeMs: UInt64 = 0,
         memoryUsedBytes: UInt64 = 0, maxMemoryBytes: UInt64 = 0, evictionPolicy: String = "", expiredKeys: UInt64 = 0,
-        evictedKeys: UInt64 = 0, expiringKeys: UInt64 = 0
+        evictedKeys: UInt64 = 0, expiringKeys: UInt64 = 0, clientSessions: UInt64 = 0
     ) {
         self.nodeID = nodeID
         self.role = role
@@ -169,6 +186,7 @@ public struct StatusResponse: Sendable, Equatable {
         self.expiredKeys = expiredKeys
         self.evictedKeys = evictedKeys
         self.expiringKeys = expiringKeys
+        self.clientSessions = clientSessions
     }
 }
 

@@ -22,6 +22,7 @@ public enum Method: String, Sendable, CaseIterable {
     case snapshot = "/raftcache.KV/Snapshot"
     /// Streaming: BackupChunks, the bytes of a snapshot file in order.
     case backup = "/raftcache.KV/Backup"
+    case openSession = "/raftcache.KV/OpenSession"
 
     /// The message a request of this method carries.
     public var requestType: any WireMessage.Type {
@@ -45,6 +46,7 @@ public enum Method: String, Sendable, CaseIterable {
         case .watch: WatchRequest.self
         case .snapshot: SnapshotRequest.self
         case .backup: BackupRequest.self
+        case .openSession: OpenSessionRequest.self
         }
     }
 
@@ -72,6 +74,7 @@ public enum Method: String, Sendable, CaseIterable {
         case .watch: WatchResponse.self
         case .snapshot: SnapshotStatus.self
         case .backup: BackupChunk.self
+        case .openSession: OpenSessionResponse.self
         }
     }
 }

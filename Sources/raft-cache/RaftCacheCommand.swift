@@ -105,6 +105,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Bytes of a watcher's changes that may wait to be sent (KiB, MiB); a watcher that does not read past it is ended.")
     var watchBuffer = "1MiB"
 
+    @Option(help: "A client session (exactly-once writes) without a write for this long is ended by the leader (Go duration).")
+    var sessionTimeout = "1h"
+
     @Option(help: "Take a snapshot (and drop the log it covers) after this many entries,")
     var snapshotEntries = 100_000
 
@@ -182,6 +185,9 @@ struct NodeCommand: AsyncParsableCommand {
         }
         guard let buffer = ByteSize.parse(watchBuffer), (1_024...(1 << 30)).contains(buffer) else {
             throw ValidationError("--watch-buffer must be a size from 1KiB to 1GiB, like 1MiB")
+        }
+        guard let session = GoDuration.parse(sessionTimeout), session.nanoseconds >= 1_000_000_000 else {
+            throw ValidationError("--session-timeout must be a duration of at least 1s, like 1h")
         }
         guard let beat = GoDuration.parse(heartbeat), beat.nanoseconds > 0 else { throw ValidationError("--heartbeat: '\(heartbeat)' is not a positive duration") }
         guard let election = GoDuration.parse(electionTimeout), election.nanoseconds > 2 * beat.nanoseconds else {
@@ -277,7 +283,8 @@ struct NodeCommand: AsyncParsableCommand {
                 // A peer that comes back is reached again within half a second.
                 client: .init(
                     maxConnections: maxPool, timeout: ioTimeout, maxBackoff: .milliseconds(500), tls: security.tls),
-                memoryBound: memoryBound, watchHistory: watchHistoryLimits!, maxKeySize: maxKeySize),
+                memoryBound: memoryBound, watchHistory: watchHistoryLimits!, maxKeySize: maxKeySize,
+                sessionTimeout: GoDuration.parse(sessionTimeout)!),
             storage: storage, state: founding, store: storeState, logger: logger, housekeeping: housekeeping)
         do {
             try node.restoreStore()

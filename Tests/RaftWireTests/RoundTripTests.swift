@@ -22,8 +22,9 @@ private let maximalTxn = TxnRequest(
 
 /// Every message with every field at its largest, longest or non-default value.
 let maximalMessages: [any WireMessage] = [
-    Envelope(callID: big, kind: .cancel, method: longText, timeoutMs: .max, status: StatusCode(rawValue: 999), message: longText, payload: Array(repeating: 0xFF, count: 70_000), hops: .max, authToken: longText, more: true),
-    ErrorDetail(leaderID: longText, leaderAddress: longText, retryAfterMs: .max, currentVersion: KeyVersion(createIndex: raftBig, modIndex: raftBig), limit: longText, oldestIndex: raftBig),
+    Envelope(callID: big, kind: .cancel, method: longText, timeoutMs: .max, status: StatusCode(rawValue: 999), message: longText, payload: Array(repeating: 0xFF, count: 70_000), hops: .max, authToken: longText, more: true,
+             session: SessionTag(id: raftBig, sequence: raftBig, ackedBelow: raftBig)),
+    ErrorDetail(leaderID: longText, leaderAddress: longText, retryAfterMs: .max, currentVersion: KeyVersion(createIndex: raftBig, modIndex: raftBig), limit: longText, oldestIndex: raftBig, session: longText),
     Entry(term: raftBig, index: raftBig, type: .configuration, data: Array(repeating: 0, count: 65_536)),
     Server(id: longText, address: longText, suffrage: .learner),
     maximalConfiguration,
@@ -54,9 +55,10 @@ let maximalMessages: [any WireMessage] = [
                    snapshot: SnapshotStatus(index: big, term: big, sizeBytes: big, ageMs: big, receivingIndex: big, receivedBytes: big),
                    followers: [FollowerStatus(id: longText, matchIndex: big, nextIndex: big, lag: big, state: longText), FollowerStatus()],
                    keys: big, bytes: big, digest: big, leaderContactAgeMs: big, memoryUsedBytes: big, maxMemoryBytes: big,
-                   evictionPolicy: longText, expiredKeys: big, evictedKeys: big, expiringKeys: big),
+                   evictionPolicy: longText, expiredKeys: big, evictedKeys: big, expiringKeys: big, clientSessions: big),
     Command(op: .txn, key: Array(longText.utf8), value: [0], condition: .absent, by: .min, nowMs: raftBig, ttlMs: raftBig,
-            keys: [[], Array(longText.utf8), [0, 0]], modIndexes: [0, raftBig, 1], txn: maximalTxn, onlyExpiring: true),
+            keys: [[], Array(longText.utf8), [0, 0]], modIndexes: [0, raftBig, 1], txn: maximalTxn, onlyExpiring: true,
+            session: SessionTag(id: raftBig, sequence: raftBig, ackedBelow: raftBig), sessionIDs: [1, raftBig]),
     WatchRequest(key: Array(longText.utf8), prefix: [0, 0xFF], since: raftBig, keysOnly: true),
     WatchResponse(index: raftBig, events: WatchEventKind.allCases.map { WatchEvent(kind: $0, key: [0xFF, 0], value: Array(longText.utf8), modIndex: raftBig) }),
     WatchEvent(kind: .evict, key: Array(longText.utf8), value: [1], modIndex: raftBig),
@@ -76,6 +78,8 @@ let maximalMessages: [any WireMessage] = [
     SnapshotStatus(index: big, term: big, sizeBytes: big, ageMs: big, receivingIndex: big, receivedBytes: big),
     BackupRequest(),
     BackupChunk(data: Array(repeating: 0xEE, count: 1 << 20)),
+    OpenSessionRequest(),
+    OpenSessionResponse(sessionID: raftBig, timeoutMs: raftBig),
 ]
 
 /// Every message type with all fields at their defaults.
@@ -88,6 +92,7 @@ let emptyMessages: [any WireMessage] = [
     DeleteResponse(), StatusRequest(), StatusResponse(), Command(), IncrRequest(), IncrResponse(), KeyVersion(createIndex: 0, modIndex: 0),
     SetTTLRequest(), SetTTLResponse(), TxnRequest(), TxnResponse(), BatchRequest(), BatchResponse(), Compare(), KeyOp(), KeyOpResult(),
     WatchRequest(), WatchResponse(), WatchEvent(), SnapshotRequest(), SnapshotStatus(), BackupRequest(), BackupChunk(),
+    OpenSessionRequest(), OpenSessionResponse(),
 ]
 
 @Suite("Round trips")

@@ -150,6 +150,16 @@ let vectors: [Vector] = [
         name: "26-kv-backup-chunk",
         envelope: Envelope(callID: 15, kind: .response, more: true),
         message: BackupChunk(data: Array("RCSNAP01".utf8))),
+    Vector(
+        name: "27-kv-incr-in-session",
+        envelope: Envelope(
+            callID: 16, kind: .request, method: Method.incr.rawValue, timeoutMs: 3_000,
+            session: SessionTag(id: 42, sequence: 5, ackedBelow: 5)),
+        message: IncrRequest(key: Array("visits".utf8), by: 1)),
+    Vector(
+        name: "28-session-expired",
+        envelope: Envelope(callID: 16, kind: .response, status: .failedPrecondition, message: "session 42 does not exist"),
+        message: ErrorDetail(session: "expired")),
 ]
 
 /// Decodes `bytes` as the type of `like` and compares.

@@ -56,6 +56,8 @@ struct VectorDecodingTests {
         "24-cancel": ["cancel #14 KV/Watch"],
         "25-kv-backup-request": ["request #15 KV/Backup"],
         "26-kv-backup-chunk": ["response #15 KV/Backup OK", "more data_bytes=8"],
+        "27-kv-incr-in-session": ["request #16 KV/Incr", "session=42#5 acked_below=5", "key=\"visits\" by=1"],
+        "28-session-expired": ["response #16 KV/Incr FAILED_PRECONDITION", "\"session 42 does not exist\" session=expired"],
     ]
 
     @Test("every vector file has its expectation")

@@ -29,6 +29,9 @@ struct FrameRecord: Sendable {
             parts += ["request", "#\(envelope.callID)", shortMethod, "\(size)B"]
             if envelope.timeoutMs > 0 { parts.append("timeout=\(envelope.timeoutMs)ms") }
             if envelope.hops > 0 { parts.append("hops=\(envelope.hops)") }
+            if let session = envelope.session {
+                parts.append("session=\(session.id)#\(session.sequence)" + (session.ackedBelow > 0 ? " acked_below=\(session.ackedBelow)" : ""))
+            }
         case .response:
             parts += ["response", "#\(envelope.callID)", shortMethod, envelope.status.description, "\(size)B"]
             if envelope.more { parts.append("more") }
@@ -64,6 +67,12 @@ struct FrameRecord: Sendable {
         switch envelope.kind {
         case .request:
             out += [Field("timeout_ms", .number(UInt64(envelope.timeoutMs))), Field("hops", .number(UInt64(envelope.hops)))]
+            if let session = envelope.session {
+                out.append(Field("session", .object([
+                    Field("id", .number(session.id)), Field("sequence", .number(session.sequence)),
+                    Field("acked_below", .number(session.ackedBelow)),
+                ])))
+            }
         case .response:
             out.append(Field("status", .text(envelope.status.description)))
             if envelope.more { out.append(Field("more", .bool(true))) }

@@ -56,8 +56,16 @@ extension ErrorDetail: ListedFields {
         [Field("leader", .text(leaderID)), Field("leader_address", .text(leaderAddress)),
          Field("retry_after_ms", .number(UInt64(retryAfterMs)))]
             + (currentVersion.map { [Field("current_version", .text("\($0.createIndex)/\($0.modIndex)"), always: true)] } ?? [])
-            + [Field("limit", .text(limit)), Field("oldest_index", .number(oldestIndex))]
+            + [Field("limit", .text(limit)), Field("oldest_index", .number(oldestIndex)), Field("session", .text(session))]
     }
+}
+
+extension OpenSessionRequest: ListedFields {
+    var fields: [Field] { [] }
+}
+
+extension OpenSessionResponse: ListedFields {
+    var fields: [Field] { [Field("session_id", .number(sessionID), always: true), Field("timeout_ms", .number(timeoutMs))] }
 }
 
 extension RequestVoteRequest: ListedFields {
@@ -289,6 +297,7 @@ extension StatusResponse: ListedFields {
             Field("memory_used", .number(memoryUsedBytes)), Field("max_memory", .number(maxMemoryBytes)),
             Field("eviction_policy", .text(evictionPolicy)), Field("expiring", .number(expiringKeys)),
             Field("expired", .number(expiredKeys)), Field("evicted", .number(evictedKeys)),
+            Field("client_sessions", .number(clientSessions)),
         ]
     }
 }

@@ -41,6 +41,8 @@ typedef struct Raftcache__StatusResponse Raftcache__StatusResponse;
 typedef struct Raftcache__SnapshotStatus Raftcache__SnapshotStatus;
 typedef struct Raftcache__FollowerStatus Raftcache__FollowerStatus;
 typedef struct Raftcache__SnapshotRequest Raftcache__SnapshotRequest;
+typedef struct Raftcache__OpenSessionRequest Raftcache__OpenSessionRequest;
+typedef struct Raftcache__OpenSessionResponse Raftcache__OpenSessionResponse;
 typedef struct Raftcache__BackupRequest Raftcache__BackupRequest;
 typedef struct Raftcache__BackupChunk Raftcache__BackupChunk;
 typedef struct Raftcache__Command Raftcache__Command;
@@ -564,10 +566,14 @@ struct  Raftcache__StatusResponse
    * Keys that have a time to live.
    */
   uint64_t expiring_keys;
+  /*
+   * Client sessions open (exactly-once writes).
+   */
+  uint64_t client_sessions;
 };
 #define RAFTCACHE__STATUS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__status_response__descriptor) \
-    , (char *)protobuf_c_empty_string, RAFTCACHE__ROLE__ROLE_FOLLOWER, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0, NULL, 0,NULL, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, RAFTCACHE__ROLE__ROLE_FOLLOWER, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0, NULL, 0,NULL, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
 
 
 struct  Raftcache__SnapshotStatus
@@ -621,6 +627,29 @@ struct  Raftcache__SnapshotRequest
 #define RAFTCACHE__SNAPSHOT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__snapshot_request__descriptor) \
      }
+
+
+struct  Raftcache__OpenSessionRequest
+{
+  ProtobufCMessage base;
+};
+#define RAFTCACHE__OPEN_SESSION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__open_session_request__descriptor) \
+     }
+
+
+struct  Raftcache__OpenSessionResponse
+{
+  ProtobufCMessage base;
+  uint64_t session_id;
+  /*
+   * The session ends after this long without a write (the leader's --session-timeout).
+   */
+  uint64_t timeout_ms;
+};
+#define RAFTCACHE__OPEN_SESSION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&raftcache__open_session_response__descriptor) \
+    , 0, 0 }
 
 
 struct  Raftcache__BackupRequest
@@ -1180,6 +1209,44 @@ Raftcache__SnapshotRequest *
 void   raftcache__snapshot_request__free_unpacked
                      (Raftcache__SnapshotRequest *message,
                       ProtobufCAllocator *allocator);
+/* Raftcache__OpenSessionRequest methods */
+void   raftcache__open_session_request__init
+                     (Raftcache__OpenSessionRequest         *message);
+size_t raftcache__open_session_request__get_packed_size
+                     (const Raftcache__OpenSessionRequest   *message);
+size_t raftcache__open_session_request__pack
+                     (const Raftcache__OpenSessionRequest   *message,
+                      uint8_t             *out);
+size_t raftcache__open_session_request__pack_to_buffer
+                     (const Raftcache__OpenSessionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__OpenSessionRequest *
+       raftcache__open_session_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__open_session_request__free_unpacked
+                     (Raftcache__OpenSessionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Raftcache__OpenSessionResponse methods */
+void   raftcache__open_session_response__init
+                     (Raftcache__OpenSessionResponse         *message);
+size_t raftcache__open_session_response__get_packed_size
+                     (const Raftcache__OpenSessionResponse   *message);
+size_t raftcache__open_session_response__pack
+                     (const Raftcache__OpenSessionResponse   *message,
+                      uint8_t             *out);
+size_t raftcache__open_session_response__pack_to_buffer
+                     (const Raftcache__OpenSessionResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Raftcache__OpenSessionResponse *
+       raftcache__open_session_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   raftcache__open_session_response__free_unpacked
+                     (Raftcache__OpenSessionResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Raftcache__BackupRequest methods */
 void   raftcache__backup_request__init
                      (Raftcache__BackupRequest         *message);
@@ -1314,6 +1381,12 @@ typedef void (*Raftcache__FollowerStatus_Closure)
 typedef void (*Raftcache__SnapshotRequest_Closure)
                  (const Raftcache__SnapshotRequest *message,
                   void *closure_data);
+typedef void (*Raftcache__OpenSessionRequest_Closure)
+                 (const Raftcache__OpenSessionRequest *message,
+                  void *closure_data);
+typedef void (*Raftcache__OpenSessionResponse_Closure)
+                 (const Raftcache__OpenSessionResponse *message,
+                  void *closure_data);
 typedef void (*Raftcache__BackupRequest_Closure)
                  (const Raftcache__BackupRequest *message,
                   void *closure_data);
@@ -1374,6 +1447,10 @@ struct Raftcache__KV_Service
                  const Raftcache__BackupRequest *input,
                  Raftcache__BackupChunk_Closure closure,
                  void *closure_data);
+  void (*open_session)(Raftcache__KV_Service *service,
+                       const Raftcache__OpenSessionRequest *input,
+                       Raftcache__OpenSessionResponse_Closure closure,
+                       void *closure_data);
 };
 typedef void (*Raftcache__KV_ServiceDestroy)(Raftcache__KV_Service *);
 void raftcache__kv__init (Raftcache__KV_Service *service,
@@ -1392,7 +1469,8 @@ void raftcache__kv__init (Raftcache__KV_Service *service,
       function_prefix__ ## batch,\
       function_prefix__ ## watch,\
       function_prefix__ ## snapshot,\
-      function_prefix__ ## backup  }
+      function_prefix__ ## backup,\
+      function_prefix__ ## open_session  }
 void raftcache__kv__get(ProtobufCService *service,
                         const Raftcache__GetRequest *input,
                         Raftcache__GetResponse_Closure closure,
@@ -1437,6 +1515,10 @@ void raftcache__kv__backup(ProtobufCService *service,
                            const Raftcache__BackupRequest *input,
                            Raftcache__BackupChunk_Closure closure,
                            void *closure_data);
+void raftcache__kv__open_session(ProtobufCService *service,
+                                 const Raftcache__OpenSessionRequest *input,
+                                 Raftcache__OpenSessionResponse_Closure closure,
+                                 void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1472,6 +1554,8 @@ extern const ProtobufCMessageDescriptor raftcache__status_response__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__snapshot_status__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__follower_status__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__snapshot_request__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__open_session_request__descriptor;
+extern const ProtobufCMessageDescriptor raftcache__open_session_response__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__backup_request__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__backup_chunk__descriptor;
 extern const ProtobufCMessageDescriptor raftcache__command__descriptor;

@@ -110,10 +110,19 @@ struct  Raftcache__Envelope
    * call_id follow. The last one has it unset, and its status says why the stream ended.
    */
   protobuf_c_boolean more;
+  /*
+   * Requests only: a write of a client session (session_id not 0; /raftcache.KV/OpenSession
+   * opens one). The session applies it once per `sequence` (from 1) and answers a repeat with
+   * the first answer; the caller holds every answer below `acked_below`. A forwarded call
+   * carries its caller's.
+   */
+  uint64_t session_id;
+  uint64_t sequence;
+  uint64_t acked_below;
 };
 #define RAFTCACHE__ENVELOPE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__envelope__descriptor) \
-    , 0, RAFTCACHE__FRAME_KIND__FRAME_KIND_REQUEST, (char *)protobuf_c_empty_string, 0, RAFTCACHE__STATUS_CODE__STATUS_CODE_OK, (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string, 0 }
+    , 0, RAFTCACHE__FRAME_KIND__FRAME_KIND_REQUEST, (char *)protobuf_c_empty_string, 0, RAFTCACHE__STATUS_CODE__STATUS_CODE_OK, (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
 
 
 /*
@@ -140,10 +149,16 @@ struct  Raftcache__ErrorDetail
    * oldest `since` it can serve.
    */
   uint64_t oldest_index;
+  /*
+   * A session's write was refused (FAILED_PRECONDITION): "expired" (no such session: it was
+   * idle past the leader's timeout, or never opened), "acknowledged" (a sequence below one the
+   * client acknowledged), or "full" (too many answers not acknowledged).
+   */
+  char *session;
 };
 #define RAFTCACHE__ERROR_DETAIL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&raftcache__error_detail__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 /*

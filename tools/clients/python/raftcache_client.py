@@ -104,12 +104,13 @@ class Client:
     def __exit__(self, *exc):
         self.close()
 
-    def call(self, method, request):
-        """Calls `method` and returns its decoded response, or raises RPCError."""
+    def call(self, method, request, session=None):
+        """Calls `method` and returns its decoded response, or raises RPCError. `session`:
+        (session id, sequence, acked below) of a client session's write (see Session)."""
         call_id = self.next_call_id
         self.next_call_id += 1
         self.sock.sendall(wire.request_frame(call_id, method, request, timeout_ms=int(self.timeout * 1000),
-                                             auth_token=self.token))
+                                             auth_token=self.token, session=session))
         while True:
             for envelope in self.decoder.frames():
                 if envelope.call_id not in (call_id, 0):
@@ -225,3 +226,95 @@ class Client:
 
     def status(self):
         return self.call("/raftcache.KV/Status", wire.kv_pb2.StatusRequest())
+
+    def open_session(self):
+        """Opens a client session for exactly-once writes: (session id, idle timeout in ms)."""
+        response = self.call("/raftcache.KV/OpenSession", wire.kv_pb2.OpenSessionRequest())
+        return response.session_id, response.timeout_ms
+
+
+RETRYABLE = {wire.wire_pb2.STATUS_CODE_UNAVAILABLE, wire.wire_pb2.STATUS_CODE_DEADLINE_EXCEEDED}
+
+
+class Session:
+    """Exactly-once writes through any of `addrs`: each write gets the next sequence number of
+    a client session and is sent again, with the same number, until some node answers it
+    (a lost answer, a dead leader, a broken connection); the cluster applies it once and
+    answers a repeat with the first answer. Not thread-safe: one write at a time.
+
+        with Session(["localhost:8081", "localhost:8082"]) as s:
+            s.incr(b"visits")            # counted once, however often it is retried
+
+    A session the leader ended (idle past its --session-timeout) raises RPCError
+    FAILED_PRECONDITION with detail.session == "expired"; open a new Session."""
+
+    def __init__(self, addrs, timeout=3.0, tls=None, token="", retry_for=30.0):
+        self.addrs = list(addrs)
+        self.timeout, self.tls, self.token, self.retry_for = timeout, tls, token, retry_for
+        self.clients = {}
+        self.preferred = 0
+        self.next_sequence = 1
+        self.retries = 0
+        self.id, self.timeout_ms = self._retrying(lambda c: c.open_session())
+
+    def close(self):
+        for client in self.clients.values():
+            client.close()
+        self.clients = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _client(self, addr):
+        if addr not in self.clients:
+            self.clients[addr] = Client(addr, timeout=self.timeout, tls=self.tls, token=self.token)
+        return self.clients[addr]
+
+    def _retrying(self, call):
+        import time
+        deadline = time.monotonic() + self.retry_for
+        attempt = 0
+        while True:
+            addr = self.addrs[(self.preferred + attempt) % len(self.addrs)]
+            try:
+                result = call(self._client(addr))
+                self.preferred = self.addrs.index(addr)
+                return result
+            except RPCError as error:
+                if error.status not in RETRYABLE or time.monotonic() > deadline:
+                    raise
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+            stale = self.clients.pop(addr, None)
+            if stale:
+                stale.close()
+            attempt += 1
+            self.retries += 1
+            time.sleep(min(0.5, 0.02 * attempt))
+
+    def write(self, method, request):
+        """Sends a write of the session until it is answered: its response."""
+        sequence = self.next_sequence
+        self.next_sequence += 1
+        # One write at a time: every answer below this one was received.
+        tag = (self.id, sequence, sequence)
+        return self._retrying(lambda c: c.call(method, request, session=tag))
+
+    def set(self, key, value, if_mod_index=0, if_absent=False, ttl_ms=0):
+        return self.write("/raftcache.KV/Set", kv_pb2.SetRequest(key=key, value=value, if_mod_index=if_mod_index,
+                                                                 if_absent=if_absent, ttl_ms=ttl_ms)).index
+
+    def incr(self, key, by=1):
+        response = self.write("/raftcache.KV/Incr", kv_pb2.IncrRequest(key=key, by=by))
+        return response.value, response.index
+
+    def delete(self, key, if_mod_index=0):
+        return self.write("/raftcache.KV/Delete", kv_pb2.DeleteRequest(key=key, if_mod_index=if_mod_index)).index
+
+    def txn(self, compares=(), success=(), failure=()):
+        return self.write("/raftcache.KV/Txn", kv_pb2.TxnRequest(compares=list(compares), success=list(success),
+                                                                 failure=list(failure)))

@@ -73,10 +73,13 @@ def encode_frame(envelope, max_length=DEFAULT_MAX_LENGTH):
     return HEADER.pack(len(body)) + body
 
 
-def request_frame(call_id, method, request, timeout_ms=0, auth_token=""):
-    """A request frame calling `method` with message `request` (and a bearer token, if any)."""
+def request_frame(call_id, method, request, timeout_ms=0, auth_token="", session=None):
+    """A request frame calling `method` with message `request` (and a bearer token, if any;
+    `session`: (session id, sequence, acked below) of a client session's write)."""
+    session_id, sequence, acked_below = session or (0, 0, 0)
     return encode_frame(Envelope(call_id=call_id, kind=REQUEST, method=method, timeout_ms=timeout_ms,
-                                 payload=request.SerializeToString(), auth_token=auth_token))
+                                 payload=request.SerializeToString(), auth_token=auth_token, session_id=session_id,
+                                 sequence=sequence, acked_below=acked_below))
 
 
 class FrameDecoder:

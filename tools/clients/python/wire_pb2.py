@@ -13,21 +13,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nwire.proto\x12\traftcache\"\xdc\x01\n\x08\x45nvelope\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\x04\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.raftcache.FrameKind\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x12\n\ntimeout_ms\x18\x04 \x01(\r\x12%\n\x06status\x18\x05 \x01(\x0e\x32\x15.raftcache.StatusCode\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x0f\n\x07payload\x18\x07 \x01(\x0c\x12\x0c\n\x04hops\x18\x08 \x01(\r\x12\x12\n\nauth_token\x18\t \x01(\t\x12\x0c\n\x04more\x18\n \x01(\x08\"\xa5\x01\n\x0b\x45rrorDetail\x12\x11\n\tleader_id\x18\x01 \x01(\t\x12\x16\n\x0eleader_address\x18\x02 \x01(\t\x12\x16\n\x0eretry_after_ms\x18\x03 \x01(\r\x12.\n\x0f\x63urrent_version\x18\x04 \x01(\x0b\x32\x15.raftcache.KeyVersion\x12\r\n\x05limit\x18\x05 \x01(\t\x12\x14\n\x0coldest_index\x18\x06 \x01(\x04\"5\n\nKeyVersion\x12\x14\n\x0c\x63reate_index\x18\x01 \x01(\x04\x12\x11\n\tmod_index\x18\x02 \x01(\x04*S\n\tFrameKind\x12\x16\n\x12\x46RAME_KIND_REQUEST\x10\x00\x12\x17\n\x13\x46RAME_KIND_RESPONSE\x10\x01\x12\x15\n\x11\x46RAME_KIND_CANCEL\x10\x02*\x89\x04\n\nStatusCode\x12\x12\n\x0eSTATUS_CODE_OK\x10\x00\x12\x19\n\x15STATUS_CODE_CANCELLED\x10\x01\x12\x17\n\x13STATUS_CODE_UNKNOWN\x10\x02\x12 \n\x1cSTATUS_CODE_INVALID_ARGUMENT\x10\x03\x12!\n\x1dSTATUS_CODE_DEADLINE_EXCEEDED\x10\x04\x12\x19\n\x15STATUS_CODE_NOT_FOUND\x10\x05\x12\x1e\n\x1aSTATUS_CODE_ALREADY_EXISTS\x10\x06\x12!\n\x1dSTATUS_CODE_PERMISSION_DENIED\x10\x07\x12\"\n\x1eSTATUS_CODE_RESOURCE_EXHAUSTED\x10\x08\x12#\n\x1fSTATUS_CODE_FAILED_PRECONDITION\x10\t\x12\x17\n\x13STATUS_CODE_ABORTED\x10\n\x12\x1c\n\x18STATUS_CODE_OUT_OF_RANGE\x10\x0b\x12\x1d\n\x19STATUS_CODE_UNIMPLEMENTED\x10\x0c\x12\x18\n\x14STATUS_CODE_INTERNAL\x10\r\x12\x1b\n\x17STATUS_CODE_UNAVAILABLE\x10\x0e\x12\x19\n\x15STATUS_CODE_DATA_LOSS\x10\x0f\x12\x1f\n\x1bSTATUS_CODE_UNAUTHENTICATED\x10\x10\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nwire.proto\x12\traftcache\"\x97\x02\n\x08\x45nvelope\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\x04\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.raftcache.FrameKind\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x12\n\ntimeout_ms\x18\x04 \x01(\r\x12%\n\x06status\x18\x05 \x01(\x0e\x32\x15.raftcache.StatusCode\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x0f\n\x07payload\x18\x07 \x01(\x0c\x12\x0c\n\x04hops\x18\x08 \x01(\r\x12\x12\n\nauth_token\x18\t \x01(\t\x12\x0c\n\x04more\x18\n \x01(\x08\x12\x12\n\nsession_id\x18\x0b \x01(\x04\x12\x10\n\x08sequence\x18\x0c \x01(\x04\x12\x13\n\x0b\x61\x63ked_below\x18\r \x01(\x04\"\xb6\x01\n\x0b\x45rrorDetail\x12\x11\n\tleader_id\x18\x01 \x01(\t\x12\x16\n\x0eleader_address\x18\x02 \x01(\t\x12\x16\n\x0eretry_after_ms\x18\x03 \x01(\r\x12.\n\x0f\x63urrent_version\x18\x04 \x01(\x0b\x32\x15.raftcache.KeyVersion\x12\r\n\x05limit\x18\x05 \x01(\t\x12\x14\n\x0coldest_index\x18\x06 \x01(\x04\x12\x0f\n\x07session\x18\x07 \x01(\t\"5\n\nKeyVersion\x12\x14\n\x0c\x63reate_index\x18\x01 \x01(\x04\x12\x11\n\tmod_index\x18\x02 \x01(\x04*S\n\tFrameKind\x12\x16\n\x12\x46RAME_KIND_REQUEST\x10\x00\x12\x17\n\x13\x46RAME_KIND_RESPONSE\x10\x01\x12\x15\n\x11\x46RAME_KIND_CANCEL\x10\x02*\x89\x04\n\nStatusCode\x12\x12\n\x0eSTATUS_CODE_OK\x10\x00\x12\x19\n\x15STATUS_CODE_CANCELLED\x10\x01\x12\x17\n\x13STATUS_CODE_UNKNOWN\x10\x02\x12 \n\x1cSTATUS_CODE_INVALID_ARGUMENT\x10\x03\x12!\n\x1dSTATUS_CODE_DEADLINE_EXCEEDED\x10\x04\x12\x19\n\x15STATUS_CODE_NOT_FOUND\x10\x05\x12\x1e\n\x1aSTATUS_CODE_ALREADY_EXISTS\x10\x06\x12!\n\x1dSTATUS_CODE_PERMISSION_DENIED\x10\x07\x12\"\n\x1eSTATUS_CODE_RESOURCE_EXHAUSTED\x10\x08\x12#\n\x1fSTATUS_CODE_FAILED_PRECONDITION\x10\t\x12\x17\n\x13STATUS_CODE_ABORTED\x10\n\x12\x1c\n\x18STATUS_CODE_OUT_OF_RANGE\x10\x0b\x12\x1d\n\x19STATUS_CODE_UNIMPLEMENTED\x10\x0c\x12\x18\n\x14STATUS_CODE_INTERNAL\x10\r\x12\x1b\n\x17STATUS_CODE_UNAVAILABLE\x10\x0e\x12\x19\n\x15STATUS_CODE_DATA_LOSS\x10\x0f\x12\x1f\n\x1bSTATUS_CODE_UNAUTHENTICATED\x10\x10\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'wire_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _FRAMEKIND._serialized_start=471
-  _FRAMEKIND._serialized_end=554
-  _STATUSCODE._serialized_start=557
-  _STATUSCODE._serialized_end=1078
+  _FRAMEKIND._serialized_start=547
+  _FRAMEKIND._serialized_end=630
+  _STATUSCODE._serialized_start=633
+  _STATUSCODE._serialized_end=1154
   _ENVELOPE._serialized_start=26
-  _ENVELOPE._serialized_end=246
-  _ERRORDETAIL._serialized_start=249
-  _ERRORDETAIL._serialized_end=414
-  _KEYVERSION._serialized_start=416
-  _KEYVERSION._serialized_end=469
+  _ENVELOPE._serialized_end=305
+  _ERRORDETAIL._serialized_start=308
+  _ERRORDETAIL._serialized_end=490
+  _KEYVERSION._serialized_start=492
+  _KEYVERSION._serialized_end=545
 # @@protoc_insertion_point(module_scope)

@@ -65,6 +65,7 @@ FAMILIES = {
     "raft_cache_memory_used_bytes": ("gauge", ()),
     "raft_cache_memory_max_bytes": ("gauge", ()),
     "raft_cache_expiring_keys": ("gauge", ()),
+    "raft_cache_client_sessions": ("gauge", ()),
     "raft_cache_snapshot_size_bytes": ("gauge", ()),
     "raft_cache_connections": ("gauge", ("port",)),
     "raft_cache_leader_changes_total": ("counter", ()),
@@ -456,6 +457,7 @@ def test_every_node_exports_what_it_did(cluster):
         assert m.value("raft_cache_expiring_keys") == memory["expiring_keys"] == 1, where
         assert m.value("raft_cache_expired_keys_total") == memory["expired_keys"], where
         assert m.value("raft_cache_evicted_keys_total") == memory["evicted_keys"], where
+        assert m.value("raft_cache_client_sessions") == status["client_sessions"], where
         # Snapshots.
         assert m.value("raft_cache_snapshot_index") == status["snapshot"]["index"], where
         assert m.value("raft_cache_snapshot_size_bytes") == status["snapshot"]["size_bytes"], where

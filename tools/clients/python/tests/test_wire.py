@@ -84,5 +84,5 @@ def test_methods_come_from_the_services():
     assert wire.METHODS["/raftcache.Raft/AddVoter"][1] is wire.raft_pb2.MembershipResponse
     assert wire.METHODS["/raftcache.KV/Incr"] == (wire.kv_pb2.IncrRequest, wire.kv_pb2.IncrResponse)
     assert wire.METHODS["/raftcache.KV/Txn"] == (wire.kv_pb2.TxnRequest, wire.kv_pb2.TxnResponse)
-    assert len(wire.METHODS) == 19
+    assert len(wire.METHODS) == 20
     assert wire.METHODS["/raftcache.KV/Backup"] == (wire.kv_pb2.BackupRequest, wire.kv_pb2.BackupChunk)

@@ -197,7 +197,7 @@ def test_reassembles_out_of_order_and_retransmitted_segments(tmp_path, link, v6,
         assert len(by_conn) == 2
         for conn, items in by_conn.items():
             requests_seen = [f["call_id"] for f in items if f["kind"] == "request"]
-            assert requests_seen == [1, 7, 300, 2, 3, 9, 8, 5, 6, 10, 11, 12, 14, 15], (conn, requests_seen)
+            assert requests_seen == [1, 7, 300, 2, 3, 9, 8, 5, 6, 10, 11, 12, 14, 15, 16], (conn, requests_seen)
         responses_seen = [(f["call_id"], f["method"]) for f in frames if f["kind"] == "response"]
         assert (7, "/raftcache.Raft/AppendEntries") in responses_seen
         assert (2, "/raftcache.KV/Set") in responses_seen
