@@ -6,6 +6,8 @@ let package = Package(
     products: [
         .executable(name: "raft-cache", targets: ["raft-cache"]),
         .library(name: "RaftWire", targets: ["RaftWire"]),
+        // A Swift client of a cluster: sessions for exactly-once writes, watches as AsyncSequences.
+        .library(name: "RaftCacheClient", targets: ["RaftCacheClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -107,6 +109,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The Swift client library: finds the leader, retries safely, writes once through a session.
+        .target(
+            name: "RaftCacheClient",
+            dependencies: [
+                "RaftTransport", "RaftWire", "Connections",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // A deterministic cluster of RaftCores under a faulty simulated network.
         .target(name: "RaftSimulation", dependencies: ["RaftCore", "RaftStorage", "RaftWire", "CacheStore"]),
         .executableTarget(
@@ -147,6 +159,12 @@ let package = Package(
             ],
             path: "tools/bench/raft-cache-load"
         ),
+        // The RaftCacheClient example the README shows (a counter and a watch); a test runs it.
+        .executableTarget(
+            name: "raft-cache-example",
+            dependencies: ["RaftCacheClient", "RaftWire"],
+            path: "tools/examples/raft-cache-example"
+        ),
         // Decodes protocol traffic: a live proxy, pcap/pcapng captures, or raw streams (tools/wire-dump).
         .executableTarget(
             name: "wire-dump",
@@ -180,6 +198,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CacheStoreTests", dependencies: ["CacheStore", "RaftWire"]),
+        .testTarget(name: "RaftCacheClientTests", dependencies: ["RaftCacheClient", "RaftWire"]),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "RaftCore", "RaftWire", "CRC32C"]),
         .testTarget(name: "WireDumpTests", dependencies: ["wire-dump", "RaftWire"]),
         // The executable's own parsing of flags.

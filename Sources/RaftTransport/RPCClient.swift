@@ -143,12 +143,67 @@ public final class RPCClient: Sendable {
         }
     }
 
-    /// A typed call: encodes the request and decodes the method's response type.
+    /// A streaming call (`Method.streams`) as a sequence of response payloads: it finishes
+    /// with the stream's last response when that is OK, and throws its status otherwise. A
+    /// reader that stops iterating (or is cancelled) ends the call with a CANCEL frame; one
+    /// that falls `bufferLimit` responses behind ends it with RESOURCE_EXHAUSTED.
+    public func stream(_ method: Method, _ request: some WireMessage, bufferLimit: Int = 1_024) -> AsyncThrowingStream<[UInt8], any Error> {
+        let encoded = Result { try request.wireBytes() }
+        let token = options.token, host = host, port = port
+        let (stream, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream(bufferingPolicy: .bufferingOldest(bufferLimit))
+        let started = connection(ordered: false)
+        started.whenFailure { continuation.finish(throwing: $0) }
+        started.whenSuccess { channel in
+            let payload: [UInt8]
+            do { payload = try encoded.get() } catch { return continuation.finish(throwing: error) }
+            let callID = NIOLockedValueBox<UInt64?>(nil)
+            let cancel = { @Sendable (reason: RPCError) in
+                guard let id = callID.withLockedValue({ $0 }) else { return }
+                let frame = Envelope(callID: id, kind: .cancel)
+                channel.writeAndFlush(PendingCall(request: frame, timeout: .zero, promise: channel.eventLoop.makePromise()), promise: nil)
+                continuation.finish(throwing: reason)
+            }
+            let promise = channel.eventLoop.makePromise(of: Envelope.self)
+            let request = Envelope(kind: .request, method: method.rawValue, payload: payload, authToken: token)
+            // A stream has no deadline of its own: it lasts until it ends or is cancelled.
+            var call = PendingCall(request: request, timeout: .hours(24 * 365), promise: promise) { response in
+                if case .dropped = continuation.yield(response.payload) {
+                    cancel(RPCError(.resourceExhausted, "the reader fell \(bufferLimit) responses behind the stream"))
+                }
+            }
+            call.assigned = { id in callID.withLockedValue { $0 = id } }
+            continuation.onTermination = { termination in
+                if case .cancelled = termination { cancel(RPCError(.cancelled, "cancelled by the reader")) }
+            }
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenFailure { error in
+                promise.fail(RPCError(.unavailable, "cannot send to \(host):\(port): \(error)"))
+            }
+            channel.writeAndFlush(call, promise: written)
+            promise.futureResult.whenComplete { result in
+                switch result {
+                case .success(let last) where last.status == .ok:
+                    continuation.finish()
+                case .success(let last):
+                    let detail = last.payload.isEmpty ? nil : try? ErrorDetail(wireBytes: last.payload)
+                    continuation.finish(throwing: RPCError(last.status, last.message, detail: detail))
+                case .failure(let error):
+                    continuation.finish(throwing: error)
+                }
+            }
+        }
+        return stream
+    }
+
+    /// A typed call: encodes the request and decodes the method's response type. `session`:
+    /// a client session's write, applied once per sequence (Protos/README.md).
     public func call<Response: WireMessage>(
         _ method: Method, _ request: some WireMessage, as: Response.Type = Response.self, timeout: TimeAmount? = nil,
-        ordered: Bool = false
+        ordered: Bool = false, session: SessionTag? = nil
     ) async throws -> Response {
-        let payload = try await call(method.rawValue, payload: try request.wireBytes(), timeout: timeout, ordered: ordered)
+        let payload = try await callFuture(
+            method.rawValue, payload: try request.wireBytes(), timeout: timeout, ordered: ordered, session: session
+        ).get()
         do {
             return try Response(wireBytes: payload)
         } catch {
@@ -266,6 +321,8 @@ struct PendingCall: Sendable {
     var promise: EventLoopPromise<Envelope>
     /// A stream's responses before its last.
     var part: (@Sendable (Envelope) -> Void)?
+    /// Told the call's id once it has one (a stream's reader cancels by it).
+    var assigned: (@Sendable (UInt64) -> Void)?
 }
 
 /// Pairs answers with calls by id on one connection; fails every waiting call when the
@@ -294,6 +351,14 @@ final class ClientCallHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let call = unwrapOutboundIn(data)
+        if call.request.kind == .cancel {
+            // The caller gives up a stream: what it would still be sent is dropped here.
+            streams[call.request.callID] = nil
+            waiting.removeValue(forKey: call.request.callID)?.fail(RPCError(.cancelled, "cancelled by the caller"))
+            call.promise.succeed(call.request)
+            context.writeAndFlush(wrapOutboundOut(call.request), promise: promise)
+            return
+        }
         // Backpressure: a peer that does not keep up (too many calls waiting, or bytes piling
         // up unsent) gets no more until it does; callers see UNAVAILABLE at once.
         guard waiting.count < maxInFlight, context.channel.isWritable else {
@@ -308,6 +373,7 @@ final class ClientCallHandler: ChannelDuplexHandler {
         request.callID = id
         waiting[id] = call.promise
         if let part = call.part { streams[id] = part }
+        call.assigned?(id)
         deadlines.insert(id, key: (NIODeadline.now() + call.timeout).uptimeNanoseconds)
         scheduleSweep(on: context.eventLoop)
         context.write(wrapOutboundOut(request), promise: promise)
