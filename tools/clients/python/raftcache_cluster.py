@@ -8,6 +8,7 @@ builds in .build/debug."""
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -34,8 +35,46 @@ WIRE_DUMP_BINARY = os.environ.get("WIRE_DUMP_BIN", build_path("wire-dump"))
 LEADER = rc.wire.kv_pb2.ROLE_LEADER
 
 
+def _ephemeral_range():
+    """The ports the kernel hands out by itself (to connect() and to bind() on port 0)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(n) for n in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+_handed_out = set()
+_random = random.Random()  # Its own: a test seeding `random` must not make every run pick the same ports.
+
+
 def free_port():
-    with socket.socket() as s:
+    """A loopback port no one uses now, for a node (or proxy) to listen on later.
+
+    Not one from bind(("127.0.0.1", 0)): that is a port of the kernel's ephemeral range, and
+    from our close until the node's bind the kernel may give that very port to any outgoing
+    connection on the machine. connect() takes even ports first and bind(0) odd ones, so they
+    meet only once the even ones are in use, as while test_flood holds 20,000 connections, and
+    then the node exits with EADDRINUSE ("cannot listen on --raft-addr", "cannot serve HTTP"):
+    a cluster that never has its voters. Below (or above) that range the kernel hands out no
+    port by itself; each port goes out once per process, checked free with a bind."""
+    low, high = _ephemeral_range()
+    pools = [range(max(1024, low - 20000), low), range(high + 1, 65536)]
+    pool = max(pools, key=len)
+    if len(pool) >= 2048:
+        for _ in range(200):
+            port = _random.choice(pool)
+            if port in _handed_out:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue  # In use (or in TIME_WAIT): another.
+            _handed_out.add(port)
+            return port
+    with socket.socket() as s:  # No room outside the ephemeral range: the kernel's choice.
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
@@ -108,6 +147,14 @@ class Process:
         self.log.flush()
         with open(self.log.name, "rb") as f:
             return f.read().decode(errors="replace")
+
+    def exited(self):
+        """None while the process runs (or was never started); once it has exited, its exit
+        status and the last lines of its log (why a node did not come up)."""
+        if self.process is None or self.process.poll() is None:
+            return None
+        tail = " | ".join(self.log_text().strip().splitlines()[-3:])
+        return f"{os.path.basename(self.log.name)}: exited with status {self.process.returncode}: {tail}"
 
 
 class Node(Process):
@@ -211,6 +258,23 @@ def leader_of(nodes, timeout=3.0):
     return None
 
 
+def kill_leaders(nodes, times, keep_going=lambda: True):
+    """Kills the leader (SIGKILL) and starts it again, `times` times while `keep_going()`, each
+    time once a leader is back and the killed node answers; returns the ids killed, in order
+    (to run in a thread beside a client that must ride it out)."""
+    killed = []
+    while keep_going() and len(killed) < times:
+        leader = leader_of(nodes)
+        if leader is None:
+            continue
+        leader.kill()
+        killed.append(leader.id)
+        leader.start()
+        eventually("a leader again", lambda: leader_of(nodes) is not None, timeout=30)
+        eventually(f"{leader.id} back", lambda: leader.status_or_none() is not None, timeout=30)
+    return killed
+
+
 def converged(nodes, timeout=3.0):
     """Every node answers, has applied the same index and holds the same pairs (same digest
     and count), and knows a leader."""
@@ -234,11 +298,19 @@ class Cluster:
         """Starts the first node, and the others once it leads; returns once all are voters."""
         timeout = timeout or self.START_TIMEOUT
         first = self.nodes[0]
+
+        def started():
+            """Fails at once, with its log, when a node has exited (it cannot listen, say)."""
+            gone = [reason for reason in (node.exited() for node in self.nodes) if reason]
+            if gone:
+                raise AssertionError("; ".join(gone))
+            return True
         first.start()
-        eventually(f"{first.id} to lead", lambda: first.status().role == LEADER, timeout)
+        eventually(f"{first.id} to lead", lambda: started() and first.status().role == LEADER, timeout)
         for node in self.nodes[1:]:
             node.start()
-        eventually(f"{len(self.nodes)} voters", lambda: len(voters(first.status())) == len(self.nodes), timeout)
+        eventually(f"{len(self.nodes)} voters",
+                   lambda: started() and len(voters(first.status())) == len(self.nodes), timeout)
 
     def stop(self):
         for node in self.nodes:

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import raftcache_client as rc  # noqa: E402
 
-from raftcache_cluster import BINARY, LEADER, eventually, founder_and_joiners, leader_of, running  # noqa: E402
+from raftcache_cluster import BINARY, eventually, founder_and_joiners, kill_leaders, leader_of, running  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not os.path.exists(BINARY), reason="raft-cache is not built")
 
@@ -86,23 +86,12 @@ def test_increments_through_leader_kills_count_exactly_once(cluster):
     addrs = [node.addr for node in cluster]
     done, kills = threading.Event(), []
 
-    def kill_leaders():
-        while not done.is_set() and len(kills) < 3:
-            leader = leader_of(cluster)
-            if leader is None:
-                continue
-            leader.kill()
-            kills.append(leader.id)
-            leader.start()
-            eventually("a leader again", lambda: leader_of(cluster) is not None, timeout=30)
-            eventually(f"{leader.id} back", lambda: leader.status_or_none() is not None, timeout=30)
-
     with rc.Session(addrs, timeout=1.0, retry_for=60.0) as session:
-        killer = threading.Thread(target=kill_leaders)
+        killer = threading.Thread(target=lambda: kills.extend(kill_leaders(cluster, 3, lambda: not done.is_set())))
         killer.start()
         count = 0
         try:
-            while count < 400 or len(kills) < 3:
+            while count < 400 or killer.is_alive():
                 answered, _ = session.incr(b"exactly-once")
                 count += 1
                 assert answered == count  # Each answer is the one increment's own.
@@ -112,6 +101,7 @@ def test_increments_through_leader_kills_count_exactly_once(cluster):
         retries = session.retries
     eventually("every node applied them", lambda: all(value(node, b"exactly-once") == count for node in cluster), timeout=30)
     print(f"\n{count} increments through {len(kills)} leader kills, {retries} retries, counted once each")
+    assert len(kills) == 3
     assert retries > 0  # The kills made the writer retry: the test saw what it is about.
 
 

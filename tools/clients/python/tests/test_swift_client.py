@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import unprivileged  # noqa: E402
 
-from raftcache_cluster import BINARY, build_path, eventually, founder_and_joiners, leader_of, running  # noqa: E402
+from raftcache_cluster import BINARY, build_path, founder_and_joiners, kill_leaders, running  # noqa: E402
 
 EXAMPLE = os.environ.get("RAFT_CACHE_EXAMPLE_BIN", build_path("raft-cache-example"))
 
@@ -32,19 +32,7 @@ def test_a_write_loop_through_leader_kills_loses_and_duplicates_nothing():
             args += ["--member", node.addr]
         example = subprocess.Popen(unprivileged.command(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         kills = []
-
-        def kill_leaders():
-            while example.poll() is None and len(kills) < 3:
-                leader = leader_of(nodes)
-                if leader is None:
-                    continue
-                leader.kill()
-                kills.append(leader.id)
-                leader.start()
-                eventually("a leader again", lambda: leader_of(nodes) is not None, timeout=30)
-                eventually(f"{leader.id} back", lambda: leader.status_or_none() is not None, timeout=30)
-
-        killer = threading.Thread(target=kill_leaders)
+        killer = threading.Thread(target=lambda: kills.extend(kill_leaders(nodes, 3, lambda: example.poll() is None)))
         killer.start()
         try:
             out, err = example.communicate(timeout=240)
