@@ -1,3 +1,4 @@
+import CacheStore
 import RaftCore
 import RaftStorage
 import RaftWire
@@ -5,7 +6,7 @@ import RaftWire
 /// What a simulated server tells the simulation, which checks it.
 protocol SimNodeObserver: AnyObject {
     func sent(_ message: Message, by node: SimNode)
-    func applied(_ entry: Entry, by node: SimNode)
+    func applied(_ entry: Entry, outcome: CacheStore.Outcome, by node: SimNode)
     func installed(_ state: SimStateMachine, by node: SimNode)
     func served(_ read: ReadState, by node: SimNode)
 }
@@ -156,10 +157,10 @@ final class SimNode: ReadyHost {
     }
 
     func apply(_ entry: Entry) {
-        stateMachine.apply(entry)
+        let outcome = stateMachine.apply(entry)
         appliedInRun += 1
         if let core, entry.term < core.term { appliedEarlierTermInRun = true }
-        observer.applied(entry, by: self)
+        observer.applied(entry, outcome: outcome, by: self)
     }
 
     func readIndexesReady(_ readStates: [ReadState]) {

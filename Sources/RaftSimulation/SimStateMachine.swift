@@ -14,9 +14,10 @@ final class SimStateMachine {
     /// The history and the map together: equal on replicas at the same index.
     var hash: UInt64 { history ^ store.summary.digest }
 
-    func apply(_ entry: Entry) {
+    @discardableResult
+    func apply(_ entry: Entry) -> CacheStore.Outcome {
         history = Self.mix(history, entry.term, entry.index, entry.data)
-        store.apply(entry)
+        return store.apply(entry)
     }
 
     /// The key's version in this replica, if it holds the key.

@@ -1,3 +1,4 @@
+import CacheStore
 import RaftCore
 import RaftStorage
 import RaftWire
@@ -38,6 +39,9 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var proposals = 0
     /// The leader's expiry and eviction commands among the proposals.
     public var maintenanceProposals = 0
+    /// Increments of the session client applied (each once), and repeats answered as the first.
+    public var sessionIncrements: UInt64 = 0
+    public var sessionRepeats = 0
     public var crashes = 0
     /// Crashes of a server with writes handed to its disk and not yet durable.
     public var crashesLosingWrites = 0
@@ -94,6 +98,7 @@ public final class Simulation: SimNodeObserver {
     private let maxMessageBytes: Int
     private let maxInflight: Int
     private var intruder: HostileSender?
+    private var sessionClient = SessionClient()
     /// How long a write takes to be durable on this seed's disks, in time units (a tick is 10).
     private let diskLatency: ClosedRange<UInt64>
 
@@ -131,6 +136,8 @@ public final class Simulation: SimNodeObserver {
         report.hostileRefusedByWire = intruder?.refusedByWire ?? 0
         report.leadersElected = checker.leaderCount
         report.committed = checker.highestCommitted
+        report.sessionIncrements = sessionClient.sequence - 1
+        report.sessionRepeats = sessionClient.repeatsAnswered
         return report
     }
 
@@ -195,8 +202,9 @@ public final class Simulation: SimNodeObserver {
         network.send(message, now: now, rng: &rng)
     }
 
-    func applied(_ entry: Entry, by node: SimNode) {
+    func applied(_ entry: Entry, outcome: CacheStore.Outcome, by node: SimNode) {
         checker.observeApplied(entry, by: node.id, stateHash: node.stateMachine.hash)
+        if let violation = sessionClient.observe(entry, outcome: outcome) { checker.fail("\(node.id): \(violation)") }
     }
 
     func installed(_ state: SimStateMachine, by node: SimNode) {
@@ -356,6 +364,11 @@ public final class Simulation: SimNodeObserver {
                 report.proposals += 1
                 drive(leader)
             }
+        }
+        // The session client sends its increment to whoever leads now, again until it is applied.
+        if let leader, let command = sessionClient.due(now: now), (try? leader.core!.propose(command)) != nil {
+            report.proposals += 1
+            drive(leader)
         }
         if chance(10), let leader, let command = leader.stateMachine.maintenance(now: now, rng: &rng) {
             if (try? leader.core!.propose(command)) != nil {

@@ -43,7 +43,7 @@ struct RaftSimCommand: ParsableCommand {
     func run() throws {
         let range = seed.map { $0...$0 } ?? first...(first + UInt64(max(seeds, 1)) - 1)
         var failures: [UInt64] = []
-        var crashes = 0, crashesLosingWrites = 0, committed: UInt64 = 0, maintenance = 0
+        var crashes = 0, crashesLosingWrites = 0, committed: UInt64 = 0, maintenance = 0, sessionIncrements: UInt64 = 0, repeats = 0
         for seed in range {
             let report = Simulation(options: SimulationOptions(
                 seed: seed, nodeCount: nodes, duration: duration, verbose: verbose,
@@ -52,6 +52,8 @@ struct RaftSimCommand: ParsableCommand {
             crashesLosingWrites += report.crashesLosingWrites
             committed += report.committed
             maintenance += report.maintenanceProposals
+            sessionIncrements += report.sessionIncrements
+            repeats += report.sessionRepeats
             if !report.passed || self.seed != nil || verbose {
                 print(report)
             }
@@ -61,7 +63,8 @@ struct RaftSimCommand: ParsableCommand {
             }
         }
         print("raft-sim: \(range.count - failures.count) passed, \(failures.count) failed "
-            + "(\(committed) entries committed, \(maintenance) of the proposals expiring or evicting keys, \(crashes) crashes, \(crashesLosingWrites) of them losing writes not yet durable)")
+            + "(\(committed) entries committed, \(maintenance) of the proposals expiring or evicting keys, \(crashes) crashes, \(crashesLosingWrites) of them losing writes not yet durable; "
+            + "\(sessionIncrements) session increments applied once each, \(repeats) retries of them answered as the first)")
         if !failures.isEmpty { throw ExitCode.failure }
     }
 }

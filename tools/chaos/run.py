@@ -8,7 +8,9 @@ resuming after each break (see tools/chaos/watchers.py). Then every fault is hea
 nodes must converge (same applied index and digest), the recorded history must be
 linearizable (keys with a TTL: no value read after it expired; see
 tools/chaos/linearizability.py), and each watcher must have received exactly the committed
-changes of its keys, in order (see tools/chaos/watch_check.py; --no-watchers: none).
+changes of its keys, in order (see tools/chaos/watch_check.py; --no-watchers: none), and
+counters incremented through client sessions, each increment sent again until answered,
+must hold exactly the increments acknowledged (see tools/chaos/counters.py).
 
 Prints operations by outcome (and the compare-and-sets and TTL sets), availability during
 each fault and while healthy, the watchers' breaks and resumes, and the verdicts; writes the
@@ -32,6 +34,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "clients", "python"))
 import linearizability  # noqa: E402
 import watch_check  # noqa: E402
 from netcluster import NetCluster  # noqa: E402
+from counters import Counters  # noqa: E402
 from raftcache_cluster import BINARY, TimedOut, eventually  # noqa: E402
 from watchers import Watchers  # noqa: E402
 from workload import Workload  # noqa: E402
@@ -120,6 +123,8 @@ def main():
     parser.add_argument("--tls", action="store_true", help="mutual TLS between the nodes and with the clients")
     parser.add_argument("--no-watchers", dest="watchers", action="store_false",
                         help="no watchers on the nodes, and no check of what they receive")
+    parser.add_argument("--counters", type=int, default=2,
+                        help="counters incremented exactly once through client sessions (0: none)")
     args = parser.parse_args()
     faults = [f for f in args.faults.split(",") if f]
     for fault in faults:
@@ -137,7 +142,9 @@ def main():
         workload = Workload(cluster.nodes, clients=args.clients, keys=args.keys, consistency=args.consistency,
                             ttl_keys=args.ttl_keys)
         watchers = Watchers(cluster.nodes if args.watchers else [])
+        counters = Counters(cluster.nodes, count=args.counters)
         watchers.start()
+        counters.start()
         workload.start()
         try:
             time.sleep(2)
@@ -148,8 +155,9 @@ def main():
                 time.sleep(2)
         finally:
             workload.stop()
-            watchers.stop()
             cluster.heal()
+            counters.stop()
+            watchers.stop()
         try:
             eventually("the nodes to converge", cluster.converged, 60)
             converged = True
@@ -157,6 +165,7 @@ def main():
             converged = False
         statuses = [node.status_or_none() for node in cluster.nodes]
         reference = watchers.reference(statuses) if args.watchers else None
+        counted, counter_lines = counters.check(cluster.wait_for_leader()) if args.counters else (True, [])
 
     history = workload.history
     path = args.history or os.path.join(workdir, "history.jsonl")
@@ -177,9 +186,13 @@ def main():
     print(f"chaos: history in {path}")
     print(result.report() if not result.ok else f"chaos: verdict: {result.verdict}")
     watched = not args.watchers or report_watchers(watchers.logs, reference, history, workdir)
+    for line in counter_lines:
+        print(f"chaos: counter {line}")
+    if args.counters:
+        print(f"chaos: counters: {'each increment counted exactly once' if counted else 'NOT EXACTLY ONCE'}")
     if args.expect_violation:
-        return 0 if result.ok is False and converged and watched else 1
-    if not converged or result.ok is False or not watched:
+        return 0 if result.ok is False and converged and watched and counted else 1
+    if not converged or result.ok is False or not watched or not counted:
         return 1
     return 0 if result.ok else 3
 

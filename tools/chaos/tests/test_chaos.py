@@ -50,6 +50,7 @@ def test_round_is_linearizable_and_converges(faults, seconds, tls):
     assert "verdict: linearizable" in done.stdout
     assert "converged: True" in done.stdout
     assert "watchers: 3 watchers," in done.stdout and "verdict: exactly once, in order" in done.stdout
+    assert "counters: each increment counted exactly once" in done.stdout
 
 
 def test_stale_reads_during_partitions_are_caught():
