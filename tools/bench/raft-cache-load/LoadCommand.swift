@@ -72,6 +72,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Seconds each call may take before it counts as failed.")
     var timeout = 5.0
 
+    @Flag(help: "Send every set in one client session (exactly-once writes), each with the next sequence number: what a session costs a write.")
+    var session = false
+
     @Flag(help: "Print the result as one JSON object.")
     var json = false
 
@@ -118,11 +121,16 @@ struct LoadCommand: AsyncParsableCommand {
                     maxConnections: connections, timeout: .nanoseconds(Int64(timeout * 1e9)), tls: tls, token: token),
                 logger: logger)
         }
+        var numbers: SessionNumbers?
+        if session {
+            let opened: OpenSessionResponse = try await clients[0].call(.openSession, OpenSessionRequest())
+            numbers = SessionNumbers(id: opened.sessionID)
+        }
         let plan = Plan(
             workload: workload, readPercent: readPercent, keys: keys, keyPrefix: keyPrefix,
             value: Array(repeating: UInt8(ascii: "v"), count: valueSize), count: count, sequential: sequential,
             consistency: parsedConsistency!, deadline: count > 0 ? nil : .now + .nanoseconds(Int64(duration * 1e9)),
-            keepStarts: latencyFile != nil, ttlMs: ttlMs, expireAt: expireAt)
+            keepStarts: latencyFile != nil, ttlMs: ttlMs, expireAt: expireAt, session: numbers)
         let started = ContinuousClock.now
         let results = await withTaskGroup(of: WorkerResult.self) { group in
             for worker in 0..<inFlight {
@@ -159,6 +167,8 @@ struct Plan: Sendable {
     let keepStarts: Bool
     let ttlMs: UInt64
     let expireAt: UInt64
+    /// With --session: the session every set is numbered in.
+    let session: SessionNumbers?
     let tickets = Tickets()
 
     final class Tickets: Sendable {
@@ -183,7 +193,9 @@ struct Plan: Sendable {
                 } else if read {
                     let _: GetResponse = try await client.call(.get, GetRequest(key: key, consistency: consistency))
                 } else {
-                    let _: SetResponse = try await client.call(.set, SetRequest(key: key, value: value, ttlMs: ttl(wallStart)))
+                    let tag = session?.begin()
+                    defer { if let tag { session?.end(tag) } }
+                    let _: SetResponse = try await client.call(.set, SetRequest(key: key, value: value, ttlMs: ttl(wallStart)), session: tag)
                 }
                 result.record(start.duration(to: .now), startedAt: wallStart, keep: keepStarts)
             } catch let error as RPCError where error.status == .notFound && read {
@@ -220,6 +232,30 @@ extension Plan {
         } catch let error as RPCError where error.status == .failedPrecondition {
             result.conflicts += 1
         }
+    }
+}
+
+/// Sequence numbers of one client session shared by every worker: the next one for each set,
+/// acknowledging every answer below the oldest set still waiting.
+final class SessionNumbers: Sendable {
+    let id: UInt64
+    private let state = Mutex<(next: UInt64, waiting: Set<UInt64>)>((1, []))
+
+    init(id: UInt64) {
+        self.id = id
+    }
+
+    func begin() -> SessionTag {
+        state.withLock { state in
+            let sequence = state.next
+            state.next += 1
+            state.waiting.insert(sequence)
+            return SessionTag(id: id, sequence: sequence, ackedBelow: state.waiting.min() ?? sequence)
+        }
+    }
+
+    func end(_ tag: SessionTag) {
+        _ = state.withLock { $0.waiting.remove(tag.sequence) }
     }
 }
 
