@@ -175,6 +175,16 @@ public final class CacheStore: Sendable {
     /// Client sessions open.
     public var sessionCount: Int { state.withLock { $0.sessions.table.count } }
 
+    /// A fingerprint of the client sessions and their answers (equal on replicas at the same
+    /// index); it walks them all.
+    public var sessionsDigest: UInt64 { state.withLock { $0.sessions.digest } }
+
+    /// Whether the session's write `tag` was applied already (its answer is kept): a repeat of
+    /// it changes nothing.
+    public func hasAnswer(_ tag: SessionTag) -> Bool {
+        state.withLock { $0.sessions.table[tag.id]?.answers[tag.sequence] != nil }
+    }
+
     public var appliedIndex: UInt64 { state.withLock { $0.appliedIndex } }
     public var count: Int { state.withLock { $0.values.count } }
     /// Bytes of keys and values held.

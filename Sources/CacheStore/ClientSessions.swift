@@ -75,6 +75,23 @@ struct ClientSessions {
         return ended
     }
 
+    /// A fingerprint of every session and the indexes of its answers: replicas at the same
+    /// applied index have the same one (the simulation compares them).
+    var digest: UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        func mix(_ value: UInt64) { hash = (hash ^ value) &* 0x100_0000_01B3 }
+        for (id, session) in table.sorted(by: { $0.key < $1.key }) {
+            mix(id)
+            mix(session.lastActive)
+            mix(session.ackedBelow)
+            for (sequence, answer) in session.answers.sorted(by: { $0.key < $1.key }) {
+                mix(sequence)
+                mix(answer.index)
+            }
+        }
+        return hash
+    }
+
     /// Sessions idle for `idleMs` by `now`, up to `limit`: what the leader proposes to end.
     func idle(idleMs: UInt64, now: UInt64, limit: Int) -> [UInt64] {
         let cutoff = now - min(now, idleMs)

@@ -163,7 +163,8 @@ public final class RaftCacheClient: Sendable {
     /// any member serves), and sends a cancel when the reader stops.
     public func watch(key: [UInt8] = [], prefix: [UInt8] = [], since: UInt64 = 0) -> RaftCacheWatch {
         let client = clients[preferred.withLockedValue { $0 }]
-        return RaftCacheWatch(payloads: client.stream(.watch, WatchRequest(key: key, prefix: prefix, since: since)))
+        let request = WatchRequest(key: key, prefix: prefix, since: since)
+        return RaftCacheWatch { client.stream(.watch, request) }
     }
 
     public func watch(prefix: String, since: UInt64 = 0) -> RaftCacheWatch {
@@ -174,19 +175,25 @@ public final class RaftCacheClient: Sendable {
 
     /// A write of the session: the same sequence number on every try, so it applies once.
     private func write<Response: WireMessage>(_ method: Method, _ request: some WireMessage & Sendable) async throws -> Response {
+        var tries = 0
         do {
-            return try await inSession(method, request)
-        } catch let error as RPCError where error.detail?.session == "expired" {
-            // The session ended (idle past the leader's timeout) before this write's entry:
-            // that entry was not applied. One more try, in a new session.
-            return try await inSession(method, request)
+            return try await inSession(method, request, tries: &tries)
+        } catch let error as RPCError where error.detail?.session == "expired" && tries == 1 {
+            // The session ended (idle past the leader's timeout) before the one try of this
+            // write: that try was refused, not applied, so the write goes again in a new
+            // session. After more tries an earlier one may have applied: the error says the
+            // outcome is unknown, and is thrown.
+            tries = 0
+            return try await inSession(method, request, tries: &tries)
         }
     }
 
-    private func inSession<Response: WireMessage>(_ method: Method, _ request: some WireMessage & Sendable) async throws -> Response {
+    private func inSession<Response: WireMessage>(
+        _ method: Method, _ request: some WireMessage & Sendable, tries: inout Int
+    ) async throws -> Response {
         let tag = try await session.begin { try await self.openSession() }
         do {
-            let response: Response = try await call(method, request, session: tag)
+            let response: Response = try await call(method, request, session: tag, tries: &tries)
             await session.finished(tag)
             return response
         } catch let error as RPCError where error.detail?.session == "expired" {
@@ -207,10 +214,19 @@ public final class RaftCacheClient: Sendable {
     /// member, until it is answered or `retryFor` has passed. Only what is safe to send again
     /// is retried: reads, session writes, and refusals that say nothing was applied.
     func call<Response: WireMessage>(_ method: Method, _ request: some WireMessage & Sendable, session: SessionTag? = nil) async throws -> Response {
+        var tries = 0
+        return try await call(method, request, session: session, tries: &tries)
+    }
+
+    /// `call`, counting the tries sent in `tries`.
+    private func call<Response: WireMessage>(
+        _ method: Method, _ request: some WireMessage & Sendable, session: SessionTag?, tries: inout Int
+    ) async throws -> Response {
         let deadline = ContinuousClock.now + options.retryFor
         var member = preferred.withLockedValue { $0 }
         var attempt = 0
         while true {
+            tries += 1
             do {
                 let response: Response = try await clients[member].call(
                     method, request, timeout: Self.timeAmount(options.callTimeout), session: session)
@@ -227,16 +243,20 @@ public final class RaftCacheClient: Sendable {
                 attempt += 1
                 let advised = error.detail.map { Duration.milliseconds(Int64($0.retryAfterMs)) } ?? .zero
                 let backoff = Duration.milliseconds(min(500, 20 * attempt))
-                try await Task.sleep(for: max(advised, backoff))
+                // Never past the deadline, whatever a refusal advises.
+                try await Task.sleep(for: min(max(advised, backoff), ContinuousClock.now.duration(to: deadline)))
             }
         }
     }
 
     /// Whether a failed try may be sent again: a refusal before anything was applied (no
-    /// leader, a leader change) always; a lost answer only for a read or a session's write.
+    /// leader, a leader change) always; a lost answer (a deadline, a connection gone after the
+    /// call was sent) only for a read or a session's write, which applies once however often
+    /// it is sent; a session full of answers not yet acknowledged, once older writes finish.
     static func retryable(_ error: RPCError, method: Method, inSession: Bool) -> Bool {
         switch error.status {
         case .unavailable, .aborted: return true
+        case .failedPrecondition: return inSession && error.detail?.session == "full"
         case .deadlineExceeded: return inSession || [.get, .status].contains(method)
         default: return false
         }

@@ -2,11 +2,12 @@ import RaftWire
 
 /// The changes a watch streams (`RaftCacheClient.watch`): one `WatchResponse` per log entry
 /// that changed a watched key, in commit order, and progress notes (no events) that say every
-/// change up to their index was sent. Stopping the iteration cancels the watch.
+/// change up to their index was sent. The call starts when iteration does; stopping the
+/// iteration (or cancelling its task) cancels it.
 public struct RaftCacheWatch: AsyncSequence, Sendable {
     public typealias Element = WatchResponse
 
-    let payloads: AsyncThrowingStream<[UInt8], any Error>
+    let start: @Sendable () -> AsyncThrowingStream<[UInt8], any Error>
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var payloads: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator
@@ -22,6 +23,6 @@ public struct RaftCacheWatch: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(payloads: payloads.makeAsyncIterator())
+        AsyncIterator(payloads: start().makeAsyncIterator())
     }
 }

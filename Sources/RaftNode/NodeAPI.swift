@@ -373,6 +373,9 @@ public struct NodeAPI: Sendable {
             return failed(.invalid("\(error)"))
         }
         let condition = command.condition, session = requester.session
+        // A repeat of a session's write that applied adds nothing: the memory bound must not
+        // refuse it (its client would take an applied write for a failed one).
+        let growth = session.map { node.store.hasAnswer($0) } == true ? 0 : growth
         let proposed = {
             node.proposeCommand(bytes, growth: growth).flatMapThrowing { entry in
                 // A session's retry whose first try was applied: answered as that one was.

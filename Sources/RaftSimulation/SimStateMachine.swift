@@ -11,8 +11,8 @@ final class SimStateMachine {
     private(set) var history: UInt64 = 0
 
     var appliedIndex: UInt64 { store.appliedIndex }
-    /// The history and the map together: equal on replicas at the same index.
-    var hash: UInt64 { history ^ store.summary.digest }
+    /// The history, the map and the client sessions together: equal on replicas at the same index.
+    var hash: UInt64 { history ^ store.summary.digest ^ store.sessionsDigest }
 
     @discardableResult
     func apply(_ entry: Entry) -> CacheStore.Outcome {

@@ -151,35 +151,54 @@ public final class RPCClient: Sendable {
         let encoded = Result { try request.wireBytes() }
         let token = options.token, host = host, port = port
         let (stream, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream(bufferingPolicy: .bufferingOldest(bufferLimit))
+        // Whether the reader gave up, and where the call went once it has an id: a cancel
+        // sends CANCEL as soon as both are known, whichever comes first.
+        let call = NIOLockedValueBox<(cancelled: Bool, id: UInt64?, channel: (any Channel)?)>((false, nil, nil))
+        @Sendable func sendCancel() {
+            let target = call.withLockedValue { state -> (UInt64, any Channel)? in
+                guard state.cancelled, let id = state.id, let channel = state.channel else { return nil }
+                state.id = nil  // Once.
+                return (id, channel)
+            }
+            guard let (id, channel) = target else { return }
+            let frame = Envelope(callID: id, kind: .cancel)
+            let done = channel.eventLoop.makePromise(of: Envelope.self)
+            channel.writeAndFlush(PendingCall(request: frame, timeout: .zero, promise: done)).whenComplete { _ in done.succeed(frame) }
+        }
+        @Sendable func cancel(_ reason: RPCError) {
+            call.withLockedValue { $0.cancelled = true }
+            sendCancel()
+            continuation.finish(throwing: reason)
+        }
+        continuation.onTermination = { termination in
+            if case .cancelled = termination { cancel(RPCError(.cancelled, "cancelled by the reader")) }
+        }
         let started = connection(ordered: false)
         started.whenFailure { continuation.finish(throwing: $0) }
         started.whenSuccess { channel in
             let payload: [UInt8]
             do { payload = try encoded.get() } catch { return continuation.finish(throwing: error) }
-            let callID = NIOLockedValueBox<UInt64?>(nil)
-            let cancel = { @Sendable (reason: RPCError) in
-                guard let id = callID.withLockedValue({ $0 }) else { return }
-                let frame = Envelope(callID: id, kind: .cancel)
-                channel.writeAndFlush(PendingCall(request: frame, timeout: .zero, promise: channel.eventLoop.makePromise()), promise: nil)
-                continuation.finish(throwing: reason)
-            }
             let promise = channel.eventLoop.makePromise(of: Envelope.self)
             let request = Envelope(kind: .request, method: method.rawValue, payload: payload, authToken: token)
-            // A stream has no deadline of its own: it lasts until it ends or is cancelled.
-            var call = PendingCall(request: request, timeout: .hours(24 * 365), promise: promise) { response in
+            var pending = PendingCall(request: request, timeout: .zero, promise: promise) { response in
                 if case .dropped = continuation.yield(response.payload) {
                     cancel(RPCError(.resourceExhausted, "the reader fell \(bufferLimit) responses behind the stream"))
                 }
             }
-            call.assigned = { id in callID.withLockedValue { $0 = id } }
-            continuation.onTermination = { termination in
-                if case .cancelled = termination { cancel(RPCError(.cancelled, "cancelled by the reader")) }
+            // A stream has no deadline of its own: it lasts until it ends or is cancelled.
+            pending.hasDeadline = false
+            pending.assigned = { id in
+                call.withLockedValue {
+                    $0.id = id
+                    $0.channel = channel
+                }
+                sendCancel()  // The reader may have gone already.
             }
             let written = channel.eventLoop.makePromise(of: Void.self)
             written.futureResult.whenFailure { error in
                 promise.fail(RPCError(.unavailable, "cannot send to \(host):\(port): \(error)"))
             }
-            channel.writeAndFlush(call, promise: written)
+            channel.writeAndFlush(pending, promise: written)
             promise.futureResult.whenComplete { result in
                 switch result {
                 case .success(let last) where last.status == .ok:
@@ -323,6 +342,8 @@ struct PendingCall: Sendable {
     var part: (@Sendable (Envelope) -> Void)?
     /// Told the call's id once it has one (a stream's reader cancels by it).
     var assigned: (@Sendable (UInt64) -> Void)?
+    /// False for a watch-like stream, which lasts until it ends or is cancelled.
+    var hasDeadline = true
 }
 
 /// Pairs answers with calls by id on one connection; fails every waiting call when the
@@ -355,7 +376,6 @@ final class ClientCallHandler: ChannelDuplexHandler {
             // The caller gives up a stream: what it would still be sent is dropped here.
             streams[call.request.callID] = nil
             waiting.removeValue(forKey: call.request.callID)?.fail(RPCError(.cancelled, "cancelled by the caller"))
-            call.promise.succeed(call.request)
             context.writeAndFlush(wrapOutboundOut(call.request), promise: promise)
             return
         }
@@ -374,8 +394,10 @@ final class ClientCallHandler: ChannelDuplexHandler {
         waiting[id] = call.promise
         if let part = call.part { streams[id] = part }
         call.assigned?(id)
-        deadlines.insert(id, key: (NIODeadline.now() + call.timeout).uptimeNanoseconds)
-        scheduleSweep(on: context.eventLoop)
+        if call.hasDeadline {
+            deadlines.insert(id, key: (NIODeadline.now() + call.timeout).uptimeNanoseconds)
+            scheduleSweep(on: context.eventLoop)
+        }
         context.write(wrapOutboundOut(request), promise: promise)
     }
 

@@ -55,6 +55,10 @@ struct RaftCacheClientTests {
         // A lost answer of a write outside a session: it may have applied.
         #expect(!RaftCacheClient.retryable(late, method: .openSession, inSession: false))
         #expect(!RaftCacheClient.retryable(RPCError(.failedPrecondition, "condition"), method: .set, inSession: true))
+        // A session full of unacknowledged answers refused the try (nothing applied): later.
+        let full = RPCError(.failedPrecondition, "full", detail: ErrorDetail(session: "full"))
+        #expect(RaftCacheClient.retryable(full, method: .set, inSession: true))
+        #expect(!RaftCacheClient.retryable(RPCError(.failedPrecondition, "gone", detail: ErrorDetail(session: "expired")), method: .set, inSession: true))
         #expect(!RaftCacheClient.retryable(RPCError(.permissionDenied, "no"), method: .get, inSession: false))
     }
 

@@ -233,7 +233,8 @@ class Client:
         return response.session_id, response.timeout_ms
 
 
-RETRYABLE = {wire.wire_pb2.STATUS_CODE_UNAVAILABLE, wire.wire_pb2.STATUS_CODE_DEADLINE_EXCEEDED}
+RETRYABLE = {wire.wire_pb2.STATUS_CODE_UNAVAILABLE, wire.wire_pb2.STATUS_CODE_DEADLINE_EXCEEDED,
+             wire.wire_pb2.STATUS_CODE_ABORTED}
 
 
 class Session:
@@ -246,7 +247,9 @@ class Session:
             s.incr(b"visits")            # counted once, however often it is retried
 
     A session the leader ended (idle past its --session-timeout) raises RPCError
-    FAILED_PRECONDITION with detail.session == "expired"; open a new Session."""
+    FAILED_PRECONDITION with detail.session == "expired"; open a new Session. A write that
+    could not be answered within `retry_for` raises and stays in `unanswered`: its outcome is
+    unknown until it is sent again with the same number (`write(..., sequence=n)`)."""
 
     def __init__(self, addrs, timeout=3.0, tls=None, token="", retry_for=30.0):
         self.addrs = list(addrs)
@@ -254,6 +257,7 @@ class Session:
         self.clients = {}
         self.preferred = 0
         self.next_sequence = 1
+        self.unanswered = set()  # Sequences sent and not answered: their answers must be kept.
         self.retries = 0
         self.id, self.timeout_ms = self._retrying(lambda c: c.open_session())
 
@@ -284,7 +288,8 @@ class Session:
                 self.preferred = self.addrs.index(addr)
                 return result
             except RPCError as error:
-                if error.status not in RETRYABLE or time.monotonic() > deadline:
+                full = error.detail is not None and error.detail.session == "full"
+                if (error.status not in RETRYABLE and not full) or time.monotonic() > deadline:
                     raise
             except OSError:
                 if time.monotonic() > deadline:
@@ -296,13 +301,18 @@ class Session:
             self.retries += 1
             time.sleep(min(0.5, 0.02 * attempt))
 
-    def write(self, method, request):
-        """Sends a write of the session until it is answered: its response."""
-        sequence = self.next_sequence
-        self.next_sequence += 1
-        # One write at a time: every answer below this one was received.
-        tag = (self.id, sequence, sequence)
-        return self._retrying(lambda c: c.call(method, request, session=tag))
+    def write(self, method, request, sequence=None):
+        """Sends a write of the session until it is answered: its response. `sequence`: send an
+        unanswered write again (one from `unanswered`)."""
+        if sequence is None:
+            sequence = self.next_sequence
+            self.next_sequence += 1
+        self.unanswered.add(sequence)
+        # Every answer below the oldest write not answered was received.
+        tag = (self.id, sequence, min(self.unanswered))
+        response = self._retrying(lambda c: c.call(method, request, session=tag))
+        self.unanswered.discard(sequence)
+        return response
 
     def set(self, key, value, if_mod_index=0, if_absent=False, ttl_ms=0):
         return self.write("/raftcache.KV/Set", kv_pb2.SetRequest(key=key, value=value, if_mod_index=if_mod_index,
