@@ -62,8 +62,7 @@ extension CacheStore.State {
             guard let txn = command.txn else { return .malformed }
             return transaction(txn, index: index)
         case .openSession:
-            sessions.open(id: index, now: logClock)
-            return .sessionOpened(id: index)
+            return sessions.open(id: index, now: logClock) ? .sessionOpened(id: index) : .sessionRefused(.tooManySessions)
         case .expireSessions:
             return .removed(count: sessions.expire(command.sessionIDs, idleMs: command.ttlMs, now: logClock))
         }

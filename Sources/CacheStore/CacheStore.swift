@@ -75,6 +75,8 @@ public final class CacheStore: Sendable {
         case alreadyAcknowledged
         /// The session holds `ClientSessions.maxAnswers` answers its client has not acknowledged.
         case tooManyUnacknowledged
+        /// `ClientSessionLimits.maxSessions` sessions are open: no more until some end.
+        case tooManySessions
     }
 
     /// What one operation of a transaction found (a get) or did (a set; a delete: whether the

@@ -10,6 +10,9 @@ import RaftWire
 public enum ClientSessionLimits {
     /// Answers one session keeps before it refuses new writes (its client must acknowledge).
     public static let maxAnswers = 4_096
+    /// Sessions open at once: opening more is refused until idle ones end, so opening
+    /// sessions in a loop cannot grow a node without bound.
+    public static let maxSessions = 100_000
 }
 
 struct ClientSessions {
@@ -39,8 +42,11 @@ struct ClientSessions {
         case refused(CacheStore.SessionRefusal)
     }
 
-    mutating func open(id: UInt64, now: UInt64) {
+    /// Opens a session; false (opening none) when `maxSessions` are open.
+    mutating func open(id: UInt64, now: UInt64) -> Bool {
+        guard table.count < ClientSessionLimits.maxSessions else { return false }
         table[id] = Session(lastActive: now)
+        return true
     }
 
     /// Whether the write tagged `tag` is applied, answered as before, or refused; it counts

@@ -83,7 +83,13 @@ extension ClientSessions {
             chunk.appendLittleEndian(index)
             write(outcome, to: &chunk)
         case .sessionRefused(let why):
-            chunk += [13, why == .unknownSession ? 0 : why == .alreadyAcknowledged ? 1 : 2]
+            let code: UInt8 = switch why {
+            case .unknownSession: 0
+            case .alreadyAcknowledged: 1
+            case .tooManyUnacknowledged: 2
+            case .tooManySessions: 3
+            }
+            chunk += [13, code]
         }
     }
 
@@ -147,6 +153,7 @@ extension ClientSessions {
             case 0: return .sessionRefused(.unknownSession)
             case 1: return .sessionRefused(.alreadyAcknowledged)
             case 2: return .sessionRefused(.tooManyUnacknowledged)
+            case 3: return .sessionRefused(.tooManySessions)
             case let other: throw CacheSnapshotError.malformed("session refusal \(other)")
             }
         case let other: throw CacheSnapshotError.malformed("answer kind \(other)")

@@ -70,6 +70,8 @@ struct APIError: Error {
         case .invalidArgument: self.init(.badRequest, error.message)
         case .notFound: self.init(.notFound, error.message)
         case .resourceExhausted where error.detail?.limit == "max-memory": self.init(.insufficientStorage, error.message)
+        case .resourceExhausted where error.detail?.limit == "client-sessions":
+            self.init(.serviceUnavailable, error.message, retryAfter: retry)
         case .resourceExhausted: self.init(.payloadTooLarge, error.message)
         case .deadlineExceeded: self.init(.gatewayTimeout, error.message)
         case .unavailable, .aborted: self.init(.serviceUnavailable, error.message, retryAfter: retry)

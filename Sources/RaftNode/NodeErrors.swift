@@ -47,11 +47,17 @@ extension RPCError {
     /// A session's write that was not applied; the detail's `session` says why.
     static func sessionRefused(_ why: CacheStore.SessionRefusal, session: SessionTag?) -> RPCError {
         let id = session.map { "session \($0.id)" } ?? "the session"
+        if why == .tooManySessions {
+            return RPCError(
+                .resourceExhausted,
+                "\(ClientSessionLimits.maxSessions) client sessions are open, the most a cluster keeps; try again once idle ones end (--session-timeout)",
+                detail: ErrorDetail(retryAfterMs: 5_000, limit: "client-sessions"))
+        }
         let (name, message) = switch why {
         case .unknownSession: ("expired", "\(id) does not exist: it expired (idle past the leader's --session-timeout) or was never opened; open a new one")
         case .alreadyAcknowledged:
             ("acknowledged", "\(id) was told its answer to sequence \(session?.sequence ?? 0) was received (acked_below); it is not applied again")
-        case .tooManyUnacknowledged:
+        case .tooManyUnacknowledged, .tooManySessions:
             ("full", "\(id) keeps \(ClientSessionLimits.maxAnswers) answers its client has not acknowledged; send acked_below")
         }
         return RPCError(.failedPrecondition, message, detail: ErrorDetail(session: name))

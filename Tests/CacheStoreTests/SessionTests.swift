@@ -68,6 +68,18 @@ struct SessionTests {
         #expect(try feed.apply(tagged(write, session: session, sequence: 4_097, ackedBelow: 4_000)) == .set)
     }
 
+    @Test("a cluster keeps at most 100,000 sessions: opening more is refused until some end")
+    func boundedSessions() throws {
+        let feed = CommandFeed()
+        for _ in 0..<ClientSessionLimits.maxSessions {
+            _ = try opened(feed)
+        }
+        #expect(try feed.apply(Command(op: .openSession, nowMs: 1_000)) == .sessionRefused(.tooManySessions))
+        #expect(feed.store.sessionCount == ClientSessionLimits.maxSessions)
+        #expect(try feed.apply(Command(op: .expireSessions, nowMs: 9_000, ttlMs: 1_000, sessionIDs: [1, 2])) == .removed(count: 2))
+        #expect(try feed.apply(Command(op: .openSession, nowMs: 9_000)) == .sessionOpened(id: feed.index))
+    }
+
     @Test("the leader's expiry ends a session only if it is still idle by the entry's clock; its writes are then refused")
     func expiry() throws {
         let feed = CommandFeed()
