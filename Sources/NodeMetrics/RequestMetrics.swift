@@ -24,13 +24,6 @@ public final class RequestMetrics: Sendable {
         self.nameLabel = nameLabel
     }
 
-    /// One request answered: `verb` is the HTTP method (empty for none), `nanoseconds` its time.
-    public func record(name: String, verb: String = "", code: String, nanoseconds: UInt64) {
-        let (counter, timer) = handles(for: Labels(name: name, verb: verb, code: code))
-        counter.increment()
-        timer.recordNanoseconds(Int64(clamping: nanoseconds))
-    }
-
     func handles(for labels: Labels) -> (Counter, Timer) {
         handles.withLock { handles -> (Counter, Timer) in
             let counter = handles.counters[labels] ?? {
@@ -59,6 +52,7 @@ public final class RequestMetrics: Sendable {
             self.shared = shared
         }
 
+        /// One request answered: `verb` is the HTTP method (empty for none), `nanoseconds` its time.
         public mutating func record(name: String, verb: String = "", code: String, nanoseconds: UInt64) {
             let labels = Labels(name: name, verb: verb, code: code)
             let (counter, timer) = handles[labels] ?? {

@@ -11,6 +11,9 @@ public final class SnapshotFileStream: @unchecked Sendable {
     private var crc: UInt32 = 0
     private var finished = false
 
+    /// The whole file's length.
+    public let length: UInt64
+
     public init(_ source: any SnapshotSource) throws {
         self.source = source
         var header = SnapshotStore.magic
@@ -18,11 +21,7 @@ public final class SnapshotFileStream: @unchecked Sendable {
         header.appendLittleEndian(UInt32(metadata.count))
         header += metadata
         self.header = header
-    }
-
-    /// The whole file's length.
-    public var length: UInt64 {
-        UInt64(12 + ((try? source.metadata.wireBytes().count) ?? 0)) + source.size + UInt64(SnapshotStore.trailerLength)
+        length = UInt64(header.count) + source.size + UInt64(SnapshotStore.trailerLength)
     }
 
     public var metadata: SnapshotMetadata { source.metadata }

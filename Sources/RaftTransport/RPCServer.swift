@@ -118,7 +118,8 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             caller: activity.caller(context.pipeline.syncOperations), token: request.authToken, session: request.session)
         let channel = context.channel
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        if Method(rawValue: request.method)?.streams == true {
+        let method = Method(rawValue: request.method)
+        if method?.streams == true {
             guard streams[request.callID] == nil else {
                 let duplicate = Envelope(callID: request.callID, kind: .response, status: .invalidArgument, message: "call id \(request.callID) is already streaming")
                 return channel.writeAndFlush(duplicate).whenComplete { _ in handler.value.callFinished(channel: channel) }
@@ -160,7 +161,7 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             channel.writeAndFlush(response).whenComplete { _ in
                 channel.eventLoop.execute {
                     handler.value.metrics.record(
-                        name: Method(rawValue: request.method)?.rawValue ?? "unknown", code: "\(response.status)", nanoseconds: took)
+                        name: method?.rawValue ?? "unknown", code: "\(response.status)", nanoseconds: took)
                     handler.value.callFinished(channel: channel)
                 }
             }

@@ -58,8 +58,9 @@ struct CtlOptions: ParsableArguments {
 
     func validate() throws {
         guard HostPort(addr) != nil else { throw ValidationError("--addr: '\(addr)' is not host:port") }
-        let tls = [tlsCaFile, tlsCertFile, tlsKeyFile].compactMap { $0 }.count
-        guard tls == 0 || tls == 3 else { throw ValidationError("--tls-ca-file, --tls-cert-file and --tls-key-file go together") }
+        if let problem = ClientCredentials.tlsProblem(ca: tlsCaFile, certificate: tlsCertFile, key: tlsKeyFile) {
+            throw ValidationError(problem)
+        }
         guard let duration = GoDuration.parse(timeout), duration.nanoseconds > 0 else {
             throw ValidationError("--timeout: '\(timeout)' is not a positive duration")
         }
@@ -70,9 +71,8 @@ struct CtlOptions: ParsableArguments {
     func client() throws -> RPCClient {
         var logger = Logger(label: "raft-cache-ctl")
         logger.logLevel = .critical
-        let tls = try tlsCaFile.map { ca in try TLSContexts(files: TLSFiles(certificate: tlsCertFile!, key: tlsKeyFile!, ca: ca)) }
-        let token = try tokenFile.map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
-            ?? ProcessInfo.processInfo.environment["RAFT_CACHE_TOKEN"] ?? ""
+        let tls = try ClientCredentials.tls(ca: tlsCaFile, certificate: tlsCertFile, key: tlsKeyFile)
+        let token = try ClientCredentials.token(file: tokenFile)
         let address = HostPort(addr)!
         return RPCClient(
             host: address.connectHost, port: address.port, options: .init(maxConnections: 1, timeout: callTimeout, tls: tls, token: token),

@@ -101,8 +101,9 @@ struct LoadCommand: AsyncParsableCommand {
         guard parsedConsistency != nil else { throw ValidationError("--consistency must be linearizable, lease or stale") }
         guard !sequential || count > 0 else { throw ValidationError("--sequential needs --count") }
         for target in targets where HostPort(target) == nil { throw ValidationError("--target '\(target)' is not host:port") }
-        let tls = [tlsCaFile, tlsCertFile, tlsKeyFile].compactMap { $0 }.count
-        guard tls == 0 || tls == 3 else { throw ValidationError("--tls-ca-file, --tls-cert-file and --tls-key-file go together") }
+        if let problem = ClientCredentials.tlsProblem(ca: tlsCaFile, certificate: tlsCertFile, key: tlsKeyFile) {
+            throw ValidationError(problem)
+        }
     }
 
     var parsedConsistency: Consistency? { Consistency(name: consistency) }
@@ -110,9 +111,8 @@ struct LoadCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "raft-cache-load")
         logger.logLevel = .error
-        let tls = try tlsCaFile.map { ca in try TLSContexts(files: TLSFiles(certificate: tlsCertFile!, key: tlsKeyFile!, ca: ca)) }
-        let token = try tokenFile.map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
-            ?? ProcessInfo.processInfo.environment["RAFT_CACHE_TOKEN"] ?? ""
+        let tls = try ClientCredentials.tls(ca: tlsCaFile, certificate: tlsCertFile, key: tlsKeyFile)
+        let token = try ClientCredentials.token(file: tokenFile)
         let clients = targets.map { target in
             let address = HostPort(target)!
             return RPCClient(
