@@ -12,7 +12,8 @@ help:
 	@echo "make run        install what is missing, build the release binary, start node 1 (ARGS=... for flags)"
 	@echo "make cluster    start a local 3-node cluster in the background (make cluster-stop ends it; TLS=1: with mutual TLS)"
 	@echo "make test       everything CI runs: drift check, warning-free build, Swift and Python tests, chaos rounds, leak check"
-	@echo "make test-long  the large cluster cases on release builds: 100,000 writes and a fresh node, a million-key snapshot"
+	@echo "make test-long  the large cluster cases on release builds: 100,000 writes and a fresh node, a million-key snapshot,"
+	@echo "                400 writers of 1 MiB values flooding one node"
 	@echo "make chaos      fault rounds (kill, pause, partitions) on a release cluster, FAULT_SECONDS each (default 60), checked for linearizability"
 	@echo "make chaos-long the same, 300 s per fault"
 	@echo "make fuzz       fuzz every wire decoder for FUZZ_SECONDS (default 60) under ASan/LSan"
@@ -73,12 +74,12 @@ test-chaos: build
 test: check-protos test-swift test-python test-chaos leakcheck
 	@echo "make test: all passed"
 
-# The same snapshot and membership tests at full size, on release builds (CI runs it too).
+# The snapshot, membership and overload tests at full size, on release builds (CI runs it too).
 test-long: setup
 	$(SWIFT) build -c release --product raft-cache
 	$(SWIFT) build -c release --product raft-cache-load
 	RAFT_CACHE_LONG=1 RAFT_CACHE_BIN=.build/release/raft-cache RAFT_CACHE_LOAD_BIN=.build/release/raft-cache-load \
-		python3 -m pytest -q -s tools/clients/python/tests/test_snapshots.py
+		python3 -m pytest -q -s tools/clients/python/tests/test_snapshots.py tools/clients/python/tests/test_overload.py
 
 chaos: release
 	python3 tools/chaos/run.py --binary .build/release/raft-cache --fault-seconds $(FAULT_SECONDS)

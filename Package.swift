@@ -63,6 +63,7 @@ let package = Package(
         .target(
             name: "Connections",
             dependencies: [
+                "RaftWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -3,23 +3,26 @@ import Synchronization
 
 /// What a listener allows each client connection: how many may be open at once, how long
 /// one may sit idle between requests, and how long it may take to send a whole request
-/// (HTTP head and body, or a frame) once its first byte has arrived: a client that never
-/// finishes one holds nothing for long.
+/// (HTTP head and body, or a frame) once its first byte has arrived, and to take an answer
+/// once it is written: a client that never finishes a request, or never reads, holds
+/// nothing for long.
 /// And who may connect at all: a node without TLS serves loopback only, since nothing else
 /// would tell its peers and clients from strangers.
 public struct ConnectionLimits: Sendable {
     public var maxConnections: Int
     public var idleTimeout: TimeAmount
     public var readTimeout: TimeAmount
+    public var writeTimeout: TimeAmount
     public var loopbackOnly: Bool
 
     public init(
         maxConnections: Int = 4_096, idleTimeout: TimeAmount = .seconds(120), readTimeout: TimeAmount = .seconds(10),
-        loopbackOnly: Bool = false
+        writeTimeout: TimeAmount = .seconds(10), loopbackOnly: Bool = false
     ) {
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
         self.readTimeout = readTimeout
+        self.writeTimeout = writeTimeout
         self.loopbackOnly = loopbackOnly
     }
 
@@ -114,6 +117,21 @@ public final class ConnectionActivity: Sendable {
     /// connection makes progress though its request is not answered yet.
     public func progressed() {
         deadline.store((NIODeadline.now() + limits.idleTimeout).uptimeNanoseconds, ordering: .relaxed)
+    }
+
+    /// An answer is being written: its reader must take it within the write timeout (a slow
+    /// reader is closed rather than have its answers held without end).
+    public func answerQueued() {
+        deadline.store((NIODeadline.now() + limits.writeTimeout).uptimeNanoseconds, ordering: .relaxed)
+    }
+
+    /// A request answered before it arrived whole (refused) has now arrived whole: the next
+    /// byte starts the next request's clock; with none in flight the connection is idle.
+    public func requestEnded() {
+        awaitingFirstByte.store(true, ordering: .relaxed)
+        if inFlight.load(ordering: .relaxed) == 0 {
+            deadline.store((NIODeadline.now() + limits.idleTimeout).uptimeNanoseconds, ordering: .relaxed)
+        }
     }
 
     /// A request's answer was written; with none left the connection is idle.

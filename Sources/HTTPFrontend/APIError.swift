@@ -48,6 +48,8 @@ struct APIError: Error {
     var status: HTTPResponseStatus
     var message: String
     var retryAfter: Int?
+    /// The node's advice in milliseconds, finer than Retry-After's whole seconds (in the body).
+    var retryAfterMs: UInt32?
     /// A write's condition failed: the key's version then, in the body (0/0: no such key).
     var currentVersion: KeyVersion?
     /// The flag of the limit that refused the request, in the body.
@@ -88,6 +90,7 @@ struct APIError: Error {
         if let limit = error.detail?.limit, !limit.isEmpty { self.limit = limit }
         if let oldest = error.detail?.oldestIndex, error.status == .outOfRange { oldestIndex = oldest }
         if let session = error.detail?.session, !session.isEmpty { self.session = session }
+        if retryAfter != nil, let ms = error.detail?.retryAfterMs, ms > 0 { retryAfterMs = ms }
     }
 
     var answer: HTTPAnswer {
@@ -99,6 +102,7 @@ struct APIError: Error {
         if let limit { body["limit"] = limit }
         if let oldestIndex { body["oldest_index"] = oldestIndex }
         if let session { body["session"] = session }
+        if let retryAfterMs { body["retry_after_ms"] = retryAfterMs }
         if let currentVersion {
             body["create_index"] = currentVersion.createIndex
             body["mod_index"] = currentVersion.modIndex

@@ -21,7 +21,7 @@ public final class HTTPServer: Sendable {
 
     public static func start(
         host: String, port: Int, frontend: HTTPFrontend, group: any EventLoopGroup,
-        limits: ConnectionLimits = ConnectionLimits(), tls: TLSContexts? = nil, logger: Logger
+        limits: ConnectionLimits = ConnectionLimits(), tls: TLSContexts? = nil, maxHeaderSize: Int = defaultMaxHeaderSize, logger: Logger
     ) async throws -> HTTPServer {
         let bodyLimit = frontend.bodyLimit
         return HTTPServer(listener: try await TrackedListener.bind(
@@ -35,13 +35,23 @@ public final class HTTPServer: Sendable {
                 return raw
             }
         ) { pipeline, activity in
-            // Malformed HTTP is answered 400 and the connection closed by NIO. Answers carry
-            // only header names and values of our own, so they go unvalidated.
+            // Malformed HTTP is answered (MalformedRequests.swift) and the connection closed by
+            // NIO. Answers carry only header names and values of our own, so they go unvalidated.
+            let progress = RequestLineProgress()
+            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+            decoderLimits.maxHeaderFieldSize = maxHeaderSize
+            decoderLimits.maxHeaderListSize = maxHeaderSize
+            try pipeline.addHandler(RequestLineWatch(progress))
             try pipeline.configureHTTPServerPipeline(
-                withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false)
+                withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false,
+                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
+            try pipeline.addHandler(MalformedRequestAnswers(progress, maxHeaderSize: maxHeaderSize))
             try pipeline.addHandler(HTTPConnectionHandler(frontend: frontend, bodyLimit: bodyLimit, activity: activity, logger: logger))
         })
     }
+
+    /// NIO's own bound on a request's URL, and on its header fields together.
+    public static let defaultMaxHeaderSize = 80 << 10
 
     private init(listener: TrackedListener) {
         self.listener = listener
@@ -54,16 +64,28 @@ public final class HTTPServer: Sendable {
 }
 
 /// One connection: gathers a request's head and body (refusing a body over the limit from
-/// its Content-Length, or once it grows past it), asks the frontend, writes the answer.
+/// its Content-Length, or once it grows past it; and a request the node's admission bounds
+/// have no room for, from its head), asks the frontend, writes the answer. The body of a
+/// request refused for load is read and dropped, up to the body limit, so the client reads
+/// its answer on a connection that goes on; one over the body limit closes the connection.
 final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// The share of the node's admission bounds a request holds until it is answered.
+    struct Held {
+        var bytes: Int
+        let isWrite: Bool
+        /// Whether the request counts at all (the status and the operator's calls do not).
+        let admitted: Bool
+    }
+
     private enum State {
         case idle
-        case reading(HTTPRequestHead, ByteBuffer)
-        /// A body over the limit: answered already; the rest is dropped and the connection closes.
-        case refused
+        case reading(HTTPRequestHead, ByteBuffer, Held)
+        /// Answered already (refused for load): the rest of the request's body is dropped, this
+        /// many bytes of it at most before the connection is closed.
+        case refused(drainable: Int)
     }
 
     private let frontend: HTTPFrontend
@@ -81,30 +103,57 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         self.logger = logger
     }
 
+    private var gate: AdmissionGate { frontend.api.node.admission }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .idle):
-            if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > bodyLimit {
-                refuse(context: context, head: head, length: length)
-            } else {
-                state = .reading(head, ByteBuffer())
-                // curl asks before sending a large body; say go on rather than make it wait.
-                if head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
-                    context.writeAndFlush(
-                        wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
-                }
+            let length = max(0, head.headers.first(name: "Content-Length").flatMap(Int.init) ?? 0)
+            if length > bodyLimit {
+                return refuse(bodyTooLarge(length), context: context, head: head, drainable: nil)
             }
-        case (.body(var chunk), .reading(let head, var body)):
-            guard body.readableBytes + chunk.readableBytes <= bodyLimit else {
-                return refuse(context: context, head: head, length: body.readableBytes + chunk.readableBytes)
+            // Reads and writes of keys count against the node's bounds; the status, metrics,
+            // probes and the operator's calls answer whatever the load.
+            let admitted = Self.isAdmitted(uri: head.uri), isWrite = admitted && head.method != .GET && head.method != .HEAD
+            if admitted, let refusal = gate.admit(bytes: length, isWrite: isWrite) {
+                // A client that waits for 100 Continue sends no body: close rather than guess.
+                return refuse(APIError(refusal), context: context, head: head, drainable: Self.expectsContinue(head) ? nil : bodyLimit)
+            }
+            // Room for the whole body at once (a body read in 64 KiB parts is not copied as it grows).
+            let held = Held(bytes: admitted ? length : 0, isWrite: isWrite, admitted: admitted)
+            state = .reading(head, context.channel.allocator.buffer(capacity: length), held)
+            // curl asks before sending a large body; say go on rather than make it wait.
+            if Self.expectsContinue(head) {
+                context.writeAndFlush(
+                    wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            }
+        case (.body(var chunk), .reading(let head, var body, var held)):
+            let length = body.readableBytes + chunk.readableBytes
+            guard length <= bodyLimit else {
+                release(held)
+                return refuse(bodyTooLarge(length), context: context, head: head, drainable: nil)
+            }
+            // A body without a Content-Length (chunked) takes its share as it arrives.
+            if held.admitted, length > held.bytes {
+                if let refusal = gate.take(bytes: length - held.bytes) {
+                    release(held)
+                    return refuse(APIError(refusal), context: context, head: head, drainable: bodyLimit - length)
+                }
+                held.bytes = length
             }
             state = .idle  // Lets `body` be appended to without a copy.
             body.writeBuffer(&chunk)
-            state = .reading(head, body)
-        case (.end, .reading(let head, let body)):
+            state = .reading(head, body, held)
+        case (.end, .reading(let head, let body, let held)):
             state = .idle
             let certificate = activity.caller(context.pipeline.syncOperations)
-            answer(context: context, request: HTTPFrontend.Request(head: head, body: body, certificate: certificate))
+            answer(context: context, request: HTTPFrontend.Request(head: head, body: body, certificate: certificate), held: held)
+        case (.body(let chunk), .refused(let drainable)):
+            guard chunk.readableBytes <= drainable else { return context.close(promise: nil) }
+            state = .refused(drainable: drainable - chunk.readableBytes)
+        case (.end, .refused):
+            state = .idle
+            activity.requestEnded()
         case (_, .refused):
             break
         default:
@@ -113,13 +162,14 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
-    private func answer(context: ChannelHandlerContext, request: HTTPFrontend.Request) {
+    private func answer(context: ChannelHandlerContext, request: HTTPFrontend.Request, held: Held) {
         activity.requestReceived()
-        let measured = Measured(head: request.head)
+        let measured = Measured(head: request.head, held: held)
         switch frontend.respond(to: request) {
         case .now(let answer):
             write(answer, context: context, measured)
         case .watch(let request, let format, let requester):
+            if let held = measured.held { release(held) }
             let sink = HTTPWatchSink(
                 channel: context.channel, format: format, version: measured.version, bufferLimit: frontend.watchBufferLimit, activity: activity)
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -156,13 +206,36 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
-    private func refuse(context: ChannelHandlerContext, head: HTTPRequestHead, length: Int) {
-        state = .refused
+    /// Answers `head` with `error` before the rest of its body is read. Then up to `drainable`
+    /// bytes of the body are read and dropped and the connection goes on; nil: it is closed.
+    private func refuse(_ error: APIError, context: ChannelHandlerContext, head: HTTPRequestHead, drainable: Int?) {
+        state = .refused(drainable: drainable ?? 0)
         activity.requestReceived()
-        let answer = APIError(.payloadTooLarge, "a body of \(length) bytes is over the limit of \(bodyLimit) bytes").answer
         var measured = Measured(head: head)
-        measured.keepAlive = false
-        write(answer, context: context, measured)
+        if drainable == nil { measured.keepAlive = false }
+        write(error.answer, context: context, measured)
+    }
+
+    private static func expectsContinue(_ head: HTTPRequestHead) -> Bool {
+        head.headers["expect"].contains { $0.lowercased() == "100-continue" }
+    }
+
+    /// Requests that read or change keys (what admission bounds); not the status, metrics,
+    /// probes, page, backups or membership and leadership calls an operator needs most when
+    /// the node is busiest.
+    static func isAdmitted(uri: String) -> Bool {
+        uri.hasPrefix("/api/v1/key") || uri.hasPrefix("/api/v1/txn") || uri.hasPrefix("/api/v1/batch")
+            || uri.hasPrefix("/api/v1/session")
+    }
+
+    private func bodyTooLarge(_ length: Int) -> APIError {
+        var error = APIError(.payloadTooLarge, "a body of \(length) bytes is over the limit of \(bodyLimit) bytes (--max-value-size)")
+        error.limit = "max-value-size"
+        return error
+    }
+
+    private func release(_ held: Held) {
+        gate.release(bytes: held.bytes, isWrite: held.isWrite)
     }
 
     /// Requests by route template, method and status, timed from their last byte to their answer.
@@ -176,8 +249,11 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         let method: HTTPMethod
         let route: String
         let started = NIODeadline.now()
+        /// What the request holds of the admission bounds, given back once it is answered.
+        var held: Held?
 
-        init(head: HTTPRequestHead) {
+        init(head: HTTPRequestHead, held: Held? = nil) {
+            self.held = held
             version = head.version
             keepAlive = head.isKeepAlive
             method = head.method
@@ -191,10 +267,19 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             name: measured.route, verb: measured.method.rawValue, code: String(answer.status.code),
             nanoseconds: UInt64(max(0, (NIODeadline.now() - measured.started).nanoseconds)))
         for part in answer.parts(version: version, keepAlive: keepAlive) { context.write(wrapOutboundOut(part), promise: nil) }
+        // The answer is held, and counted against the node's bound, until its reader takes it;
+        // one that does not within the write timeout is closed.
+        let answerBytes = answer.body.readableBytes, gate = gate
+        gate.answerQueued(bytes: answerBytes)
+        activity.answerQueued()
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         // Answered once written: a client that does not read its answers makes no progress.
-        let activity = activity
-        written.whenComplete { _ in activity.requestAnswered() }
+        let activity = activity, held = measured.held
+        written.whenComplete { _ in
+            gate.answerSent(bytes: answerBytes)
+            activity.requestAnswered()
+            if let held { gate.release(bytes: held.bytes, isWrite: held.isWrite) }
+        }
         if !keepAlive {
             let channel = context.channel
             written.whenComplete { _ in channel.close(promise: nil) }
@@ -204,6 +289,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// Writes a streamed answer: its head, then each part once the one before it is written;
     /// a stream that fails midway is cut short (the client sees the body end early).
     private func send(_ stream: HTTPStream, context: ChannelHandlerContext, _ measured: Measured) {
+        if let held = measured.held { release(held) }
         metrics.record(
             name: measured.route, verb: measured.method.rawValue, code: String(stream.status.code),
             nanoseconds: UInt64(max(0, (NIODeadline.now() - measured.started).nanoseconds)))
@@ -247,6 +333,11 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // A request still being read gives its share back; one being answered does once it is.
+        if case .reading(_, _, let held) = state {
+            state = .idle
+            release(held)
+        }
         if let watch {
             self.watch = nil
             frontend.api.node.eventLoop.execute { watch.cancel() }

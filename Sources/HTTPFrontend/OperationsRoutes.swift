@@ -61,11 +61,15 @@ extension HTTPFrontend {
     /// GET /metrics: the Prometheus text format, the state gauges read now.
     func metrics(requester: NodeAPI.Requester) throws -> Reply {
         guard let exporter else { throw APIError(.notFound, "this node exports no metrics") }
-        let listeners = listeners
+        let listeners = listeners, gate = api.node.admission
         return .later(api.status(by: requester).map { status in
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: MetricsExporter.contentType)
-            let text = exporter.exposition(status: status, connections: listeners.counts)
+            let held = gate.held
+            let load = MetricsExporter.LoadFigures(
+                writesInFlight: held.writes, requestBytesInFlight: held.bytes, answerBytesWaiting: held.answerBytes,
+                refusals: gate.refusalsByLimit)
+            let text = exporter.exposition(status: status, connections: listeners.counts, load: load)
             return HTTPAnswer(status: .ok, headers: headers, body: ByteBuffer(bytes: text))
         })
     }

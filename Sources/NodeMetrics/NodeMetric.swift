@@ -41,6 +41,11 @@ public enum NodeMetric: String, CaseIterable, Sendable {
     case expiredKeys = "raft_cache_expired_keys_total"
     case evictedKeys = "raft_cache_evicted_keys_total"
     case clientSessions = "raft_cache_client_sessions"
+    // Admission (Limits and overload in the README), read from the node at each scrape.
+    case writesInFlight = "raft_cache_writes_in_flight"
+    case requestBytesInFlight = "raft_cache_request_bytes_in_flight"
+    case answerBytesWaiting = "raft_cache_answer_bytes_waiting"
+    case admissionRefusals = "raft_cache_admission_refusals_total"
 
     public enum Kind: Sendable, Equatable {
         case counter, gauge
@@ -58,7 +63,7 @@ public enum NodeMetric: String, CaseIterable, Sendable {
     public var kind: Kind {
         switch self {
         case .leaderChanges, .electionsStarted, .proposals, .snapshots, .snapshotTransfers, .httpRequests, .rpcRequests,
-            .expiredKeys, .evictedKeys:
+            .expiredKeys, .evictedKeys, .admissionRefusals:
             .counter
         case .appendDuration, .fsyncDuration, .httpDuration, .rpcDuration: .durations(Self.latencyBuckets)
         case .snapshotDuration: .durations([0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300])
@@ -100,6 +105,10 @@ public enum NodeMetric: String, CaseIterable, Sendable {
         case .expiredKeys: "Keys removed by expiry since this process started."
         case .evictedKeys: "Keys removed by eviction since this process started."
         case .clientSessions: "Client sessions open (exactly-once writes)."
+        case .writesInFlight: "Client writes this node holds, received and not yet answered (bound: --max-writes-in-flight)."
+        case .requestBytesInFlight: "Bytes of client requests this node holds (bound: --max-bytes-in-flight)."
+        case .answerBytesWaiting: "Bytes of answers waiting for their readers (bound: --max-answer-bytes)."
+        case .admissionRefusals: "Requests refused because the node was overloaded, by the limit that refused them."
         }
     }
 

@@ -73,6 +73,7 @@ public final class MetricsExporter: Sendable {
     private struct ScrapedState {
         var expired: UInt64 = 0
         var evicted: UInt64 = 0
+        var refusals: [String: UInt64] = [:]
         var followers: [String: CoreMetrics.Gauge] = [:]
     }
 
@@ -94,9 +95,24 @@ public final class MetricsExporter: Sendable {
 
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
+    /// What the node's admission bounds hold now, and the refusals by limit since it started.
+    public struct LoadFigures: Sendable {
+        public var writesInFlight = 0
+        public var requestBytesInFlight = 0
+        public var answerBytesWaiting = 0
+        public var refusals: [String: UInt64] = [:]
+
+        public init(writesInFlight: Int = 0, requestBytesInFlight: Int = 0, answerBytesWaiting: Int = 0, refusals: [String: UInt64] = [:]) {
+            self.writesInFlight = writesInFlight
+            self.requestBytesInFlight = requestBytesInFlight
+            self.answerBytesWaiting = answerBytesWaiting
+            self.refusals = refusals
+        }
+    }
+
     /// The exposition text, with the state gauges set from `status` and the open
     /// connections per port (`http`, `raft`).
-    public func exposition(status: StatusResponse, connections: [(port: String, count: Int)]) -> [UInt8] {
+    public func exposition(status: StatusResponse, connections: [(port: String, count: Int)], load: LoadFigures = LoadFigures()) -> [UInt8] {
         func set(_ metric: NodeMetric, _ value: UInt64, _ dimensions: [(String, String)] = []) {
             Gauge(label: metric.name, dimensions: dimensions, factory: factory).record(Double(value))
         }
@@ -115,7 +131,16 @@ public final class MetricsExporter: Sendable {
         set(.expiringKeys, status.expiringKeys)
         set(.clientSessions, status.clientSessions)
         for (port, count) in connections { set(.connections, UInt64(max(0, count)), [("port", port)]) }
+        set(.writesInFlight, UInt64(max(0, load.writesInFlight)))
+        set(.requestBytesInFlight, UInt64(max(0, load.requestBytesInFlight)))
+        set(.answerBytesWaiting, UInt64(max(0, load.answerBytesWaiting)))
         scraped.withLock { state in
+            for (limit, total) in load.refusals {
+                let before = state.refusals[limit] ?? 0
+                Counter(label: NodeMetric.admissionRefusals.name, dimensions: [("limit", limit)], factory: factory)
+                    .increment(by: total - min(before, total))
+                state.refusals[limit] = max(before, total)
+            }
             // The store counts these itself; the counters follow its totals.
             Counter(label: NodeMetric.expiredKeys.name, factory: factory).increment(by: status.expiredKeys - min(state.expired, status.expiredKeys))
             Counter(label: NodeMetric.evictedKeys.name, factory: factory).increment(by: status.evictedKeys - min(state.evicted, status.evictedKeys))

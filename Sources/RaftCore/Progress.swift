@@ -17,8 +17,10 @@ struct Progress {
     var state: State = .probe
     /// In probe state: an AppendEntries is out and unanswered.
     var probeSent = false
-    /// In replicate state: the last index of each AppendEntries in flight, ascending.
-    var inflight: [UInt64] = []
+    /// In replicate state: the last index of each AppendEntries in flight, ascending, with the
+    /// entry bytes it carries; and those bytes in all.
+    var inflight: [(last: UInt64, bytes: Int)] = []
+    var inflightBytes = 0
     /// Heard from in the current CheckQuorum period.
     var recentActive = false
     /// The highest AppendEntries sequence number the follower has answered this term.
@@ -41,13 +43,13 @@ struct Progress {
     mutating func becomeProbe() {
         state = .probe
         probeSent = false
-        inflight = []
+        clearInflight()
         next = max(next, match + 1)
     }
 
     mutating func becomeReplicate() {
         state = .replicate
-        inflight = []
+        clearInflight()
         stalledTicks = 0
         next = match + 1
     }
@@ -60,13 +62,34 @@ struct Progress {
 
     mutating func becomeSnapshot(index: UInt64, seq: UInt64) {
         state = .snapshot(index: index, seq: seq)
-        inflight = []
+        clearInflight()
         snapshotTicks = 0
+    }
+
+    /// An AppendEntries through `last`, carrying `bytes` of entries, went out.
+    mutating func sent(through last: UInt64, bytes: Int) {
+        next = last + 1
+        inflight.append((last, bytes))
+        inflightBytes += bytes
+    }
+
+    /// Room for another AppendEntries: fewer than `maxMessages` in flight, and fewer bytes
+    /// than `maxBytes` (so one is always allowed).
+    func hasRoom(maxMessages: Int, maxBytes: Int) -> Bool {
+        inflight.count < maxMessages && inflightBytes < maxBytes
+    }
+
+    private mutating func clearInflight() {
+        inflight = []
+        inflightBytes = 0
     }
 
     /// Records that the follower holds everything through `index`; false if that is old news.
     mutating func update(match index: UInt64) -> Bool {
-        inflight.removeAll { $0 <= index }
+        while let first = inflight.first, first.last <= index {
+            inflightBytes -= first.bytes
+            inflight.removeFirst()
+        }
         guard index > match else { return false }
         match = index
         stalledTicks = 0

@@ -40,7 +40,8 @@ extension RaftCore {
         progress.values.contains { state in
             switch state.state {
             case .probe: !state.probeSent
-            case .replicate: state.next <= log.lastIndex && state.inflight.count < options.maxInflightMessages
+            case .replicate:
+                state.next <= log.lastIndex && state.hasRoom(maxMessages: options.maxInflightMessages, maxBytes: options.maxInflightBytes)
             case .snapshot: false
             }
         }
@@ -60,7 +61,7 @@ extension RaftCore {
         case .replicate:
             var sent = false
             while state.state == .replicate && state.next <= log.lastIndex
-                && state.inflight.count < options.maxInflightMessages
+                && state.hasRoom(maxMessages: options.maxInflightMessages, maxBytes: options.maxInflightBytes)
             {
                 guard sendAppend(to: peer, progress: &state) else { break }
                 sent = true
@@ -83,8 +84,7 @@ extension RaftCore {
             term: term, leaderID: id, prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: entries,
             leaderCommit: commitIndex, seq: seq, targetID: peer)), to: peer)
         if state.state == .replicate, let last = entries.last {
-            state.next = last.index + 1
-            state.inflight.append(last.index)
+            state.sent(through: last.index, bytes: entries.reduce(0) { $0 + $1.data.count })
         }
         return true
     }

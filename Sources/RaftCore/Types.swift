@@ -159,8 +159,11 @@ public struct RaftOptions: Sendable {
     /// without hearing from a leader.
     public var electionTicks: Int
     public var heartbeatTicks: Int
-    /// AppendEntries in flight to one follower before the leader waits for answers.
+    /// AppendEntries in flight to one follower before the leader waits for answers,
     public var maxInflightMessages: Int
+    /// and entry bytes in flight to it (one message always goes): what a follower slower
+    /// than the leader's clients costs the leader in memory, with maxMessageBytes.
+    public var maxInflightBytes: Int
     /// The most entry bytes in one AppendEntries (at least one entry is always sent).
     public var maxMessageBytes: Int
     /// A leader that has not heard from a quorum for an election timeout steps down, and
@@ -177,7 +180,7 @@ public struct RaftOptions: Sendable {
 
     public init(
         id: NodeID, electionTicks: Int = 10, heartbeatTicks: Int = 1, maxInflightMessages: Int = 64,
-        maxMessageBytes: Int = 1 << 20, checkQuorum: Bool = true, preVote: Bool = true, leaseDuration: UInt64 = 0,
+        maxMessageBytes: Int = 1 << 20, maxInflightBytes: Int = 8 << 20, checkQuorum: Bool = true, preVote: Bool = true, leaseDuration: UInt64 = 0,
         randomSeed: UInt64 = 0
     ) {
         precondition(heartbeatTicks >= 1 && electionTicks > heartbeatTicks, "need electionTicks > heartbeatTicks >= 1")
@@ -186,6 +189,7 @@ public struct RaftOptions: Sendable {
         self.heartbeatTicks = heartbeatTicks
         self.maxInflightMessages = maxInflightMessages
         self.maxMessageBytes = maxMessageBytes
+        self.maxInflightBytes = maxInflightBytes
         self.checkQuorum = checkQuorum
         self.preVote = preVote
         self.leaseDuration = checkQuorum ? leaseDuration : 0

@@ -1,4 +1,5 @@
 import CacheStore
+import Connections
 import Logging
 import NIOCore
 import NIOPosix
@@ -44,13 +45,15 @@ public final class RaftNode: @unchecked Sendable {
         public var watchHistory: WatchHistoryLimits
         /// A client session without a write for this long is ended by the leader.
         public var sessionTimeout: TimeAmount
+        /// How much client work the node holds before it refuses more.
+        public var admission: AdmissionLimits
 
         public init(
             id: NodeID, address: String, tickInterval: TimeAmount = .milliseconds(100), electionTicks: Int = 5,
             heartbeatTicks: Int = 1, requestTimeout: TimeAmount = .seconds(5), maxValueSize: Int = 1 << 20,
             snapshotEntries: UInt64 = 100_000, snapshotBytes: Int = 64 << 20, snapshotChunkSize: Int = 1 << 20, client: RPCClient.Options = .init(),
             randomSeed: UInt64? = nil, memoryBound: MemoryBound? = nil, watchHistory: WatchHistoryLimits = WatchHistoryLimits(),
-            maxKeySize: Int = 16 << 10, sessionTimeout: TimeAmount = .hours(1)
+            maxKeySize: Int = 16 << 10, sessionTimeout: TimeAmount = .hours(1), admission: AdmissionLimits = AdmissionLimits()
         ) {
             self.id = id
             self.address = address
@@ -68,11 +71,14 @@ public final class RaftNode: @unchecked Sendable {
             self.memoryBound = memoryBound
             self.watchHistory = watchHistory
             self.sessionTimeout = sessionTimeout
+            self.admission = admission
         }
     }
 
     public let options: Options
     public let store: CacheStore
+    /// The client work held now, shared by both protocols' connections.
+    public let admission: AdmissionGate
     let loop: any EventLoop
     /// The loop every touch of the core happens on; a listener for peers belongs here too.
     public var eventLoop: any EventLoop { loop }
@@ -121,6 +127,8 @@ public final class RaftNode: @unchecked Sendable {
         self.store = store
         self.logger = logger
         self.housekeeping = housekeeping
+        let maxLogBytes = options.snapshotBytes.multipliedReportingOverflow(by: 4)
+        admission = AdmissionGate(limits: options.admission, maxLogBytes: maxLogBytes.overflow ? .max : maxLogBytes.partialValue)
         loop = group.next()
         peers = PeerLink(loop: loop, options: options.client, logger: logger)
         watches = WatchHub(limits: options.watchHistory, appliedIndex: store.appliedIndex)
@@ -159,6 +167,7 @@ public final class RaftNode: @unchecked Sendable {
                 core.now = NIODeadline.now().uptimeNanoseconds
                 if core.isLeader { lastLeaderContact.store(core.now, ordering: .relaxed) }
                 waiters.expire(now: core.now)
+                admission.adjustAdvice()
                 core.tick()
                 processor.pump()
                 maintenance.run(tick: true)
@@ -553,6 +562,7 @@ public final class RaftNode: @unchecked Sendable {
 
     func readyProcessed() {
         noteLeaderChange()
+        admission.publish(backlog: core.lastIndex - min(core.lastIndex, store.appliedIndex), logBytes: snapshots.uncoveredLogBytes)
         // After the Ready's write is queued: the compaction a snapshot ends with is queued behind it.
         snapshots.maybeSnapshot()
         // Writes just applied may have passed the memory bound.

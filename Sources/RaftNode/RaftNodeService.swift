@@ -29,6 +29,18 @@ public struct RaftNodeService: RPCService {
         guard let method = Method(rawValue: call.method) else {
             return loop.makeSucceededFuture(.failure(.unimplemented, "unknown method \(call.method)"))
         }
+        // Reads and writes of keys count against the node's bounds; Raft's own calls, the
+        // status and the operator's calls answer whatever the load.
+        guard method.isClientWrite || method == .get else { return answer(call, method: method, on: loop) }
+        // What a client's call holds counts against the node's bounds until it is answered.
+        let gate = api.node.admission, bytes = call.payload.count, isWrite = method.isClientWrite
+        if let refusal = gate.admit(bytes: bytes, isWrite: isWrite) { return loop.makeSucceededFuture(.failure(refusal)) }
+        let answered = answer(call, method: method, on: loop)
+        answered.whenComplete { _ in gate.release(bytes: bytes, isWrite: isWrite) }
+        return answered
+    }
+
+    private func answer(_ call: InboundCall, method: Method, on loop: any EventLoop) -> EventLoopFuture<RPCResult> {
         let requester = NodeAPI.Requester(certificate: call.caller, token: call.token, hops: call.hops, session: call.session)
         let answer: EventLoopFuture<[UInt8]>
         do {

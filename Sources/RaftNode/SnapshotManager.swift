@@ -15,8 +15,10 @@ final class SnapshotManager: @unchecked Sendable {
     private unowned let node: RaftNode
     /// A snapshot is being written in the background.
     private var snapshotting = false
-    /// Command bytes applied since the last snapshot began.
+    /// Command bytes applied since the last snapshot began,
     private var appliedBytesSinceSnapshot = 0
+    /// and applied before it began, which the log holds until it is written.
+    private var bytesBeingSnapshotted = 0
     /// Waiting for a snapshot asked for by an operator.
     private var waiters: [EventLoopPromise<SnapshotStatus>] = []
     /// The newest snapshot on disk, kept open for streaming to followers.
@@ -68,6 +70,7 @@ final class SnapshotManager: @unchecked Sendable {
             return
         }
         snapshotting = true
+        bytesBeingSnapshotted = appliedBytesSinceSnapshot
         appliedBytesSinceSnapshot = 0
         let answering = waiters
         waiters = []
@@ -95,6 +98,7 @@ final class SnapshotManager: @unchecked Sendable {
                     }
                     current = snapshot
                     snapshotting = false
+                    bytesBeingSnapshotted = 0
                     let status = status()
                     for waiter in answering { waiter.succeed(status) }
                     // Asked for while this one was being written: they want a newer one.
@@ -123,6 +127,10 @@ final class SnapshotManager: @unchecked Sendable {
         maybeSnapshot(forced: true)
         return promise.futureResult
     }
+
+    /// Command bytes of the entries applied and not yet in a snapshot on disk: what the log
+    /// holds in memory (about; entries not yet applied are the admission bounds' to count).
+    var uncoveredLogBytes: Int { appliedBytesSinceSnapshot + bytesBeingSnapshotted }
 
     /// The newest snapshot, and the one being received, for the status.
     func status() -> SnapshotStatus {

@@ -97,6 +97,8 @@ public final class Simulation: SimNodeObserver {
     /// partial replication; larger values test batching and pipelining.
     private let maxMessageBytes: Int
     private let maxInflight: Int
+    /// A window of bytes that holds a few small entries, or one never reached.
+    private let maxInflightBytes: Int
     private var intruder: HostileSender?
     private var sessionClient = SessionClient()
     /// How long a write takes to be durable on this seed's disks, in time units (a tick is 10).
@@ -108,6 +110,7 @@ public final class Simulation: SimNodeObserver {
         report = SimulationReport(seed: options.seed)
         maxMessageBytes = [1, 256, 4_096].randomElement(using: &rng)!
         maxInflight = [1, 8].randomElement(using: &rng)!
+        maxInflightBytes = [512, 8 << 20].randomElement(using: &rng)!
         preVote = Int.random(in: 0..<10, using: &rng) < 8
         checkQuorum = Int.random(in: 0..<10, using: &rng) < 8
         diskLatency = [0...1, 1...5, 1...30].randomElement(using: &rng)!
@@ -496,7 +499,7 @@ public final class Simulation: SimNodeObserver {
 
     private func addNode(_ id: NodeID, address: String, state: PersistentState) {
         let options = RaftOptions(id: id, electionTicks: 10, heartbeatTicks: 1, maxInflightMessages: maxInflight,
-                                  maxMessageBytes: maxMessageBytes, checkQuorum: checkQuorum, preVote: preVote,
+                                  maxMessageBytes: maxMessageBytes, maxInflightBytes: maxInflightBytes, checkQuorum: checkQuorum, preVote: preVote,
                                   leaseDuration: RaftOptions.leaseDuration(electionTicks: 10, tick: self.options.tickInterval),
                                   randomSeed: rng.next())
         let disk = SimDisk(MemoryStorage(state), latency: diskLatency, seed: rng.next())

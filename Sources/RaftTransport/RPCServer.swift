@@ -18,16 +18,20 @@ public final class RPCServer: Sendable {
         public var tls: TLSContexts?
         /// Bytes of a stream's responses that may wait to be sent before the stream is ended.
         public var streamBufferLimit: Int
+        /// Counts the answers to clients until they are sent (the node's admission bounds).
+        public var admission: AdmissionGate?
 
         public init(
             maxFrameLength: Int = Frame.defaultMaxLength, maxCallsInFlightPerConnection: Int = 1_024,
-            connections: ConnectionLimits = ConnectionLimits(), tls: TLSContexts? = nil, streamBufferLimit: Int = 1 << 20
+            connections: ConnectionLimits = ConnectionLimits(), tls: TLSContexts? = nil, streamBufferLimit: Int = 1 << 20,
+            admission: AdmissionGate? = nil
         ) {
             self.maxFrameLength = maxFrameLength
             self.maxCallsInFlightPerConnection = maxCallsInFlightPerConnection
             self.connections = connections
             self.tls = tls
             self.streamBufferLimit = streamBufferLimit
+            self.admission = admission
         }
     }
 
@@ -56,7 +60,7 @@ public final class RPCServer: Sendable {
             try pipeline.addHandler(MessageToByteHandler(EnvelopeEncoder(maxFrameLength: options.maxFrameLength)))
             try pipeline.addHandler(ServerCallHandler(
                 service: service, maxInFlight: options.maxCallsInFlightPerConnection, streamBufferLimit: options.streamBufferLimit,
-                activity: activity, logger: logger))
+                activity: activity, admission: options.admission, logger: logger))
         })
     }
 
@@ -79,6 +83,7 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let maxInFlight: Int
     private let streamBufferLimit: Int
     private let activity: ConnectionActivity
+    private let admission: AdmissionGate?
     private let logger: Logger
     private var inFlight = 0
     private var paused = false
@@ -88,8 +93,12 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Streaming calls not yet ended, by call id (a cancel names one).
     private var streams: [UInt64: ResponseStream] = [:]
 
-    init(service: any RPCService, maxInFlight: Int, streamBufferLimit: Int, activity: ConnectionActivity, logger: Logger) {
+    init(
+        service: any RPCService, maxInFlight: Int, streamBufferLimit: Int, activity: ConnectionActivity, admission: AdmissionGate? = nil,
+        logger: Logger
+    ) {
         self.service = service
+        self.admission = admission
         self.maxInFlight = maxInFlight
         self.streamBufferLimit = streamBufferLimit
         self.activity = activity
@@ -140,6 +149,7 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             return service.stream(call, to: stream)
         }
         let started = NIODeadline.now()
+        let admission = admission, activity = activity
         service.respond(to: call, on: context.eventLoop).whenComplete { outcome in
             let result: RPCResult
             switch outcome {
@@ -156,9 +166,14 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
                     payload: (try? error.detail?.wireBytes()) ?? [])
             }
             let took = UInt64(max(0, (NIODeadline.now() - started).nanoseconds))
+            // A client's answer counts against the node's bound until it is sent.
+            let answerBytes = method?.isRaft == true ? 0 : response.payload.count
+            admission?.answerQueued(bytes: answerBytes)
+            activity.answerQueued()
             // The call counts against the limit until its answer is written: a client that
             // does not read its answers stops being read.
             channel.writeAndFlush(response).whenComplete { _ in
+                admission?.answerSent(bytes: answerBytes)
                 channel.eventLoop.execute {
                     handler.value.metrics.record(
                         name: method?.rawValue ?? "unknown", code: "\(response.status)", nanoseconds: took)

@@ -50,6 +50,23 @@ public enum Method: String, Sendable, CaseIterable {
         }
     }
 
+    /// Whether a call of this method may change the map: it takes a write's share of a node's
+    /// admission bounds (a batch of only reads, rare, is counted as one too).
+    public var isClientWrite: Bool {
+        switch self {
+        case .set, .delete, .incr, .setTTL, .txn, .batch, .openSession: true
+        default: false
+        }
+    }
+
+    /// Whether this is one of Raft's own calls between members (never refused for load).
+    public var isRaft: Bool {
+        switch self {
+        case .requestVote, .appendEntries, .installSnapshot, .timeoutNow, .readIndex: true
+        default: false
+        }
+    }
+
     /// Whether a call of this method is answered by a stream of responses.
     public var streams: Bool { self == .watch || self == .backup }
 

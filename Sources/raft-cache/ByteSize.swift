@@ -9,4 +9,12 @@ enum ByteSize {
         }
         return nil
     }
+
+    /// `bytes` as `parse` reads it back: in the largest unit that divides it.
+    static func describe(_ bytes: Int) -> String {
+        for (unit, scale) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] where bytes >= scale && bytes % scale == 0 {
+            return "\(bytes / scale)\(unit)"
+        }
+        return "\(bytes)"
+    }
 }

@@ -93,6 +93,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "The longest key a request may name, in bytes (413 past it; at most 65536).")
     var maxKeySize = 16 << 10
 
+    @Option(help: "The longest URL, and the most bytes of header fields, an HTTP request may have (414 and 431 past them). A key in a URL takes up to three times its length, percent-encoded.")
+    var maxHeaderSize = HTTPServer.defaultMaxHeaderSize
+
     @Option(help: "Bound on the memory the map counts: keys, values and 96 bytes per key (bytes, or with KiB, MiB, GiB: 512MiB). 0: no bound.")
     var maxMemory = "0"
 
@@ -107,6 +110,18 @@ struct NodeCommand: AsyncParsableCommand {
 
     @Option(help: "A client session (exactly-once writes) without a write for this long is ended by the leader (Go duration).")
     var sessionTimeout = "1h"
+
+    @Option(help: "Writes a node holds at once, received and not yet answered (on the leader: the proposals in flight); past it a write is refused at once with 503 and Retry-After (UNAVAILABLE with retry_after_ms). The default is 2048 per core of this machine.")
+    var maxWritesInFlight = AdmissionLimits.machine.maxWritesInFlight
+
+    @Option(help: "Bytes of client requests a node holds at once (HTTP bodies from their head on, binary calls' payloads), refused past it as --max-writes-in-flight is (bytes, or with KiB, MiB, GiB). The default is 1/256 of this machine's memory, from 8MiB to 64MiB.")
+    var maxBytesInFlight = ByteSize.describe(AdmissionLimits.machine.maxBytes)
+
+    @Option(help: "Log entries not yet applied past which writes are refused as --max-writes-in-flight are.")
+    var maxApplyBacklog = 5_000
+
+    @Option(help: "Bytes of answers a node holds that their readers have not taken yet; past it reads of keys are refused as --max-writes-in-flight are, until slow readers read or are closed (--write-timeout). The default is --max-bytes-in-flight's.")
+    var maxAnswerBytes = ByteSize.describe(AdmissionLimits.machine.maxBytes)
 
     @Option(help: "Take a snapshot (and drop the log it covers) after this many entries,")
     var snapshotEntries = 100_000
@@ -156,6 +171,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Time a connection may stay open with no request (Go duration).")
     var idleTimeout = "2m"
 
+    @Option(help: "Time a client has to read an answer once the node writes it (Go duration); a client that does not is closed, so slow readers hold no answers for long.")
+    var writeTimeout = "10s"
+
     /// --watch-history: entries (a bare number) or bytes (a size with a unit).
     var watchHistoryLimits: WatchHistoryLimits? {
         if let entries = Int(watchHistory), entries > 0 { return WatchHistoryLimits(entries: entries) }
@@ -176,6 +194,7 @@ struct NodeCommand: AsyncParsableCommand {
             throw ValidationError("--timeout: '\(timeout)' is not a positive duration like 500ms, 3s or 1m")
         }
         guard (1...65_536).contains(maxKeySize) else { throw ValidationError("--max-key-size must be between 1 and 65536") }
+        guard (4_096...(1 << 20)).contains(maxHeaderSize) else { throw ValidationError("--max-header-size must be between 4096 and 1048576") }
         // A value must fit in one frame with its key, envelope and entry around it.
         guard (1...(Frame.defaultMaxLength - 64 * 1024 - maxKeySize)).contains(maxValueSize) else {
             throw ValidationError("--max-value-size must be between 1 and \(Frame.defaultMaxLength - 64 * 1024 - maxKeySize)")
@@ -188,6 +207,14 @@ struct NodeCommand: AsyncParsableCommand {
         }
         guard let session = GoDuration.parse(sessionTimeout), session.nanoseconds >= 1_000_000_000 else {
             throw ValidationError("--session-timeout must be a duration of at least 1s, like 1h")
+        }
+        guard maxWritesInFlight >= 1 else { throw ValidationError("--max-writes-in-flight must be at least 1") }
+        guard let inFlight = ByteSize.parse(maxBytesInFlight), (1 << 20...1 << 40).contains(inFlight) else {
+            throw ValidationError("--max-bytes-in-flight must be a size from 1MiB to 1TiB, like 64MiB")
+        }
+        guard maxApplyBacklog >= 1 else { throw ValidationError("--max-apply-backlog must be at least 1") }
+        guard let answers = ByteSize.parse(maxAnswerBytes), (1 << 20...1 << 40).contains(answers) else {
+            throw ValidationError("--max-answer-bytes must be a size from 1MiB to 1TiB, like 64MiB")
         }
         guard let beat = GoDuration.parse(heartbeat), beat.nanoseconds > 0 else { throw ValidationError("--heartbeat: '\(heartbeat)' is not a positive duration") }
         guard let election = GoDuration.parse(electionTimeout), election.nanoseconds > 2 * beat.nanoseconds else {
@@ -218,6 +245,9 @@ struct NodeCommand: AsyncParsableCommand {
         guard tlsKeylogFile.isEmpty || tlsFiles == 3 else { throw ValidationError("--tls-keylog-file needs TLS") }
         guard let read = GoDuration.parse(readTimeout), read.nanoseconds > 0 else {
             throw ValidationError("--read-timeout: '\(readTimeout)' is not a positive duration")
+        }
+        guard let write = GoDuration.parse(writeTimeout), write.nanoseconds > 0 else {
+            throw ValidationError("--write-timeout: '\(writeTimeout)' is not a positive duration")
         }
         guard let idle = GoDuration.parse(idleTimeout), idle.nanoseconds > 0 else {
             throw ValidationError("--idle-timeout: '\(idleTimeout)' is not a positive duration")
@@ -284,7 +314,10 @@ struct NodeCommand: AsyncParsableCommand {
                 client: .init(
                     maxConnections: maxPool, timeout: ioTimeout, maxBackoff: .milliseconds(500), tls: security.tls),
                 memoryBound: memoryBound, watchHistory: watchHistoryLimits!, maxKeySize: maxKeySize,
-                sessionTimeout: GoDuration.parse(sessionTimeout)!),
+                sessionTimeout: GoDuration.parse(sessionTimeout)!,
+                admission: AdmissionLimits(
+                    maxWritesInFlight: maxWritesInFlight, maxBytesInFlight: Int(ByteSize.parse(maxBytesInFlight)!),
+                    maxApplyBacklog: maxApplyBacklog, maxAnswerBytes: Int(ByteSize.parse(maxAnswerBytes)!))),
             storage: storage, state: founding, store: storeState, logger: logger, housekeeping: housekeeping)
         do {
             try node.restoreStore()
@@ -298,7 +331,8 @@ struct NodeCommand: AsyncParsableCommand {
             // On the node's loop: peers' calls and binary clients reach the core without a thread hop.
             server = try await RPCServer.start(
                 host: raftListen.bindHost, port: raftListen.port, service: RaftNodeService(api: api),
-                options: .init(connections: limits, tls: security.tls, streamBufferLimit: Int(ByteSize.parse(watchBuffer)!)),
+                options: .init(connections: limits, tls: security.tls, streamBufferLimit: Int(ByteSize.parse(watchBuffer)!),
+                    admission: node.admission),
                 group: node.eventLoop, logger: logger)
         } catch {
             throw StartupError("cannot listen on --raft-addr \(raftAddr): \(error)")
@@ -316,6 +350,7 @@ struct NodeCommand: AsyncParsableCommand {
             // On the node's loop as well: a key request reaches the core without a thread hop.
             http = try await HTTPServer.start(
                 host: httpListen.bindHost, port: httpListen.port, frontend: frontend, group: node.eventLoop, limits: limits, tls: security.tls,
+                maxHeaderSize: maxHeaderSize,
                 logger: logger)
         } catch {
             await shutDown(node: node, server: server, storage: storage, security: security, logger: logger)
@@ -366,7 +401,7 @@ struct NodeCommand: AsyncParsableCommand {
         }
         return ConnectionLimits(
             maxConnections: min(maxConnections, fit), idleTimeout: GoDuration.parse(idleTimeout)!,
-            readTimeout: GoDuration.parse(readTimeout)!, loopbackOnly: !insecure && !tls)
+            readTimeout: GoDuration.parse(readTimeout)!, writeTimeout: GoDuration.parse(writeTimeout)!, loopbackOnly: !insecure && !tls)
     }
 
     /// Asks a member to add this node: over HTTP at --leader-api-endpoint (the original's

@@ -112,6 +112,30 @@ struct ReplicationTests {
         #expect(leader.commitIndex == leader.lastIndex)
     }
 
+    @Test("entry bytes in flight to a follower stay within the byte window: a slow follower costs the leader that much")
+    func byteWindow() throws {
+        let cluster = TestCluster(voters: ["n1", "n2"], options: {
+            RaftOptions(id: $0, electionTicks: 10, maxInflightMessages: 64, maxMessageBytes: 1_000, maxInflightBytes: 2_500, randomSeed: 1)
+        })
+        cluster.elect("n1")
+        let leader = cluster["n1"]
+        cluster.deliverAll()
+        // 40 entries of 500 bytes, one a message (two, with their framing, pass 1,000 bytes):
+        // five messages fill the 2,500 bytes, far below 64 messages.
+        for i in 0..<40 { try leader.propose(Array(repeating: UInt8(i), count: 500)) }
+        cluster.collect()
+        let first = cluster.queued { if case .appendEntries(let r) = $0 { !r.entries.isEmpty } else { false } }
+        let bytes = first.reduce(0) { sum, message in
+            guard case .appendEntries(let request) = message.body else { return sum }
+            return sum + request.entries.reduce(0) { $0 + $1.data.count }
+        }
+        #expect(first.count == 5 && bytes == 2_500)
+        // Answers open the window again, until the follower has everything.
+        cluster.deliverAll()
+        #expect(cluster["n2"].lastIndex == leader.lastIndex)
+        #expect(leader.commitIndex == leader.lastIndex)
+    }
+
     @Test("a learner receives the log but never counts toward a quorum")
     func learnerDoesNotCount() throws {
         let cluster = TestCluster(voters: ["n1", "n2"], learners: ["n3"])

@@ -283,6 +283,7 @@ class Session:
         attempt = 0
         while True:
             addr = self.addrs[(self.preferred + attempt) % len(self.addrs)]
+            advised = 0.0
             try:
                 result = call(self._client(addr))
                 self.preferred = self.addrs.index(addr)
@@ -291,6 +292,9 @@ class Session:
                 full = error.detail is not None and error.detail.session == "full"
                 if (error.status not in RETRYABLE and not full) or time.monotonic() > deadline:
                     raise
+                # An overloaded node says how long to wait (retry_after_ms), as does one
+                # without a leader; never past the deadline.
+                advised = error.detail.retry_after_ms / 1000 if error.detail is not None else 0.0
             except OSError:
                 if time.monotonic() > deadline:
                     raise
@@ -299,7 +303,7 @@ class Session:
                 stale.close()
             attempt += 1
             self.retries += 1
-            time.sleep(min(0.5, 0.02 * attempt))
+            time.sleep(max(0.0, min(max(advised, min(0.5, 0.02 * attempt)), deadline - time.monotonic())))
 
     def write(self, method, request, sequence=None):
         """Sends a write of the session until it is answered: its response. `sequence`: send an

@@ -95,7 +95,7 @@ def serves(cluster, key):
     code, _, _ = flooded.request("PUT", f"/api/v1/key/{key}", key.encode())
     assert code == 200
     code, body, _ = flooded.request("GET", f"/api/v1/key/{key}")
-    assert (code, body.rstrip(b"\n")) == (200, key.encode())
+    assert (code, body.rstrip(b"\n")) == (200, key.encode()), body
     with flooded.client() as c:
         assert c.set(key.encode() + b"-bin", b"v") > 0
     for node in cluster[1:]:

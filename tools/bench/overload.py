@@ -1,0 +1,444 @@
+#!/usr/bin/env python3
+"""Overload of one raft-cache node over HTTP, measured from outside: many writers of large
+values, and beside them (optionally) thousands of idle connections and readers that take
+their answers slowly. What the node does with work it cannot do in time is the point:
+refuse it at once (503 with Retry-After) rather than let it wait out its deadline (504).
+
+    tools/bench/overload.py --http 127.0.0.1:8000 [--writers 400] [--value-size 1MiB]
+        [--seconds 20] [--idle 4000 --idle-port 9000] [--slow-readers 400] [--pid PID ...]
+
+Prints one JSON report: writes answered by status, the refusals' latency (from the request
+sent on an open connection: connecting is reported apart) and Retry-After, accepted writes
+per second and MiB/s, the nodes' peak resident memory (--pid, sampled every 50 ms from
+/proc), and what the slow readers saw. The tests import `flood` from here."""
+
+import argparse
+import asyncio
+import http.client
+import json
+import multiprocessing
+import resource
+import socket
+import threading
+import time
+
+
+def percentile(values, p):
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+class MemorySampler:
+    """The peak VmRSS of each pid, sampled every `interval` seconds until stopped."""
+
+    def __init__(self, pids, interval=0.05):
+        self.pids = list(pids)
+        self.peak = {pid: 0 for pid in self.pids}
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def rss(pid):
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    def _run(self):
+        while not self._stop.is_set():
+            for pid in self.pids:
+                self.peak[pid] = max(self.peak[pid], self.rss(pid))
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+class Response:
+    """An HTTP/1.1 response: status, headers (lower-case names), body."""
+
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    @property
+    def closes(self):
+        return self.headers.get("connection", "").lower() == "close"
+
+
+async def read_response(reader):
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head[:-4].decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return Response(int(lines[0].split(" ")[1]), headers, body)
+
+
+async def put(reader, writer, path, body, headers, expect_continue):
+    """PUT `body` to `path` on a keep-alive connection; with `expect_continue` the body goes
+    only once the node says 100 Continue (a refusal comes before it is sent)."""
+    head = [f"PUT {path} HTTP/1.1", "Host: node", f"Content-Length: {len(body)}"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    if expect_continue:
+        head.append("Expect: 100-continue")
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+    if expect_continue:
+        response = await read_response(reader)
+        if response.status != 100:
+            return response
+    writer.write(body)
+    await writer.drain()
+    return await read_response(reader)
+
+
+class Writers:
+    """`count` writers (coroutines), each writing `value_size` bytes to its own key over one keep-alive
+    connection as fast as it is answered, until `seconds` pass (with `keys` more than `count`,
+    each cycles through its share of them). A refusal (503) is waited out
+    for the retry_after_ms its body gives (else Retry-After's seconds), as a client should.
+    With `expect_continue` each write asks before sending its body (as curl does for large
+    ones), so a refusal costs neither side the body."""
+
+    def __init__(self, host, port, count, value_size, seconds, prefix="flood-", headers=None, expect_continue=True, keys=None,
+                 first=0, total=None):
+        self.host, self.port = host, port
+        # Threads first..<first+count of `total` writers (the rest run in other processes).
+        self.first, self.total = first, total or count
+        self.keys = keys or self.total
+        self.count, self.value_size, self.seconds = count, value_size, seconds
+        self.prefix = prefix
+        self.headers = dict(headers or {})
+        self.expect_continue = expect_continue
+        self.statuses = {}
+        self.refusal_ms = []
+        self.refusals_without_retry_after = 0
+        self.refusal_limits = {}
+        self.ok_ms = []
+        self.kept_refusal_ms = []
+        self.connect_ms = []
+        self.connection_errors = 0
+
+    async def _one(self, index, deadline):
+        body = bytes([65 + index % 26]) * self.value_size
+        mine = list(range(index, self.keys, self.total))
+        written = 0
+        headers = {"Content-Type": "application/octet-stream", **self.headers}
+        reader = writer = None
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            fresh = writer is None
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(self.host, self.port)
+                    self.connect_ms.append((time.monotonic() - started) * 1000)
+                path = f"/api/v1/key/{self.prefix}{mine[written % len(mine)]}"
+                # A request's latency runs from its first byte sent; connecting is counted apart.
+                started = time.monotonic()
+                response = await asyncio.wait_for(put(reader, writer, path, body, headers, self.expect_continue), 30)
+            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+                self.connection_errors += 1
+                if writer is not None:
+                    writer.close()
+                writer = None
+                await asyncio.sleep(0.05)
+                continue
+            took = (time.monotonic() - started) * 1000
+            wait = 0.0
+            self.statuses[response.status] = self.statuses.get(response.status, 0) + 1
+            if response.status == 200:
+                self.ok_ms.append(took)
+                written += 1
+            elif response.status == 503:
+                self.refusal_ms.append(took)
+                if not fresh:
+                    self.kept_refusal_ms.append(took)
+                retry_after = response.headers.get("retry-after")
+                if retry_after is None:
+                    self.refusals_without_retry_after += 1
+                try:
+                    detail = json.loads(response.body)
+                except ValueError:
+                    detail = {}
+                limit = detail.get("limit") or detail.get("message", "")[:80]
+                self.refusal_limits[limit] = self.refusal_limits.get(limit, 0) + 1
+                wait = detail.get("retry_after_ms", 1000 * int(retry_after or 1)) / 1000
+            if response.closes:
+                # A refusal that came before the body closes the connection (the body it did
+                # not send cannot be told from a next request); connect again while waiting,
+                # as a pool would, so the next request does not wait for the handshake.
+                writer.close()
+                writer = None
+                if wait and time.monotonic() < deadline:
+                    connecting = time.monotonic()
+                    try:
+                        reader, writer = await asyncio.open_connection(self.host, self.port)
+                        self.connect_ms.append((time.monotonic() - connecting) * 1000)
+                    except OSError:
+                        self.connection_errors += 1
+                    wait -= time.monotonic() - connecting
+            if wait > 0:
+                await asyncio.sleep(max(0.0, min(wait, deadline - time.monotonic())))
+        if writer is not None:
+            writer.close()
+
+    def run(self):
+        async def all_of_them():
+            deadline = time.monotonic() + self.seconds
+            await asyncio.gather(*(self._one(i, deadline) for i in range(self.first, self.first + self.count)))
+        started = time.monotonic()
+        asyncio.run(all_of_them())
+        self.elapsed = time.monotonic() - started
+        return self
+
+    def merge(self, other):
+        """Adds what `other` (the same run's writers in another process) saw."""
+        for code, n in other.statuses.items():
+            self.statuses[code] = self.statuses.get(code, 0) + n
+        for limit, n in other.refusal_limits.items():
+            self.refusal_limits[limit] = self.refusal_limits.get(limit, 0) + n
+        self.refusal_ms += other.refusal_ms
+        self.ok_ms += other.ok_ms
+        self.connect_ms += other.connect_ms
+        self.kept_refusal_ms += other.kept_refusal_ms
+        self.refusals_without_retry_after += other.refusals_without_retry_after
+        self.connection_errors += other.connection_errors
+        self.elapsed = max(self.elapsed, other.elapsed)
+        self.count += other.count
+
+    def report(self):
+        answered = sum(self.statuses.values())
+        ok = self.statuses.get(200, 0)
+        return {
+            "writers": self.total,
+            "keys": self.keys,
+            "value_bytes": self.value_size,
+            "seconds": round(self.elapsed, 1),
+            "answered": answered,
+            "statuses": {str(code): n for code, n in sorted(self.statuses.items())},
+            "connection_errors": self.connection_errors,
+            "accepted_per_s": round(ok / self.elapsed, 1),
+            "accepted_mib_per_s": round(ok * self.value_size / self.elapsed / (1 << 20), 1),
+            "accepted_p50_ms": round(percentile(self.ok_ms, 50), 1),
+            "accepted_p99_ms": round(percentile(self.ok_ms, 99), 1),
+            "timeouts_504_share": round(self.statuses.get(504, 0) / answered, 4) if answered else 0.0,
+            "refusals": len(self.refusal_ms),
+            "refusals_without_retry_after": self.refusals_without_retry_after,
+            "refusal_limits": self.refusal_limits,
+            "refusal_p50_ms": round(percentile(self.refusal_ms, 50), 1),
+            "refusal_p90_ms": round(percentile(self.refusal_ms, 90), 1),
+            "refusal_p99_ms": round(percentile(self.refusal_ms, 99), 1),
+            "refusal_max_ms": round(max(self.refusal_ms, default=0.0), 1),
+            # Refusals on a connection open before the request (kept, or opened while waiting),
+            # leaving out a writer's first (400 writers connecting at once queue to be accepted).
+            "kept_refusal_p99_ms": round(percentile(self.kept_refusal_ms, 99), 1),
+            "connect_p99_ms": round(percentile(self.connect_ms, 99), 1),
+        }
+
+
+def _run_share(arguments):
+    return Writers(*arguments[0], **arguments[1]).run()
+
+
+def run_writers(host, port, count, value_size, seconds, processes=None, **options):
+    """Writers spread over several processes, each an asyncio loop: one process would be
+    short of CPU, and threads waiting for the interpreter lock would add their wait to the
+    latencies measured."""
+    processes = processes or max(1, min(4, count // 50))
+    shares = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
+    firsts = [sum(shares[:i]) for i in range(processes)]
+    work = [((host, port, share, value_size, seconds), dict(options, first=first, total=count))
+            for share, first in zip(shares, firsts)]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        results = pool.map(_run_share, work)
+    merged = results[0]
+    for other in results[1:]:
+        merged.merge(other)
+    return merged
+
+
+class IdleClients:
+    """`count` connections spread over `ports`, opened and then left silent."""
+
+    def __init__(self, host, ports, count):
+        self.sockets = []
+        self.failed = 0
+        for i in range(count):
+            s = socket.socket()
+            try:
+                s.connect((host, ports[i % len(ports)]))
+                self.sockets.append(s)
+            except OSError:
+                self.failed += 1
+                s.close()
+
+    def still_open(self):
+        """How many the node has not closed."""
+        open_now = 0
+        for s in self.sockets:
+            s.setblocking(False)
+            try:
+                open_now += s.recv(1) != b""
+            except BlockingIOError:
+                open_now += 1
+            except OSError:
+                pass
+        return open_now
+
+    def close(self):
+        for s in self.sockets:
+            s.close()
+
+
+class SlowReaders:
+    """`count` threads, each asking for `key` again and again on one connection with a small
+    receive buffer, and reading the answer `chunk` bytes every `pause` seconds: a client on a
+    slow link, or one that stopped reading. Counts answers read whole, refusals (waited out as
+    advised), and connections the node closed before the answer was (seen once what the
+    node's kernel had taken is read: at the latest when `seconds` pass, when the rest is read
+    at once)."""
+
+    def __init__(self, host, port, count, key, seconds, chunk=1024, pause=0.1):
+        self.host, self.port, self.count, self.key = host, port, count, key
+        self.seconds, self.chunk, self.pause = seconds, chunk, pause
+        self.lock = threading.Lock()
+        self.whole = 0
+        self.cut_off = 0
+        self.refused = 0
+
+    def _one(self, deadline):
+        request = f"GET /api/v1/key/{self.key} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        s = None
+        while time.monotonic() < deadline:
+            try:
+                if s is None:
+                    s = socket.socket()
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    s.settimeout(10)
+                    s.connect((self.host, self.port))
+                s.sendall(request)
+                got = b""
+                while b"\r\n\r\n" not in got:
+                    part = s.recv(self.chunk)
+                    if not part:
+                        raise ConnectionResetError
+                    got += part
+                head, _, body = got.partition(b"\r\n\r\n")
+                length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length:")), b"0"))
+                if head.startswith(b"HTTP/1.1 503"):
+                    while len(body) < length:
+                        body += s.recv(65536)
+                    with self.lock:
+                        self.refused += 1
+                    wait = json.loads(body).get("retry_after_ms", 1000) / 1000
+                    time.sleep(max(0.0, min(wait, deadline - time.monotonic())))
+                    continue
+                while len(body) < length:
+                    if time.monotonic() >= deadline:
+                        # The end: take the rest at once, to see whether the node cut it off
+                        # (what its kernel had taken arrives first).
+                        part = s.recv(65536)
+                    else:
+                        time.sleep(self.pause)
+                        part = s.recv(self.chunk)
+                    if not part:
+                        raise ConnectionResetError
+                    body += part
+                with self.lock:
+                    self.whole += 1
+            except OSError:
+                with self.lock:
+                    self.cut_off += 1
+                s.close()
+                s = None
+        if s is not None:
+            s.close()
+
+    def start(self):
+        deadline = time.monotonic() + self.seconds
+        self.threads = [threading.Thread(target=self._one, args=(deadline,), daemon=True) for _ in range(self.count)]
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def join(self):
+        for thread in self.threads:
+            thread.join()
+
+    def report(self):
+        return {"slow_readers": self.count, "answers_read_whole": self.whole, "closed_by_node": self.cut_off,
+                "refused": self.refused}
+
+
+def raise_open_file_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def flood(host, port, writers, value_size, seconds, pids=(), idle=0, idle_ports=(), slow_readers=0, headers=None,
+          expect_continue=True, keys=None):
+    """Runs the writers (with the idle clients and slow readers beside them, if asked) and
+    returns the report, with "peak_rss" by pid."""
+    raise_open_file_limit()
+    idle_clients = IdleClients(host, list(idle_ports) or [port], idle) if idle else None
+    readers = None
+    if slow_readers:
+        # Something to read: a value as large as the writers'.
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        connection.request("PUT", "/api/v1/key/slow-read", body=b"r" * value_size, headers=headers or {})
+        assert connection.getresponse().status == 200
+        connection.close()
+        readers = SlowReaders(host, port, slow_readers, "slow-read", seconds).start()
+    try:
+        with MemorySampler(pids) as memory:
+            report = run_writers(host, port, writers, value_size, seconds, headers=headers,
+                                 expect_continue=expect_continue, keys=keys).report()
+            if readers:
+                readers.join()
+                report.update(readers.report())
+        report["expect_continue"] = expect_continue
+        report["peak_rss"] = {str(pid): peak for pid, peak in memory.peak.items()}
+        if idle_clients:
+            report["idle_clients"] = len(idle_clients.sockets)
+            report["idle_open_after"] = idle_clients.still_open()
+    finally:
+        if idle_clients:
+            idle_clients.close()
+    return report
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--http", required=True, help="host:port of the node's HTTP API")
+    parser.add_argument("--writers", type=int, default=400)
+    parser.add_argument("--keys", type=int, help="keys written, each writer cycling through its share (default: one per writer)")
+    parser.add_argument("--value-size", type=int, default=1 << 20, help="bytes of each value")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--idle", type=int, default=0, help="idle connections to hold open meanwhile")
+    parser.add_argument("--idle-port", type=int, action="append", default=[], help="ports for them (default: --http's)")
+    parser.add_argument("--slow-readers", type=int, default=0)
+    parser.add_argument("--no-expect", action="store_true", help="send each body at once, without Expect: 100-continue")
+    parser.add_argument("--pid", type=int, action="append", default=[], help="a node's pid, whose peak RSS to report")
+    args = parser.parse_args()
+    host, port = args.http.rsplit(":", 1)
+    print(json.dumps(flood(host, int(port), args.writers, args.value_size, args.seconds, args.pid, args.idle,
+                           args.idle_port, args.slow_readers, expect_continue=not args.no_expect,
+                           keys=args.keys), indent=1))
+
+
+if __name__ == "__main__":
+    main()
