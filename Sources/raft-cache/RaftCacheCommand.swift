@@ -120,7 +120,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Log entries not yet applied past which writes are refused as --max-writes-in-flight are.")
     var maxApplyBacklog = 5_000
 
-    @Option(help: "Bytes of answers a node holds that their readers have not taken yet; past it reads of keys are refused as --max-writes-in-flight are, until slow readers read or are closed (--write-timeout). The default is --max-bytes-in-flight's.")
+    @Option(help: "Bytes of answers a node holds that their readers have not taken yet; past it reads of keys are refused as --max-writes-in-flight are, until slow readers read or are closed (--write-timeout). Its default is the same as --max-bytes-in-flight's.")
     var maxAnswerBytes = ByteSize.describe(AdmissionLimits.machine.maxBytes)
 
     @Option(help: "Take a snapshot (and drop the log it covers) after this many entries,")
