@@ -59,10 +59,11 @@ struct APIError: Error {
     /// A session's write was refused: why ("expired", "acknowledged", "full").
     var session: String?
 
-    init(_ status: HTTPResponseStatus, _ message: String, retryAfter: Int? = nil) {
+    init(_ status: HTTPResponseStatus, _ message: String, retryAfter: Int? = nil, limit: String? = nil) {
         self.status = status
         self.message = message
         self.retryAfter = retryAfter
+        self.limit = limit
     }
 
     /// A failed call of the node's services, in HTTP terms.

@@ -72,17 +72,16 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// The share of the node's admission bounds a request holds until it is answered.
+    /// The share of the node's admission bounds a request holds until it is answered (none
+    /// for the status and the operator's calls, which do not count).
     struct Held {
         var bytes: Int
         let isWrite: Bool
-        /// Whether the request counts at all (the status and the operator's calls do not).
-        let admitted: Bool
     }
 
     private enum State {
         case idle
-        case reading(HTTPRequestHead, ByteBuffer, Held)
+        case reading(HTTPRequestHead, ByteBuffer, Held?)
         /// Answered already (refused for load): the rest of the request's body is dropped, this
         /// many bytes of it at most before the connection is closed.
         case refused(drainable: Int)
@@ -114,13 +113,16 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             }
             // Reads and writes of keys count against the node's bounds; the status, metrics,
             // probes and the operator's calls answer whatever the load.
-            let admitted = Self.isAdmitted(uri: head.uri), isWrite = admitted && head.method != .GET && head.method != .HEAD
-            if admitted, let refusal = gate.admit(bytes: length, isWrite: isWrite) {
-                // A client that waits for 100 Continue sends no body: close rather than guess.
-                return refuse(APIError(refusal), context: context, head: head, drainable: Self.expectsContinue(head) ? nil : bodyLimit)
+            var held: Held?
+            if Self.isAdmitted(uri: head.uri) {
+                let isWrite = head.method != .GET && head.method != .HEAD
+                if let refusal = gate.admit(bytes: length, isWrite: isWrite) {
+                    // A client that waits for 100 Continue sends no body: close rather than guess.
+                    return refuse(APIError(refusal), context: context, head: head, drainable: Self.expectsContinue(head) ? nil : bodyLimit)
+                }
+                held = Held(bytes: length, isWrite: isWrite)
             }
             // Room for the whole body at once (a body read in 64 KiB parts is not copied as it grows).
-            let held = Held(bytes: admitted ? length : 0, isWrite: isWrite, admitted: admitted)
             state = .reading(head, context.channel.allocator.buffer(capacity: length), held)
             // curl asks before sending a large body; say go on rather than make it wait.
             if Self.expectsContinue(head) {
@@ -130,16 +132,16 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case (.body(var chunk), .reading(let head, var body, var held)):
             let length = body.readableBytes + chunk.readableBytes
             guard length <= bodyLimit else {
-                release(held)
+                gate.release(held)
                 return refuse(bodyTooLarge(length), context: context, head: head, drainable: nil)
             }
             // A body without a Content-Length (chunked) takes its share as it arrives.
-            if held.admitted, length > held.bytes {
-                if let refusal = gate.take(bytes: length - held.bytes) {
-                    release(held)
+            if let share = held, length > share.bytes {
+                if let refusal = gate.take(bytes: length - share.bytes) {
+                    gate.release(held)
                     return refuse(APIError(refusal), context: context, head: head, drainable: bodyLimit - length)
                 }
-                held.bytes = length
+                held?.bytes = length
             }
             state = .idle  // Lets `body` be appended to without a copy.
             body.writeBuffer(&chunk)
@@ -162,14 +164,14 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
-    private func answer(context: ChannelHandlerContext, request: HTTPFrontend.Request, held: Held) {
+    private func answer(context: ChannelHandlerContext, request: HTTPFrontend.Request, held: Held?) {
         activity.requestReceived()
         let measured = Measured(head: request.head, held: held)
         switch frontend.respond(to: request) {
         case .now(let answer):
             write(answer, context: context, measured)
         case .watch(let request, let format, let requester):
-            if let held = measured.held { release(held) }
+            gate.release(measured.held)
             let sink = HTTPWatchSink(
                 channel: context.channel, format: format, version: measured.version, bufferLimit: frontend.watchBufferLimit, activity: activity)
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -229,14 +231,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     private func bodyTooLarge(_ length: Int) -> APIError {
-        var error = APIError(.payloadTooLarge, "a body of \(length) bytes is over the limit of \(bodyLimit) bytes (--max-value-size)")
-        error.limit = "max-value-size"
-        return error
+        APIError(.payloadTooLarge, "a body of \(length) bytes is over the limit of \(bodyLimit) bytes (--max-value-size)", limit: "max-value-size")
     }
 
-    private func release(_ held: Held) {
-        gate.release(bytes: held.bytes, isWrite: held.isWrite)
-    }
 
     /// Requests by route template, method and status, timed from their last byte to their answer.
     private static let metrics = RequestMetrics(count: .httpRequests, duration: .httpDuration, nameLabel: "route")
@@ -278,7 +275,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         written.whenComplete { _ in
             gate.answerSent(bytes: answerBytes)
             activity.requestAnswered()
-            if let held { gate.release(bytes: held.bytes, isWrite: held.isWrite) }
+            gate.release(held)
         }
         if !keepAlive {
             let channel = context.channel
@@ -289,7 +286,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// Writes a streamed answer: its head, then each part once the one before it is written;
     /// a stream that fails midway is cut short (the client sees the body end early).
     private func send(_ stream: HTTPStream, context: ChannelHandlerContext, _ measured: Measured) {
-        if let held = measured.held { release(held) }
+        gate.release(measured.held)
         metrics.record(
             name: measured.route, verb: measured.method.rawValue, code: String(stream.status.code),
             nanoseconds: UInt64(max(0, (NIODeadline.now() - measured.started).nanoseconds)))
@@ -336,7 +333,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         // A request still being read gives its share back; one being answered does once it is.
         if case .reading(_, _, let held) = state {
             state = .idle
-            release(held)
+            gate.release(held)
         }
         if let watch {
             self.watch = nil
@@ -348,5 +345,12 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         logger.debug("HTTP connection closed after an error", metadata: ["error": "\(error)"])
         context.close(promise: nil)
+    }
+}
+
+extension AdmissionGate {
+    /// Gives back what a request held (nothing, for one that does not count).
+    func release(_ held: HTTPConnectionHandler.Held?) {
+        if let held { release(bytes: held.bytes, isWrite: held.isWrite) }
     }
 }

@@ -77,11 +77,11 @@ final class MalformedRequestAnswers: ChannelDuplexHandler, RemovableChannelHandl
         if !answering {
             let refusal: APIError
             if case .headerOverflow = parse {
-                var error = progress.lineLength < maxHeaderSize
-                    ? APIError(.requestHeaderFieldsTooLarge, "the request's headers are over the limit of \(maxHeaderSize) bytes (--max-header-size)")
-                    : APIError(.uriTooLong, "the request's URL is over the limit of \(maxHeaderSize) bytes (--max-header-size)")
-                error.limit = "max-header-size"
-                refusal = error
+                let (status, what): (HTTPResponseStatus, String) =
+                    progress.lineLength < maxHeaderSize ? (.requestHeaderFieldsTooLarge, "headers") : (.uriTooLong, "URL")
+                refusal = APIError(
+                    status, "the request's \(what) \(what == "URL" ? "is" : "are") over the limit of \(maxHeaderSize) bytes (--max-header-size)",
+                    limit: "max-header-size")
             } else {
                 refusal = APIError(.badRequest, "malformed HTTP request: \(parse)")
             }

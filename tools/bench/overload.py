@@ -22,6 +22,8 @@ import socket
 import threading
 import time
 
+from benchsystems import resident_mb
+
 
 def percentile(values, p):
     if not values:
@@ -42,14 +44,11 @@ class MemorySampler:
 
     @staticmethod
     def rss(pid):
+        """Bytes resident (0 for a process gone)."""
         try:
-            with open(f"/proc/{pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return 0
+            return int(resident_mb(pid) * (1 << 20))
+        except (OSError, AttributeError):  # Gone, or exiting (no VmRSS line any more).
+            return 0
 
     def _run(self):
         while not self._stop.is_set():

@@ -7,11 +7,12 @@ its client was told of: none lost, none applied twice."""
 
 import os
 import sys
-import threading
 from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python"))
 import raftcache_client as rc  # noqa: E402
+
+from workload import Workers  # noqa: E402
 
 
 @dataclass
@@ -23,24 +24,15 @@ class Tally:
     session: object = field(default=None, repr=False)
 
 
-class Counters:
+class Counters(Workers):
     def __init__(self, nodes, count=2, timeout=1.0, retry_for=30.0):
+        super().__init__()
         self.nodes = nodes
         self.tallies = [Tally(f"c{i}") for i in range(count)]
         self.timeout, self.retry_for = timeout, retry_for
-        self.stopping = threading.Event()
-        self.threads = []
 
     def start(self):
-        for tally in self.tallies:
-            thread = threading.Thread(target=self.count, args=(tally,), daemon=True)
-            thread.start()
-            self.threads.append(thread)
-
-    def stop(self):
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join()
+        self.start_each(self.count, self.tallies)
 
     def increment(self, tally, sequence=None):
         return tally.session.write("/raftcache.KV/Incr", rc.kv_pb2.IncrRequest(key=tally.key.encode(), by=1), sequence)

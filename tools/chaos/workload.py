@@ -51,7 +51,27 @@ TTL_MS = (200, 1500)
 TTL_SET_GAP = (0.2, 2.0)      # seconds between sets of one t* key; the other operations are gets
 
 
-class Workload:
+class Workers:
+    """Daemon threads, one for each item, each running `work(item)` until `stop()` sets
+    `stopping` (which `work` watches) and waits for them."""
+
+    def __init__(self):
+        self.stopping = threading.Event()
+        self.threads = []
+
+    def start_each(self, work, items):
+        for item in items:
+            thread = threading.Thread(target=work, args=(item,), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join()
+
+
+class Workload(Workers):
     def __init__(self, nodes, clients=8, keys=8, consistency="linearizable", timeout=1.5, ttl_keys=4):
         self.nodes = nodes
         self.clients = clients
@@ -62,19 +82,10 @@ class Workload:
         self.timeout = timeout
         self.history = []
         self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.threads = []
+        super().__init__()
 
     def start(self):
-        for process in range(self.clients):
-            thread = threading.Thread(target=self.client, args=(process,), daemon=True)
-            thread.start()
-            self.threads.append(thread)
-
-    def stop(self):
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join()
+        self.start_each(self.client, range(self.clients))
 
     def client(self, process):
         rng = random.Random(process * 7919 + os.getpid())
