@@ -7,10 +7,9 @@ import NodeMetrics
 import RaftNode
 import RaftWire
 
-/// The HTTP listener: SwiftNIO's HTTP/1.1 codec, with its pipelining assistance so answers
-/// go out in request order, and a handler per connection that reads one request at a time
-/// and answers it through the frontend. Run on the node's loop, a key request reaches the
-/// Raft core and its answer goes back without a task or a thread hop.
+/// The HTTP listener: SwiftNIO's HTTP/1.1 codec, and a handler per connection that answers
+/// each request through the frontend, in request order. Run on the node's loop, a key request
+/// reaches the Raft core and its answer goes back without a task or a thread hop.
 public final class HTTPServer: Sendable {
     private let listener: TrackedListener
 
@@ -43,7 +42,7 @@ public final class HTTPServer: Sendable {
             decoderLimits.maxHeaderListSize = maxHeaderSize
             try pipeline.addHandler(RequestLineWatch(progress))
             try pipeline.configureHTTPServerPipeline(
-                withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false,
+                withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
             try pipeline.addHandler(MalformedRequestAnswers(progress, maxHeaderSize: maxHeaderSize))
             try pipeline.addHandler(HTTPConnectionHandler(frontend: frontend, bodyLimit: bodyLimit, activity: activity, logger: logger))
@@ -68,6 +67,11 @@ public final class HTTPServer: Sendable {
 /// have no room for, from its head), asks the frontend, writes the answer. The body of a
 /// request refused for load is read and dropped, up to the body limit, so the client reads
 /// its answer on a connection that goes on; one over the body limit closes the connection.
+///
+/// Requests a client pipelines are read while earlier ones are answered, and their answers
+/// wait for their turn: answers go out in request order. NIO's pipelining assistance did this
+/// by reading nothing while an answer was due, which cost two epoll_ctl calls a request; here
+/// reading stops only once `maxPipelined` requests wait.
 final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -81,7 +85,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private enum State {
         case idle
-        case reading(HTTPRequestHead, ByteBuffer, Held?)
+        /// `turn`: the request's place in the connection's order of answers.
+        case reading(HTTPRequestHead, ByteBuffer, Held?, turn: Int)
         /// Answered already (refused for load): the rest of the request's body is dropped, this
         /// many bytes of it at most before the connection is closed.
         case refused(drainable: Int)
@@ -94,6 +99,17 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var state = State.idle
     /// The watch this connection streams, if it does.
     private var watch: WatchHandle?
+    /// Requests whose head has been read; the turn of the next answer to write; answers
+    /// ready before their turn, with the share each holds.
+    private var requestsRead = 0
+    private var turn = 0
+    private var early: [Int: (held: Held?, write: () -> Void)] = [:]
+    /// Turns being taken by `nextTurn` (its loop, not a recursion, writes what waited).
+    private var takingTurns = false
+    private var reading = true
+    private var isActive = true
+    /// Requests read and not yet answered past which reading stops.
+    static let maxPipelined = 16
 
     init(frontend: HTTPFrontend, bodyLimit: Int, activity: ConnectionActivity, logger: Logger) {
         self.frontend = frontend
@@ -107,9 +123,12 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .idle):
+            let turn = requestsRead
+            requestsRead += 1
+            updateReading(context)
             let length = max(0, head.headers.first(name: "Content-Length").flatMap(Int.init) ?? 0)
             if length > bodyLimit {
-                return refuse(bodyTooLarge(length), context: context, head: head, drainable: nil)
+                return refuse(bodyTooLarge(length), context: context, head: head, turn: turn, drainable: nil)
             }
             // Reads and writes of keys count against the node's bounds; the status, metrics,
             // probes and the operator's calls answer whatever the load.
@@ -118,38 +137,40 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 let isWrite = head.method != .GET && head.method != .HEAD
                 if let refusal = gate.admit(bytes: length, isWrite: isWrite) {
                     // A client that waits for 100 Continue sends no body: close rather than guess.
-                    return refuse(APIError(refusal), context: context, head: head, drainable: Self.expectsContinue(head) ? nil : bodyLimit)
+                    return refuse(
+                        APIError(refusal), context: context, head: head, turn: turn, drainable: Self.expectsContinue(head) ? nil : bodyLimit)
                 }
                 held = Held(bytes: length, isWrite: isWrite)
             }
             // Room for the whole body at once (a body read in 64 KiB parts is not copied as it grows).
-            state = .reading(head, context.channel.allocator.buffer(capacity: length), held)
-            // curl asks before sending a large body; say go on rather than make it wait.
-            if Self.expectsContinue(head) {
+            state = .reading(head, context.channel.allocator.buffer(capacity: length), held, turn: turn)
+            // curl asks before sending a large body; say go on rather than make it wait (unless
+            // an earlier answer is due: the client would take the interim answer for that one's).
+            if Self.expectsContinue(head), turn == self.turn {
                 context.writeAndFlush(
                     wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
             }
-        case (.body(var chunk), .reading(let head, var body, var held)):
+        case (.body(var chunk), .reading(let head, var body, var held, let turn)):
             let length = body.readableBytes + chunk.readableBytes
             guard length <= bodyLimit else {
                 gate.release(held)
-                return refuse(bodyTooLarge(length), context: context, head: head, drainable: nil)
+                return refuse(bodyTooLarge(length), context: context, head: head, turn: turn, drainable: nil)
             }
             // A body without a Content-Length (chunked) takes its share as it arrives.
             if let share = held, length > share.bytes {
                 if let refusal = gate.take(bytes: length - share.bytes) {
                     gate.release(held)
-                    return refuse(APIError(refusal), context: context, head: head, drainable: bodyLimit - length)
+                    return refuse(APIError(refusal), context: context, head: head, turn: turn, drainable: bodyLimit - length)
                 }
                 held?.bytes = length
             }
             state = .idle  // Lets `body` be appended to without a copy.
             body.writeBuffer(&chunk)
-            state = .reading(head, body, held)
-        case (.end, .reading(let head, let body, let held)):
+            state = .reading(head, body, held, turn: turn)
+        case (.end, .reading(let head, let body, let held, let turn)):
             state = .idle
             let certificate = activity.caller(context.pipeline.syncOperations)
-            answer(context: context, request: HTTPFrontend.Request(head: head, body: body, certificate: certificate), held: held)
+            answer(context: context, request: HTTPFrontend.Request(head: head, body: body, certificate: certificate), held: held, turn: turn)
         case (.body(let chunk), .refused(let drainable)):
             guard chunk.readableBytes <= drainable else { return context.close(promise: nil) }
             state = .refused(drainable: drainable - chunk.readableBytes)
@@ -164,34 +185,24 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
-    private func answer(context: ChannelHandlerContext, request: HTTPFrontend.Request, held: Held?) {
+    private func answer(context: ChannelHandlerContext, request: HTTPFrontend.Request, held: Held?, turn: Int) {
         activity.requestReceived()
         let measured = Measured(head: request.head, held: held)
         switch frontend.respond(to: request) {
         case .now(let answer):
-            write(answer, context: context, measured)
+            inTurn(turn, held: held, context: context) { self.write(answer, context: context, measured) }
         case .watch(let request, let format, let requester):
-            gate.release(measured.held)
-            let sink = HTTPWatchSink(
-                channel: context.channel, format: format, version: measured.version, bufferLimit: frontend.watchBufferLimit, activity: activity)
-            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-            let channel = context.channel, loop = frontend.api.node.eventLoop
-            frontend.api.watch(request, to: sink, by: requester).hop(to: context.eventLoop).whenComplete { result in
-                switch result {
-                case .success(let handle):
-                    // The caller may have gone already; else this is what its leaving ends.
-                    if channel.isActive { handler.value.watch = handle } else { loop.execute { handle.cancel() } }
-                case .failure(let error):
-                    sink.end(error as? RPCError ?? RPCError(.internal, "\(error)"))
-                }
-            }
+            // A watch streams from its turn on; pipelined requests after it wait for its end.
+            inTurn(turn, held: held, context: context) { self.startWatch(request, format: format, by: requester, context: context, measured) }
         case .stream(let stream):
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             stream.hop(to: context.eventLoop).whenComplete { result in
                 let (handler, context) = loopBound.value
-                switch result {
-                case .success(let stream): handler.send(stream, context: context, measured)
-                case .failure(let error): handler.write(HTTPFrontend.answer(for: error), context: context, measured)
+                handler.inTurn(turn, held: held, context: context) {
+                    switch result {
+                    case .success(let stream): handler.send(stream, context: context, measured)
+                    case .failure(let error): handler.write(HTTPFrontend.answer(for: error), context: context, measured)
+                    }
                 }
             }
         case .later(let answer):
@@ -203,19 +214,74 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 case .success(let value): answer = value
                 case .failure(let error): answer = APIError(.internalServerError, "\(error)").answer
                 }
-                handler.write(answer, context: context, measured)
+                handler.inTurn(turn, held: held, context: context) { handler.write(answer, context: context, measured) }
             }
         }
     }
 
+    private func startWatch(
+        _ request: WatchRequest, format: HTTPWatchSink.Format, by requester: NodeAPI.Requester, context: ChannelHandlerContext, _ measured: Measured
+    ) {
+        gate.release(measured.held)
+        let sink = HTTPWatchSink(
+            channel: context.channel, format: format, version: measured.version, bufferLimit: frontend.watchBufferLimit, activity: activity)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let channel = context.channel, loop = frontend.api.node.eventLoop
+        frontend.api.watch(request, to: sink, by: requester).hop(to: context.eventLoop).whenComplete { result in
+            switch result {
+            case .success(let handle):
+                // The caller may have gone already; else this is what its leaving ends.
+                if channel.isActive { handler.value.watch = handle } else { loop.execute { handle.cancel() } }
+            case .failure(let error):
+                sink.end(error as? RPCError ?? RPCError(.internal, "\(error)"))
+            }
+        }
+    }
+
+    /// Runs `write` (which writes request `turn`'s answer) now if it is that answer's turn,
+    /// else once the answers before it are written. Nothing is written to a closed connection;
+    /// what the request held is given back.
+    private func inTurn(_ turn: Int, held: Held?, context: ChannelHandlerContext, _ write: @escaping () -> Void) {
+        guard isActive else { return gate.release(held) }
+        guard turn == self.turn else {
+            early[turn] = (held, write)
+            return
+        }
+        write()
+    }
+
+    /// The answer of this turn is written (queued in order on the channel): the next one may go.
+    private func nextTurn(_ context: ChannelHandlerContext) {
+        turn += 1
+        if !takingTurns {
+            takingTurns = true
+            // Each write ends its turn (a streamed one once its stream ends), which brings the next.
+            while let next = early.removeValue(forKey: turn) {
+                let before = turn
+                next.write()
+                if turn == before { break }
+            }
+            takingTurns = false
+        }
+        updateReading(context)
+    }
+
+    /// Reads while the client reads its answers and few of its requests wait for theirs.
+    private func updateReading(_ context: ChannelHandlerContext) {
+        let shouldRead = context.channel.isWritable && requestsRead - turn < Self.maxPipelined
+        guard shouldRead != reading else { return }
+        reading = shouldRead
+        context.channel.setOption(ChannelOptions.autoRead, value: shouldRead).whenComplete { _ in }
+    }
+
     /// Answers `head` with `error` before the rest of its body is read. Then up to `drainable`
     /// bytes of the body are read and dropped and the connection goes on; nil: it is closed.
-    private func refuse(_ error: APIError, context: ChannelHandlerContext, head: HTTPRequestHead, drainable: Int?) {
+    private func refuse(_ error: APIError, context: ChannelHandlerContext, head: HTTPRequestHead, turn: Int, drainable: Int?) {
         state = .refused(drainable: drainable ?? 0)
         activity.requestReceived()
         var measured = Measured(head: head)
         if drainable == nil { measured.keepAlive = false }
-        write(error.answer, context: context, measured)
+        inTurn(turn, held: nil, context: context) { self.write(error.answer, context: context, measured) }
     }
 
     private static func expectsContinue(_ head: HTTPRequestHead) -> Bool {
@@ -277,7 +343,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             activity.requestAnswered()
             gate.release(held)
         }
-        if !keepAlive {
+        if keepAlive {
+            nextTurn(context)
+        } else {
+            // Requests the client sent after this one are not answered.
             let channel = context.channel
             written.whenComplete { _ in channel.close(promise: nil) }
         }
@@ -313,6 +382,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                         activity.requestAnswered()
                         if !keepAlive { channel.close(promise: nil) }
                     }
+                    if keepAlive { handler.nextTurn(context) }
                 case .failure(let error):
                     handler.logger.warning("a streamed answer failed; cutting it short", metadata: ["error": "\(error)"])
                     channel.close(promise: nil)
@@ -325,16 +395,19 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// A client that does not read its answers stops being read: its unread answers stay
     /// within the channel's write buffer bound, not one per request it keeps sending.
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        context.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+        updateReading(context)
         context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         // A request still being read gives its share back; one being answered does once it is.
-        if case .reading(_, _, let held) = state {
+        if case .reading(_, _, let held, _) = state {
             state = .idle
             gate.release(held)
         }
+        isActive = false
+        for (_, waiting) in early { gate.release(waiting.held) }
+        early = [:]
         if let watch {
             self.watch = nil
             frontend.api.node.eventLoop.execute { watch.cancel() }

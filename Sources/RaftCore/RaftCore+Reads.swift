@@ -89,8 +89,7 @@ extension RaftCore {
 
     /// The highest seq a quorum of voters (the leader included) has answered.
     private func confirmedSeq() -> UInt64 {
-        let acked = voters.map { $0 == id ? UInt64.max : (progress[$0]?.ackedSeq ?? 0) }.sorted(by: >)
-        return acked.count >= quorum ? acked[quorum - 1] : 0
+        quorumValue { $0 == id ? UInt64.max : (progress[$0]?.ackedSeq ?? 0) }
     }
 
     /// Answers every read whose leadership check a quorum has confirmed.

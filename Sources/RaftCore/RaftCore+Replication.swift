@@ -168,9 +168,8 @@ extension RaftCore {
     /// (Raft never commits an earlier term's entry by counting replicas).
     func maybeCommit() {
         guard isLeader else { return }
-        let matches = voters.map { $0 == id ? min(log.lastIndex, stableIndex) : (progress[$0]?.match ?? 0) }.sorted(by: >)
-        guard !matches.isEmpty else { return }
-        let candidate = matches[quorum - 1]
+        guard !voters.isEmpty else { return }
+        let candidate = quorumValue { $0 == id ? min(log.lastIndex, stableIndex) : (progress[$0]?.match ?? 0) }
         guard candidate > commitIndex, log.term(at: candidate) == term else { return }
         commitIndex = candidate
         commitChanged = true

@@ -19,7 +19,11 @@ public final class RaftCore {
     /// The index up to which committed entries have been handed to the driver to apply.
     public internal(set) var appliedIndex: UInt64 = 0
     /// The configuration in force: the latest one in the log, committed or not.
-    public internal(set) var configuration = Configuration()
+    public internal(set) var configuration = Configuration() {
+        didSet { voters = configuration.servers.filter { $0.suffrage == .voter }.map(\.id) }
+    }
+    /// The voters of `configuration`, kept with it: commits and reads ask for them on every answer.
+    private(set) var voters: [NodeID] = []
     var configurationIndex: UInt64 = 0
 
     var log: RaftLog
@@ -115,11 +119,21 @@ public final class RaftCore {
 
     var isVoter: Bool { suffrage == .voter }
 
-    var voters: [NodeID] {
-        configuration.servers.filter { $0.suffrage == .voter }.map(\.id)
-    }
-
     var quorum: Int { voters.count / 2 + 1 }
+
+    /// The highest value at least a quorum of voters has reached (0 without voters), without
+    /// building an array: this runs on every AppendEntries answer.
+    func quorumValue(_ value: (NodeID) -> UInt64) -> UInt64 {
+        var best: UInt64 = 0
+        for candidate in voters {
+            let reached = value(candidate)
+            guard reached > best else { continue }
+            var count = 0
+            for voter in voters where value(voter) >= reached { count += 1 }
+            if count >= quorum { best = reached }
+        }
+        return best
+    }
 
     /// Four election timeouts without a leader: the server has lost its cluster.
     var lostTicks: Int { 4 * options.electionTicks }

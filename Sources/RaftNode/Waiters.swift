@@ -4,10 +4,10 @@ import RaftCore
 import RaftTransport
 import RaftWire
 
-/// Everything that waits on the node, and one heap of their deadlines: proposals until their
+/// Everything that waits on the node, and a queue of their deadlines: proposals until their
 /// entry is applied, read indexes until a quorum confirms them, callers until the store has
 /// applied an index, inbound Raft calls until the core answers. Thousands wait at once under
-/// load; each costs a dictionary entry and a heap entry, not a timer. Touched on the node's
+/// load; each costs a dictionary entry and a queue entry, not a timer. Touched on the node's
 /// loop only.
 final class Waiters {
     private enum Deadline {
@@ -27,7 +27,7 @@ final class Waiters {
     private var applied: [UInt64: EventLoopPromise<Void>] = [:]
     private var appliedByIndex = MinHeap<UInt64>()
     /// By deadline (uptime nanoseconds); entries whose waiter is gone are skipped.
-    private var deadlines = MinHeap<Deadline>()
+    private var deadlines = DeadlineQueues<Deadline>()
     private var lastToken: UInt64 = 0
 
     /// A number no other waiter has: the context of a call or read given to the core.
@@ -131,6 +131,6 @@ final class Waiters {
     }
 
     private func expire(_ what: Deadline, after timeout: TimeAmount) {
-        deadlines.insert(what, key: (NIODeadline.now() + timeout).uptimeNanoseconds)
+        deadlines.insert(what, timeout: UInt64(max(0, timeout.nanoseconds)), now: NIODeadline.now().uptimeNanoseconds)
     }
 }

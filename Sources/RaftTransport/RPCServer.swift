@@ -92,6 +92,8 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
     private lazy var metrics = RequestMetrics.Local(Self.metrics)
     /// Streaming calls not yet ended, by call id (a cancel names one).
     private var streams: [UInt64: ResponseStream] = [:]
+    /// A flush is queued behind the answers written in this turn of the loop.
+    private var flushQueued = false
 
     init(
         service: any RPCService, maxInFlight: Int, streamBufferLimit: Int, activity: ConnectionActivity, admission: AdmissionGate? = nil,
@@ -150,7 +152,7 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         let started = NIODeadline.now()
         let admission = admission, activity = activity
-        service.respond(to: call, on: context.eventLoop).whenComplete { outcome in
+        service.respond(to: call, on: context.eventLoop).hop(to: context.eventLoop).whenComplete { outcome in
             let result: RPCResult
             switch outcome {
             case .success(let answer): result = answer
@@ -172,7 +174,9 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             activity.answerQueued()
             // The call counts against the limit until its answer is written: a client that
             // does not read its answers stops being read.
-            channel.writeAndFlush(response).whenComplete { _ in
+            let written = channel.write(response)
+            handler.value.flushSoon(channel)
+            written.whenComplete { _ in
                 admission?.answerSent(bytes: answerBytes)
                 channel.eventLoop.execute {
                     handler.value.metrics.record(
@@ -202,6 +206,18 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
         if shouldPause != paused {
             paused = shouldPause
             channel.setOption(ChannelOptions.autoRead, value: !shouldPause).whenComplete { _ in }
+        }
+    }
+
+    /// Answers that come in one turn of the loop (a batch of applied writes) go out in one
+    /// flush: one system call, not one each.
+    private func flushSoon(_ channel: any Channel) {
+        guard !flushQueued else { return }
+        flushQueued = true
+        let handler = NIOLoopBound(self, eventLoop: channel.eventLoop)
+        channel.eventLoop.execute {
+            handler.value.flushQueued = false
+            channel.flush()
         }
     }
 

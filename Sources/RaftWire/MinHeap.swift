@@ -1,24 +1,26 @@
 /// A binary min-heap of (key, value) pairs, ordered by key: deadlines in nanoseconds, or log
 /// indexes. Thousands of calls waiting each with a timer of NIO's own made the event loop
 /// spend its time keeping that timer heap (and cancelling a timer searches it); this one
-/// holds plain values, and entries whose work is done are skipped when they come up.
+/// holds plain values, and entries whose work is done are skipped when they come up. It is
+/// inlinable so that users specialize it: unspecialized, each swap of a generic element
+/// allocated.
 public struct MinHeap<Value>: Sendable where Value: Sendable {
-    private var items: [(key: UInt64, value: Value)] = []
+    @usableFromInline var items: [(key: UInt64, value: Value)] = []
 
-    public init() {}
+    @inlinable public init() {}
 
     /// A heap of `items`, made in linear time.
-    public init(_ items: [(key: UInt64, value: Value)]) {
+    @inlinable public init(_ items: [(key: UInt64, value: Value)]) {
         self.items = items
         for parent in stride(from: items.count / 2 - 1, through: 0, by: -1) { siftDown(from: parent) }
     }
 
-    public var isEmpty: Bool { items.isEmpty }
-    public var count: Int { items.count }
+    @inlinable public var isEmpty: Bool { items.isEmpty }
+    @inlinable public var count: Int { items.count }
     /// The smallest key, if any.
-    public var minKey: UInt64? { items.first?.key }
+    @inlinable public var minKey: UInt64? { items.first?.key }
 
-    public mutating func insert(_ value: Value, key: UInt64) {
+    @inlinable public mutating func insert(_ value: Value, key: UInt64) {
         items.append((key, value))
         var child = items.count - 1
         while child > 0 {
@@ -30,7 +32,7 @@ public struct MinHeap<Value>: Sendable where Value: Sendable {
     }
 
     /// Removes and returns every entry whose key is at most `key`, smallest first.
-    public mutating func popAll(through key: UInt64) -> [Value] {
+    @inlinable public mutating func popAll(through key: UInt64) -> [Value] {
         var popped: [Value] = []
         while let first = items.first, first.key <= key {
             popped.append(first.value)
@@ -39,18 +41,18 @@ public struct MinHeap<Value>: Sendable where Value: Sendable {
         return popped
     }
 
-    public mutating func removeAll() {
+    @inlinable public mutating func removeAll() {
         items.removeAll()
     }
 
-    private mutating func removeFirst() {
+    @inlinable mutating func removeFirst() {
         let last = items.removeLast()
         guard !items.isEmpty else { return }
         items[0] = last
         siftDown(from: 0)
     }
 
-    private mutating func siftDown(from start: Int) {
+    @inlinable mutating func siftDown(from start: Int) {
         var parent = start
         while true {
             let left = 2 * parent + 1, right = left + 1

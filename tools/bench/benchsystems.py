@@ -31,6 +31,16 @@ def resident_mb(pid):
         return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) / 1024
 
 
+def cpu_seconds(pids):
+    """The user and system CPU seconds the processes have used so far (from /proc)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def until_ok(action, deadline=30.0):
     """Retries `action` until it succeeds; returns the seconds it took."""
     started = time.monotonic()
@@ -62,6 +72,9 @@ class RaftCacheCluster(Cluster):
 
     def http_url(self):
         return self.wait_for_leader().http
+
+    def pids(self):
+        return [node.process.pid for node in self.nodes]
 
     def load(self, *args):
         """raft-cache-load (release) against the leader, with the app's certificate under TLS."""
@@ -131,6 +144,9 @@ class EtcdCluster:
     def stop(self):
         for member in self.members:
             member.stop()
+
+    def pids(self):
+        return [member.process.pid for member in self.members]
 
     def call(self, member, path, body, timeout=2.0):
         request = urllib.request.Request(f"http://127.0.0.1:{member.client}{path}", data=json.dumps(body).encode(),

@@ -6,6 +6,7 @@
 - A reader that does not take its answers is closed after --write-timeout, and answers waiting
   for readers are bounded (--max-answer-bytes).
 - A URL or headers past --max-header-size are 414 / 431, anything malformed 400, all JSON.
+- Pipelined requests are answered in request order, and a connection reads at most 16 ahead.
 - A flood of writers (tools/bench/overload.py): small here; with RAFT_CACHE_LONG=1 (make
   test-long, release build) 400 writers of 1 MiB values for 20 s, then again beside 4,000
   idle clients and 400 slow readers: fewer than 2% of writes time out, every refusal is a 503
@@ -229,6 +230,42 @@ def test_oversized_and_malformed_requests_get_json_errors():
                 c.set(b"k" * 20_000, b"v")
         assert refused.value.status == rc.wire.wire_pb2.STATUS_CODE_RESOURCE_EXHAUSTED
         assert refused.value.detail.limit == "max-key-size"
+
+
+def split_answers(data):
+    """The raw HTTP answers in `data`, in order."""
+    answers = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+        answers.append(head + b"\r\n\r\n" + rest[:length])
+        data = rest[length:]
+    return answers
+
+
+def test_pipelined_requests_are_answered_in_request_order():
+    """A stale read pipelined behind a write is ready before the write is applied; its answer
+    still waits for the write's. 81 requests in one send are more than a connection reads
+    ahead of its answers (16): reading pauses and goes on, and every request is answered."""
+    for nodes in cluster_with("pipelined", []):
+        leader = leader_of(nodes)
+        requests = b""
+        for i in range(40):
+            requests += f"PUT /api/v1/key/p{i} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(str(i))}\r\n\r\n{i}".encode()
+            requests += f"GET /api/v1/key/p{i}?consistency=stale HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        requests += b"GET /api/v1/key/p39 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        answers = split_answers(raw(leader, requests, read_until_close=True, timeout=20))
+        assert len(answers) == 81, answers[-3:]
+        indexes = []
+        for i in range(40):
+            status, _, body = parse(answers[2 * i])
+            assert status == 200 and set(body) == {"index"}, (i, answers[2 * i])
+            indexes.append(body["index"])
+            status, _, body = parse(answers[2 * i + 1])
+            value = answers[2 * i + 1].partition(b"\r\n\r\n")[2]
+            assert (status, value) == (200, f"{i}\n".encode()) or (status == 404 and "message" in body), (i, answers[2 * i + 1])
+        assert indexes == sorted(indexes) and len(set(indexes)) == 40, indexes
+        assert answers[80].endswith(b"\r\n\r\n39\n"), answers[80]
 
 
 def rss_bound(live, flags):
