@@ -132,7 +132,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ]
+            ],
+            // jemalloc (Debian: libjemalloc-dev) instead of glibc's malloc: a node allocates and
+            // frees small objects in bursts of a batch, which glibc's bins serve slowly
+            // (tools/bench: about a quarter less CPU per binary write).
+            linkerSettings: [.linkedLibrary("jemalloc", .when(platforms: [.linux]))]
         ),
         .executableTarget(
             name: "raft-sim",

@@ -1,12 +1,24 @@
 #include "malloc_trim.h"
 
+#include <stddef.h>
 #include <stdlib.h>  // defines __GLIBC__ on glibc
 #if defined(__GLIBC__)
+#include <dlfcn.h>
 #include <malloc.h>
 #endif
 
+// jemalloc's control call (the raft-cache binary links jemalloc; tests and tools may not).
+typedef int (*mallctl_function)(const char *, void *, size_t *, void *, size_t);
+
 void raftcache_malloc_trim(void) {
 #if defined(__GLIBC__)
-    malloc_trim(0);
+    // Looked up on each call (every few seconds at most): no state shared between threads.
+    mallctl_function mallctl = (mallctl_function)dlsym(RTLD_DEFAULT, "mallctl");
+    if (mallctl != NULL) {
+        // Every arena (MALLCTL_ARENAS_ALL is 4096) gives its unused dirty pages back now.
+        mallctl("arena.4096.purge", NULL, NULL, NULL, 0);
+    } else {
+        malloc_trim(0);
+    }
 #endif
 }
