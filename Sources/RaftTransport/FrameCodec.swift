@@ -33,13 +33,15 @@ struct EnvelopeEncoder: MessageToByteEncoder {
 
     let maxFrameLength: Int
 
+    /// Packed straight into `out`: no array of the frame's bytes in between.
     func encode(data: Envelope, out: inout ByteBuffer) throws {
-        let body = try data.wireBytes()
-        guard body.count <= maxFrameLength else {
-            throw WireError.frameTooLarge(length: body.count, limit: maxFrameLength)
+        try data.pack { size, pack in
+            guard size <= maxFrameLength else {
+                throw WireError.frameTooLarge(length: size, limit: maxFrameLength)
+            }
+            out.reserveCapacity(minimumWritableBytes: Frame.headerLength + size)
+            out.writeInteger(UInt32(size))
+            out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { pack($0) }
         }
-        out.reserveCapacity(Frame.headerLength + body.count)
-        out.writeInteger(UInt32(body.count))
-        out.writeBytes(body)
     }
 }

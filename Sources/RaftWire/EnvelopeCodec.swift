@@ -22,6 +22,25 @@ extension Envelope: ProtobufCBacked {
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__Envelope {
+        var c = try cMessageLeavingPayloadOut(in: arena)
+        c.payload = arena.binary(payload)
+        return c
+    }
+
+    /// Packs this envelope where the caller chooses (a frame's buffer), without a copy in
+    /// between: `write` is told the packed size and given `pack`, which packs into memory of at
+    /// least that size and returns the bytes written; `pack` is valid only during `write`.
+    public func pack(_ write: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Int) throws -> Void) throws {
+        try packWithProtobufC(write)
+    }
+
+    /// A large payload lent rather than copied: every call's and answer's bytes pass here.
+    func withCMessage<R>(in arena: CArena, _ body: (inout Raftcache__Envelope) throws -> R) throws -> R {
+        var c = try cMessageLeavingPayloadOut(in: arena)
+        return try withCBinaries(count: 1, { _ in payload }, in: arena, set: { c.payload = $1 }) { try body(&c) }
+    }
+
+    private func cMessageLeavingPayloadOut(in arena: CArena) throws -> Raftcache__Envelope {
         var c = Self.emptyCMessage()
         c.call_id = callID
         c.kind = Raftcache__FrameKind(rawValue: kind.rawValue)
@@ -29,7 +48,6 @@ extension Envelope: ProtobufCBacked {
         c.timeout_ms = timeoutMs
         c.status = Raftcache__StatusCode(rawValue: status.rawValue)
         c.message = try arena.cString(message, field: "Envelope.message")
-        c.payload = arena.binary(payload)
         c.hops = hops
         c.auth_token = try arena.cString(authToken, field: "Envelope.auth_token")
         c.more = more.cBoolean

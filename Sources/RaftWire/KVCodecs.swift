@@ -325,10 +325,21 @@ extension Command: ProtobufCBacked {
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__Command {
+        var c = try cMessageLeavingValueOut(in: arena)
+        c.value = arena.binary(value)
+        return c
+    }
+
+    /// A large value lent rather than copied: every write's proposal passes here.
+    func withCMessage<R>(in arena: CArena, _ body: (inout Raftcache__Command) throws -> R) throws -> R {
+        var c = try cMessageLeavingValueOut(in: arena)
+        return try withCBinaries(count: 1, { _ in value }, in: arena, set: { c.value = $1 }) { try body(&c) }
+    }
+
+    private func cMessageLeavingValueOut(in arena: CArena) throws -> Raftcache__Command {
         var c = Self.emptyCMessage()
         c.op = Raftcache__CommandOp(rawValue: op.rawValue)
         c.key = arena.binary(key)
-        c.value = arena.binary(value)
         c.if_mod_index = condition.ifModIndex
         c.if_absent = condition.ifAbsent ? 1 : 0
         c.by = by

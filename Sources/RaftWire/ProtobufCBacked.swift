@@ -12,9 +12,18 @@ protocol ProtobufCBacked: WireMessage {
     init(c: CMessage) throws
     /// The C struct of this value; pointers in it belong to `arena`.
     func cMessage(in arena: CArena) throws -> CMessage
+    /// Runs `body` with the C struct of this value; pointers in it belong to `arena` or, for
+    /// large byte fields a message chooses to lend rather than copy, to this value, and are
+    /// valid only during `body`.
+    func withCMessage<R>(in arena: CArena, _ body: (inout CMessage) throws -> R) throws -> R
 }
 
 extension ProtobufCBacked {
+    func withCMessage<R>(in arena: CArena, _ body: (inout CMessage) throws -> R) throws -> R {
+        var message = try cMessage(in: arena)
+        return try body(&message)
+    }
+
     /// A C struct of this type, initialized by its generated `foo__init`.
     static func emptyCMessage() -> CMessage {
         let pointer = UnsafeMutablePointer<CMessage>.allocate(capacity: 1)
@@ -49,14 +58,29 @@ extension ProtobufCBacked {
     }
 
     func encodeWithProtobufC() throws -> [UInt8] {
-        let arena = CArena()
-        var message = try cMessage(in: arena)
-        return withUnsafeMutablePointer(to: &message) { pointer in
-            let base = UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: ProtobufCMessage.self)
-            let size = protobuf_c_message_get_packed_size(base)
-            if size == 0 { return [] }
-            return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-                count = protobuf_c_message_pack(base, buffer.baseAddress)
+        var bytes: [UInt8] = []
+        try packWithProtobufC { size, pack in
+            if size == 0 { return }
+            bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+                count = pack(UnsafeMutableRawBufferPointer(buffer))
+            }
+        }
+        return bytes
+    }
+
+    /// Packs this value where the caller chooses, without a copy in between: `write` is told
+    /// the packed size and given `pack`, which packs into memory of at least that size and
+    /// returns the bytes written. `pack` is valid only during `write`.
+    func packWithProtobufC(_ write: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Int) throws -> Void) throws {
+        try withCMessage(in: CArena()) { message in
+            try withUnsafeMutablePointer(to: &message) { pointer in
+                let base = UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: ProtobufCMessage.self)
+                let size = protobuf_c_message_get_packed_size(base)
+                try write(size) { buffer in
+                    guard size > 0 else { return 0 }
+                    precondition(buffer.count >= size, "packing \(size) bytes into \(buffer.count)")
+                    return protobuf_c_message_pack(base, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                }
             }
         }
     }

@@ -12,11 +12,17 @@ extension Entry: ProtobufCBacked {
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__Entry {
+        var c = cMessageLeavingDataOut()
+        c.data = arena.binary(data)
+        return c
+    }
+
+    /// The C struct without `data`, which the caller sets (copied or lent).
+    func cMessageLeavingDataOut() -> Raftcache__Entry {
         var c = Self.emptyCMessage()
         c.term = term
         c.index = index
         c.type = Raftcache__EntryType(rawValue: type.rawValue)
-        c.data = arena.binary(data)
         return c
     }
 }
@@ -123,12 +129,35 @@ extension AppendEntriesRequest: ProtobufCBacked {
     }
 
     func cMessage(in arena: CArena) throws -> Raftcache__AppendEntriesRequest {
+        let c = try cMessageLeavingEntryDataOut(in: arena)
+        for (i, entry) in entries.enumerated() { c.entries[i]!.pointee.data = arena.binary(entry.data) }
+        return c
+    }
+
+    /// Large entries' data lent rather than copied: they are most of what a leader sends.
+    func withCMessage<R>(in arena: CArena, _ body: (inout Raftcache__AppendEntriesRequest) throws -> R) throws -> R {
+        var c = try cMessageLeavingEntryDataOut(in: arena)
+        let slots = c.entries
+        return try withCBinaries(count: entries.count, { entries[$0].data }, in: arena, set: { slots![$0]!.pointee.data = $1 }) {
+            try body(&c)
+        }
+    }
+
+    private func cMessageLeavingEntryDataOut(in arena: CArena) throws -> Raftcache__AppendEntriesRequest {
         var c = Self.emptyCMessage()
         c.term = term
         c.leader_id = try arena.cString(leaderID, field: "AppendEntriesRequest.leader_id")
         c.prev_log_index = prevLogIndex
         c.prev_log_term = prevLogTerm
-        (c.n_entries, c.entries) = try arena.repeated(entries)
+        if !entries.isEmpty {
+            let pointers = arena.allocate(UnsafeMutablePointer<Raftcache__Entry>?.self, count: entries.count)
+            for (i, entry) in entries.enumerated() {
+                let slot = arena.allocate(Raftcache__Entry.self)
+                slot.pointee = entry.cMessageLeavingDataOut()
+                pointers[i] = slot
+            }
+            (c.n_entries, c.entries) = (entries.count, pointers)
+        }
         c.leader_commit = leaderCommit
         c.seq = seq
         c.target_id = try arena.cString(targetID, field: "AppendEntriesRequest.target_id")
