@@ -94,7 +94,8 @@ final class SnapshotManager: @unchecked Sendable {
                     let dropped = DroppedEntries(core.compact(to: metadata))
                     housekeeping.run {
                         dropped.entries = []
-                        housekeeping.returnFreeMemory()
+                        // Under load the next entries take these pages again: only the idle go.
+                        housekeeping.returnFreeMemory(.idle)
                     }
                     current = snapshot
                     snapshotting = false
@@ -266,7 +267,7 @@ final class SnapshotManager: @unchecked Sendable {
                 node.store.replace(with: loaded)
                 node.watches.restarted(at: metadata.lastIncludedIndex)
                 // The map it replaced is free now: give its pages back (the new one was built beside it).
-                housekeeping.run { housekeeping.returnFreeMemory() }
+                housekeeping.run { housekeeping.returnFreeMemory(.all) }
                 current = snapshot
                 appliedBytesSinceSnapshot = 0
                 node.metrics.snapshotsReceived.increment()
