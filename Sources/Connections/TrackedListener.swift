@@ -21,10 +21,11 @@ public final class TrackedListener: Sendable {
 
     /// Listens on host:port; `configure` sets up each new connection's pipeline, whose
     /// handlers report requests to the connection's activity. A connection refused because
-    /// it is not from loopback (`limits.loopbackOnly`) is sent `refusal(why)` first.
+    /// it is not from loopback (`limits.loopbackOnly`) is sent `refusal(why)` first. A ready
+    /// connection is read at most `readsPerTurn` times (64 KiB at most each) per turn of its loop.
     public static func bind(
         host: String, port: Int, group: any EventLoopGroup, limits: ConnectionLimits = ConnectionLimits(),
-        tls: TLSContexts? = nil, logger: Logger,
+        tls: TLSContexts? = nil, readsPerTurn: UInt = 4, logger: Logger,
         refusal: @escaping @Sendable (String) -> ByteBuffer = { _ in ByteBuffer() },
         configure: @escaping @Sendable (ChannelPipeline.SynchronousOperations, ConnectionActivity) throws -> Void
     ) async throws -> TrackedListener {
@@ -38,6 +39,7 @@ public final class TrackedListener: Sendable {
             // messages (test_flood.py lost its leader at 256).
             .serverChannelOption(ChannelOptions.maxMessagesPerRead, value: 32)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: readsPerTurn)
             .childChannelInitializer { channel in
                 if limits.loopbackOnly, !(channel.remoteAddress?.isLoopback ?? false) {
                     let remote = channel.remoteAddress.map { "\($0)" } ?? "an unknown address"

@@ -73,8 +73,10 @@ struct StorageTorture: ParsableCommand {
                     Foundation.exit(1)
                 }
                 // Completions come in submission order; unbuffered, so a kill loses no ack line.
-                durable.withLock { $0 = last }
+                // Said before a snapshot may cover it: killed between the two, the child must not
+                // leave a snapshot past the last acknowledgement the test has read.
                 FileHandle.standardOutput.write(Data("ack \(last)\n".utf8))
+                durable.withLock { $0 = last }
                 inFlight.signal()
             }
         }

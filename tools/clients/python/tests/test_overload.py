@@ -6,11 +6,12 @@
 - A reader that does not take its answers is closed after --write-timeout, and answers waiting
   for readers are bounded (--max-answer-bytes).
 - A URL or headers past --max-header-size are 414 / 431, anything malformed 400, all JSON.
-- Pipelined requests are answered in request order, and a connection reads at most 16 ahead.
+- Pipelined requests are carried out and answered in request order, and a connection reads at
+  most 16 ahead.
 - A flood of writers (tools/bench/overload.py): small here; with RAFT_CACHE_LONG=1 (make
   test-long, release build) 400 writers of 1 MiB values for 20 s, then again beside 4,000
   idle clients and 400 slow readers: fewer than 2% of writes time out, every refusal is a 503
-  with Retry-After (half in under 50 ms, 99% in under 500 ms), accepted writes go as fast as
+  with Retry-After (half in under 25 ms, 99% in under 500 ms), accepted writes go as fast as
   with 16 writers, the leader does not change, and each node's resident memory stays under the
   live set plus the configured bounds. The figures are printed (pytest -s shows them)."""
 
@@ -150,6 +151,10 @@ def test_writes_past_the_bounds_are_refused_from_their_head():
         with socket.create_connection(("127.0.0.1", leader.http_port), timeout=5) as s:
             s.sendall(b"PUT /api/v1/key/chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
             s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            # The node reads each connection a part per turn: the second body must find the
+            # first one's share taken, not race it.
+            eventually("the first chunked body counted", lambda: float(re.search(
+                r"^raft_cache_request_bytes_in_flight (\S+)$", leader.request("GET", "/metrics")[1].decode(), re.M).group(1)) >= len(chunk))
             with socket.create_connection(("127.0.0.1", leader.http_port), timeout=5) as other:
                 other.sendall(b"PUT /api/v1/key/chunked2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
                 other.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
@@ -244,9 +249,10 @@ def split_answers(data):
 
 
 def test_pipelined_requests_are_answered_in_request_order():
-    """A stale read pipelined behind a write is ready before the write is applied; its answer
-    still waits for the write's. 81 requests in one send are more than a connection reads
-    ahead of its answers (16): reading pauses and goes on, and every request is answered."""
+    """Pipelined requests are carried out one after the other, each once the one before it is
+    answered: the last, a linearizable read, sees the write sent just before it. 81 requests in
+    one send are more than a connection reads ahead of its answers (16): reading pauses and
+    goes on, and every request is answered, in request order."""
     for nodes in cluster_with("pipelined", []):
         leader = leader_of(nodes)
         requests = b""
@@ -311,11 +317,12 @@ def test_a_flood_of_writers_is_refused_fast_and_memory_stays_bounded():
                 assert peak < bound, (pid, peak, bound, report)
         if LONG:
             for calm, flood in rounds:
-                # Timed from the request sent on an open connection. Three nodes and the load
-                # generator share this machine's two cores: the tail carries their scheduling
-                # (90% under 100 ms in most runs, not all), so the bounds here are looser than
-                # that; what they rule out is a refusal that waits for the cluster.
-                assert flood["refusals"] > 0 and flood["refusal_p50_ms"] < 50 and flood["refusal_p90_ms"] < 250, flood
+                # Timed from the request sent on an open connection to the answer's first byte
+                # read. Three nodes and the load generator share this machine's two cores: the
+                # tail carries their scheduling (90% under 100 ms in most runs; the first
+                # second, all 400 starting at once, is the slowest), so the bounds here are
+                # looser than that; what they rule out is a refusal that waits for the cluster.
+                assert flood["refusals"] > 0 and flood["refusal_p50_ms"] < 25 and flood["refusal_p90_ms"] < 250, flood
                 assert flood["refusal_p99_ms"] < 500, flood
             for report in [flood for _, flood in rounds] + [crowded]:
                 assert report["timeouts_504_share"] < 0.02, report
