@@ -111,13 +111,19 @@ public final class AdmissionGate: Sendable {
 
     /// Takes `byteCount` more bytes for a request already admitted (a chunked body growing).
     public func take(bytes byteCount: Int) -> RPCError? {
-        guard byteCount > 0 else { return nil }
-        let total = bytes.wrappingAdd(byteCount, ordering: .relaxed).newValue
-        guard total > limits.maxBytesInFlight, total != byteCount else { return nil }
-        bytes.wrappingSubtract(byteCount, ordering: .relaxed)
+        guard byteCount > 0, let held = Self.add(byteCount, to: bytes, within: limits.maxBytesInFlight) else { return nil }
         return overloaded(
-            "\(total - byteCount) bytes of requests are held, and \(byteCount) more would pass the bound of \(limits.maxBytesInFlight)",
+            "\(held) bytes of requests are held, and \(byteCount) more would pass the bound of \(limits.maxBytesInFlight)",
             flag: "max-bytes-in-flight")
+    }
+
+    /// Adds `count` to `counter` unless the sum passes `limit` (an empty counter takes any
+    /// count); when it refuses, what the counter holds.
+    private static func add(_ count: Int, to counter: borrowing Atomic<Int>, within limit: Int) -> Int? {
+        let total = counter.wrappingAdd(count, ordering: .relaxed).newValue
+        guard total > limit, total != count else { return nil }
+        counter.wrappingSubtract(count, ordering: .relaxed)
+        return total - count
     }
 
     /// Gives back what an answered (or abandoned) request held.
@@ -129,6 +135,16 @@ public final class AdmissionGate: Sendable {
     /// An answer of `byteCount` bytes waits to be sent (never refused: the read was admitted).
     public func answerQueued(bytes byteCount: Int) {
         answerBytes.wrappingAdd(byteCount, ordering: .relaxed)
+    }
+
+    /// A read's answer of `byteCount` bytes waits to be sent, if the answers already waiting
+    /// leave room for it (or none wait: one always goes); else the refusal to send instead.
+    /// Reads admitted together each found room, before any of their answers was ready.
+    public func readAnswerQueued(bytes byteCount: Int) -> RPCError? {
+        guard let waiting = Self.add(byteCount, to: answerBytes, within: limits.maxAnswerBytes) else { return nil }
+        return overloaded(
+            "\(waiting) bytes of answers wait for their readers, and \(byteCount) more would pass the bound of \(limits.maxAnswerBytes)",
+            flag: "max-answer-bytes")
     }
 
     /// The answer was sent, or its connection closed.

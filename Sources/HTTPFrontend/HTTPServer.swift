@@ -330,15 +330,15 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     private func write(_ answer: HTTPAnswer, context: ChannelHandlerContext, _ measured: Measured) {
-        let version = measured.version, keepAlive = measured.keepAlive
+        let version = measured.version, keepAlive = measured.keepAlive, gate = gate
+        // The answer is held, and counted against the node's bound, until its reader takes it;
+        // one that does not within the write timeout is closed.
+        let answer = queued(answer, isRead: measured.held?.isWrite == false)
         metrics.record(
             name: measured.route, verb: measured.method.rawValue, code: String(answer.status.code),
             nanoseconds: UInt64(max(0, (NIODeadline.now() - measured.started).nanoseconds)))
         for part in answer.parts(version: version, keepAlive: keepAlive) { context.write(wrapOutboundOut(part), promise: nil) }
-        // The answer is held, and counted against the node's bound, until its reader takes it;
-        // one that does not within the write timeout is closed.
-        let answerBytes = answer.body.readableBytes, gate = gate
-        gate.answerQueued(bytes: answerBytes)
+        let answerBytes = answer.body.readableBytes
         activity.answerQueued()
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         // Answered once written: a client that does not read its answers makes no progress.
@@ -355,6 +355,20 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             let channel = context.channel
             written.whenComplete { _ in channel.close(promise: nil) }
         }
+    }
+
+    /// `answer`, counted against the node's bound on answers waiting for their readers; a read's
+    /// answer that would pass it is replaced by the refusal (reads admitted together each found
+    /// room before any of their answers was ready).
+    private func queued(_ answer: HTTPAnswer, isRead: Bool) -> HTTPAnswer {
+        guard isRead else {
+            gate.answerQueued(bytes: answer.body.readableBytes)
+            return answer
+        }
+        guard let refusal = gate.readAnswerQueued(bytes: answer.body.readableBytes) else { return answer }
+        let refused = APIError(refusal).answer
+        gate.answerQueued(bytes: refused.body.readableBytes)
+        return refused
     }
 
     /// Writes a streamed answer: its head, then each part once the one before it is written;

@@ -158,29 +158,42 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             case .success(let answer): result = answer
             case .failure(let error): result = .failure(.internal, "\(error)")
             }
-            let response: Envelope
+            func failure(_ error: RPCError) -> Envelope {
+                Envelope(
+                    callID: request.callID, kind: .response, status: error.status, message: error.message,
+                    payload: (try? error.detail?.wireBytes()) ?? [])
+            }
+            var response: Envelope
             switch result {
             case .success(let payload):
                 response = Envelope(callID: request.callID, kind: .response, payload: payload)
             case .failure(let error):
-                response = Envelope(
-                    callID: request.callID, kind: .response, status: error.status, message: error.message,
-                    payload: (try? error.detail?.wireBytes()) ?? [])
+                response = failure(error)
             }
             let took = UInt64(max(0, (NIODeadline.now() - started).nanoseconds))
-            // A client's answer counts against the node's bound until it is sent.
-            let answerBytes = method?.isRaft == true ? 0 : response.payload.count
-            admission?.answerQueued(bytes: answerBytes)
+            // A client's answer counts against the node's bound until it is sent; a read's that
+            // would pass it is refused instead (reads admitted together each found room).
+            var answerBytes = method?.isRaft == true ? 0 : response.payload.count
+            if method == .get, response.status == .ok, let admission {
+                if let refusal = admission.readAnswerQueued(bytes: answerBytes) {
+                    response = failure(refusal)
+                    answerBytes = response.payload.count
+                    admission.answerQueued(bytes: answerBytes)
+                }
+            } else {
+                admission?.answerQueued(bytes: answerBytes)
+            }
             activity.answerQueued()
             // The call counts against the limit until its answer is written: a client that
             // does not read its answers stops being read.
             let written = channel.write(response)
             handler.value.flushSoon(channel)
+            let queuedBytes = answerBytes, status = response.status
             written.whenComplete { _ in
-                admission?.answerSent(bytes: answerBytes)
+                admission?.answerSent(bytes: queuedBytes)
                 channel.eventLoop.execute {
                     handler.value.metrics.record(
-                        name: method?.rawValue ?? "unknown", code: "\(response.status)", nanoseconds: took)
+                        name: method?.rawValue ?? "unknown", code: "\(status)", nanoseconds: took)
                     handler.value.callFinished(channel: channel)
                 }
             }

@@ -184,6 +184,11 @@ def test_slow_readers_are_closed_and_their_answers_bounded():
             answer = raw(leader, b"GET /api/v1/key/big HTTP/1.1\r\nHost: x\r\n\r\n")
             return parse(answer)[0] == 503 and assert_overloaded(answer, "max-answer-bytes")
         eventually("reads refused while answers wait", refused_for_answers, timeout=3)
+        # Readers that asked together are held to the bound as their answers are queued: past it
+        # by one answer at most, however many were admitted before any answer was ready.
+        metrics = leader.request("GET", "/metrics")[1].decode()
+        waiting = float(re.search(r"^raft_cache_answer_bytes_waiting (\S+)$", metrics, re.M).group(1))
+        assert waiting <= size + 4096, waiting
         # Writes and the status are not held up by readers.
         assert leader.request("PUT", "/api/v1/key/w", b"w")[0] == 200
         # The readers read slowly (4 KiB each every 50 ms) for three times --write-timeout, then
