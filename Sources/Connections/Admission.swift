@@ -132,15 +132,16 @@ public final class AdmissionGate: Sendable {
         if isWrite { writes.wrappingSubtract(1, ordering: .relaxed) }
     }
 
-    /// An answer of `byteCount` bytes waits to be sent (never refused: the read was admitted).
-    public func answerQueued(bytes byteCount: Int) {
-        answerBytes.wrappingAdd(byteCount, ordering: .relaxed)
-    }
-
-    /// A read's answer of `byteCount` bytes waits to be sent, if the answers already waiting
-    /// leave room for it (or none wait: one always goes); else the refusal to send instead.
-    /// Reads admitted together each found room, before any of their answers was ready.
-    public func readAnswerQueued(bytes byteCount: Int) -> RPCError? {
+    /// An answer of `byteCount` bytes waits to be sent. A read's (`isRead`) only if the answers
+    /// already waiting leave room for it (or none wait: one always goes), else the refusal to
+    /// send instead, whose bytes the caller queues: reads admitted together each found room
+    /// before any of their answers was ready. Any other answer is always queued.
+    @discardableResult
+    public func answerQueued(bytes byteCount: Int, isRead: Bool = false) -> RPCError? {
+        guard isRead else {
+            answerBytes.wrappingAdd(byteCount, ordering: .relaxed)
+            return nil
+        }
         guard let waiting = Self.add(byteCount, to: answerBytes, within: limits.maxAnswerBytes) else { return nil }
         return overloaded(
             "\(waiting) bytes of answers wait for their readers, and \(byteCount) more would pass the bound of \(limits.maxAnswerBytes)",

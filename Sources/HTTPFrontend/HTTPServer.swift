@@ -361,11 +361,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// answer that would pass it is replaced by the refusal (reads admitted together each found
     /// room before any of their answers was ready).
     private func queued(_ answer: HTTPAnswer, isRead: Bool) -> HTTPAnswer {
-        guard isRead else {
-            gate.answerQueued(bytes: answer.body.readableBytes)
-            return answer
-        }
-        guard let refusal = gate.readAnswerQueued(bytes: answer.body.readableBytes) else { return answer }
+        guard let refusal = gate.answerQueued(bytes: answer.body.readableBytes, isRead: isRead) else { return answer }
         let refused = APIError(refusal).answer
         gate.answerQueued(bytes: refused.body.readableBytes)
         return refused

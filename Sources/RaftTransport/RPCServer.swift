@@ -158,29 +158,21 @@ final class ServerCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             case .success(let answer): result = answer
             case .failure(let error): result = .failure(.internal, "\(error)")
             }
-            func failure(_ error: RPCError) -> Envelope {
-                Envelope(
-                    callID: request.callID, kind: .response, status: error.status, message: error.message,
-                    payload: (try? error.detail?.wireBytes()) ?? [])
-            }
             var response: Envelope
             switch result {
             case .success(let payload):
                 response = Envelope(callID: request.callID, kind: .response, payload: payload)
             case .failure(let error):
-                response = failure(error)
+                response = Envelope.failure(callID: request.callID, error)
             }
             let took = UInt64(max(0, (NIODeadline.now() - started).nanoseconds))
             // A client's answer counts against the node's bound until it is sent; a read's that
             // would pass it is refused instead (reads admitted together each found room).
             var answerBytes = method?.isRaft == true ? 0 : response.payload.count
-            if method == .get, response.status == .ok, let admission {
-                if let refusal = admission.readAnswerQueued(bytes: answerBytes) {
-                    response = failure(refusal)
-                    answerBytes = response.payload.count
-                    admission.answerQueued(bytes: answerBytes)
-                }
-            } else {
+            let isRead = method == .get && response.status == .ok
+            if let refusal = admission?.answerQueued(bytes: answerBytes, isRead: isRead) {
+                response = Envelope.failure(callID: request.callID, refusal)
+                answerBytes = response.payload.count
                 admission?.answerQueued(bytes: answerBytes)
             }
             activity.answerQueued()

@@ -113,9 +113,7 @@ public final class ResponseStream: @unchecked Sendable {
         guard !finished else { return }
         finished = true
         onCancel = nil
-        let last = error.map {
-            Envelope(callID: callID, kind: .response, status: $0.status, message: $0.message, payload: (try? $0.detail?.wireBytes()) ?? [])
-        } ?? Envelope(callID: callID, kind: .response)
+        let last = error.map { Envelope.failure(callID: callID, $0) } ?? Envelope(callID: callID, kind: .response)
         write(last).whenComplete { [self] _ in ended() }
     }
 

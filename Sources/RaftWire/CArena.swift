@@ -75,11 +75,20 @@ final class CArena {
     func repeated<M: ProtobufCBacked>(
         _ messages: [M]
     ) throws -> (count: Int, pointers: UnsafeMutablePointer<UnsafeMutablePointer<M.CMessage>?>?) {
-        if messages.isEmpty { return (0, nil) }
-        let pointers = allocate(UnsafeMutablePointer<M.CMessage>?.self, count: messages.count)
-        for (i, message) in messages.enumerated() {
-            pointers[i] = try self.message(message)
+        try repeated(messages) { try $0.cMessage(in: self) }
+    }
+
+    /// A repeated sub-message field whose C structs `cMessage` makes from `values`.
+    func repeated<V, C>(
+        _ values: [V], _ cMessage: (V) throws -> C
+    ) rethrows -> (count: Int, pointers: UnsafeMutablePointer<UnsafeMutablePointer<C>?>?) {
+        if values.isEmpty { return (0, nil) }
+        let pointers = allocate(UnsafeMutablePointer<C>?.self, count: values.count)
+        for (i, value) in values.enumerated() {
+            let pointer = allocate(C.self)
+            pointer.pointee = try cMessage(value)
+            pointers[i] = pointer
         }
-        return (messages.count, pointers)
+        return (values.count, pointers)
     }
 }

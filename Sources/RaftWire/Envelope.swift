@@ -103,6 +103,13 @@ public struct Envelope: Sendable, Equatable {
             callID: callID, kind: .response, status: status, message: message,
             payload: try detail?.wireBytes() ?? [])
     }
+
+    /// A failed response to call `callID` with `error`'s status, message and detail (without
+    /// the detail if it cannot be encoded: the status and message still reach the caller).
+    public static func failure(callID: UInt64, _ error: RPCError) -> Envelope {
+        (try? failure(callID: callID, status: error.status, message: error.message, detail: error.detail))
+            ?? Envelope(callID: callID, kind: .response, status: error.status, message: error.message)
+    }
 }
 
 public struct ErrorDetail: Sendable, Equatable {

@@ -149,15 +149,7 @@ extension AppendEntriesRequest: ProtobufCBacked {
         c.leader_id = try arena.cString(leaderID, field: "AppendEntriesRequest.leader_id")
         c.prev_log_index = prevLogIndex
         c.prev_log_term = prevLogTerm
-        if !entries.isEmpty {
-            let pointers = arena.allocate(UnsafeMutablePointer<Raftcache__Entry>?.self, count: entries.count)
-            for (i, entry) in entries.enumerated() {
-                let slot = arena.allocate(Raftcache__Entry.self)
-                slot.pointee = entry.cMessageLeavingDataOut()
-                pointers[i] = slot
-            }
-            (c.n_entries, c.entries) = (entries.count, pointers)
-        }
+        (c.n_entries, c.entries) = arena.repeated(entries) { $0.cMessageLeavingDataOut() }
         c.leader_commit = leaderCommit
         c.seq = seq
         c.target_id = try arena.cString(targetID, field: "AppendEntriesRequest.target_id")

@@ -44,12 +44,12 @@ struct AdmissionTests {
         #expect(gate.admit(bytes: 0, isWrite: false) == nil)
         // Reads admitted together: their answers are held to the bound as they are queued,
         // except the first, which goes whatever its size.
-        #expect(gate.readAnswerQueued(bytes: 1_500) == nil)
-        #expect(gate.readAnswerQueued(bytes: 1)?.detail?.limit == "max-answer-bytes")
+        #expect(gate.answerQueued(bytes: 1_500, isRead: true) == nil)
+        #expect(gate.answerQueued(bytes: 1, isRead: true)?.detail?.limit == "max-answer-bytes")
         gate.answerSent(bytes: 1_500)
-        #expect(gate.readAnswerQueued(bytes: 600) == nil)
-        #expect(gate.readAnswerQueued(bytes: 400) == nil)
-        #expect(gate.readAnswerQueued(bytes: 1)?.detail?.limit == "max-answer-bytes")
+        #expect(gate.answerQueued(bytes: 600, isRead: true) == nil)
+        #expect(gate.answerQueued(bytes: 400, isRead: true) == nil)
+        #expect(gate.answerQueued(bytes: 1, isRead: true)?.detail?.limit == "max-answer-bytes")
         #expect(gate.held.answerBytes == 1_000)
     }
 
