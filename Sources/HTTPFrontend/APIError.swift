@@ -99,15 +99,16 @@ struct APIError: Error {
         if let retryAfter { headers.add(name: "Retry-After", value: String(retryAfter)) }
         // RFC 6750: a 401 says which scheme would do.
         if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: "Bearer") }
-        var body: [String: Any] = ["message": message, "status": status.reasonPhrase]
-        if let limit { body["limit"] = limit }
-        if let oldestIndex { body["oldest_index"] = oldestIndex }
-        if let session { body["session"] = session }
-        if let retryAfterMs { body["retry_after_ms"] = retryAfterMs }
-        if let currentVersion {
-            body["create_index"] = currentVersion.createIndex
-            body["mod_index"] = currentVersion.modIndex
-        }
-        return .json(status, body, headers: headers)
+        // Members in sorted order, as the other JSON answers are.
+        var body = JSONObjectWriter(capacity: 128 + message.utf8.count)
+        if let currentVersion { body.add("create_index", currentVersion.createIndex) }
+        if let limit { body.add("limit", limit) }
+        body.add("message", message)
+        if let currentVersion { body.add("mod_index", currentVersion.modIndex) }
+        if let oldestIndex { body.add("oldest_index", oldestIndex) }
+        if let retryAfterMs { body.add("retry_after_ms", retryAfterMs) }
+        if let session { body.add("session", session) }
+        body.add("status", status.reasonPhrase)
+        return .json(status, body.finish(), headers: headers)
     }
 }

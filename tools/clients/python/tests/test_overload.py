@@ -321,15 +321,14 @@ def test_a_flood_of_writers_is_refused_fast_and_memory_stays_bounded():
             for pid, peak in report["peak_rss"].items():
                 assert peak < bound, (pid, peak, bound, report)
         if LONG:
-            for calm, flood in rounds:
-                # Timed from the request sent on an open connection to the answer's first byte
-                # read. Three nodes and the load generator share this machine's two cores: the
-                # tail carries their scheduling (90% under 100 ms in most runs; the first
-                # second, all 400 starting at once, is the slowest), so the bounds here are
-                # looser than that; what they rule out is a refusal that waits for the cluster.
-                assert flood["refusals"] > 0 and flood["refusal_p50_ms"] < 25 and flood["refusal_p90_ms"] < 250, flood
-                assert flood["refusal_p99_ms"] < 500, flood
             for report in [flood for _, flood in rounds] + [crowded]:
+                # Timed from the request's head handed to the socket to the answer's first byte
+                # read. Three nodes and the load generator share this machine's two cores: the
+                # tail carries their scheduling (p99 under 100 ms in most flood runs, 80 to 150
+                # ms beside the crowd, whose start is the slowest), so the bounds here are
+                # looser than that; what they rule out is a refusal that waits for the cluster.
+                assert report["refusals"] > 0 and report["refusal_p50_ms"] < 25 and report["refusal_p90_ms"] < 150, report
+                assert report["refusal_p99_ms"] < 300, report
                 assert report["timeouts_504_share"] < 0.02, report
             calm_rate = max(calm["accepted_mib_per_s"] for calm, _ in rounds)
             flood_rate = max(flood["accepted_mib_per_s"] for _, flood in rounds)
