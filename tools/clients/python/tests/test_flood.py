@@ -92,8 +92,8 @@ def serves(cluster, key):
     """Every node still answers: a write through HTTP on the flooded node, reads elsewhere,
     a write over the binary protocol, and three voters behind one leader."""
     flooded = cluster[0]
-    code, _, _ = flooded.request("PUT", f"/api/v1/key/{key}", key.encode())
-    assert code == 200
+    code, body, _ = flooded.request("PUT", f"/api/v1/key/{key}", key.encode())
+    assert code == 200, (body, [node.status_or_none() for node in cluster])
     code, body, _ = flooded.request("GET", f"/api/v1/key/{key}")
     assert (code, body.rstrip(b"\n")) == (200, key.encode()), body
     with flooded.client() as c:
