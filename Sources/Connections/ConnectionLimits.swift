@@ -69,10 +69,16 @@ public final class ConnectionActivity: Sendable {
     }
 
     private let peer = Atomic<Bool>(false)
+    /// An answer has been written on it: a client that works, not one of a flood of
+    /// connections that never finish a request.
+    private let answeredOnce = Atomic<Bool>(false)
     /// Who the connection's certificate names, once read (outer nil: not read yet).
     private let certificate = Mutex<Caller??>(nil)
 
     var isServing: Bool { inFlight.load(ordering: .relaxed) > 0 }
+
+    /// Whether any of its requests has been answered.
+    var hasBeenAnswered: Bool { answeredOnce.load(ordering: .relaxed) }
 
     /// A cluster member (its certificate said so): never closed to make room.
     var isPeer: Bool { peer.load(ordering: .relaxed) }
@@ -136,6 +142,7 @@ public final class ConnectionActivity: Sendable {
 
     /// A request's answer was written; with none left the connection is idle.
     public func requestAnswered() {
+        answeredOnce.store(true, ordering: .relaxed)
         let left = inFlight.wrappingSubtract(1, ordering: .relaxed).newValue
         let timeout = left > 0 || awaitingFirstByte.load(ordering: .relaxed) ? limits.idleTimeout : limits.readTimeout
         deadline.store((NIODeadline.now() + timeout).uptimeNanoseconds, ordering: .relaxed)

@@ -7,7 +7,9 @@ import NIOSSL
 /// A TCP listener that keeps its connections, so closing it closes them too, and holds them
 /// to its `ConnectionLimits`: a sweep closes those past their deadline, and at the limit the
 /// oldest connection serving no request and not a peer's makes room for a new one (none:
-/// the new one is refused). The servers of both protocols are one of these with a pipeline of their own.
+/// the new one is refused), one never answered before one that has been: a flood of
+/// connections that never finish a request replaces its own, not the clients (and, without
+/// TLS to name them, the peers) that work. The servers of both protocols are one of these with a pipeline of their own.
 public final class TrackedListener: Sendable {
     private let channel: any Channel
     private let connections: NIOLockedValueBox<[ObjectIdentifier: (channel: any Channel, activity: ConnectionActivity)]>
@@ -53,11 +55,11 @@ public final class TrackedListener: Sendable {
                 let activity = ConnectionActivity(limits: limits)
                 let admitted = connections.withLockedValue { open -> Bool in
                     if open.count >= limits.maxConnections {
-                        var oldest: (key: ObjectIdentifier, opened: NIODeadline)?
+                        var oldest: (key: ObjectIdentifier, answered: Bool, opened: NIODeadline)?
                         for (key, connection) in open where !connection.activity.isServing && !connection.activity.isPeer {
-                            if oldest.map({ connection.activity.opened < $0.opened }) ?? true {
-                                oldest = (key, connection.activity.opened)
-                            }
+                            let answered = connection.activity.hasBeenAnswered, opened = connection.activity.opened
+                            let earlier = oldest.map { answered == $0.answered ? opened < $0.opened : !answered } ?? true
+                            if earlier { oldest = (key, answered, opened) }
                         }
                         guard let oldest, let evicted = open.removeValue(forKey: oldest.key) else { return false }
                         evicted.channel.close(promise: nil)

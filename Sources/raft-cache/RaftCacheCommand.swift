@@ -162,7 +162,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Bearer tokens, one per line: ROLE TOKEN [NAME], ROLE read, write or admin. Clients without a certificate send one (HTTP Authorization: Bearer; on the wire the Envelope's auth_token). Read again on SIGHUP.")
     var authTokenFile = ""
 
-    @Option(help: "Connections each port (HTTP, binary) keeps open; past it the oldest one serving no request is closed for a new one.")
+    @Option(help: "Connections each port (HTTP, binary) keeps open; past it the oldest one serving no request (one never answered first) is closed for a new one.")
     var maxConnections = 4_096
 
     @Option(help: "Time a client has to send a whole request (HTTP head and body, or a frame) once it starts (Go duration).")

@@ -58,4 +58,30 @@ struct ConnectionLimitsTests {
         await first.close()
         await second.close()
     }
+
+    @Test("at the limit a connection never answered makes room before an older one that was")
+    func floodReplacesItself() async throws {
+        let limits = ConnectionLimits(maxConnections: 2, idleTimeout: .seconds(30), readTimeout: .seconds(30))
+        let (server, port) = try await startServer(options: .init(connections: limits))
+        defer { Task { try? await server.close() } }
+        let working = client(port)
+        #expect(try await working.call("/test.Test/Echo", payload: [1]) == [1])
+        // The working client's connection is the oldest and idle; the first half-sent one,
+        // never answered, is the one the second replaces (else it would stay 30 s).
+        let stalled = try await stalledConnection(port: port)
+        let next = try await stalledConnection(port: port)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await stalled.closeFuture.get() }
+            group.addTask {
+                try await Task.sleep(for: .seconds(10))
+                Issue.record("the connection never answered was not the one closed")
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+        #expect(next.isActive)
+        #expect(server.connectionCount == 2)
+        await working.close()
+        try? await next.close()
+    }
 }
