@@ -9,7 +9,8 @@ import NIOSSL
 /// oldest connection serving no request and not a peer's makes room for a new one (none:
 /// the new one is refused), one never answered before one that has been: a flood of
 /// connections that never finish a request replaces its own, not the clients (and, without
-/// TLS to name them, the peers) that work. The servers of both protocols are one of these with a pipeline of their own.
+/// TLS to name them, the peers) that work. The servers of both protocols are one of these
+/// with a pipeline of their own.
 public final class TrackedListener: Sendable {
     private let channel: any Channel
     private let connections: NIOLockedValueBox<[ObjectIdentifier: (channel: any Channel, activity: ConnectionActivity)]>
