@@ -69,6 +69,13 @@ struct ConnectionLimitsTests {
         // The working client's connection is the oldest and idle; the first half-sent one,
         // never answered, is the one the second replaces (else it would stay 30 s).
         let stalled = try await stalledConnection(port: port)
+        // Counted before the next arrives: each connection is set up on its own loop, so the
+        // second could otherwise be counted first and be the newest never answered.
+        let counted = ContinuousClock.now + .seconds(5)
+        while server.connectionCount < 2 {
+            guard ContinuousClock.now < counted else { Issue.record("the half-sent connection was not counted"); return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
         let next = try await stalledConnection(port: port)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await stalled.closeFuture.get() }
