@@ -82,10 +82,11 @@ public final class RPCClient: Sendable {
     }
 
     /// `call` without a task: the future completes on the connection's event loop, so a
-    /// caller on that loop (a node's own peers) never changes threads.
+    /// caller on that loop (a node's own peers) never changes threads. `sharedPayload`: the
+    /// rest of the payload, when part of it is shared with other calls.
     public func callFuture(
-        _ method: String, payload: [UInt8], timeout: TimeAmount? = nil, ordered: Bool = false, hops: UInt32 = 0,
-        token: String? = nil, session: SessionTag? = nil
+        _ method: String, payload: [UInt8], sharedPayload: SharedPayload? = nil, timeout: TimeAmount? = nil, ordered: Bool = false,
+        hops: UInt32 = 0, token: String? = nil, session: SessionTag? = nil
     ) -> EventLoopFuture<[UInt8]> {
         let token = token ?? options.token
         let timeout = timeout ?? options.timeout
@@ -100,7 +101,8 @@ public final class RPCClient: Sendable {
             written.futureResult.whenFailure { error in
                 promise.fail(RPCError(.unavailable, "cannot send to \(host):\(port): \(error)"))
             }
-            channel.writeAndFlush(PendingCall(request: request, timeout: timeout, promise: promise), promise: written)
+            channel.writeAndFlush(
+                PendingCall(request: request, timeout: timeout, promise: promise, sharedPayload: sharedPayload), promise: written)
             return promise.futureResult.flatMapThrowing { response in
                 guard response.status == .ok else {
                     let detail = response.payload.isEmpty ? nil : try? ErrorDetail(wireBytes: response.payload)
@@ -284,7 +286,7 @@ public final class RPCClient: Sendable {
                         identified.succeed()
                     }
                     try sync.addHandler(ByteToMessageHandler(EnvelopeDecoder(maxFrameLength: options.maxFrameLength)))
-                    try sync.addHandler(MessageToByteHandler(EnvelopeEncoder(maxFrameLength: options.maxFrameLength)))
+                    try sync.addHandler(FrameWriter(maxFrameLength: options.maxFrameLength))
                     try sync.addHandler(ClientCallHandler(maxInFlight: options.maxCallsInFlightPerConnection))
                 }
             }
@@ -338,6 +340,8 @@ struct PendingCall: Sendable {
     var timeout: TimeAmount
     /// The answer; for a stream, its last response.
     var promise: EventLoopPromise<Envelope>
+    /// The rest of the request's payload, when part of it is shared with other calls.
+    var sharedPayload: SharedPayload?
     /// A stream's responses before its last.
     var part: (@Sendable (Envelope) -> Void)?
     /// Told the call's id once it has one (a stream's reader cancels by it).
@@ -351,7 +355,7 @@ struct PendingCall: Sendable {
 final class ClientCallHandler: ChannelDuplexHandler {
     typealias InboundIn = Envelope
     typealias OutboundIn = PendingCall
-    typealias OutboundOut = Envelope
+    typealias OutboundOut = OutboundFrame
 
     private let maxInFlight: Int
     private var nextCallID: UInt64 = 1
@@ -376,7 +380,7 @@ final class ClientCallHandler: ChannelDuplexHandler {
             // The caller gives up a stream: what it would still be sent is dropped here.
             streams[call.request.callID] = nil
             waiting.removeValue(forKey: call.request.callID)?.fail(RPCError(.cancelled, "cancelled by the caller"))
-            context.writeAndFlush(wrapOutboundOut(call.request), promise: promise)
+            context.writeAndFlush(wrapOutboundOut(OutboundFrame(envelope: call.request)), promise: promise)
             return
         }
         // Backpressure: a peer that does not keep up (too many calls waiting, or bytes piling
@@ -398,7 +402,7 @@ final class ClientCallHandler: ChannelDuplexHandler {
             deadlines.insert(id, key: (NIODeadline.now() + call.timeout).uptimeNanoseconds)
             scheduleSweep(on: context.eventLoop)
         }
-        context.write(wrapOutboundOut(request), promise: promise)
+        context.write(wrapOutboundOut(OutboundFrame(envelope: request, sharedPayload: call.sharedPayload)), promise: promise)
     }
 
     private func scheduleSweep(on loop: any EventLoop) {

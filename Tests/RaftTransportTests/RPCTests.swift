@@ -214,3 +214,20 @@ struct RPCTests {
         try await server.close()
     }
 }
+
+@Suite("Calls whose payload goes on in shared bytes")
+struct SharedPayloadTests {
+    @Test("one buffer sent as the end of several calls' payloads reaches the server whole in each")
+    func sharedTail() async throws {
+        let (server, port) = try await startServer()
+        let client = RPCClient(host: "127.0.0.1", port: port, logger: testLogger)
+        let shared = ByteBuffer(bytes: (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+        for (head, end): ([UInt8], [UInt8]) in [([], []), ([1], []), ([], [5, 6]), ([2, 3, 4], [7])] {
+            let rest = SharedPayload(shared: shared, end: end)
+            let echoed = try await client.callFuture("/test.Test/Echo", payload: head, sharedPayload: rest).get()
+            #expect(echoed == head + Array(shared.readableBytesView) + end)
+        }
+        await client.close()
+        try await server.close()
+    }
+}
