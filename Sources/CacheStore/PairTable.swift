@@ -1,29 +1,42 @@
 /// A hash set of pairs, found by key: open addressing with linear probing over a
 /// power-of-two array of references (8 bytes a slot, at most 3/4 full), deletion by
-/// shifting back the pairs after the hole. A value type with copy-on-write, like the
+/// shifting back the pairs after the hole. Beside each slot a byte of its pair's hash (0:
+/// empty), so a probe reads the pair, which is elsewhere in memory, only when that byte
+/// matches: the bytes of a probe's run share a cache line. A value type with copy-on-write, like the
 /// Dictionary it replaces, so a frozen snapshot shares it until the next write. Sendable:
 /// a pair's key, value, version and expiry never change once made (its access statistics
 /// are the map owner's, under its lock), and the slots are a value.
 struct PairTable: @unchecked Sendable {
     private var slots: [Pair?]
+    /// `tag(hash)` of each slot's pair; 0 for an empty slot.
+    private var tags: [UInt8]
     private(set) var count = 0
 
     init(expectedCount: Int = 0) {
         var capacity = 8
         while capacity * 3 / 4 < expectedCount { capacity *= 2 }
         slots = Array(repeating: nil, count: capacity)
+        tags = Array(repeating: 0, count: capacity)
     }
 
     private var mask: Int { slots.count - 1 }
 
+    /// Never 0: seven bits of the hash and a set bit. Bits 40-46: the slot comes from the low
+    /// bits, and ShardedMap picks a shard by the top eight, which all of one table's share.
+    private static func tag(_ hash: Int) -> UInt8 {
+        UInt8(truncatingIfNeeded: UInt(bitPattern: hash) >> 40) | 0x80
+    }
+
     /// The slot holding `key`, or the empty slot where it would go.
     private func probe(_ key: UnsafeRawBufferPointer, hash: Int) -> (slot: Int, found: Bool) {
+        let tag = Self.tag(hash)
         var slot = hash & mask
-        while let pair = slots[slot] {
-            if pair.hasKey(key, hash: hash) { return (slot, true) }
+        while true {
+            let slotTag = tags[slot]
+            if slotTag == 0 { return (slot, false) }
+            if slotTag == tag, slots[slot]!.hasKey(key, hash: hash) { return (slot, true) }
             slot = (slot + 1) & mask
         }
-        return (slot, false)
     }
 
     func find(_ key: UnsafeRawBufferPointer, hash: Int) -> Pair? {
@@ -38,6 +51,7 @@ struct PairTable: @unchecked Sendable {
         let (slot, found) = pair.withKey { probe($0, hash: pair.hash) }
         let old = slots[slot]
         slots[slot] = pair
+        tags[slot] = Self.tag(pair.hash)
         if !found { count += 1 }
         return old
     }
@@ -55,11 +69,13 @@ struct PairTable: @unchecked Sendable {
             let stays = hole <= next ? (hole < home && home <= next) : (hole < home || home <= next)
             if !stays {
                 slots[hole] = pair
+                tags[hole] = tags[next]
                 hole = next
             }
             next = (next + 1) & mask
         }
         slots[hole] = nil
+        tags[hole] = 0
         count -= 1
         return removed
     }
@@ -101,10 +117,12 @@ struct PairTable: @unchecked Sendable {
     private mutating func grow() {
         let old = slots
         slots = Array(repeating: nil, count: old.count * 2)
+        tags = Array(repeating: 0, count: old.count * 2)
         for case let pair? in old {
             var slot = pair.hash & mask
-            while slots[slot] != nil { slot = (slot + 1) & mask }
+            while tags[slot] != 0 { slot = (slot + 1) & mask }
             slots[slot] = pair
+            tags[slot] = Self.tag(pair.hash)
         }
     }
 }

@@ -15,8 +15,10 @@ struct PairTableTests {
         var model: [[UInt8]: [UInt8]] = [:]
         let keys = (0..<200).map { Array("key-\($0)".utf8) }
         // Homes in the last four slots and the first three at every size: one cluster
-        // that wraps, holding pairs at home on both sides of the wrap.
-        let hashes = keys.map { _ in Int(random.next() % 7) - 4 }
+        // that wraps, holding pairs at home on both sides of the wrap. Bits 40-41 that
+        // differ or not: keys of one home whose tags (bits 40-46) differ, and keys that share
+        // both.
+        let hashes = keys.map { _ in (Int(random.next() % 7) - 4) ^ (Int(random.next() % 3) << 40) }
         for step in 0..<3_000 {
             let which = Int(random.next() % UInt64(keys.count))
             let key = keys[which]
