@@ -26,10 +26,10 @@ extension ProtobufCBacked {
 
     /// A C struct of this type, initialized by its generated `foo__init`.
     static func emptyCMessage() -> CMessage {
-        let pointer = UnsafeMutablePointer<CMessage>.allocate(capacity: 1)
-        defer { pointer.deallocate() }
-        cInit(pointer)
-        return pointer.move()
+        withUnsafeTemporaryAllocation(of: CMessage.self, capacity: 1) { buffer in
+            cInit(buffer.baseAddress!)
+            return buffer.baseAddress!.move()
+        }
     }
 
     static var descriptor: UnsafePointer<ProtobufCMessageDescriptor> {
@@ -45,16 +45,19 @@ extension ProtobufCBacked {
 
     static func decodeWithProtobufC(_ bytes: UnsafeRawBufferPointer) throws -> Self {
         try rejectNULInStrings(bytes, descriptor: descriptor)
-        // protobuf-c reads nothing when the length is 0, but wants a pointer all the same.
-        var empty: UInt8 = 0
-        let unpacked = withUnsafePointer(to: &empty) { emptyPointer in
-            protobuf_c_message_unpack(
-                descriptor, nil, bytes.count,
-                bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? emptyPointer)
+        let descriptor = descriptor
+        return try UnpackArena.with { allocator in
+            // protobuf-c reads nothing when the length is 0, but wants a pointer all the same.
+            var empty: UInt8 = 0
+            let unpacked = withUnsafePointer(to: &empty) { emptyPointer in
+                protobuf_c_message_unpack(
+                    descriptor, allocator, bytes.count,
+                    bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? emptyPointer)
+            }
+            // What it unpacked goes with the arena: no free_unpacked.
+            guard let unpacked else { throw WireError.malformed(message: messageName) }
+            return try Self(c: UnsafeRawPointer(unpacked).assumingMemoryBound(to: CMessage.self).pointee)
         }
-        guard let unpacked else { throw WireError.malformed(message: messageName) }
-        defer { protobuf_c_message_free_unpacked(unpacked, nil) }
-        return try Self(c: UnsafeRawPointer(unpacked).assumingMemoryBound(to: CMessage.self).pointee)
     }
 
     func encodeWithProtobufC() throws -> [UInt8] {
