@@ -212,6 +212,8 @@ let package = Package(
             dependencies: [
                 "raft-cache", "RaftNode", "RaftWire", "HTTPFrontend", "NodeMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
     ],

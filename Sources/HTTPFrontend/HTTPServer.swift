@@ -45,9 +45,10 @@ public final class HTTPServer: Sendable {
             decoderLimits.maxHeaderFieldSize = maxHeaderSize
             decoderLimits.maxHeaderListSize = maxHeaderSize
             try pipeline.addHandler(RequestLineWatch(progress))
-            try pipeline.configureHTTPServerPipeline(
-                withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
-                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
+            // NIO's request decoder; answers written by our own writer (HTTPResponseWriter.swift).
+            try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(
+                leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: decoderLimits)))
+            try pipeline.addHandler(HTTPResponseWriter())
             try pipeline.addHandler(MalformedRequestAnswers(progress, maxHeaderSize: maxHeaderSize))
             try pipeline.addHandler(HTTPConnectionHandler(frontend: frontend, bodyLimit: bodyLimit, activity: activity, logger: logger))
         })
