@@ -73,7 +73,7 @@ public struct HTTPFrontend: Sendable {
                 certificate: request.certificate, token: request.bearerToken ?? "", session: try Self.session(request.head.headers))
             switch try route(request, path: path, query: Query(query), requester: requester) {
             case .now(let answer): return .now(answer)
-            case .later(let answer): return .later(answer.recover(Self.answer(for:)))
+            case .later(let answer): return .later(answer)  // A failure is answered as `answer(for:)` says.
             case .watch(let request, let format, let requester): return .watch(request, format, requester)
             case .stream(let stream): return .stream(stream)
             }
@@ -149,7 +149,7 @@ public struct HTTPFrontend: Sendable {
         _ request: Request, path: Substring, query: Query, requester: NodeAPI.Requester
     ) throws -> Reply {
         let parts = try Self.keyParts(path)
-        let wrongShape = APIError(.notFound, "no route for \(path)")
+        var wrongShape: APIError { APIError(.notFound, "no route for \(path)") }
         switch request.head.method {
         case .GET:
             guard parts.count == 1 else { throw wrongShape }

@@ -108,6 +108,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// over it takes one) would share its storage, and each part appended would copy all the
     /// parts before it (8 MiB moved for a 1 MiB body, a quarter of a flooded leader's loop).
     private var body = ByteBuffer()
+    /// The length its head announced (0 when chunked).
+    private var bodyLength = 0
     /// The watch this connection streams, if it does.
     private var watch: WatchHandle?
     /// Requests whose head has been read; the turn of the next answer to write; what waits for
@@ -153,8 +155,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 }
                 held = Held(bytes: length, isWrite: isWrite)
             }
-            // Room for the whole body at once (a body read in 64 KiB parts is not copied as it grows).
-            body = context.channel.allocator.buffer(capacity: length)
+            body = ByteBuffer()
+            bodyLength = length
             state = .reading(head, held, turn: turn)
             // curl asks before sending a large body; say go on rather than make it wait (unless
             // an earlier answer is due: the client would take the interim answer for that one's).
@@ -176,13 +178,24 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 }
                 held?.bytes = length
             }
-            body.writeBuffer(&chunk)
+            if body.readableBytes == 0 {
+                // A body read in one part is kept as it was read, not copied.
+                body = chunk
+            } else {
+                // Room for the rest of a known length at once: a body read in 64 KiB parts is
+                // not copied as it grows (one without a length grows by doubling).
+                if bodyLength > 0 { body.reserveCapacity(minimumWritableBytes: max(chunk.readableBytes, bodyLength - body.readableBytes)) }
+                body.writeBuffer(&chunk)
+            }
             state = .reading(head, held, turn: turn)
         case (.end, .reading(let head, let held, let turn)):
             state = .idle
             let request = HTTPFrontend.Request(head: head, body: body, certificate: activity.caller(context.pipeline.syncOperations))
             body = ByteBuffer()
-            inTurn(turn, held: held, context: context) { self.answer(context: context, request: request, held: held, turn: turn) }
+            guard isActive, turn == self.turn else {
+                return inTurn(turn, held: held, context: context) { self.answer(context: context, request: request, held: held, turn: turn) }
+            }
+            answer(context: context, request: request, held: held, turn: turn)
         case (.body(let chunk), .refused(let drainable)):
             guard chunk.readableBytes <= drainable else { return context.close(promise: nil) }
             state = .refused(drainable: drainable - chunk.readableBytes)
@@ -202,7 +215,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         let measured = Measured(head: request.head, held: held)
         switch frontend.respond(to: request) {
         case .now(let answer):
-            inTurn(turn, held: held, context: context) { self.write(answer, context: context, measured) }
+            writeInTurn(answer, turn: turn, held: held, context: context, measured)
         case .watch(let request, let format, let requester):
             // A watch streams from its turn on; pipelined requests after it wait for its end.
             inTurn(turn, held: held, context: context) { self.startWatch(request, format: format, by: requester, context: context, measured) }
@@ -224,9 +237,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 let answer: HTTPAnswer
                 switch result {
                 case .success(let value): answer = value
-                case .failure(let error): answer = APIError(.internalServerError, "\(error)").answer
+                case .failure(let error): answer = HTTPFrontend.answer(for: error)
                 }
-                handler.inTurn(turn, held: held, context: context) { handler.write(answer, context: context, measured) }
+                handler.writeInTurn(answer, turn: turn, held: held, context: context, measured)
             }
         }
     }
@@ -260,6 +273,14 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             return
         }
         write()
+    }
+
+    /// `inTurn` for a plain answer, without making a closure when it is its turn already.
+    private func writeInTurn(_ answer: HTTPAnswer, turn: Int, held: Held?, context: ChannelHandlerContext, _ measured: Measured) {
+        guard isActive, turn == self.turn else {
+            return inTurn(turn, held: held, context: context) { self.write(answer, context: context, measured) }
+        }
+        write(answer, context: context, measured)
     }
 
     /// The answer of this turn is written (queued in order on the channel): the next one may go.

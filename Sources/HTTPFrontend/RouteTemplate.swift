@@ -4,7 +4,8 @@ extension HTTPFrontend {
     /// route serves are all "other".
     static func routeTemplate(uri: String) -> String {
         let path = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[..<$0] } ?? uri[...]
-        if path.hasPrefix(keyPrefix) {
+        // Compared as bytes: String's hasPrefix compares grapheme clusters.
+        if path.utf8.starts(with: keyPrefix.utf8) {
             // Cut at the slashes without making an array: this runs for every request.
             let rest = path.dropFirst(keyPrefix.count)
             guard let first = rest.utf8.firstIndex(of: UInt8(ascii: "/")) else { return "/api/v1/key/{key}" }
@@ -15,7 +16,7 @@ extension HTTPFrontend {
             let third = second[second.index(after: slash)...]
             return second[..<slash] == "value" && !third.utf8.contains(UInt8(ascii: "/")) ? "/api/v1/key/{key}/value/{value}" : "other"
         }
-        if path.hasPrefix("/api/v1/node/") { return "/api/v1/node/{id}" }
+        if path.utf8.starts(with: "/api/v1/node/".utf8) { return "/api/v1/node/{id}" }
         let known = fixedRoutes.first { $0 == path }
         return known ?? "other"
     }

@@ -376,17 +376,22 @@ public struct NodeAPI: Sendable {
         // A repeat of a session's write that applied adds nothing: the memory bound must not
         // refuse it (its client would take an applied write for a failed one).
         let growth = session.map { node.store.hasAnswer($0) } == true ? 0 : growth
-        let proposed = {
-            node.proposeCommand(bytes, growth: growth).flatMapThrowing { entry in
+        // One promise for the answer, not a chain of futures: this is every write's path.
+        let promise = node.loop.makePromise(of: T.self)
+        node.proposeCommand(bytes, growth: growth).whenComplete { [self] result in
+            switch result {
+            case .success(var entry):
                 // A session's retry whose first try was applied: answered as that one was.
-                var entry = entry
                 if case .repeated(let index, let outcome) = entry.outcome { entry = AppliedEntry(index: index, outcome: outcome) }
-                if case .sessionRefused(let why) = entry.outcome { throw RPCError.sessionRefused(why, session: session) }
-                if case .conditionFailed(let current) = entry.outcome { throw RPCError.conditionFailed(condition, current: current) }
-                return try applied(entry)
+                if case .sessionRefused(let why) = entry.outcome { return promise.fail(RPCError.sessionRefused(why, session: session)) }
+                if case .conditionFailed(let current) = entry.outcome { return promise.fail(RPCError.conditionFailed(condition, current: current)) }
+                promise.completeWith(Result { try applied(entry) })
+            case .failure(let error):
+                guard let forwarded = forwarded(error, by: requester, method, request, answer: answer) else { return promise.fail(error) }
+                promise.completeWith(forwarded)
             }
         }
-        return forwardingToLeader(by: requester, proposed, forward: method, request, answer: answer)
+        return promise.futureResult
     }
 
     /// A set's or delete's answer: the entry's index.
@@ -434,18 +439,26 @@ public struct NodeAPI: Sendable {
         answer: @escaping @Sendable (Response) -> T
     ) -> EventLoopFuture<T> {
         let node = node
-        return here().flatMapError { error in
-            guard requester.hops == 0, let error = error as? RPCError, let leader = error.leader else {
-                return node.loop.makeFailedFuture(error)
-            }
-            return node.onLoop { node.loop.makeSucceededFuture(node.peers.client(for: leader.address, peer: leader.id)) }
-                .flatMap { client in
-                    guard let client, let payload = try? request.wireBytes() else { return node.loop.makeFailedFuture(error) }
-                    return client.callFuture(
-                        method.rawValue, payload: payload, timeout: node.options.requestTimeout, hops: requester.hops + 1,
-                        token: requester.token, session: requester.session
-                    ).flatMapThrowing { answer(try Response(wireBytes: $0)) }
-                }
+        return here().flatMapError { [self] error in
+            forwarded(error, by: requester, method, request, answer: answer) ?? node.loop.makeFailedFuture(error)
         }
+    }
+
+    /// The call made again at the leader, when `error` names one and the call was not
+    /// forwarded already; nil otherwise.
+    private func forwarded<T: Sendable, Response: WireMessage>(
+        _ error: any Error, by requester: Requester, _ method: Method, _ request: some WireMessage & Sendable,
+        answer: @escaping @Sendable (Response) -> T
+    ) -> EventLoopFuture<T>? {
+        guard requester.hops == 0, let error = error as? RPCError, let leader = error.leader else { return nil }
+        let node = node
+        return node.onLoop { node.loop.makeSucceededFuture(node.peers.client(for: leader.address, peer: leader.id)) }
+            .flatMap { client in
+                guard let client, let payload = try? request.wireBytes() else { return node.loop.makeFailedFuture(error) }
+                return client.callFuture(
+                    method.rawValue, payload: payload, timeout: node.options.requestTimeout, hops: requester.hops + 1,
+                    token: requester.token, session: requester.session
+                ).flatMapThrowing { answer(try Response(wireBytes: $0)) }
+            }
     }
 }

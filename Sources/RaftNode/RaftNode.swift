@@ -270,7 +270,11 @@ public final class RaftNode: @unchecked Sendable {
     /// applying it did. `growth`: how many bytes it may add to the map (as the memory bound
     /// counts them); the leader refuses it if the bound does not allow that many.
     public func proposeCommand(_ command: [UInt8], growth: UInt64 = 0) -> EventLoopFuture<AppliedEntry> {
-        guard growth > 0, options.memoryBound != nil else { return submitProposal { [self] in try core.propose(command) } }
+        guard growth > 0, options.memoryBound != nil else {
+            // Every write's path: on the loop, without the closures submitProposal takes.
+            guard loop.inEventLoop else { return submitProposal { [self] in try core.propose(command) } }
+            return proposed { try core.propose(command) }
+        }
         // Counted from its proposal until it is applied or lost (all on the loop).
         let counted = NIOLoopBoundBox(false, eventLoop: loop)
         return submitProposal { [self] in
@@ -302,21 +306,25 @@ public final class RaftNode: @unchecked Sendable {
     private func submitProposal(
         _ append: @escaping @Sendable () throws -> (index: UInt64, term: UInt64)
     ) -> EventLoopFuture<AppliedEntry> {
-        onLoop { [self] () -> EventLoopFuture<AppliedEntry> in
-            guard !stopped else { return loop.makeFailedFuture(RPCError.shuttingDown) }
-            do {
-                let (index, term) = try append()
-                metrics.proposals.increment()
-                let future = awaitApplied(index: index, term: term)
-                processor.schedulePump()
-                return future
-            } catch let error as RaftError {
-                return loop.makeFailedFuture(refusal(error))
-            } catch let error as RPCError {
-                return loop.makeFailedFuture(error)
-            } catch {
-                return loop.makeFailedFuture(RPCError.rejected("\(error)"))
-            }
+        onLoop { [self] in proposed(append) }
+    }
+
+    /// The entry `append` appends (on the loop), once it is applied; or why it was not appended.
+    private func proposed(_ append: () throws -> (index: UInt64, term: UInt64)) -> EventLoopFuture<AppliedEntry> {
+        loop.preconditionInEventLoop()
+        guard !stopped else { return loop.makeFailedFuture(RPCError.shuttingDown) }
+        do {
+            let (index, term) = try append()
+            metrics.proposals.increment()
+            let future = awaitApplied(index: index, term: term)
+            processor.schedulePump()
+            return future
+        } catch let error as RaftError {
+            return loop.makeFailedFuture(refusal(error))
+        } catch let error as RPCError {
+            return loop.makeFailedFuture(error)
+        } catch {
+            return loop.makeFailedFuture(RPCError.rejected("\(error)"))
         }
     }
 
