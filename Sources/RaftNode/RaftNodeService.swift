@@ -35,12 +35,13 @@ public struct RaftNodeService: RPCService {
         // What a client's call holds counts against the node's bounds until it is answered.
         let gate = api.node.admission, bytes = call.payload.count, isWrite = method.isClientWrite
         if let refusal = gate.admit(bytes: bytes, isWrite: isWrite) { return loop.makeSucceededFuture(.failure(refusal)) }
-        let answered = answer(call, method: method, on: loop)
-        answered.whenComplete { _ in gate.release(bytes: bytes, isWrite: isWrite) }
-        return answered
+        return answer(call, method: method, on: loop) { gate.release(bytes: bytes, isWrite: isWrite) }
     }
 
-    private func answer(_ call: InboundCall, method: Method, on loop: any EventLoop) -> EventLoopFuture<RPCResult> {
+    /// The call's answer; `answered` runs once it is known, before it is handed on.
+    private func answer(
+        _ call: InboundCall, method: Method, on loop: any EventLoop, answered: (@Sendable () -> Void)? = nil
+    ) -> EventLoopFuture<RPCResult> {
         let requester = NodeAPI.Requester(certificate: call.caller, token: call.token, hops: call.hops, session: call.session)
         let answer: EventLoopFuture<[UInt8]>
         do {
@@ -51,7 +52,9 @@ public struct RaftNodeService: RPCService {
                 let request = try GetRequest(wireBytes: call.payload)
                 if request.consistency == .stale {
                     // Answered at once, on this thread: a stale read needs nothing of the node's loop.
-                    return loop.makeSucceededFuture(Self.result(of: api.staleRead(key: request.key, by: requester).flatMap(Self.encode)))
+                    let read = Self.result(of: api.staleRead(key: request.key, by: requester).flatMap(Self.encode))
+                    answered?()
+                    return loop.makeSucceededFuture(read)
                 }
                 answer = api.read(key: request.key, consistency: request.consistency, by: requester).flatMapResult(Self.encode)
             case .set:
@@ -79,6 +82,7 @@ public struct RaftNodeService: RPCService {
                 answer = api.snapshot(by: requester).flatMapThrowing { try $0.wireBytes() }
             case .watch, .backup:
                 // Served by `stream(_:to:)`; the server sends streaming methods there.
+                answered?()
                 return loop.makeSucceededFuture(.failure(.internal, "\(method.rawValue) streams"))
             case .status:
                 _ = try StatusRequest(wireBytes: call.payload)
@@ -96,9 +100,19 @@ public struct RaftNodeService: RPCService {
                     .flatMapThrowing { try TransferLeadershipResponse(leaderID: "", term: 0).wireBytes() }
             }
         } catch {
+            answered?()
             return loop.makeSucceededFuture(Self.result(of: error, method: method))
         }
-        return answer.map { RPCResult.success($0) }.recover { Self.result(of: $0, method: method) }
+        // One promise, not a map and a recover: every client call passes here.
+        let result = loop.makePromise(of: RPCResult.self)
+        answer.whenComplete { outcome in
+            answered?()
+            switch outcome {
+            case .success(let payload): result.succeed(.success(payload))
+            case .failure(let error): result.succeed(Self.result(of: error, method: method))
+            }
+        }
+        return result.futureResult
     }
 
     public func stream(_ call: InboundCall, to stream: ResponseStream) {

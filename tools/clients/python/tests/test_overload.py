@@ -138,6 +138,10 @@ def test_writes_past_the_bounds_are_refused_from_their_head():
             s.close()
         assert leader.request("GET", "/api/v1/key/held")[1] == b"x" + b"y" * 9 + b"\n"
         eventually("writes admitted again", lambda: leader.request("PUT", "/api/v1/key/k", b"v")[0] == 200)
+        # A binary write gives its share back once answered: more in a row than the bound holds.
+        with leader.client() as c:
+            for i in range(5):
+                c.set(b"k", b"b%d" % i)
 
         # Bytes: a body of 1 MiB on its way holds the whole bound (and one of the two writes),
         # so a write of 10 bytes is refused; a chunked body takes its share as it grows.
