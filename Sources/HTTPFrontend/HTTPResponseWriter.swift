@@ -108,6 +108,13 @@ final class HTTPResponseWriter: ChannelDuplexHandler, RemovableChannelHandler {
         context.flush()
     }
 
+    /// Bytes never flushed go with the connection; their writers hear so.
+    func channelInactive(context: ChannelHandlerContext) {
+        pending = nil
+        takePromise()?.fail(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+
     // MARK: Pending bytes
 
     private func join(_ promise: EventLoopPromise<Void>?) {

@@ -94,6 +94,14 @@ import Testing
         ], "\(got)")
     }
 
+    @Test("a head never flushed fails its promise when the connection goes")
+    func unflushed() throws {
+        let channel = try channel()
+        let head = channel.write(head(.ok, ["Content-Length": "2"]))
+        _ = try? channel.close().wait()
+        #expect(throws: ChannelError.self) { try head.wait() }
+    }
+
     @Test("header names match whatever their case")
     func names() {
         #expect(HTTPResponseWriter.isName("Content-Length", "content-length"))
