@@ -1,11 +1,5 @@
 import CProtobufC
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Owns the C memory a message needs while protobuf-c packs it, and frees it all at once.
 ///
 /// Encoding builds the protoc-c struct graph of a message (strings, bytes, sub-messages,
@@ -13,43 +7,19 @@ import Darwin
 /// from chunks (the first of 1 KiB, made on the first need): a message's few dozen pieces
 /// cost a malloc or two, not one each.
 final class CArena {
-    /// The chunk being cut from; its first bytes hold the address of the chunk before it.
-    private var chunk: UnsafeMutableRawPointer?
-    private var used = 0
-    private var capacity = 0
-    private static let header = 16
-    private static let firstChunk = 1 << 10
+    private var regions = BumpRegions(firstBlock: 1 << 10)
 
     deinit {
-        while let current = chunk {
-            chunk = current.load(as: UnsafeMutableRawPointer?.self)
-            free(current)
-        }
+        regions.freeAll()
     }
 
     /// Zeroed memory for `count` values of a C type (16-byte aligned).
     func allocate<T>(_: T.Type, count: Int = 1) -> UnsafeMutablePointer<T> {
         let (size, overflow) = Swift.max(count, 1).multipliedReportingOverflow(by: MemoryLayout<T>.stride)
         precondition(!overflow && MemoryLayout<T>.alignment <= 16, "cannot allocate \(count) x \(T.self)")
-        var start = (used + 15) & ~15
-        if chunk == nil || size > capacity - start {
-            newChunk(holding: size)
-            start = Self.header
-        }
-        let pointer = chunk! + start
-        used = start + size
+        guard let pointer = regions.allocate(size) else { fatalError("out of memory allocating \(count) x \(T.self)") }
         pointer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
         return pointer.bindMemory(to: T.self, capacity: Swift.max(count, 1))
-    }
-
-    private func newChunk(holding size: Int) {
-        precondition(size <= Int.max / 2, "cannot allocate \(size) bytes")
-        let capacity = Swift.max(Self.firstChunk, Swift.min(self.capacity, Int.max / 4) * 2, Self.header + size)
-        guard let block = malloc(capacity) else { fatalError("out of memory allocating \(size) bytes") }
-        block.storeBytes(of: chunk, as: UnsafeMutableRawPointer?.self)
-        chunk = block
-        self.capacity = capacity
-        used = Self.header
     }
 
     /// A NUL-terminated copy of `string`; nil (protobuf-c's empty string) when it is empty.
