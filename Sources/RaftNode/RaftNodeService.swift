@@ -42,77 +42,92 @@ public struct RaftNodeService: RPCService {
     private func answer(
         _ call: InboundCall, method: Method, on loop: any EventLoop, answered: (@Sendable () -> Void)? = nil
     ) -> EventLoopFuture<RPCResult> {
+        let pending: Pending
+        do {
+            pending = try self.pending(call, method: method)
+        } catch {
+            pending = .now(Self.result(of: error, method: method))
+        }
+        switch pending {
+        case .now(let result):
+            answered?()
+            return loop.makeSucceededFuture(result)
+        case .later(let answer):
+            // One promise, not a map and a recover: every client call passes here.
+            let result = loop.makePromise(of: RPCResult.self)
+            answer.whenComplete { outcome in
+                answered?()
+                switch outcome {
+                case .success(let payload): result.succeed(.success(payload))
+                case .failure(let error): result.succeed(Self.result(of: error, method: method))
+                }
+            }
+            return result.futureResult
+        }
+    }
+
+    /// A call's answer: known at once, or the payload of one to come.
+    private enum Pending {
+        case now(RPCResult)
+        case later(EventLoopFuture<[UInt8]>)
+    }
+
+    /// What `call` is answered with; throws when its request does not decode.
+    private func pending(_ call: InboundCall, method: Method) throws -> Pending {
         let requester = NodeAPI.Requester(certificate: call.caller, token: call.token, hops: call.hops, session: call.session)
         let answer: EventLoopFuture<[UInt8]>
-        do {
-            switch method {
-            case .requestVote, .appendEntries, .installSnapshot, .timeoutNow, .readIndex:
-                answer = api.raftCall(method, payload: call.payload, by: requester)
-            case .get:
-                let request = try GetRequest(wireBytes: call.payload)
-                if request.consistency == .stale {
-                    // Answered at once, on this thread: a stale read needs nothing of the node's loop.
-                    let read = Self.result(of: api.staleRead(key: request.key, by: requester).flatMap(Self.encode))
-                    answered?()
-                    return loop.makeSucceededFuture(read)
-                }
-                answer = api.read(key: request.key, consistency: request.consistency, by: requester).flatMapResult(Self.encode)
-            case .set:
-                let request = try SetRequest(wireBytes: call.payload)
-                answer = api.set(key: request.key, value: request.value, condition: request.condition, ttlMs: request.ttlMs, by: requester)
-                    .flatMapThrowing { try SetResponse(index: $0).wireBytes() }
-            case .delete:
-                let request = try DeleteRequest(wireBytes: call.payload)
-                answer = api.delete(key: request.key, condition: request.condition, by: requester).flatMapThrowing { try DeleteResponse(index: $0).wireBytes() }
-            case .incr:
-                let request = try IncrRequest(wireBytes: call.payload)
-                answer = api.incr(key: request.key, amount: request.by, by: requester).flatMapThrowing { try $0.wireBytes() }
-            case .setTTL:
-                let request = try SetTTLRequest(wireBytes: call.payload)
-                answer = api.setTTL(key: request.key, ttlMs: request.ttlMs, by: requester).flatMapThrowing { try SetTTLResponse(index: $0).wireBytes() }
-            case .txn:
-                answer = api.txn(try TxnRequest(wireBytes: call.payload), by: requester).flatMapThrowing { try $0.wireBytes() }
-            case .batch:
-                answer = api.batch(try BatchRequest(wireBytes: call.payload), by: requester).flatMapThrowing { try $0.wireBytes() }
-            case .openSession:
-                _ = try OpenSessionRequest(wireBytes: call.payload)
-                answer = api.openSession(by: requester).flatMapThrowing { try $0.wireBytes() }
-            case .snapshot:
-                _ = try SnapshotRequest(wireBytes: call.payload)
-                answer = api.snapshot(by: requester).flatMapThrowing { try $0.wireBytes() }
-            case .watch, .backup:
-                // Served by `stream(_:to:)`; the server sends streaming methods there.
-                answered?()
-                return loop.makeSucceededFuture(.failure(.internal, "\(method.rawValue) streams"))
-            case .status:
-                _ = try StatusRequest(wireBytes: call.payload)
-                answer = api.status(by: requester).flatMapThrowing { try $0.wireBytes() }
-            case .addVoter:
-                let request = try AddVoterRequest(wireBytes: call.payload)
-                answer = api.addServer(id: request.id, address: request.address, learner: request.learner, by: requester)
-                    .flatMapThrowing { try $0.wireBytes() }
-            case .removeServer:
-                let request = try RemoveServerRequest(wireBytes: call.payload)
-                answer = api.removeServer(id: request.id, by: requester).flatMapThrowing { try $0.wireBytes() }
-            case .transferLeadership:
-                let request = try TransferLeadershipRequest(wireBytes: call.payload)
-                answer = api.transferLeadership(to: request.targetID.isEmpty ? nil : request.targetID, by: requester)
-                    .flatMapThrowing { try TransferLeadershipResponse(leaderID: "", term: 0).wireBytes() }
+        switch method {
+        case .requestVote, .appendEntries, .installSnapshot, .timeoutNow, .readIndex:
+            answer = api.raftCall(method, payload: call.payload, by: requester)
+        case .get:
+            let request = try GetRequest(wireBytes: call.payload)
+            if request.consistency == .stale {
+                // Answered at once, on this thread: a stale read needs nothing of the node's loop.
+                return .now(Self.result(of: api.staleRead(key: request.key, by: requester).flatMap(Self.encode)))
             }
-        } catch {
-            answered?()
-            return loop.makeSucceededFuture(Self.result(of: error, method: method))
+            answer = api.read(key: request.key, consistency: request.consistency, by: requester).flatMapResult(Self.encode)
+        case .set:
+            let request = try SetRequest(wireBytes: call.payload)
+            answer = api.set(key: request.key, value: request.value, condition: request.condition, ttlMs: request.ttlMs, by: requester)
+                .flatMapThrowing { try SetResponse(index: $0).wireBytes() }
+        case .delete:
+            let request = try DeleteRequest(wireBytes: call.payload)
+            answer = api.delete(key: request.key, condition: request.condition, by: requester).flatMapThrowing { try DeleteResponse(index: $0).wireBytes() }
+        case .incr:
+            let request = try IncrRequest(wireBytes: call.payload)
+            answer = api.incr(key: request.key, amount: request.by, by: requester).flatMapThrowing { try $0.wireBytes() }
+        case .setTTL:
+            let request = try SetTTLRequest(wireBytes: call.payload)
+            answer = api.setTTL(key: request.key, ttlMs: request.ttlMs, by: requester).flatMapThrowing { try SetTTLResponse(index: $0).wireBytes() }
+        case .txn:
+            answer = api.txn(try TxnRequest(wireBytes: call.payload), by: requester).flatMapThrowing { try $0.wireBytes() }
+        case .batch:
+            answer = api.batch(try BatchRequest(wireBytes: call.payload), by: requester).flatMapThrowing { try $0.wireBytes() }
+        case .openSession:
+            _ = try OpenSessionRequest(wireBytes: call.payload)
+            answer = api.openSession(by: requester).flatMapThrowing { try $0.wireBytes() }
+        case .snapshot:
+            _ = try SnapshotRequest(wireBytes: call.payload)
+            answer = api.snapshot(by: requester).flatMapThrowing { try $0.wireBytes() }
+        case .watch, .backup:
+            // Served by `stream(_:to:)`; the server sends streaming methods there.
+            return .now(.failure(.internal, "\(method.rawValue) streams"))
+        case .status:
+            _ = try StatusRequest(wireBytes: call.payload)
+            answer = api.status(by: requester).flatMapThrowing { try $0.wireBytes() }
+        case .addVoter:
+            let request = try AddVoterRequest(wireBytes: call.payload)
+            answer = api.addServer(id: request.id, address: request.address, learner: request.learner, by: requester)
+                .flatMapThrowing { try $0.wireBytes() }
+        case .removeServer:
+            let request = try RemoveServerRequest(wireBytes: call.payload)
+            answer = api.removeServer(id: request.id, by: requester).flatMapThrowing { try $0.wireBytes() }
+        case .transferLeadership:
+            let request = try TransferLeadershipRequest(wireBytes: call.payload)
+            answer = api.transferLeadership(to: request.targetID.isEmpty ? nil : request.targetID, by: requester)
+                .flatMapThrowing { try TransferLeadershipResponse(leaderID: "", term: 0).wireBytes() }
         }
-        // One promise, not a map and a recover: every client call passes here.
-        let result = loop.makePromise(of: RPCResult.self)
-        answer.whenComplete { outcome in
-            answered?()
-            switch outcome {
-            case .success(let payload): result.succeed(.success(payload))
-            case .failure(let error): result.succeed(Self.result(of: error, method: method))
-            }
-        }
-        return result.futureResult
+        return .later(answer)
     }
 
     public func stream(_ call: InboundCall, to stream: ResponseStream) {
