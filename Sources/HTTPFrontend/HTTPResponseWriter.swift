@@ -188,6 +188,19 @@ final class HTTPResponseWriter: ChannelDuplexHandler, RemovableChannelHandler {
         buffer.writeStaticString("\r\n")
     }
 
+    /// The whole of `answer` on HTTP/1.1, for a connection refused before it has a pipeline.
+    static func bytes(of answer: HTTPAnswer, keepAlive: Bool) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        for part in answer.parts(version: .http1_1, keepAlive: keepAlive) {
+            switch part {
+            case .head(let head): writeHead(head, framing: .contentLength, into: &buffer)
+            case .body(.byteBuffer(var body)): buffer.writeBuffer(&body)
+            case .body(.fileRegion), .end: break
+            }
+        }
+        return buffer
+    }
+
     /// Whether header name `name` is `lowercase` (header names ignore case).
     static func isName(_ name: String, _ lowercase: StaticString) -> Bool {
         let expected = UnsafeRawBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)

@@ -102,6 +102,13 @@ import Testing
         #expect(throws: ChannelError.self) { try head.wait() }
     }
 
+    @Test("a connection refused before its pipeline gets a whole answer that closes it")
+    func refusalBytes() {
+        let answer = HTTPAnswer.json(.forbidden, ByteBuffer(string: "{}"))
+        #expect(String(buffer: HTTPResponseWriter.bytes(of: answer, keepAlive: false))
+            == "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+    }
+
     @Test("header names match whatever their case")
     func names() {
         #expect(HTTPResponseWriter.isName("Content-Length", "content-length"))
