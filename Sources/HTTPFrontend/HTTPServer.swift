@@ -101,8 +101,6 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// over it takes one) would share its storage, and each part appended would copy all the
     /// parts before it (8 MiB moved for a 1 MiB body, a quarter of a flooded leader's loop).
     private var body = ByteBuffer()
-    /// The length its head announced (0 when chunked).
-    private var bodyLength = 0
     /// The watch this connection streams, if it does.
     private var watch: WatchHandle?
     /// Requests whose head has been read; the turn of the next answer to write; what waits for
@@ -132,7 +130,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             let turn = requestsRead
             requestsRead += 1
             updateReading(context)
-            let length = max(0, head.headers.first(name: "Content-Length").flatMap(Int.init) ?? 0)
+            let length = Self.announcedLength(head)
             if length > bodyLimit {
                 return refuse(bodyTooLarge(length), context: context, head: head, turn: turn, drainable: nil)
             }
@@ -149,7 +147,6 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 held = Held(bytes: length, isWrite: isWrite)
             }
             body = ByteBuffer()
-            bodyLength = length
             state = .reading(head, held, turn: turn)
             // curl asks before sending a large body; say go on rather than make it wait (unless
             // an earlier answer is due: the client would take the interim answer for that one's).
@@ -175,9 +172,11 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 // A body read in one part is kept as it was read, not copied.
                 body = chunk
             } else {
-                // Room for the rest of a known length at once: a body read in 64 KiB parts is
-                // not copied as it grows (one without a length grows by doubling).
-                if bodyLength > 0 { body.reserveCapacity(minimumWritableBytes: max(chunk.readableBytes, bodyLength - body.readableBytes)) }
+                // Room for the rest of an announced length at once: a body read in 64 KiB parts
+                // is not copied as it grows (one without a length grows by doubling).
+                if body.writableBytes < chunk.readableBytes, case let announced = Self.announcedLength(head), announced > 0 {
+                    body.reserveCapacity(minimumWritableBytes: max(chunk.readableBytes, announced - body.readableBytes))
+                }
                 body.writeBuffer(&chunk)
             }
             state = .reading(head, held, turn: turn)
@@ -185,7 +184,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             state = .idle
             let request = HTTPFrontend.Request(head: head, body: body, certificate: activity.caller(context.pipeline.syncOperations))
             body = ByteBuffer()
-            guard isActive, turn == self.turn else {
+            guard isTurnNow(turn) else {
                 return inTurn(turn, held: held, context: context) { self.answer(context: context, request: request, held: held, turn: turn) }
             }
             answer(context: context, request: request, held: held, turn: turn)
@@ -268,9 +267,14 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         write()
     }
 
+    /// Whether request `turn` may be carried out now, on an open connection (else `inTurn`).
+    private func isTurnNow(_ turn: Int) -> Bool {
+        isActive && turn == self.turn
+    }
+
     /// `inTurn` for a plain answer, without making a closure when it is its turn already.
     private func writeInTurn(_ answer: HTTPAnswer, turn: Int, held: Held?, context: ChannelHandlerContext, _ measured: Measured) {
-        guard isActive, turn == self.turn else {
+        guard isTurnNow(turn) else {
             return inTurn(turn, held: held, context: context) { self.write(answer, context: context, measured) }
         }
         write(answer, context: context, measured)
@@ -309,6 +313,11 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         var measured = Measured(head: head)
         if drainable == nil { measured.keepAlive = false }
         inTurn(turn, held: nil, context: context) { self.write(error.answer, context: context, measured) }
+    }
+
+    /// The body length `head` announces (0 without one: a chunked body).
+    private static func announcedLength(_ head: HTTPRequestHead) -> Int {
+        max(0, head.headers.first(name: "Content-Length").flatMap(Int.init) ?? 0)
     }
 
     private static func expectsContinue(_ head: HTTPRequestHead) -> Bool {
