@@ -35,14 +35,18 @@ struct EnvelopeEncoder: MessageToByteEncoder {
 
     /// Packed straight into `out`: no array of the frame's bytes in between.
     func encode(data: Envelope, out: inout ByteBuffer) throws {
-        try data.pack { size, pack in
-            guard size <= maxFrameLength else {
-                throw WireError.frameTooLarge(length: size, limit: maxFrameLength)
-            }
-            out.reserveCapacity(minimumWritableBytes: Frame.headerLength + size)
-            out.writeInteger(UInt32(size))
-            out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { pack($0) }
+        try data.pack { size, pack in try writeFrame(size: size, headSize: size, pack, to: &out) }
+    }
+
+    /// The length prefix of an envelope of `size` bytes (refused past the limit), then the
+    /// first `headSize` of them, which `pack` writes.
+    private func writeFrame(size: Int, headSize: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Int, to out: inout ByteBuffer) throws {
+        guard size <= maxFrameLength else {
+            throw WireError.frameTooLarge(length: size, limit: maxFrameLength)
         }
+        out.reserveCapacity(minimumWritableBytes: Frame.headerLength + headSize)
+        out.writeInteger(UInt32(size))
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: headSize) { pack($0) }
     }
 }
 
@@ -106,12 +110,7 @@ extension EnvelopeEncoder {
     /// `moreLength` bytes; returns the envelope's fields that go after them.
     func encode(_ envelope: Envelope, payloadGoingOnFor moreLength: Int, out: inout ByteBuffer) throws -> [UInt8] {
         try envelope.pack(payloadGoingOnFor: moreLength) { size, headSize, pack in
-            guard size <= maxFrameLength else {
-                throw WireError.frameTooLarge(length: size, limit: maxFrameLength)
-            }
-            out.reserveCapacity(minimumWritableBytes: Frame.headerLength + headSize)
-            out.writeInteger(UInt32(size))
-            out.writeWithUnsafeMutableBytes(minimumWritableBytes: headSize) { pack($0) }
+            try writeFrame(size: size, headSize: headSize, pack, to: &out)
         }
     }
 }

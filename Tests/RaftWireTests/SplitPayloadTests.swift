@@ -27,9 +27,11 @@ struct SplitPayloadTests {
     func envelope(moreLength: Int, inSession: Bool) throws {
         let head: [UInt8] = [9, 8, 7]
         let more = (0..<moreLength).map { UInt8(truncatingIfNeeded: $0) }
+        // Every field set: one the parts left out or wrote twice would show in the bytes.
         let envelope = Envelope(
-            callID: 42, kind: .request, method: "/raftcache.Raft/AppendEntries", timeoutMs: 3_000, payload: head, hops: 1,
-            authToken: "t", session: inSession ? SessionTag(id: 5, sequence: 6, ackedBelow: 2) : nil)
+            callID: 42, kind: .response, method: "/raftcache.Raft/AppendEntries", timeoutMs: 3_000, status: .unavailable,
+            message: "m", payload: head, hops: 1, authToken: "t", more: true,
+            session: inSession ? SessionTag(id: 5, sequence: 6, ackedBelow: 2) : nil)
         var packed: [UInt8] = []
         var announced = 0
         let after = try envelope.pack(payloadGoingOnFor: more.count) { size, headSize, pack in
