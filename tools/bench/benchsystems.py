@@ -41,6 +41,28 @@ def cpu_seconds(pids):
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def wrk_script(workdir, name, query, keys=10_000, value="v" * 64):
+    """A wrk script of PUTs of `value` to keys k0..k<keys-1> at random, with `query` after the key."""
+    path = os.path.join(workdir, name + ".lua")
+    with open(path, "w") as f:
+        f.write(f'math.randomseed(os.time())\nlocal value = "{value}"\n'
+                f'request = function() return wrk.format("PUT", "/api/v1/key/k" .. math.random(0, {keys - 1}) .. "{query}", nil, value) end\n')
+    return path
+
+
+def wrk(url, script, connections, seconds):
+    """(requests/s, p50 ms, p99 ms, errors) of one wrk run (1 thread)."""
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url],
+                         capture_output=True, text=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def percentile(p):
+        value, unit = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) / 1000 if unit == "us" else float(value) * 1000 if unit == "s" else float(value)
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    return rate, percentile(50), percentile(99), errors
+
+
 def until_ok(action, deadline=30.0):
     """Retries `action` until it succeeds; returns the seconds it took."""
     started = time.monotonic()
