@@ -44,8 +44,8 @@ extension ProtobufCBacked {
     }
 
     static func decodeWithProtobufC(_ bytes: UnsafeRawBufferPointer) throws -> Self {
-        try rejectNULInStrings(bytes, descriptor: descriptor)
         let descriptor = descriptor
+        try rejectNULInStrings(bytes, descriptor: descriptor)
         return try UnpackArena.with { allocator in
             // protobuf-c reads nothing when the length is 0, but wants a pointer all the same.
             var empty: UInt8 = 0
