@@ -354,21 +354,23 @@ class SlowReaders:
     receive buffer, and reading the answer `chunk` bytes every `pause` seconds: a client on a
     slow link, or one that stopped reading. Counts answers read whole, refusals (waited out as
     advised), and connections the node closed before the answer was (seen once what the
-    node's kernel had taken is read: at the latest when `seconds` pass, when the rest is read
-    at once)."""
+    node's kernel had taken is read: after `finish`, when the rest is read at once; not
+    before, or hundreds of readers taking their answers at once would take the processor
+    from the writers being measured)."""
 
-    def __init__(self, host, port, count, key, seconds, chunk=4096, pause=1.0):
+    def __init__(self, host, port, count, key, chunk=4096, pause=1.0):
         self.host, self.port, self.count, self.key = host, port, count, key
-        self.seconds, self.chunk, self.pause = seconds, chunk, pause
+        self.chunk, self.pause = chunk, pause
+        self.finished = threading.Event()
         self.lock = threading.Lock()
         self.whole = 0
         self.cut_off = 0
         self.refused = 0
 
-    def _one(self, deadline):
+    def _one(self):
         request = f"GET /api/v1/key/{self.key} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
         s = None
-        while time.monotonic() < deadline:
+        while not self.finished.is_set():
             try:
                 if s is None:
                     s = socket.socket()
@@ -390,16 +392,14 @@ class SlowReaders:
                         body += s.recv(65536)
                     with self.lock:
                         self.refused += 1
-                    wait = json.loads(body).get("retry_after_ms", 1000) / 1000
-                    time.sleep(max(0.0, min(wait, deadline - time.monotonic())))
+                    self.finished.wait(json.loads(body).get("retry_after_ms", 1000) / 1000)
                     continue
                 while len(body) < length:
-                    if time.monotonic() >= deadline:
+                    if self.finished.wait(self.pause):
                         # The end: take the rest at once, to see whether the node cut it off
                         # (what its kernel had taken arrives first).
                         part = s.recv(65536)
                     else:
-                        time.sleep(self.pause)
                         part = s.recv(self.chunk)
                     if not part:
                         raise ConnectionResetError
@@ -415,13 +415,14 @@ class SlowReaders:
             s.close()
 
     def start(self):
-        deadline = time.monotonic() + self.seconds
-        self.threads = [threading.Thread(target=self._one, args=(deadline,), daemon=True) for _ in range(self.count)]
+        self.threads = [threading.Thread(target=self._one, daemon=True) for _ in range(self.count)]
         for thread in self.threads:
             thread.start()
         return self
 
-    def join(self):
+    def finish(self):
+        """Stops asking, reads what each answer has left, and waits for every reader."""
+        self.finished.set()
         for thread in self.threads:
             thread.join()
 
@@ -448,13 +449,13 @@ def flood(host, port, writers, value_size, seconds, pids=(), idle=0, idle_ports=
         connection.request("PUT", "/api/v1/key/slow-read", body=b"r" * value_size, headers=headers or {})
         assert connection.getresponse().status == 200
         connection.close()
-        readers = SlowReaders(host, port, slow_readers, "slow-read", seconds).start()
+        readers = SlowReaders(host, port, slow_readers, "slow-read").start()
     try:
         with MemorySampler(pids) as memory:
             report = run_writers(host, port, writers, value_size, seconds, headers=headers,
                                  expect_continue=expect_continue, keys=keys).report()
             if readers:
-                readers.join()
+                readers.finish()
                 report.update(readers.report())
         report["expect_continue"] = expect_continue
         report["peak_rss"] = {str(pid): peak for pid, peak in memory.peak.items()}
