@@ -199,6 +199,8 @@ let package = Package(
             dependencies: [
                 "RaftNode", "RaftCore", "RaftStorage", "RaftTransport", "Connections", "CacheStore", "RaftWire", "CMallocTrim",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

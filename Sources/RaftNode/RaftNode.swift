@@ -91,6 +91,8 @@ public final class RaftNode: @unchecked Sendable {
     private var readyHost: NodeReadyHost!
     let peers: PeerLink
     private let waiters = Waiters()
+    /// Reads confirmed together are answered a slice of bytes at a time (on the loop).
+    private let readPacer: ReadPacer
     fileprivate var snapshots: SnapshotManager!
     private var maintenance: CacheMaintenance!
     /// Bytes the leader's proposed writes may add to the map once applied (the memory bound
@@ -131,6 +133,7 @@ public final class RaftNode: @unchecked Sendable {
         admission = AdmissionGate(limits: options.admission, maxLogBytes: maxLogBytes.overflow ? .max : maxLogBytes.partialValue)
         loop = group.next()
         peers = PeerLink(loop: loop, options: options.client, logger: logger)
+        readPacer = ReadPacer(loop: loop)
         watches = WatchHub(limits: options.watchHistory, appliedIndex: store.appliedIndex)
         failurePromise = loop.makePromise(of: String.self)
         let start = state ?? storage.recovered
@@ -195,6 +198,7 @@ public final class RaftNode: @unchecked Sendable {
         processor.stop()
         ticker?.cancel()
         waiters.failAll(error)
+        readPacer.releaseAll()
         snapshots.failWaiters(error)
         watches.endAll(error)
     }
@@ -370,6 +374,11 @@ public final class RaftNode: @unchecked Sendable {
         public var values: [CacheStore.Found?]
         public var appliedIndex: UInt64
         public var leaderContactAgeMs: UInt64
+
+        /// The bytes of the values found.
+        var valueBytes: Int {
+            values.reduce(0) { sum, found in sum &+ (found?.value.count ?? 0) }
+        }
     }
 
     /// A stale read: this node's store as it is, on the caller's thread.
@@ -396,7 +405,10 @@ public final class RaftNode: @unchecked Sendable {
                 throw RPCError.unavailable("could not confirm with a quorum that this read is current; try again")
             }
             throw error
-        }.map { [self] _ in localRead(keys) }
+        }.flatMap { [self] _ in
+            let result = localRead(keys)
+            return readPacer.paced(result, bytes: result.valueBytes)
+        }
     }
 
     /// A read index confirmed by a quorum.

@@ -11,7 +11,12 @@ Prints one JSON report: writes answered by status, the refusals' latency (from t
 sent on an open connection to the answer's first byte read: connecting is reported apart)
 and Retry-After, accepted writes per second and MiB/s, the nodes' peak resident memory
 (--pid, sampled every 50 ms from /proc), and what the slow readers saw. The tests import
-`flood` from here."""
+`flood` from here.
+
+    tools/bench/overload.py --http 127.0.0.1:8000 --read-burst 400 [--value-size 1MiB]
+
+Instead asks for one large value on 400 connections at once, and reports how long small writes
+beside them took (the node answers reads confirmed together a slice of bytes at a time)."""
 
 import argparse
 import asyncio
@@ -468,6 +473,57 @@ def flood(host, port, writers, value_size, seconds, pids=(), idle=0, idle_ports=
     return report
 
 
+def read_burst(host, port, readers, value_size, probe_seconds=2.0):
+    """`readers` connections with small receive buffers ask for one `value_size` value at once
+    (the node confirms them together), while a probe writes 10 bytes at a time on a connection
+    of its own. Returns the probe's latencies in ms (each from its request sent to its answer
+    read) and the status each reader's answer began with (its rest is never read)."""
+    raise_open_file_limit()
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    connection.request("PUT", "/api/v1/key/burst-read", body=b"r" * value_size)
+    assert connection.getresponse().status == 200
+    connection.close()
+    sockets = []
+    for _ in range(readers):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(10)
+        s.connect((host, port))
+        sockets.append(s)
+    probe_ms, stop = [], threading.Event()
+
+    def probe():
+        writes = http.client.HTTPConnection(host, port, timeout=30)
+        while not stop.is_set():
+            sent = time.monotonic()
+            writes.request("PUT", f"/api/v1/key/burst-probe-{len(probe_ms) % 10}", body=b"p" * 10)
+            writes.getresponse().read()
+            probe_ms.append((time.monotonic() - sent) * 1000)
+            stop.wait(0.001)
+        writes.close()
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        time.sleep(probe_seconds / 4)
+        request = b"GET /api/v1/key/burst-read HTTP/1.1\r\nHost: x\r\n\r\n"
+        for s in sockets:
+            s.sendall(request)
+        time.sleep(probe_seconds)
+    finally:
+        stop.set()
+        prober.join()
+    statuses = {}
+    for s in sockets:
+        try:
+            status = s.recv(12)[9:12].decode() or "closed"
+        except OSError:
+            status = "no answer"
+        statuses[status] = statuses.get(status, 0) + 1
+        s.close()
+    return {"probe_ms": probe_ms, "reader_statuses": statuses}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--http", required=True, help="host:port of the node's HTTP API")
@@ -480,8 +536,17 @@ def main():
     parser.add_argument("--slow-readers", type=int, default=0)
     parser.add_argument("--no-expect", action="store_true", help="send each body at once, without Expect: 100-continue")
     parser.add_argument("--pid", type=int, action="append", default=[], help="a node's pid, whose peak RSS to report")
+    parser.add_argument("--read-burst", type=int, metavar="READERS",
+                        help="instead: READERS reads of one --value-size value at once, and a probe's small writes beside them")
     args = parser.parse_args()
     host, port = args.http.rsplit(":", 1)
+    if args.read_burst:
+        burst = read_burst(host, int(port), args.read_burst, args.value_size)
+        probe = burst.pop("probe_ms")
+        burst.update(probe_writes=len(probe), probe_p50_ms=round(percentile(probe, 50), 1),
+                     probe_p99_ms=round(percentile(probe, 99), 1), probe_max_ms=round(max(probe, default=0.0), 1))
+        print(json.dumps(burst, indent=1))
+        return
     print(json.dumps(flood(host, int(port), args.writers, args.value_size, args.seconds, args.pid, args.idle,
                            args.idle_port, args.slow_readers, expect_continue=not args.no_expect,
                            keys=args.keys), indent=1))
