@@ -185,8 +185,8 @@ public struct HTTPFrontend: Sendable {
         let consistency = try Self.consistency(query["consistency"])
         if consistency == .stale {
             switch api.staleRead(key: key, by: requester) {
-            case .success(let read): return .now(Self.answer(read, stale: true))
-            case .failure(let error): return .now(APIError(error).answer)
+            case .now(let read): return .now(Self.answer(staleRead: read))
+            case .later(let read): return .later(read.map(Self.answer(staleRead:)))
             }
         }
         return .later(api.read(key: key, consistency: consistency, by: requester).map { Self.answer($0, stale: false) })
@@ -199,6 +199,13 @@ public struct HTTPFrontend: Sendable {
             throw APIError(.badRequest, "consistency must be \(Consistency.nameList), not '\(name)'")
         }
         return level
+    }
+
+    private static func answer(staleRead read: Result<NodeAPI.Read, RPCError>) -> HTTPAnswer {
+        switch read {
+        case .success(let read): answer(read, stale: true)
+        case .failure(let error): APIError(error).answer
+        }
     }
 
     /// The value and a newline, with the key's version and the index the answering node had

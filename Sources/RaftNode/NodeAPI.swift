@@ -136,11 +136,11 @@ public struct NodeAPI: Sendable {
         ) { (response: IncrResponse) in response }
     }
 
-    /// This node's value of `key` as it is, at once, on the caller's thread: what a stale
-    /// read answers.
-    public func staleRead(key: [UInt8], by requester: Requester) -> Result<Read, RPCError> {
-        if let refused = refusal(.read, requester) ?? keyProblem(key) { return .failure(refused) }
-        return Self.found(node.staleRead([key]))
+    /// This node's value of `key` as it is, read on the caller's thread: what a stale read
+    /// answers (at once, unless larger reads wait to be handed out first).
+    public func staleRead(key: [UInt8], by requester: Requester) -> Paced<Result<Read, RPCError>> {
+        if let refused = refusal(.read, requester) ?? keyProblem(key) { return .now(.failure(refused)) }
+        return node.staleRead([key]).map(Self.found)
     }
 
     /// The value of `key` read at `consistency` (see `RaftNode.read`).

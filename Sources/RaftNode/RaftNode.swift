@@ -381,25 +381,33 @@ public final class RaftNode: @unchecked Sendable {
         }
     }
 
-    /// A stale read: this node's store as it is, on the caller's thread.
-    public func staleRead(_ keys: [[UInt8]]) -> ReadResult {
-        var result = localRead(keys)
-        result.leaderContactAgeMs = leaderContactAgeMs
-        return result
+    /// A stale read: this node's store as it is, read on the caller's thread; handed out at
+    /// once on the loop unless larger reads wait there (`ReadPacer`), else once they have gone.
+    public func staleRead(_ keys: [[UInt8]]) -> Paced<ReadResult> {
+        let result = localRead(keys, leaderContactAgeMs: leaderContactAgeMs)
+        guard loop.inEventLoop else {
+            return .later(loop.flatSubmit { [self] in readPacer.paced(result, bytes: result.valueBytes) })
+        }
+        return readPacer.handOut(result, bytes: result.valueBytes)
     }
 
     /// The keys as the store holds them now, by this node's clock.
-    private func localRead(_ keys: [[UInt8]]) -> ReadResult {
+    private func localRead(_ keys: [[UInt8]], leaderContactAgeMs: UInt64 = 0) -> ReadResult {
         let (values, applied) = store.read(keys, now: UnixClock.milliseconds())
         activity.readsAnswered(keys.count)
-        return ReadResult(values: values, appliedIndex: applied, leaderContactAgeMs: 0)
+        return ReadResult(values: values, appliedIndex: applied, leaderContactAgeMs: leaderContactAgeMs)
     }
 
     /// A read at `consistency` once its barrier allows (a stale read: `staleRead`, at once);
     /// a read that could not be confirmed in time fails as unavailable (nothing changed: the
     /// reader may ask again).
     public func read(_ keys: [[UInt8]], consistency: Consistency) -> EventLoopFuture<ReadResult> {
-        if consistency == .stale { return loop.makeSucceededFuture(staleRead(keys)) }
+        if consistency == .stale {
+            switch staleRead(keys) {
+            case .now(let result): return loop.makeSucceededFuture(result)
+            case .later(let result): return result
+            }
+        }
         return currentReadBarrier(lease: consistency == .lease).flatMapErrorThrowing { error in
             if let error = error as? RPCError, error.status == .deadlineExceeded {
                 throw RPCError.unavailable("could not confirm with a quorum that this read is current; try again")

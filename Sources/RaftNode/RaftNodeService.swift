@@ -82,10 +82,13 @@ public struct RaftNodeService: RPCService {
         case .get:
             let request = try GetRequest(wireBytes: call.payload)
             if request.consistency == .stale {
-                // Answered at once, on this thread: a stale read needs nothing of the node's loop.
-                return .now(Self.result(of: api.staleRead(key: request.key, by: requester).flatMap(Self.encode)))
+                switch api.staleRead(key: request.key, by: requester) {
+                case .now(let read): return .now(Self.result(of: read.flatMap(Self.encode)))
+                case .later(let read): answer = read.flatMapResult { $0.flatMap(Self.encode) }
+                }
+            } else {
+                answer = api.read(key: request.key, consistency: request.consistency, by: requester).flatMapResult(Self.encode)
             }
-            answer = api.read(key: request.key, consistency: request.consistency, by: requester).flatMapResult(Self.encode)
         case .set:
             let request = try SetRequest(wireBytes: call.payload)
             answer = api.set(key: request.key, value: request.value, condition: request.condition, ttlMs: request.ttlMs, by: requester)

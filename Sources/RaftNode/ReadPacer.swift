@@ -1,10 +1,11 @@
 import NIOCore
 
 /// Hands read results to their callers a slice of bytes at a time, so the loop polls its
-/// sockets between slices. One quorum round may confirm hundreds of reads at once; answered
-/// together, their values (copied into answers, then into sockets) hold the loop for as long
-/// as the copying takes - a third of a second for 400 values of 1 MiB - and every request
-/// waiting to be read or refused waits with them.
+/// sockets between slices. One quorum round may confirm hundreds of reads at once, and one
+/// turn of the loop may read hundreds of stale reads; answered together, their values (copied
+/// into answers, then into sockets) hold the loop for as long as the copying takes - a third
+/// of a second for 400 values of 1 MiB - and every request waiting to be read or refused
+/// waits with them.
 ///
 /// NIO runs a task queued by a task, and a scheduled task already due, in the same turn
 /// without polling; so the next slice is scheduled a gap after the one before has ended (its
@@ -33,10 +34,22 @@ final class ReadPacer {
     /// `result` (whose values hold `bytes`), now if the slice has room and nothing waits,
     /// else once the slices before it are handed out.
     func paced<Result: Sendable>(_ result: Result, bytes: Int) -> EventLoopFuture<Result> {
-        if waiting.isEmpty, left > 0 {
-            left = left &- min(bytes, sliceBytes)
-            return loop.makeSucceededFuture(result)
-        }
+        handOutNow(bytes: bytes) ? loop.makeSucceededFuture(result) : queued(result, bytes: bytes)
+    }
+
+    /// `paced`, without making a future for a result that goes now.
+    func handOut<Result: Sendable>(_ result: Result, bytes: Int) -> Paced<Result> {
+        handOutNow(bytes: bytes) ? .now(result) : .later(queued(result, bytes: bytes))
+    }
+
+    /// Whether `bytes` more may be handed out now (then they are counted).
+    private func handOutNow(bytes: Int) -> Bool {
+        guard waiting.isEmpty, left > 0 else { return false }
+        left = left &- min(bytes, sliceBytes)
+        return true
+    }
+
+    private func queued<Result: Sendable>(_ result: Result, bytes: Int) -> EventLoopFuture<Result> {
         let promise = loop.makePromise(of: Result.self)
         waiting.append((bytes, { promise.succeed(result) }))
         if !nextSliceDue {
@@ -69,6 +82,19 @@ final class ReadPacer {
             nextSliceDue = false
         } else {
             scheduleNextSlice()
+        }
+    }
+}
+
+/// A value now, or a future of it: what a caller may answer at once without making a future.
+public enum Paced<Value: Sendable>: Sendable {
+    case now(Value)
+    case later(EventLoopFuture<Value>)
+
+    public func map<NewValue: Sendable>(_ transform: @escaping @Sendable (Value) -> NewValue) -> Paced<NewValue> {
+        switch self {
+        case .now(let value): .now(transform(value))
+        case .later(let future): .later(future.map(transform))
         }
     }
 }

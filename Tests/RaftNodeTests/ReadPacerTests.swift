@@ -38,6 +38,21 @@ struct ReadPacerTests {
         try? loop.syncShutdownGracefully()
     }
 
+    @Test("a read handed out now makes no future; one behind waiting reads waits its turn")
+    func handOut() {
+        let loop = EmbeddedEventLoop()
+        let pacer = ReadPacer(loop: loop, sliceBytes: 100)
+        let handed = NIOLockedValueBox<[Int]>([])
+        guard case .now(0) = pacer.handOut(0, bytes: 150) else { Issue.record("the first read of a slice waited"); return }
+        guard case .later(let second) = pacer.handOut(1, bytes: 1) else { Issue.record("a read past the slice went at once"); return }
+        second.whenSuccess { value in handed.withLockedValue { $0.append(value) } }
+        Self.ask(pacer, 2..<3, bytes: 1, into: handed)
+        loop.run()
+        loop.advanceTime(by: ReadPacer.gap)
+        #expect(handed.withLockedValue { $0 } == [1, 2])
+        try? loop.syncShutdownGracefully()
+    }
+
     @Test("small reads never wait for long, and what waits is handed out when the node stops")
     func smallAndStopping() {
         let loop = EmbeddedEventLoop()

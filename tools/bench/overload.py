@@ -13,7 +13,7 @@ and Retry-After, accepted writes per second and MiB/s, the nodes' peak resident 
 (--pid, sampled every 50 ms from /proc), and what the slow readers saw. The tests import
 `flood` from here.
 
-    tools/bench/overload.py --http 127.0.0.1:8000 --read-burst 400 [--value-size 1MiB]
+    tools/bench/overload.py --http 127.0.0.1:8000 --read-burst 400 [--value-size 1MiB] [--consistency stale]
 
 Instead asks for one large value on 400 connections at once, and reports how long small writes
 beside them took (the node answers reads confirmed together a slice of bytes at a time)."""
@@ -473,10 +473,10 @@ def flood(host, port, writers, value_size, seconds, pids=(), idle=0, idle_ports=
     return report
 
 
-def read_burst(host, port, readers, value_size, probe_seconds=2.0):
+def read_burst(host, port, readers, value_size, consistency="linearizable", probe_seconds=2.0):
     """`readers` connections with small receive buffers ask for one `value_size` value at once
-    (the node confirms them together), while a probe writes 10 bytes at a time on a connection
-    of its own. Returns the probe's latencies in ms (each from its request sent to its answer
+    at `consistency` (the node confirms linearizable ones together, and reads stale ones in
+    the same turns), while a probe writes 10 bytes at a time on a connection of its own. Returns the probe's latencies in ms (each from its request sent to its answer
     read) and the status each reader's answer began with (its rest is never read)."""
     raise_open_file_limit()
     connection = http.client.HTTPConnection(host, port, timeout=30)
@@ -506,7 +506,7 @@ def read_burst(host, port, readers, value_size, probe_seconds=2.0):
     prober.start()
     try:
         time.sleep(probe_seconds / 4)
-        request = b"GET /api/v1/key/burst-read HTTP/1.1\r\nHost: x\r\n\r\n"
+        request = f"GET /api/v1/key/burst-read?consistency={consistency} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
         for s in sockets:
             s.sendall(request)
         time.sleep(probe_seconds)
@@ -538,10 +538,11 @@ def main():
     parser.add_argument("--pid", type=int, action="append", default=[], help="a node's pid, whose peak RSS to report")
     parser.add_argument("--read-burst", type=int, metavar="READERS",
                         help="instead: READERS reads of one --value-size value at once, and a probe's small writes beside them")
+    parser.add_argument("--consistency", default="linearizable", help="of --read-burst's reads (linearizable, lease, stale)")
     args = parser.parse_args()
     host, port = args.http.rsplit(":", 1)
     if args.read_burst:
-        burst = read_burst(host, int(port), args.read_burst, args.value_size)
+        burst = read_burst(host, int(port), args.read_burst, args.value_size, args.consistency)
         probe = burst.pop("probe_ms")
         burst.update(probe_writes=len(probe), probe_p50_ms=round(percentile(probe, 50), 1),
                      probe_p99_ms=round(percentile(probe, 99), 1), probe_max_ms=round(max(probe, default=0.0), 1))
