@@ -91,7 +91,7 @@ public final class RaftNode: @unchecked Sendable {
     private var readyHost: NodeReadyHost!
     let peers: PeerLink
     private let waiters = Waiters()
-    /// Reads confirmed together are answered a slice of bytes at a time (on the loop).
+    /// Reads are handed to their answers a slice of bytes at a time (on the loop).
     private let readPacer: ReadPacer
     fileprivate var snapshots: SnapshotManager!
     private var maintenance: CacheMaintenance!
@@ -398,7 +398,7 @@ public final class RaftNode: @unchecked Sendable {
         return ReadResult(values: values, appliedIndex: applied, leaderContactAgeMs: leaderContactAgeMs)
     }
 
-    /// A read at `consistency` once its barrier allows (a stale read: `staleRead`, at once);
+    /// A read at `consistency` once its barrier allows (a stale read: `staleRead`);
     /// a read that could not be confirmed in time fails as unavailable (nothing changed: the
     /// reader may ask again).
     public func read(_ keys: [[UInt8]], consistency: Consistency) -> EventLoopFuture<ReadResult> {

@@ -476,8 +476,9 @@ def flood(host, port, writers, value_size, seconds, pids=(), idle=0, idle_ports=
 def read_burst(host, port, readers, value_size, consistency="linearizable", probe_seconds=2.0):
     """`readers` connections with small receive buffers ask for one `value_size` value at once
     at `consistency` (the node confirms linearizable ones together, and reads stale ones in
-    the same turns), while a probe writes 10 bytes at a time on a connection of its own. Returns the probe's latencies in ms (each from its request sent to its answer
-    read) and the status each reader's answer began with (its rest is never read)."""
+    the same turns), while a probe writes 10 bytes at a time on a connection of its own.
+    Returns the probe's latencies in ms (each from its request sent to its answer read) and
+    the status each reader's answer began with (its rest is never read)."""
     raise_open_file_limit()
     connection = http.client.HTTPConnection(host, port, timeout=30)
     connection.request("PUT", "/api/v1/key/burst-read", body=b"r" * value_size)
