@@ -45,8 +45,13 @@ final class ReadPacer {
     /// Whether `bytes` more may be handed out now (then they are counted).
     private func handOutNow(bytes: Int) -> Bool {
         guard waiting.isEmpty, left > 0 else { return false }
-        left = left &- min(bytes, sliceBytes)
+        take(bytes)
         return true
+    }
+
+    /// Counts `bytes` handed out against the slice (a read larger than a slice ends it).
+    private func take(_ bytes: Int) {
+        left = left &- min(bytes, sliceBytes)
     }
 
     private func queued<Result: Sendable>(_ result: Result, bytes: Int) -> EventLoopFuture<Result> {
@@ -75,7 +80,7 @@ final class ReadPacer {
     private func nextSlice() {
         left = sliceBytes
         while left > 0, let next = waiting.popFirst() {
-            left = left &- min(next.bytes, sliceBytes)
+            take(next.bytes)
             next.release()
         }
         if waiting.isEmpty {
