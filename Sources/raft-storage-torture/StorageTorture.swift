@@ -37,18 +37,17 @@ struct StorageTorture: ParsableCommand {
         var next = (storage.recovered.entries.last?.index ?? storage.recovered.snapshot.lastIncludedIndex) + 1
         var rng = SplitMix64(seed: seed)
         let inFlight = DispatchSemaphore(value: 8)
-        let durable = Mutex<UInt64>(0)
-        // First indexes of the batches submitted and not yet acknowledged: a snapshot stays
-        // below them all, as in Raft a snapshot holds only committed entries, which no later
-        // append rewrites (a batch in flight may rewrite from below what is durable).
-        let unacknowledged = Mutex<[UInt64]>([])
+        // The last index acknowledged, and the first index of each batch submitted and not yet
+        // acknowledged: a snapshot stays below those too, as in Raft a snapshot holds only
+        // committed entries, which no later append rewrites (a batch in flight may rewrite
+        // from below what is durable).
+        let acknowledged = Mutex<(durable: UInt64, inFlight: [UInt64])>((0, []))
         // The newest snapshot's index: entries up to it are never rewritten.
         var covered = storage.recovered.snapshot.lastIncludedIndex
         var batches = 0
         while true {
             batches += 1
-            let firstInFlight = unacknowledged.withLock { $0.min() } ?? .max
-            let snapshotIndex = min(durable.withLock { $0 }, firstInFlight - 1) / 100 * 100
+            let snapshotIndex = acknowledged.withLock { min($0.durable, ($0.inFlight.min() ?? .max) - 1) } / 100 * 100
             if batches % 25 == 0, snapshotIndex > covered {
                 let sink = try storage.beginSnapshot(
                     SnapshotMetadata(lastIncludedIndex: snapshotIndex, lastIncludedTerm: Self.term(for: snapshotIndex)))
@@ -71,7 +70,7 @@ struct StorageTorture: ParsableCommand {
             next += count
             inFlight.wait()
             FileHandle.standardOutput.write(Data("write \(entries[0].index)\n".utf8))
-            unacknowledged.withLock { $0.append(entries[0].index) }
+            acknowledged.withLock { $0.inFlight.append(entries[0].index) }
             let update = StorageUpdate(hardState: HardState(term: Self.term(for: last), vote: "n1", commit: last), entries: entries)
             storage.persist(update) { error in
                 if let error {
@@ -82,8 +81,10 @@ struct StorageTorture: ParsableCommand {
                 // Said before a snapshot may cover it: killed between the two, the child must not
                 // leave a snapshot past the last acknowledgement the test has read.
                 FileHandle.standardOutput.write(Data("ack \(last)\n".utf8))
-                durable.withLock { $0 = last }
-                unacknowledged.withLock { _ = $0.removeFirst() }
+                acknowledged.withLock {
+                    $0.durable = last
+                    $0.inFlight.removeFirst()
+                }
                 inFlight.signal()
             }
         }
