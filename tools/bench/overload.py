@@ -441,6 +441,14 @@ def raise_open_file_limit():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def put_value(host, port, key, value_size, headers=None):
+    """Writes a value of `value_size` bytes to `key`: something for readers to ask for."""
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    connection.request("PUT", f"/api/v1/key/{key}", body=b"r" * value_size, headers=headers or {})
+    assert connection.getresponse().status == 200
+    connection.close()
+
+
 def flood(host, port, writers, value_size, seconds, pids=(), idle=0, idle_ports=(), slow_readers=0, headers=None,
           expect_continue=True, keys=None):
     """Runs the writers (with the idle clients and slow readers beside them, if asked) and
@@ -450,10 +458,7 @@ def flood(host, port, writers, value_size, seconds, pids=(), idle=0, idle_ports=
     readers = None
     if slow_readers:
         # Something to read: a value as large as the writers'.
-        connection = http.client.HTTPConnection(host, port, timeout=30)
-        connection.request("PUT", "/api/v1/key/slow-read", body=b"r" * value_size, headers=headers or {})
-        assert connection.getresponse().status == 200
-        connection.close()
+        put_value(host, port, "slow-read", value_size, headers)
         readers = SlowReaders(host, port, slow_readers, "slow-read").start()
     try:
         with MemorySampler(pids) as memory:
@@ -480,10 +485,7 @@ def read_burst(host, port, readers, value_size, consistency="linearizable", prob
     Returns the probe's latencies in ms (each from its request sent to its answer read) and
     the status each reader's answer began with (its rest is never read)."""
     raise_open_file_limit()
-    connection = http.client.HTTPConnection(host, port, timeout=30)
-    connection.request("PUT", "/api/v1/key/burst-read", body=b"r" * value_size)
-    assert connection.getresponse().status == 200
-    connection.close()
+    put_value(host, port, "burst-read", value_size)
     sockets = []
     for _ in range(readers):
         s = socket.socket()
