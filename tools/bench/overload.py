@@ -155,6 +155,8 @@ class Writers:
         self.refusal_ms = []
         self.refusals_without_retry_after = 0
         self.refusal_limits = {}
+        # (when, latency in ms, limit) of each refusal, when relative to the run's start.
+        self.refusal_log = []
         self.ok_ms = []
         self.kept_refusal_ms = []
         self.connect_ms = []
@@ -205,6 +207,7 @@ class Writers:
                     detail = {}
                 limit = detail.get("limit") or detail.get("message", "")[:80]
                 self.refusal_limits[limit] = self.refusal_limits.get(limit, 0) + 1
+                self.refusal_log.append((started - self.started, took, limit))
                 wait = detail.get("retry_after_ms", 1000 * int(retry_after or 1)) / 1000
             if response.closes:
                 # A refusal that came before the body closes the connection (the body it did
@@ -247,7 +250,7 @@ class Writers:
             # Every writer connects first, then all begin: hundreds of connections arriving at
             # once wait their turn to be accepted, which is not what a refusal costs.
             connections = await asyncio.gather(*(self._connect() for _ in range(self.count)))
-            started = time.monotonic()
+            started = self.started = time.monotonic()
             deadline = started + self.seconds
             await asyncio.gather(*(self._one(i, deadline, connected)
                                    for i, connected in zip(range(self.first, self.first + self.count), connections)))
@@ -262,6 +265,7 @@ class Writers:
         for limit, n in other.refusal_limits.items():
             self.refusal_limits[limit] = self.refusal_limits.get(limit, 0) + n
         self.refusal_ms += other.refusal_ms
+        self.refusal_log += [(when + other.started - self.started, took, limit) for when, took, limit in other.refusal_log]
         self.ok_ms += other.ok_ms
         self.connect_ms += other.connect_ms
         self.kept_refusal_ms += other.kept_refusal_ms
@@ -293,11 +297,22 @@ class Writers:
             "refusal_p90_ms": round(percentile(self.refusal_ms, 90), 1),
             "refusal_p99_ms": round(percentile(self.refusal_ms, 99), 1),
             "refusal_max_ms": round(max(self.refusal_ms, default=0.0), 1),
+            "refusal_p90_ms_by_limit": {limit: round(percentile([took for _, took, named in self.refusal_log if named == limit], 90), 1)
+                                        for limit in self.refusal_limits},
+            # When the slow ones came: the run's seconds with refusals over 100 ms, and how many.
+            "refusals_over_100ms_by_second": self._slow_refusals_by_second(),
             # Refusals on a connection open before the request (kept, or opened while waiting),
             # not one opened for it after a failure.
             "kept_refusal_p99_ms": round(percentile(self.kept_refusal_ms, 99), 1),
             "connect_p99_ms": round(percentile(self.connect_ms, 99), 1),
         }
+
+    def _slow_refusals_by_second(self):
+        seconds = {}
+        for when, took, _ in self.refusal_log:
+            if took > 100:
+                seconds[int(when)] = seconds.get(int(when), 0) + 1
+        return {str(second): n for second, n in sorted(seconds.items())}
 
 
 def _run_share(arguments):

