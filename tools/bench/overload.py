@@ -376,20 +376,24 @@ class SlowReaders:
     advised), and connections the node closed before the answer was (seen once what the
     node's kernel had taken is read: after `finish`, when the rest is read at once; not
     before, or hundreds of readers taking their answers at once would take the processor
-    from the writers being measured)."""
+    from the writers being measured). `start` returns once every reader has the head of its
+    first answer: readers that are slow, not 400 asking at once (a read burst, measured
+    apart), are what the writers run beside."""
 
     def __init__(self, host, port, count, key, chunk=4096, pause=1.0):
         self.host, self.port, self.count, self.key = host, port, count, key
         self.chunk, self.pause = chunk, pause
         self.finished = threading.Event()
         self.lock = threading.Lock()
+        self.answered = threading.Condition(self.lock)
+        self.first_heads = 0
         self.whole = 0
         self.cut_off = 0
         self.refused = 0
 
     def _one(self):
         request = f"GET /api/v1/key/{self.key} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
-        s = None
+        s, first = None, True
         while not self.finished.is_set():
             try:
                 if s is None:
@@ -405,6 +409,11 @@ class SlowReaders:
                         raise ConnectionResetError
                     got += part
                 head, _, body = got.partition(b"\r\n\r\n")
+                if first:
+                    first = False
+                    with self.answered:
+                        self.first_heads += 1
+                        self.answered.notify_all()
                 length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
                                    if line.lower().startswith(b"content-length:")), b"0"))
                 if head.startswith(b"HTTP/1.1 503"):
@@ -438,6 +447,10 @@ class SlowReaders:
         self.threads = [threading.Thread(target=self._one, daemon=True) for _ in range(self.count)]
         for thread in self.threads:
             thread.start()
+        with self.answered:
+            if not self.answered.wait_for(lambda: self.first_heads == self.count, timeout=60):
+                self.finished.set()
+                raise TimeoutError(f"{self.count - self.first_heads} of {self.count} slow readers got no answer in 60 s")
         return self
 
     def finish(self):
