@@ -359,9 +359,10 @@ def test_a_flood_of_writers_is_refused_fast_and_memory_stays_bounded():
                 assert report["refusal_p90_ms"] < report["accepted_p50_ms"] / 2, report
                 assert report["refusal_p99_ms"] < report["accepted_p99_ms"] / 2, report
                 assert report["timeouts_504_share"] < 0.02, report
-            calm_rate = max(calm["accepted_mib_per_s"] for calm, _ in rounds)
-            flood_rate = max(flood["accepted_mib_per_s"] for _, flood in rounds)
-            # The same machine, the same run: within its noise of the calm rate, or above it.
+            # The same machine, the same run: within its noise of the calm rate, or above it. Over
+            # both rounds: one 20 s round's rate varies by 15% or so (disk and scheduling).
+            calm_rate = sum(calm["accepted_mib_per_s"] for calm, _ in rounds) / len(rounds)
+            flood_rate = sum(flood["accepted_mib_per_s"] for _, flood in rounds) / len(rounds)
             assert flood_rate >= 0.85 * calm_rate, (flood_rate, calm_rate)
             assert crowded["answers_read_whole"] + crowded["closed_by_node"] > 0 and crowded["idle_open_after"] > 0, crowded
             print(f"peak RSS bound {bound >> 20} MiB; peaks: "
