@@ -36,6 +36,12 @@ public final class HTTPWatchSink: WatchSink, @unchecked Sendable {
     public func send(_ message: WatchMessage) -> Bool {
         guard !ended, unsent <= bufferLimit else { return false }
         sendHead()
+        // Every watcher sent this message in this format writes the same bytes.
+        write(message.encoded(as: format == .serverSentEvents ? "HTTP SSE" : "HTTP NDJSON") { Self.body(message, format) })
+        return true
+    }
+
+    private static func body(_ message: WatchMessage, _ format: Format) -> ByteBuffer {
         var body = ByteBuffer()
         let json = Self.json(message)
         switch format {
@@ -50,8 +56,7 @@ public final class HTTPWatchSink: WatchSink, @unchecked Sendable {
             body.writeBytes(json)
             body.writeString("\n")
         }
-        write(body)
-        return true
+        return body
     }
 
     public var hasRoom: Bool { !ended && unsent < bufferLimit / 2 }

@@ -11,12 +11,15 @@ final class BinaryWatchSink: WatchSink {
     }
 
     func send(_ message: WatchMessage) -> Bool {
-        let events = message.changes.map { change in
-            WatchEvent(
-                kind: change.kind, key: change.key,
-                value: change.kind == .set && !message.keysOnly ? change.value.bytes : [], modIndex: change.modIndex)
+        let payload = message.encoded(as: "WatchResponse") { () -> [UInt8]? in
+            let events = message.changes.map { change in
+                WatchEvent(
+                    kind: change.kind, key: change.key,
+                    value: change.kind == .set && !message.keysOnly ? change.value.bytes : [], modIndex: change.modIndex)
+            }
+            return try? WatchResponse(index: message.index, events: events).wireBytes()
         }
-        guard let payload = try? WatchResponse(index: message.index, events: events).wireBytes() else { return false }
+        guard let payload else { return false }
         return stream.send(payload)
     }
 

@@ -22,6 +22,27 @@ public struct WatchMessage {
     public var changes: [Change]
     /// Leave values out.
     public var keysOnly: Bool
+    /// Shared by every watcher sent the same message (nil: this watcher's alone).
+    var encodings: WatchEncodings? = nil
+
+    /// What `encode` makes of this message under `name`: made once for every watcher that
+    /// shares the message, so a value written to a key a thousand watch is encoded once.
+    public func encoded<Encoding>(as name: String, _ encode: () -> Encoding) -> Encoding {
+        encodings?.encoded(as: name, encode) ?? encode()
+    }
+}
+
+/// A message's encodings, by the sink's name for them. On the node's loop only.
+final class WatchEncodings {
+    private var made: [String: Any] = [:]
+
+    func encoded<Encoding>(as name: String, _ encode: () -> Encoding) -> Encoding {
+        // In two steps: a missing entry cast to an optional Encoding would pass as nil.
+        if let known = made[name], let typed = known as? Encoding { return typed }
+        let encoding = encode()
+        made[name] = encoding
+        return encoding
+    }
 }
 
 /// A watch in force; `cancel()` ends it (the caller went away).
@@ -177,19 +198,31 @@ final class WatchHub {
         guard count > 0 else { return }
         // Those replaying the history get this entry from it, in turn.
         for watcher in catchingUp { catchUp(watcher, now: now) }
-        var matched: [ObjectIdentifier: (Watcher, [Change])] = [:]
-        for change in changes {
+        // Each watcher's changes by their places in `changes`.
+        var matched: [ObjectIdentifier: (Watcher, [Int])] = [:]
+        for (place, change) in changes.enumerated() {
             for watcher in byKey[change.keyHash] ?? [] where watcher.matches(change) {
-                matched[ObjectIdentifier(watcher), default: (watcher, [])].1.append(change)
+                matched[ObjectIdentifier(watcher), default: (watcher, [])].1.append(place)
             }
             for watcher in byPrefix where watcher.matches(change) {
-                matched[ObjectIdentifier(watcher), default: (watcher, [])].1.append(change)
+                matched[ObjectIdentifier(watcher), default: (watcher, [])].1.append(place)
             }
         }
+        // Watchers of the same changes share one message, and so its encodings.
+        var messages: [MessageShape: WatchMessage] = [:]
         // A watcher that caught up just now, above, has this entry already.
-        for (watcher, changes) in matched.values where index > watcher.sentThrough && watcher.replayedThrough == nil {
-            deliver(WatchMessage(index: index, changes: changes, keysOnly: watcher.keysOnly), to: watcher, now: now)
+        for (watcher, places) in matched.values where index > watcher.sentThrough && watcher.replayedThrough == nil {
+            let shape = MessageShape(places: places, keysOnly: watcher.keysOnly)
+            let message = messages[shape] ?? WatchMessage(
+                index: index, changes: places.map { changes[$0] }, keysOnly: watcher.keysOnly, encodings: WatchEncodings())
+            messages[shape] = message
+            deliver(message, to: watcher, now: now)
         }
+    }
+
+    private struct MessageShape: Hashable {
+        var places: [Int]
+        var keysOnly: Bool
     }
 
     /// Progress notes to watchers that heard nothing for a while, so they can resume from a

@@ -17,6 +17,28 @@ private final class RecordingSink: WatchSink {
     func end(_ error: RPCError?) { ended = error }
 }
 
+/// A sink that encodes what it is sent through the message's shared encodings, counting each
+/// encoding made in `made`.
+private final class EncodingSink: WatchSink {
+    final class Count { var made = 0 }
+    let count: Count
+    var encodings: [String] = []
+    var hasRoom: Bool { true }
+
+    init(_ count: Count) { self.count = count }
+
+    func send(_ message: WatchMessage) -> Bool {
+        encodings.append(message.encoded(as: "test") { () -> String in
+            count.made += 1
+            return message.changes.map { String(decoding: $0.key, as: UTF8.self) + (message.keysOnly ? "" : "=\($0.value.bytes)") }
+                .joined(separator: ",")
+        })
+        return true
+    }
+
+    func end(_ error: RPCError?) {}
+}
+
 @Suite("Watch hub")
 struct WatchHubTests {
     /// Applies a set of `key` at the next index to `store`, and hands its changes to `hub`.
@@ -45,6 +67,36 @@ struct WatchHubTests {
         // One progress note, where the replay ended, and never an index twice with changes.
         #expect(sink.messages.filter { $0.keys.isEmpty }.map(\.index) == [4])
         #expect(sink.ended == nil)
+    }
+
+    @Test("watchers sent the same changes share one encoding of them; other changes or keys only are encoded apart")
+    func sharedEncodings() throws {
+        let store = CacheStore(), hub = WatchHub(limits: WatchHistoryLimits(), appliedIndex: 0)
+        let count = EncodingSink.Count()
+        let ofKey = (0..<3).map { _ in EncodingSink(count) }, ofPrefix = EncodingSink(count), keysOnly = EncodingSink(count)
+        for sink in ofKey { _ = try hub.add(WatchRequest(key: Array("a".utf8)), sink: sink, now: 0) }
+        _ = try hub.add(WatchRequest(prefix: Array("a".utf8)), sink: ofPrefix, now: 0)
+        _ = try hub.add(WatchRequest(key: Array("a".utf8), keysOnly: true), sink: keysOnly, now: 0)
+        count.made = 0
+        try set("a", store: store, hub: hub)
+        // Three watchers of the key and one of its prefix get the same message; keys only, its own.
+        #expect(count.made == 2)
+        #expect((ofKey + [ofPrefix]).allSatisfy { $0.encodings.last == "a=[1]" })
+        #expect(keysOnly.encodings.last == "a")
+        count.made = 0
+        try set("ab", store: store, hub: hub)
+        #expect(count.made == 1 && ofPrefix.encodings.last == "ab=[1]" && ofKey.allSatisfy { $0.encodings.last == "a=[1]" })
+    }
+
+    @Test("an encoding of optional type is made once too, and a nil one is kept as nil")
+    func optionalEncodings() {
+        let encodings = WatchEncodings()
+        var made = 0
+        for _ in 0..<2 {
+            #expect(encodings.encoded(as: "bytes") { () -> [UInt8]? in made += 1; return [7] } == [7])
+            #expect(encodings.encoded(as: "failed") { () -> [UInt8]? in made += 1; return nil } == nil)
+        }
+        #expect(made == 2)
     }
 
     @Test("since older than the history holds is OUT_OF_RANGE naming the oldest index")
