@@ -2,7 +2,8 @@
 over Server-Sent Events, NDJSON and the binary stream; resuming with since on another node
 after a break, with no gap and no duplicate; the history's bound answered 410 / OUT_OF_RANGE
 naming the oldest index; a reader that does not read cut off with a reason while writes go on;
-200 watchers of one key given each large value without holding up the writes. The binary is RAFT_CACHE_BIN or .build/debug/raft-cache."""
+200 watchers of one key given each large value without holding up the writes.
+The binary is RAFT_CACHE_BIN or .build/debug/raft-cache."""
 
 import http.client
 import json
