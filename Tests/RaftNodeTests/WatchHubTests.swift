@@ -17,8 +17,8 @@ private final class RecordingSink: WatchSink {
     func end(_ error: RPCError?) { ended = error }
 }
 
-/// A sink that encodes what it is sent through the message's shared encodings, counting each
-/// encoding made in `made`.
+/// A sink that encodes what it is sent through the message's shared encodings, counting in
+/// `count` the encodings made.
 private final class EncodingSink: WatchSink {
     final class Count { var made = 0 }
     let count: Count

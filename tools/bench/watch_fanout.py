@@ -71,6 +71,8 @@ async def run(host, port, watchers, value_size, writes):
             written = time.monotonic()
             await asyncio.to_thread(put_value, host, port, key, value_size)
             while len(arrived[change]) < watchers:
+                for failed in (task for task in tasks if task.done() and task.exception()):
+                    raise failed.exception()
                 await asyncio.sleep(0.005)
             reached.append((max(arrived[change]) - written) * 1000)
         await asyncio.wait_for(asyncio.gather(*tasks), 60)
