@@ -152,9 +152,7 @@ class Writers:
         self.headers = dict(headers or {})
         self.expect_continue = expect_continue
         self.statuses = {}
-        self.refusal_ms = []
         self.refusals_without_retry_after = 0
-        self.refusal_limits = {}
         # (when, latency in ms, limit) of each refusal, when relative to the run's start.
         self.refusal_log = []
         self.ok_ms = []
@@ -195,7 +193,6 @@ class Writers:
                 self.ok_ms.append(took)
                 written += 1
             elif response.status == 503:
-                self.refusal_ms.append(took)
                 if not fresh:
                     self.kept_refusal_ms.append(took)
                 retry_after = response.headers.get("retry-after")
@@ -206,7 +203,6 @@ class Writers:
                 except ValueError:
                     detail = {}
                 limit = detail.get("limit") or detail.get("message", "")[:80]
-                self.refusal_limits[limit] = self.refusal_limits.get(limit, 0) + 1
                 self.refusal_log.append((started - self.started, took, limit))
                 wait = detail.get("retry_after_ms", 1000 * int(retry_after or 1)) / 1000
             if response.closes:
@@ -262,9 +258,6 @@ class Writers:
         """Adds what `other` (the same run's writers in another process) saw."""
         for code, n in other.statuses.items():
             self.statuses[code] = self.statuses.get(code, 0) + n
-        for limit, n in other.refusal_limits.items():
-            self.refusal_limits[limit] = self.refusal_limits.get(limit, 0) + n
-        self.refusal_ms += other.refusal_ms
         self.refusal_log += [(when + other.started - self.started, took, limit) for when, took, limit in other.refusal_log]
         self.ok_ms += other.ok_ms
         self.connect_ms += other.connect_ms
@@ -277,6 +270,10 @@ class Writers:
     def report(self):
         answered = sum(self.statuses.values())
         ok = self.statuses.get(200, 0)
+        refusal_ms = [took for _, took, _ in self.refusal_log]
+        refusal_limits = {}
+        for _, _, limit in self.refusal_log:
+            refusal_limits[limit] = refusal_limits.get(limit, 0) + 1
         return {
             "writers": self.total,
             "keys": self.keys,
@@ -290,15 +287,15 @@ class Writers:
             "accepted_p50_ms": round(percentile(self.ok_ms, 50), 1),
             "accepted_p99_ms": round(percentile(self.ok_ms, 99), 1),
             "timeouts_504_share": round(self.statuses.get(504, 0) / answered, 4) if answered else 0.0,
-            "refusals": len(self.refusal_ms),
+            "refusals": len(refusal_ms),
             "refusals_without_retry_after": self.refusals_without_retry_after,
-            "refusal_limits": self.refusal_limits,
-            "refusal_p50_ms": round(percentile(self.refusal_ms, 50), 1),
-            "refusal_p90_ms": round(percentile(self.refusal_ms, 90), 1),
-            "refusal_p99_ms": round(percentile(self.refusal_ms, 99), 1),
-            "refusal_max_ms": round(max(self.refusal_ms, default=0.0), 1),
+            "refusal_limits": refusal_limits,
+            "refusal_p50_ms": round(percentile(refusal_ms, 50), 1),
+            "refusal_p90_ms": round(percentile(refusal_ms, 90), 1),
+            "refusal_p99_ms": round(percentile(refusal_ms, 99), 1),
+            "refusal_max_ms": round(max(refusal_ms, default=0.0), 1),
             "refusal_p90_ms_by_limit": {limit: round(percentile([took for _, took, named in self.refusal_log if named == limit], 90), 1)
-                                        for limit in self.refusal_limits},
+                                        for limit in refusal_limits},
             # When the slow ones came: the run's seconds with refusals over 100 ms, and how many.
             "refusals_over_100ms_by_second": self._slow_refusals_by_second(),
             # Refusals on a connection open before the request (kept, or opened while waiting),
@@ -506,6 +503,41 @@ def flood(host, port, writers, value_size, seconds, pids=(), idle=0, idle_ports=
     return report
 
 
+def latency_summary(name, latencies):
+    """How many of `latencies` (ms) there were, and their p50, p99 and max, named `name`_..."""
+    return {f"{name}_writes": len(latencies), f"{name}_p50_ms": round(percentile(latencies, 50), 1),
+            f"{name}_p99_ms": round(percentile(latencies, 99), 1), f"{name}_max_ms": round(max(latencies, default=0.0), 1)}
+
+
+class ProbeWrites:
+    """While in use, a thread writing 10 bytes at a time to ten keys named `prefix`0-9 on a
+    connection of its own, a millisecond apart; `latencies` holds each write's, in ms, from
+    its request sent to its answer read."""
+
+    def __init__(self, host, port, prefix):
+        self.host, self.port, self.prefix = host, port, prefix
+        self.latencies, self.stop = [], threading.Event()
+
+    def _run(self):
+        writes = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        while not self.stop.is_set():
+            sent = time.monotonic()
+            writes.request("PUT", f"/api/v1/key/{self.prefix}{len(self.latencies) % 10}", body=b"p" * 10)
+            writes.getresponse().read()
+            self.latencies.append((time.monotonic() - sent) * 1000)
+            self.stop.wait(0.001)
+        writes.close()
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
 def read_burst(host, port, readers, value_size, consistency="linearizable", probe_seconds=2.0):
     """`readers` connections with small receive buffers ask for one `value_size` value at once
     at `consistency` (the node confirms linearizable ones together, and reads stale ones in
@@ -521,29 +553,12 @@ def read_burst(host, port, readers, value_size, consistency="linearizable", prob
         s.settimeout(10)
         s.connect((host, port))
         sockets.append(s)
-    probe_ms, stop = [], threading.Event()
-
-    def probe():
-        writes = http.client.HTTPConnection(host, port, timeout=30)
-        while not stop.is_set():
-            sent = time.monotonic()
-            writes.request("PUT", f"/api/v1/key/burst-probe-{len(probe_ms) % 10}", body=b"p" * 10)
-            writes.getresponse().read()
-            probe_ms.append((time.monotonic() - sent) * 1000)
-            stop.wait(0.001)
-        writes.close()
-
-    prober = threading.Thread(target=probe)
-    prober.start()
-    try:
+    with ProbeWrites(host, port, "burst-probe-") as probe:
         time.sleep(probe_seconds / 4)
         request = f"GET /api/v1/key/burst-read?consistency={consistency} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
         for s in sockets:
             s.sendall(request)
         time.sleep(probe_seconds)
-    finally:
-        stop.set()
-        prober.join()
     statuses = {}
     for s in sockets:
         try:
@@ -552,7 +567,7 @@ def read_burst(host, port, readers, value_size, consistency="linearizable", prob
             status = "no answer"
         statuses[status] = statuses.get(status, 0) + 1
         s.close()
-    return {"probe_ms": probe_ms, "reader_statuses": statuses}
+    return {"probe_ms": probe.latencies, "reader_statuses": statuses}
 
 
 def main():
@@ -574,9 +589,7 @@ def main():
     host, port = args.http.rsplit(":", 1)
     if args.read_burst:
         burst = read_burst(host, int(port), args.read_burst, args.value_size, args.consistency)
-        probe = burst.pop("probe_ms")
-        burst.update(probe_writes=len(probe), probe_p50_ms=round(percentile(probe, 50), 1),
-                     probe_p99_ms=round(percentile(probe, 99), 1), probe_max_ms=round(max(probe, default=0.0), 1))
+        burst.update(latency_summary("probe", burst.pop("probe_ms")))
         print(json.dumps(burst, indent=1))
         return
     print(json.dumps(flood(host, int(port), args.writers, args.value_size, args.seconds, args.pid, args.idle,

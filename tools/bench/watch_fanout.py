@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One key many watch: N HTTP watchers (NDJSON) of one key at a node, then W writes of a
 V-byte value to it, one after another, while a probe on a connection of its own writes 10
-bytes to another key again and again. Measures how long each change takes to reach every
+bytes to other keys again and again. Measures how long each change takes to reach every
 watcher, and how long the probe's writes wait meanwhile (a change handed to watchers on the
 node's loop holds every request beside it for as long as that takes).
 
@@ -12,15 +12,13 @@ Prints one JSON object. The node needs --max-value-size at least --value-size.""
 
 import argparse
 import asyncio
-import http.client
 import json
 import os
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from overload import percentile, put_value, raise_open_file_limit  # noqa: E402
+from overload import ProbeWrites, latency_summary, put_value, raise_open_file_limit  # noqa: E402
 
 
 async def watch(host, port, key, writes, arrived, started):
@@ -45,15 +43,6 @@ async def watch(host, port, key, writes, arrived, started):
     writer.close()
 
 
-def probe(host, port, stop, latencies):
-    connection = http.client.HTTPConnection(host, port, timeout=60)
-    while not stop.is_set():
-        sent = time.monotonic()
-        connection.request("PUT", "/api/v1/key/watch-fanout-probe", body=b"0123456789")
-        connection.getresponse().read()
-        latencies.append((time.monotonic() - sent) * 1000)
-
-
 async def run(host, port, watchers, value_size, writes):
     key = "watch-fanout"
     arrived = [[] for _ in range(writes)]
@@ -62,11 +51,8 @@ async def run(host, port, watchers, value_size, writes):
     tasks = [asyncio.create_task(watch(host, port, key, writes, arrived, first)) for first in firsts]
     # Every watch has its first message (the progress note where it starts).
     await asyncio.wait_for(asyncio.gather(*firsts), 60)
-    latencies, stop = [], threading.Event()
-    prober = threading.Thread(target=probe, args=(host, port, stop, latencies))
-    prober.start()
     reached = []
-    try:
+    with ProbeWrites(host, port, "watch-fanout-probe-") as probe:
         for change in range(writes):
             written = time.monotonic()
             await asyncio.to_thread(put_value, host, port, key, value_size)
@@ -76,15 +62,8 @@ async def run(host, port, watchers, value_size, writes):
                 await asyncio.sleep(0.005)
             reached.append((max(arrived[change]) - written) * 1000)
         await asyncio.wait_for(asyncio.gather(*tasks), 60)
-    finally:
-        stop.set()
-        prober.join()
-    return {
-        "watchers": watchers, "value_bytes": value_size, "writes": writes,
-        "to_every_watcher_ms": [round(ms, 1) for ms in reached],
-        "probe_writes": len(latencies), "probe_p50_ms": round(percentile(latencies, 50), 1),
-        "probe_p99_ms": round(percentile(latencies, 99), 1), "probe_max_ms": round(max(latencies, default=0.0), 1),
-    }
+    return {"watchers": watchers, "value_bytes": value_size, "writes": writes,
+            "to_every_watcher_ms": [round(ms, 1) for ms in reached], **latency_summary("probe", probe.latencies)}
 
 
 def main():

@@ -299,8 +299,7 @@ def test_a_burst_of_large_reads_does_not_hold_up_other_requests():
         for consistency in ["linearizable", "stale", "linearizable", "stale"]:
             burst = overload.read_burst("127.0.0.1", leader.http_port, 400, MIB, consistency)
             probe = burst["probe_ms"]
-            print(f"\n{consistency} read burst: {burst['reader_statuses']}, probe writes {len(probe)}: p50 "
-                  f"{overload.percentile(probe, 50):.1f} p99 {overload.percentile(probe, 99):.1f} max {max(probe):.1f} ms")
+            print(f"\n{consistency} read burst: {burst['reader_statuses']}, {overload.latency_summary('probe', probe)}")
             # Every read was answered (not refused), and no small write waited for them.
             assert burst["reader_statuses"] == {"200": 400}, burst["reader_statuses"]
             assert len(probe) > 100 and max(probe) < 100, sorted(probe)[-5:]
